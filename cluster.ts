@@ -1,0 +1,66 @@
+#!/usr/bin/env bun
+/**
+ * The `cluster` command: a table of contents of the verbs, and the one place that turns
+ * results and errors into output and exit codes (0 ok, 1 failure, 2 usage; `status` 0/1/3/4).
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import packageJson from "./package.json" with { type: "json" };
+import { ClusterError, UsageError } from "./lib/errors.ts";
+import { createCommand } from "./lib/create.ts";
+import { deleteCommand } from "./lib/delete.ts";
+import { listCommand } from "./lib/list.ts";
+import { resumeCommand } from "./lib/resume.ts";
+import { shutdownCommand } from "./lib/shutdown.ts";
+import { spuCommand } from "./lib/spu.ts";
+import { statusCommand } from "./lib/status.ts";
+
+const COMMANDS = [createCommand, shutdownCommand, resumeCommand, deleteCommand, statusCommand, listCommand, spuCommand];
+
+/** Runs the CLI on `args` and resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let exitCode = 0;
+  const parser = yargs(args)
+    .scriptName("cluster")
+    .version(packageJson.version)
+    .option("json", { type: "boolean", global: true, describe: "Print exactly one JSON document on stdout" })
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, "name a command; 'cluster --help' lists them")
+    .fail(false)
+    .wrap(null);
+  for (const { handler, ...command } of COMMANDS) {
+    parser.command({
+      ...command,
+      handler: async (argv: never) => {
+        exitCode = (await (handler as (argv: never) => Promise<number | void>)(argv)) ?? 0;
+      },
+    } as never);
+  }
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (error) {
+    return reportError(error, args.includes("--json"));
+  }
+}
+
+function reportError(error: unknown, json: boolean): number {
+  const isUsage = error instanceof UsageError || (error instanceof Error && error.name === "YError");
+  if (!isUsage && !(error instanceof ClusterError)) {
+    console.error(error);
+    return 1;
+  }
+  const code = error instanceof ClusterError ? error.code : "USAGE";
+  const hint = error instanceof ClusterError ? error.hint : "run 'cluster --help' or 'cluster <command> --help'";
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: { code, message: error.message, hint } }, null, 2)}\n`);
+  } else {
+    process.stderr.write(`error: ${error.message}\n${hint ? `hint: ${hint}\n` : ""}`);
+  }
+  return isUsage ? 2 : 1;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(hideBin(process.argv));
+}

@@ -1,0 +1,145 @@
+/**
+ * `confirmSpus` closes `create` and `resume`: it polls the SC until the set of registered SPU
+ * ids and the set of online SPU ids both equal the expected set, exactly. This is the fix for
+ * the reference tool, which compared a *count* over every SPU the SC ever stored and so waited
+ * forever for "3/1 SPU confirmed".
+ */
+import { listSpus, type SpuReport } from "./admin.ts";
+import { ClusterError } from "./errors.ts";
+import { tailFile, type ClusterPaths } from "./home.ts";
+import { isAlive } from "./procs.ts";
+import type { ProcessEntry } from "./state.ts";
+import { join } from "node:path";
+
+/** The SC's view compared with the spec. */
+export interface SpuSets {
+  expected: number[];
+  registered: number[];
+  online: number[];
+  /** Expected but not registered. */
+  unregistered: number[];
+  /** Registered but not in the spec. */
+  extra: number[];
+  /** Expected and registered, but not online. */
+  offline: number[];
+  confirmed: boolean;
+}
+
+const LOG_TAIL_LINES = 15;
+const FIRST_POLL_MS = 2;
+const MAX_POLL_MS = 50;
+
+function sorted(ids: Iterable<number>): number[] {
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** Compares the expected ids with what the SC reports: confirmed only when the sets are equal. */
+export function compareSpuSets(expected: number[], reports: SpuReport[]): SpuSets {
+  const expectedSet = new Set(expected);
+  const registered = sorted(reports.map((spu) => spu.id));
+  const online = sorted(reports.filter((spu) => spu.online).map((spu) => spu.id));
+  const registeredSet = new Set(registered);
+  const onlineSet = new Set(online);
+  const unregistered = sorted(expected.filter((id) => !registeredSet.has(id)));
+  const extra = registered.filter((id) => !expectedSet.has(id));
+  const offline = sorted(expected.filter((id) => registeredSet.has(id) && !onlineSet.has(id)));
+  return {
+    expected: sorted(expected),
+    registered,
+    online,
+    unregistered,
+    extra,
+    offline,
+    confirmed: unregistered.length === 0 && extra.length === 0 && offline.length === 0 && online.length === expected.length,
+  };
+}
+
+/** "5001, 5002 and 5003" */
+export function formatIds(ids: number[]): string {
+  if (ids.length <= 1) return ids.join("");
+  return `${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}`;
+}
+
+/** "SPUs 2/3 online, waiting for 5003" (or that the SC is still starting). */
+export function formatSpuProgress(sets: SpuSets | undefined): string {
+  if (!sets) return "waiting for the SC to answer";
+  const waiting = [...sets.unregistered, ...sets.offline].sort((a, b) => a - b);
+  return `SPUs ${sets.online.length}/${sets.expected.length} online, waiting for ${formatIds(waiting)}`;
+}
+
+export interface ConfirmOptions {
+  paths: ClusterPaths;
+  adminUrl: string;
+  expected: number[];
+  /** The processes to watch: one that exits fails the confirmation at once. */
+  processes: ProcessEntry[];
+  timeoutMs: number;
+  onProgress?: (sets: SpuSets | undefined) => void;
+}
+
+/** Polls until the SPU sets are confirmed and returns them; throws SPU_EXTRA, SPU_DIED, SC_DIED or SPU_CONFIRM_TIMEOUT. */
+export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
+  const { paths, expected } = options;
+  const deadline = Date.now() + options.timeoutMs;
+  let pause = FIRST_POLL_MS;
+  let last: SpuSets | undefined;
+  for (;;) {
+    ensureProcessesAlive(paths, options.processes);
+    const reports = await listSpus(options.adminUrl).catch((error) => {
+      if (error instanceof ClusterError && error.code === "SC_UNREACHABLE") return undefined;
+      throw error;
+    });
+    if (reports) {
+      last = compareSpuSets(expected, reports);
+      if (last.extra.length > 0) throw extraSpusError(paths.name, last.extra);
+      if (last.confirmed) return last;
+    }
+    options.onProgress?.(last);
+    if (Date.now() >= deadline) throw timeoutError(options, last);
+    await Bun.sleep(pause);
+    pause = Math.min(pause * 2, MAX_POLL_MS);
+  }
+}
+
+function ensureProcessesAlive(paths: ClusterPaths, processes: ProcessEntry[]): void {
+  for (const entry of processes) {
+    if (isAlive(entry)) continue;
+    const component = entry.role === "sc" ? "sc" : `spu-${entry.id}`;
+    const logFile = join(paths.logs, `${component}.log`);
+    const what = entry.role === "sc" ? "the SC" : `SPU ${entry.id}`;
+    throw new ClusterError(
+      entry.role === "sc" ? "SC_DIED" : "SPU_DIED",
+      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${tailFile(logFile, LOG_TAIL_LINES)}`,
+      { hint: `fix the cause above, then run 'cluster resume --name ${paths.name}'` },
+    );
+  }
+}
+
+function extraSpusError(name: string, extra: number[]): ClusterError {
+  const plural = extra.length > 1 ? "s" : "";
+  return new ClusterError(
+    "SPU_EXTRA",
+    `the SC of cluster '${name}' has SPU${plural} ${formatIds(extra)} registered, which its spec does not have`,
+    {
+      hint:
+        extra.map((id) => `'cluster spu unregister --id ${id} --name ${name}'`).join(", ") +
+        ` removes ${extra.length > 1 ? "them" : "it"}; then run 'cluster resume --name ${name}'`,
+    },
+  );
+}
+
+function timeoutError(options: ConfirmOptions, last: SpuSets | undefined): ClusterError {
+  const seconds = options.timeoutMs / 1000;
+  const name = options.paths.name;
+  if (!last) {
+    return new ClusterError("SPU_CONFIRM_TIMEOUT", `the SC of cluster '${name}' did not answer within ${seconds}s`, {
+      hint: `see 'cluster logs sc --name ${name}', or raise --timeout`,
+    });
+  }
+  const waiting = [...last.unregistered.map((id) => `${id} (not registered)`), ...last.offline.map((id) => `${id} (offline)`)];
+  return new ClusterError(
+    "SPU_CONFIRM_TIMEOUT",
+    `SPUs ${last.online.length}/${last.expected.length} online after ${seconds}s; still waiting for ${waiting.join(", ")}`,
+    { hint: `see the SPU logs in '${options.paths.logs}', or raise --timeout` },
+  );
+}

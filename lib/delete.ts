@@ -1,0 +1,78 @@
+/**
+ * `cluster delete`: stops whatever of the cluster still runs and removes its whole directory
+ * (spec, metadata, data, logs). It works from any phase, including a half-created or
+ * hand-broken cluster, and is idempotent.
+ */
+import type { Argv } from "yargs";
+import { ClusterError } from "./errors.ts";
+import { isDirectory, locateCluster, removeClusterDir } from "./home.ts";
+import { liveEntries, stopEntries } from "./launch.ts";
+import { acquireLock } from "./lock.ts";
+import { clusterOptions, formatSeconds, printResult, type CommonArgs } from "./output.ts";
+import { readState, type ProcessEntry } from "./state.ts";
+
+export interface DeleteOptions {
+  home?: string;
+  name?: string;
+}
+
+export interface DeleteResult {
+  name: string;
+  phase: "absent";
+  /** False when there was nothing to delete. */
+  deleted: boolean;
+  stopped: number[];
+  /** Why some processes could not be looked for (a broken state file). */
+  warnings: string[];
+  elapsedMs: number;
+}
+
+const DELETE_GRACE_MS = 5_000;
+
+export async function deleteCluster(options: DeleteOptions): Promise<DeleteResult> {
+  const started = performance.now();
+  const paths = locateCluster(options);
+  const result: DeleteResult = { name: paths.name, phase: "absent", deleted: false, stopped: [], warnings: [], elapsedMs: 0 };
+  if (!isDirectory(paths.dir)) return { ...result, elapsedMs: Math.round(performance.now() - started) };
+
+  const lock = acquireLock(paths.lock, { verb: "delete", subject: `cluster '${paths.name}'` });
+  try {
+    let recorded: ProcessEntry[] = [];
+    try {
+      recorded = readState(paths).processes;
+    } catch (error) {
+      if (!(error instanceof ClusterError)) throw error;
+      result.warnings.push(`${error.message}; processes it recorded could not be stopped`);
+    }
+    const running = liveEntries(recorded);
+    await stopEntries(running, { graceMs: DELETE_GRACE_MS, clusterName: paths.name });
+    removeClusterDir(paths);
+    return {
+      ...result,
+      deleted: true,
+      stopped: running.map((entry) => entry.pid),
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    lock.release();
+  }
+}
+
+export function formatDeleteResult(result: DeleteResult): string {
+  if (!result.deleted) return `no cluster '${result.name}'; nothing to delete`;
+  const stopped = result.stopped.length > 0 ? `stopped ${result.stopped.length} process(es), ` : "";
+  return [
+    `cluster '${result.name}' is deleted: ${stopped}removed its spec, metadata, data and logs (${formatSeconds(result.elapsedMs)})`,
+    ...result.warnings.map((warning) => `warning: ${warning}`),
+  ].join("\n");
+}
+
+export const deleteCommand = {
+  command: "delete",
+  describe: "Stop a cluster and remove it completely: spec, metadata, data and logs",
+  builder: (yargs: Argv) => clusterOptions(yargs).example("$0 delete --name dev", "remove cluster 'dev' and all its data"),
+  handler: async (argv: CommonArgs): Promise<number> => {
+    printResult(argv, await deleteCluster(argv), formatDeleteResult);
+    return 0;
+  },
+};

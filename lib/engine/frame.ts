@@ -1,0 +1,67 @@
+/**
+ * The wire format of the built-in engine's TCP links (SPU to SC, and SPU to SPU): a frame is
+ *
+ *   u32 length of the rest (big-endian) | u32 header length | header (JSON) | body (bytes)
+ *
+ * Control messages are a JSON header alone; record batches carry their bytes in the body so
+ * they are never re-encoded as JSON.
+ */
+
+export interface Frame {
+  header: { type: string; [key: string]: unknown };
+  body: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+/** A frame longer than this is a protocol error (or a stranger speaking another protocol). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+/** Encodes one frame. */
+export function encodeFrame(header: Frame["header"], body: Uint8Array = EMPTY): Buffer {
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const frame = Buffer.allocUnsafe(8 + headerBytes.length + body.length);
+  frame.writeUInt32BE(4 + headerBytes.length + body.length, 0);
+  frame.writeUInt32BE(headerBytes.length, 4);
+  headerBytes.copy(frame, 8);
+  frame.set(body, 8 + headerBytes.length);
+  return frame;
+}
+
+/** Splits a byte stream into frames, whatever the chunking. */
+export class FrameReader {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+
+  /** Adds received bytes; returns every frame now complete, in order. Throws on a malformed stream. */
+  push(chunk: Uint8Array): Frame[] {
+    this.#chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.#buffered += chunk.byteLength;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.#buffered < 4) return frames;
+      const head = this.#peek(4);
+      const length = head.readUInt32BE(0);
+      if (length < 4 || length > MAX_FRAME_BYTES) throw new Error(`malformed frame: length ${length}`);
+      if (this.#buffered < 4 + length) return frames;
+      const bytes = this.#take(4 + length);
+      const headerLength = bytes.readUInt32BE(4);
+      if (headerLength > length - 4) throw new Error(`malformed frame: header length ${headerLength}`);
+      const header = JSON.parse(bytes.toString("utf8", 8, 8 + headerLength));
+      if (typeof header?.type !== "string") throw new Error("malformed frame: header has no type");
+      frames.push({ header, body: bytes.subarray(8 + headerLength) });
+    }
+  }
+
+  #peek(count: number): Buffer {
+    if (this.#chunks[0]!.length < count) this.#chunks = [Buffer.concat(this.#chunks)];
+    return this.#chunks[0]!;
+  }
+
+  #take(count: number): Buffer {
+    const first = this.#peek(count);
+    if (first.length === count) this.#chunks.shift();
+    else this.#chunks[0] = first.subarray(count);
+    this.#buffered -= count;
+    return first.subarray(0, count);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The SC's metadata store: one YAML file per object, `metadata/<Kind>/<name>.yaml`, written
+ * atomically. Only specs are stored; a status (is an SPU online?) is never written, because a
+ * status read back from disk after a restart would be a lie.
+ *
+ * `create` also uses it, before the SC first starts, to seed the SPUs of the spec (as initdb
+ * writes the first catalog), and `spu unregister` uses it while the SC is stopped.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDir, readYamlFile, removePath, writeYamlAtomic } from "../home.ts";
+
+export type Kind = "SPU" | "Topic" | "Partition";
+
+/** Where clients reach an SPU, in Fluvio's spelling. */
+export interface IngressPort {
+  port: number;
+  ingress: { hostname: string }[];
+  encryption: "PLAINTEXT";
+}
+
+/** Where the SC and other SPUs reach an SPU, in Fluvio's spelling. */
+export interface Endpoint {
+  port: number;
+  host: string;
+  encryption: "PLAINTEXT";
+}
+
+/** A registered SPU, named and shaped as Fluvio's admin API lists it (without its status). */
+export interface SpuObject {
+  name: string;
+  spec: {
+    spuId: number;
+    spuType: "Custom";
+    publicEndpoint: IngressPort;
+    privateEndpoint: Endpoint;
+    rack: string | null;
+  };
+}
+
+export function spuObjectName(id: number): string {
+  return `custom-spu-${id}`;
+}
+
+/** The SPU object for id `id` listening on `host` at `publicPort` and `privatePort`. */
+export function makeSpuObject(id: number, host: string, ports: { publicPort: number; privatePort: number }): SpuObject {
+  return {
+    name: spuObjectName(id),
+    spec: {
+      spuId: id,
+      spuType: "Custom",
+      publicEndpoint: { port: ports.publicPort, ingress: [{ hostname: host }], encryption: "PLAINTEXT" },
+      privateEndpoint: { port: ports.privatePort, host, encryption: "PLAINTEXT" },
+      rack: null,
+    },
+  };
+}
+
+/** Reads and writes the objects of one metadata directory. */
+export class MetadataStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Every object of `kind`, sorted by name; a file that does not parse throws, naming it. */
+  list<T>(kind: Kind): T[] {
+    let files: string[];
+    try {
+      files = readdirSync(join(this.dir, kind));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    return files
+      .filter((file) => file.endsWith(".yaml"))
+      .sort()
+      .map((file) => readYamlFile(join(this.dir, kind, file)) as T);
+  }
+
+  put(kind: Kind, name: string, object: unknown): void {
+    ensureDir(join(this.dir, kind));
+    writeYamlAtomic(join(this.dir, kind, `${name}.yaml`), object);
+  }
+
+  remove(kind: Kind, name: string): void {
+    removePath(join(this.dir, kind, `${name}.yaml`));
+  }
+}

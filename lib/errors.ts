@@ -1,0 +1,42 @@
+/**
+ * The two kinds of expected failure. Everything else that is thrown is a bug: the entry prints
+ * its stack and exits 1. Only `cluster.ts` turns these into exit codes.
+ */
+
+/** Bad command line: exit 2, the message says which flag or value and what to use instead. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Stable machine-readable codes printed by `--json` and relied on by scripts. */
+export type ErrorCode =
+  | "CLUSTER_EXISTS"
+  | "NO_CLUSTER"
+  | "NOT_RUNNING"
+  | "LOCKED"
+  | "PORT_IN_USE"
+  | "SPEC_INVALID"
+  | "STATE_CORRUPT"
+  | "HOME_UNWRITABLE"
+  | "SC_DIED"
+  | "SC_UNREACHABLE"
+  | "SPU_CONFIRM_TIMEOUT"
+  | "SPU_EXTRA"
+  | "SPU_DIED"
+  | "SPU_EXISTS"
+  | "NO_SPU"
+  | "STOP_FAILED"
+  | "ADMIN_ERROR";
+
+/** A failure the user can act on: a stable `code`, a message, and a `hint` naming the next command. */
+export class ClusterError extends Error {
+  override name = "ClusterError";
+  readonly code: ErrorCode;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint ?? "";
+  }
+}

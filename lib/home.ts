@@ -1,0 +1,224 @@
+/**
+ * Where a cluster's files live, and the only code that writes them. Every write is atomic
+ * (temp file, fsync, rename, fsync of the directory) so a command killed at any instant leaves
+ * either the old file or the new one, never half of one.
+ *
+ * Machine-written files are YAML read and written with Bun's built-in parser: it costs nothing
+ * to load, which matters for a CLI run dozens of times a day, and it reports line and column.
+ */
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  existsSync,
+  statSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { ClusterError, UsageError } from "./errors.ts";
+
+export const DEFAULT_NAME = "local";
+const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Every path of one named cluster, all inside `$CLUSTER_HOME/<name>`. */
+export interface ClusterPaths {
+  home: string;
+  name: string;
+  dir: string;
+  spec: string;
+  state: string;
+  lock: string;
+  metadata: string;
+  data: string;
+  logs: string;
+}
+
+/** `--home`, else `$CLUSTER_HOME`, else `$XDG_STATE_HOME/cluster`, else `~/.local/state/cluster`. */
+export function resolveHome(home?: string): string {
+  if (home) return home;
+  if (home === "") throw new UsageError("--home is empty: pass a directory");
+  if (process.env.CLUSTER_HOME) return process.env.CLUSTER_HOME;
+  const stateHome = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+  return join(stateHome, "cluster");
+}
+
+/** `--name`, else `$CLUSTER_NAME`, else `local`; validated so no path escapes the home. */
+export function resolveName(name?: string): string {
+  const resolved = name ?? (process.env.CLUSTER_NAME || DEFAULT_NAME);
+  validateName(resolved);
+  return resolved;
+}
+
+/** Throws a UsageError naming the rule when `name` is not a valid cluster name. */
+export function validateName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new UsageError(
+      `invalid cluster name '${name}': use 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
+    );
+  }
+}
+
+/** The paths of the cluster that `--home`/`--name` (or their environment variables) select. */
+export function locateCluster(options: { home?: string; name?: string }): ClusterPaths {
+  return clusterPaths(resolveHome(options.home), resolveName(options.name));
+}
+
+export function clusterPaths(home: string, name: string): ClusterPaths {
+  const dir = join(home, name);
+  return {
+    home,
+    name,
+    dir,
+    spec: join(dir, "cluster.yaml"),
+    state: join(dir, "state.yaml"),
+    lock: join(dir, "lock"),
+    metadata: join(dir, "metadata"),
+    data: join(dir, "data"),
+    logs: join(dir, "logs"),
+  };
+}
+
+/** Creates `dir` (and parents) owner-only; safe to repeat and safe against a concurrent creator. */
+export function ensureDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Writes `contents` to `path` atomically: readers see the old file or the new one, never a mix. */
+export function writeFileAtomic(path: string, contents: string | Uint8Array): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    writeSync(fd, typeof contents === "string" ? Buffer.from(contents) : contents);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+  fsyncDir(dirname(path));
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function writeYamlAtomic(path: string, value: unknown, header = ""): void {
+  writeFileAtomic(path, header + Bun.YAML.stringify(value, null, 2) + "\n");
+}
+
+/**
+ * Reads a YAML file written by this tool; `undefined` when it does not exist. A file that does
+ * not parse is a STATE_CORRUPT error naming the file and the line, so it can be fixed by hand
+ * or the cluster deleted.
+ */
+export function readYamlFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  try {
+    return Bun.YAML.parse(text);
+  } catch (error) {
+    const { line, column } = error as { line?: number; column?: number };
+    const where = line === undefined ? "" : `:${line}${column === undefined ? "" : `:${column}`}`;
+    throw new ClusterError(
+      "STATE_CORRUPT",
+      `'${path}${where}' is not valid YAML: ${(error as Error).message}`,
+      { hint: "fix the file by hand, or remove the cluster with 'cluster delete'", cause: error },
+    );
+  }
+}
+
+/** Names of the clusters in `home`, sorted; a directory counts when it holds a saved spec or state. */
+export function listClusterNames(home: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(home);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  return entries
+    .filter((entry) => NAME_PATTERN.test(entry) && clusterExists(clusterPaths(home, entry)))
+    .sort();
+}
+
+/**
+ * A cluster exists as soon as anything but its lock file is in its directory: a half-created
+ * or hand-broken cluster exists too, so `create` refuses it and `delete` cleans it up.
+ */
+export function clusterExists(paths: ClusterPaths): boolean {
+  try {
+    return readdirSync(paths.dir).some((entry) => entry !== "lock");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") return true;
+    throw error;
+  }
+}
+
+/** Removes the cluster directory and everything in it; a no-op when it is already gone. */
+export function removeClusterDir(paths: ClusterPaths): void {
+  rmSync(paths.dir, { recursive: true, force: true });
+}
+
+/** Removes one file or directory tree; a no-op when it is already gone. */
+export function removePath(path: string): void {
+  rmSync(path, { recursive: true, force: true });
+}
+
+export function pathExists(path: string): boolean {
+  return existsSync(path);
+}
+
+export function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The last `count` lines of a text file, or "" when it does not exist. Reads only the tail. */
+export function tailFile(path: string, count: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return "";
+  }
+  try {
+    const size = statSync(path).size;
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSyncFully(fd, buffer, size - length);
+    const lines = buffer.toString("utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return lines.slice(-count).join("\n");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readSyncFully(fd: number, buffer: Buffer, position: number): void {
+  let done = 0;
+  while (done < buffer.length) {
+    const read = readSync(fd, buffer, done, buffer.length - done, position + done);
+    if (read === 0) break;
+    done += read;
+  }
+}

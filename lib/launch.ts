@@ -1,0 +1,142 @@
+/**
+ * What a cluster's processes are (the components of a saved spec, each with its argv, ports
+ * and log file), which of them are missing, and the one function that starts them.
+ * `create` and `resume` share it: a resume relaunches exactly the saved spec.
+ */
+import { join } from "node:path";
+import { ClusterError } from "./errors.ts";
+import { ensureDir, type ClusterPaths } from "./home.ts";
+import { findBusyPorts, isAlive, startDetached, stopProcesses } from "./procs.ts";
+import type { ResolvedSpec } from "./spec.ts";
+import type { ProcessEntry, Role } from "./state.ts";
+
+/** One process of a cluster, as the saved spec defines it. */
+export interface Component {
+  role: Role;
+  id: number | null;
+  /** "sc" or "spu-<id>", also the log file's name. */
+  name: string;
+  argv: string[];
+  ports: number[];
+  logFile: string;
+}
+
+const SC_SCRIPT = new URL("./engine/sc.ts", import.meta.url).pathname;
+const SPU_SCRIPT = new URL("./engine/spu.ts", import.meta.url).pathname;
+
+/** Every process of the saved spec, the SC first. */
+export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Component[] {
+  const address = (port: number) => `${spec.host}:${port}`;
+  const sc: Component = {
+    role: "sc",
+    id: null,
+    name: "sc",
+    argv: [
+      process.execPath,
+      SC_SCRIPT,
+      "--metadata",
+      spec.metadataDir,
+      "--public",
+      address(spec.sc.publicPort),
+      "--private",
+      address(spec.sc.privatePort),
+    ],
+    ports: [spec.sc.publicPort, spec.sc.privatePort],
+    logFile: join(paths.logs, "sc.log"),
+  };
+  const spus = spec.spus.map(
+    (spu): Component => ({
+      role: "spu",
+      id: spu.id,
+      name: `spu-${spu.id}`,
+      argv: [
+        process.execPath,
+        SPU_SCRIPT,
+        "--id",
+        String(spu.id),
+        "--public",
+        address(spu.publicPort),
+        "--private",
+        address(spu.privatePort),
+        "--sc",
+        address(spec.sc.privatePort),
+        "--data",
+        spu.dataDir,
+      ],
+      ports: [spu.publicPort, spu.privatePort],
+      logFile: join(paths.logs, `spu-${spu.id}.log`),
+    }),
+  );
+  return [sc, ...spus];
+}
+
+/** The recorded process of `component`, if `state` has one. */
+export function findEntry(entries: ProcessEntry[], component: Pick<Component, "role" | "id">): ProcessEntry | undefined {
+  return entries.find((entry) => entry.role === component.role && entry.id === component.id);
+}
+
+/** The components with no live process among `entries` (`alive` says which entries still run). */
+export function missingComponents(
+  components: Component[],
+  entries: ProcessEntry[],
+  alive: (entry: ProcessEntry) => boolean,
+): Component[] {
+  return components.filter((component) => {
+    const entry = findEntry(entries, component);
+    return entry === undefined || !alive(entry);
+  });
+}
+
+/** Throws PORT_IN_USE naming every port of `components` that something already holds. */
+export async function ensurePortsFree(host: string, components: Component[], clusterName: string): Promise<void> {
+  const ports = components.flatMap((component) => component.ports);
+  const busy = await findBusyPorts(host, ports);
+  if (busy.length === 0) return;
+  const owners = busy.map((port) => {
+    const owner = components.find((component) => component.ports.includes(port))!;
+    return `${host}:${port} (${owner.name})`;
+  });
+  throw new ClusterError("PORT_IN_USE", `port${busy.length > 1 ? "s" : ""} ${owners.join(", ")} already in use`, {
+    hint: `stop whatever listens there, or create the cluster with another --port-base ('cluster delete --name ${clusterName}' first if it exists)`,
+  });
+}
+
+/** Starts `components` detached, all at once (SPUs retry until the SC listens), and returns their records. */
+export function startComponents(components: Component[], paths: ClusterPaths): ProcessEntry[] {
+  ensureDir(paths.logs);
+  return components.map((component) => ({
+    role: component.role,
+    id: component.id,
+    ports: component.ports,
+    ...startDetached(component.argv, { logFile: component.logFile }),
+  }));
+}
+
+/** The entries of `entries` whose process still runs. */
+export function liveEntries(entries: ProcessEntry[]): ProcessEntry[] {
+  return entries.filter(isAlive);
+}
+
+/**
+ * Stops recorded processes in Fluvio's order, SPUs first and then the SC (so SPUs never see
+ * their controller vanish first). Throws STOP_FAILED if any survives SIGKILL.
+ */
+export async function stopEntries(entries: ProcessEntry[], options: { graceMs: number; clusterName: string }) {
+  const spus = await stopProcesses(
+    entries.filter((entry) => entry.role === "spu"),
+    options,
+  );
+  const sc = await stopProcesses(
+    entries.filter((entry) => entry.role === "sc"),
+    options,
+  );
+  const survivors = [...spus.survivors, ...sc.survivors];
+  if (survivors.length > 0) {
+    throw new ClusterError(
+      "STOP_FAILED",
+      `pid${survivors.length > 1 ? "s" : ""} ${survivors.map((entry) => entry.pid).join(", ")} of cluster '${options.clusterName}' survived SIGKILL`,
+      { hint: "check them with 'ps' (a process in uninterruptible I/O exits when the I/O ends), then run the command again" },
+    );
+  }
+  return { killed: [...spus.killed, ...sc.killed] as ProcessEntry[] };
+}

@@ -1,0 +1,122 @@
+/**
+ * The one place that starts, inspects and signals processes. A process is known by the record
+ * written when it was started: its pid *and* its start time. A pid alone is never trusted
+ * (pids are reused), and nothing is ever found or stopped by name.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+
+/** What `state.yaml` keeps about a process this tool started. */
+export interface ProcessRecord {
+  pid: number;
+  /** Kernel start time (clock ticks since boot on Linux); `null` if it exited before it was read. */
+  startTime: string | null;
+  argv: string[];
+}
+
+/**
+ * The start time of `pid`, or `null` when no live process has that pid (a zombie counts as
+ * exited). Linux reads /proc; elsewhere `ps` answers.
+ */
+export function readStartTime(pid: number): string | null {
+  if (process.platform === "linux") {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      return null;
+    }
+    // NOTE: the command name (field 2) may hold spaces and parentheses, so split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const state = fields[0];
+    if (state === "Z" || state === "X") return null;
+    return fields[19] ?? null;
+  }
+  const result = Bun.spawnSync(["ps", "-o", "stat=,lstart=", "-p", String(pid)]);
+  const line = result.stdout.toString().trim();
+  if (result.exitCode !== 0 || line === "" || line.startsWith("Z")) return null;
+  return line.slice(line.indexOf(" ") + 1).trim();
+}
+
+/** True when the process of `record` still runs: same pid *and* same start time. */
+export function isAlive(record: ProcessRecord): boolean {
+  return record.startTime !== null && readStartTime(record.pid) === record.startTime;
+}
+
+/**
+ * Starts `argv` detached in its own session (so a Ctrl-C in the terminal that ran `create`
+ * does not reach it), stdin closed, stdout and stderr appended to `logFile`.
+ */
+export function startDetached(argv: string[], options: { logFile: string; cwd?: string }): ProcessRecord {
+  const log = openSync(options.logFile, "a", 0o600);
+  try {
+    const [command, ...args] = argv;
+    const child = spawn(command!, args, {
+      cwd: options.cwd,
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start '${argv.join(" ")}'`);
+    return { pid: child.pid, startTime: readStartTime(child.pid), argv };
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** Sends `signal` to the process of `record` if it is still that process; returns whether it was sent. */
+export function signalProcess(record: ProcessRecord, signal: NodeJS.Signals): boolean {
+  if (!isAlive(record)) return false;
+  try {
+    process.kill(record.pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
+}
+
+/** Waits until none of `records` is alive or `timeoutMs` passes; returns the ones still alive. */
+export async function waitForExit(records: ProcessRecord[], timeoutMs: number): Promise<ProcessRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = records.filter(isAlive);
+  let pause = 2;
+  while (alive.length > 0 && Date.now() < deadline) {
+    await Bun.sleep(pause);
+    pause = Math.min(pause * 2, 50);
+    alive = alive.filter(isAlive);
+  }
+  return alive;
+}
+
+/**
+ * Stops `records` the way pg_ctl's fast mode does: SIGTERM, wait up to `graceMs`, then SIGKILL
+ * whatever is left. Returns the records that had to be killed and those that survived even
+ * SIGKILL (which should be none).
+ */
+export async function stopProcesses(
+  records: ProcessRecord[],
+  options: { graceMs: number },
+): Promise<{ killed: ProcessRecord[]; survivors: ProcessRecord[] }> {
+  const signalled = records.filter((record) => signalProcess(record, "SIGTERM"));
+  const stubborn = await waitForExit(signalled, options.graceMs);
+  for (const record of stubborn) signalProcess(record, "SIGKILL");
+  const survivors = await waitForExit(stubborn, 2_000);
+  return { killed: stubborn, survivors };
+}
+
+/** True when something on this machine can bind `host:port` right now. */
+export function isPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** The ports among `ports` that cannot be bound on `host`, in the order given. */
+export async function findBusyPorts(host: string, ports: number[]): Promise<number[]> {
+  const free = await Promise.all(ports.map((port) => isPortFree(host, port)));
+  return ports.filter((_, index) => !free[index]);
+}

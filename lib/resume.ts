@@ -1,0 +1,166 @@
+/**
+ * `cluster resume`: brings a stopped or degraded cluster back from its saved `cluster.yaml`,
+ * starting only the processes that are not running, and confirms the exact SPU set. It takes
+ * no configuration flags: a different cluster is a `delete` and a `create`. If it fails it
+ * stops what it started, leaving the cluster as it found it.
+ */
+import type { Argv } from "yargs";
+import { adminUrl, listSpus, registerSpu } from "./admin.ts";
+import { confirmSpus, formatIds, formatSpuProgress } from "./confirm-spus.ts";
+import { ClusterError, UsageError } from "./errors.ts";
+import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
+import { acquireLock } from "./lock.ts";
+import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
+import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
+import { isAlive } from "./procs.ts";
+import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
+import { readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
+
+export interface ResumeOptions {
+  home?: string;
+  name?: string;
+  timeoutSeconds?: number;
+  onProgress?: (text: string) => void;
+}
+
+export interface ResumeResult {
+  name: string;
+  phase: "running";
+  alreadyRunning: boolean;
+  /** Components started by this resume ("sc", "spu-5002"). */
+  started: string[];
+  adminUrl: string;
+  spus: { expected: number[]; registered: number[]; online: number[] };
+  elapsedMs: number;
+}
+
+const DEFAULT_CONFIRM_SECONDS = 30;
+
+export async function resumeCluster(options: ResumeOptions): Promise<ResumeResult> {
+  const started = performance.now();
+  const paths = locateCluster(options);
+  if (!clusterExists(paths)) {
+    throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
+      hint: `run 'cluster create --name ${paths.name}' to make one`,
+    });
+  }
+  const lock = acquireLock(paths.lock, { verb: "resume", subject: `cluster '${paths.name}'` });
+  let startedNow: ProcessEntry[] = [];
+  try {
+    const spec = readSavedSpec(paths);
+    if (!spec) {
+      throw new ClusterError("STATE_CORRUPT", `cluster '${paths.name}' has no saved spec: it was not completely created`, {
+        hint: `run 'cluster delete --name ${paths.name}', then 'cluster create --name ${paths.name}'`,
+      });
+    }
+    const state = readState(paths);
+    const running = liveEntries(state.processes);
+    const missing = missingComponents(planComponents(spec, paths), running, isAlive);
+    await ensurePortsFree(spec.host, missing, paths.name);
+
+    const scRunning = !missing.some((component) => component.role === "sc");
+    if (scRunning) await registerMissingSpus(spec);
+    else seedMissingSpus(spec);
+    if (missing.length > 0) {
+      options.onProgress?.(`starting ${missing.map((component) => component.name).join(", ")} of cluster '${paths.name}'`);
+    }
+    startedNow = startComponents(missing, paths);
+    const processes = [...running, ...startedNow];
+    writeState(paths, { intent: "starting", processes });
+
+    const sets = await confirmSpus({
+      paths,
+      adminUrl: adminUrl(spec),
+      expected: expectedSpuIds(spec),
+      processes,
+      timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
+      onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
+    });
+    writeState(paths, { intent: "running", processes });
+    return {
+      name: paths.name,
+      phase: "running",
+      alreadyRunning: missing.length === 0,
+      started: missing.map((component) => component.name),
+      adminUrl: adminUrl(spec),
+      spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  } catch (error) {
+    if (startedNow.length > 0) await rollBack(paths, startedNow);
+    throw error;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Stops what this resume started and records the processes that were already running. */
+async function rollBack(paths: ClusterPaths, startedNow: ProcessEntry[]): Promise<void> {
+  await stopEntries(startedNow, { graceMs: 2_000, clusterName: paths.name });
+  const before = readState(paths).processes.filter((entry) => !startedNow.some((mine) => mine.pid === entry.pid));
+  const stillRunning = liveEntries(before);
+  writeState(paths, { intent: stillRunning.length > 0 ? "running" : "stopped", processes: stillRunning });
+}
+
+/** With the SC stopped, puts back into its store any spec SPU missing there (the SC reads it on start). */
+function seedMissingSpus(spec: ResolvedSpec): void {
+  const store = new MetadataStore(spec.metadataDir);
+  const stored = new Set(store.list<SpuObject>("SPU").map((spu) => spu.spec.spuId));
+  for (const spu of spec.spus) {
+    if (!stored.has(spu.id)) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, spec.host, spu));
+  }
+}
+
+/** With the SC running, registers through its admin API any spec SPU it does not have. */
+async function registerMissingSpus(spec: ResolvedSpec): Promise<void> {
+  const registered = new Set((await listSpus(adminUrl(spec))).map((spu) => spu.id));
+  for (const spu of spec.spus) {
+    if (registered.has(spu.id)) continue;
+    await registerSpu(adminUrl(spec), { id: spu.id, host: spec.host, publicPort: spu.publicPort, privatePort: spu.privatePort });
+  }
+}
+
+export function formatResumeResult(result: ResumeResult): string {
+  const spus = `SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online`;
+  if (result.alreadyRunning) return `cluster '${result.name}' is already running: ${spus}; nothing to do`;
+  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus} (${formatSeconds(result.elapsedMs)})`;
+}
+
+/** Flags of `create` that must not be given to `resume`, which relaunches the saved spec as it is. */
+const CONFIGURATION_FLAGS = ["spus", "spec", "port-base"] as const;
+
+interface ResumeArgs extends CommonArgs {
+  timeout: number;
+}
+
+export const resumeCommand = {
+  command: "resume",
+  describe: "Start a stopped or degraded cluster exactly as its saved spec says (no configuration flags)",
+  builder: (yargs: Argv) =>
+    timeoutOption(clusterOptions(yargs), "Seconds to wait for every SPU to be confirmed online", DEFAULT_CONFIRM_SECONDS)
+      .option("spus", { hidden: true })
+      .option("spec", { hidden: true })
+      .option("port-base", { hidden: true })
+      .check((argv) => {
+        const given = CONFIGURATION_FLAGS.filter((flag) => argv[flag] !== undefined);
+        if (given.length === 0) return true;
+        const name = (argv.name as string | undefined) ?? process.env.CLUSTER_NAME ?? "local";
+        throw new UsageError(
+          `resume takes no configuration flags (${given.map((flag) => `--${flag}`).join(", ")}): it starts the cluster exactly as saved; ` +
+            `to change it, run 'cluster delete --name ${name}' and 'cluster create --name ${name}' with the new flags`,
+        );
+      })
+      .example("$0 resume --name dev", "start cluster 'dev' again with its data"),
+  handler: async (argv: ResumeArgs): Promise<number> => {
+    const progress = createProgress(argv);
+    const result = await resumeCluster({
+      home: argv.home,
+      name: argv.name,
+      timeoutSeconds: argv.timeout,
+      onProgress: progress.update,
+    }).finally(progress.clear);
+    printResult(argv, result, formatResumeResult);
+    return 0;
+  },
+};

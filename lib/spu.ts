@@ -1,0 +1,162 @@
+/**
+ * `cluster spu list|register|unregister`: the SPUs the SC knows. With the SC running these go
+ * through its admin API; with it stopped they read or edit its store directly under the
+ * cluster lock, so an extra SPU that makes `resume` fail can be removed without starting it.
+ */
+import type { Argv } from "yargs";
+import { adminUrl, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
+import { ClusterError, UsageError } from "./errors.ts";
+import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import { acquireLock } from "./lock.ts";
+import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
+import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
+import { isAlive } from "./procs.ts";
+import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
+import { readSavedSpec, readState } from "./state.ts";
+
+interface SpuTarget {
+  paths: ClusterPaths;
+  spec: ResolvedSpec;
+  scRunning: boolean;
+}
+
+function locateSpus(options: { home?: string; name?: string }): SpuTarget {
+  const paths = locateCluster(options);
+  const spec = clusterExists(paths) ? readSavedSpec(paths) : undefined;
+  if (!spec) {
+    throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
+      hint: `run 'cluster create --name ${paths.name}' to make one`,
+    });
+  }
+  const sc = readState(paths).processes.find((entry) => entry.role === "sc");
+  return { paths, spec, scRunning: sc !== undefined && isAlive(sc) };
+}
+
+/** The SPU list in Fluvio's JSON shape; from the store, all offline, when the SC is stopped. */
+export async function listClusterSpus(options: { home?: string; name?: string }): Promise<unknown[]> {
+  const { spec, scRunning } = locateSpus(options);
+  if (scRunning) return (await listSpusRaw(adminUrl(spec))) as unknown[];
+  return new MetadataStore(spec.metadataDir)
+    .list<SpuObject>("SPU")
+    .map((spu) => ({ ...spu, status: { resolution: "Offline" } }));
+}
+
+export function formatSpuList(spus: unknown[]): string {
+  const reports = parseSpuList(spus);
+  const rows = (spus as SpuObject[]).map((spu, index) => [
+    String(spu.spec.spuId),
+    spu.name,
+    reports[index]!.online ? "Online" : "Offline",
+    `${spu.spec.publicEndpoint.ingress[0]?.hostname}:${spu.spec.publicEndpoint.port}`,
+    `${spu.spec.privateEndpoint.host}:${spu.spec.privateEndpoint.port}`,
+  ]);
+  const header = ["ID", "NAME", "STATUS", "PUBLIC", "PRIVATE"];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** The ports of SPU `id`: given, or its place in the cluster's port layout. */
+function spuPorts(spec: ResolvedSpec, id: number, ports: { publicPort?: number; privatePort?: number }) {
+  const index = id - FIRST_SPU_ID;
+  if (ports.publicPort !== undefined && ports.privatePort !== undefined) {
+    return { publicPort: ports.publicPort, privatePort: ports.privatePort };
+  }
+  if (index < 0 || index >= MAX_SPUS) {
+    throw new UsageError(`SPU ${id} has no place in the port layout: pass --public-port and --private-port`);
+  }
+  return portLayout(spec.portBase, index + 1).spus[index]!;
+}
+
+export async function registerClusterSpu(options: {
+  home?: string;
+  name?: string;
+  id: number;
+  publicPort?: number;
+  privatePort?: number;
+}): Promise<{ name: string; registered: number }> {
+  const { paths, spec, scRunning } = locateSpus(options);
+  const ports = spuPorts(spec, options.id, options);
+  const lock = acquireLock(paths.lock, { verb: "spu register", subject: `cluster '${paths.name}'` });
+  try {
+    if (scRunning) {
+      await registerSpu(adminUrl(spec), { id: options.id, host: spec.host, ...ports });
+    } else {
+      const store = new MetadataStore(spec.metadataDir);
+      if (store.list<SpuObject>("SPU").some((spu) => spu.spec.spuId === options.id)) {
+        throw new ClusterError("SPU_EXISTS", `SPU ${options.id} is already registered in cluster '${paths.name}'`);
+      }
+      store.put("SPU", spuObjectName(options.id), makeSpuObject(options.id, spec.host, ports));
+    }
+    return { name: paths.name, registered: options.id };
+  } finally {
+    lock.release();
+  }
+}
+
+export async function unregisterClusterSpu(options: {
+  home?: string;
+  name?: string;
+  id: number;
+}): Promise<{ name: string; unregistered: number }> {
+  const { paths, spec, scRunning } = locateSpus(options);
+  const lock = acquireLock(paths.lock, { verb: "spu unregister", subject: `cluster '${paths.name}'` });
+  try {
+    if (scRunning) {
+      await unregisterSpu(adminUrl(spec), options.id);
+    } else {
+      const store = new MetadataStore(spec.metadataDir);
+      if (!store.list<SpuObject>("SPU").some((spu) => spu.spec.spuId === options.id)) {
+        throw new ClusterError("NO_SPU", `SPU ${options.id} is not registered in cluster '${paths.name}'`, {
+          hint: `'cluster spu list --name ${paths.name}' shows the registered SPUs`,
+        });
+      }
+      store.remove("SPU", spuObjectName(options.id));
+    }
+    return { name: paths.name, unregistered: options.id };
+  } finally {
+    lock.release();
+  }
+}
+
+interface SpuIdArgs extends CommonArgs {
+  id: number;
+  publicPort?: number;
+  privatePort?: number;
+}
+
+function idOption<T>(yargs: Argv<T>) {
+  return clusterOptions(yargs).option("id", { type: "number", demandOption: true, describe: "SPU id, such as 5004" });
+}
+
+export const spuCommand = {
+  command: "spu <command>",
+  describe: "List, register and unregister the SPUs the SC knows",
+  builder: (yargs: Argv) =>
+    yargs
+      .command({
+        command: "list",
+        describe: "List registered SPUs and whether each is online",
+        builder: (inner: Argv) => clusterOptions(inner),
+        handler: async (argv: CommonArgs) => printResult(argv, await listClusterSpus(argv), formatSpuList),
+      })
+      .command({
+        command: "register",
+        describe: "Register a custom SPU (its ports default to its place in the port layout)",
+        builder: (inner: Argv) =>
+          idOption(inner)
+            .option("public-port", { type: "number", describe: "Public port of the SPU" })
+            .option("private-port", { type: "number", describe: "Private port of the SPU" })
+            .example("$0 spu register --id 5004", "register SPU 5004"),
+        handler: async (argv: SpuIdArgs) =>
+          printResult(argv, await registerClusterSpu(argv), (result) => `registered SPU ${result.registered} in cluster '${result.name}'`),
+      })
+      .command({
+        command: "unregister",
+        describe: "Unregister an SPU (works with the cluster stopped too)",
+        builder: (inner: Argv) => idOption(inner).example("$0 spu unregister --id 5004", "remove SPU 5004 from the SC"),
+        handler: async (argv: SpuIdArgs) =>
+          printResult(argv, await unregisterClusterSpu(argv), (result) => `unregistered SPU ${result.unregistered} from cluster '${result.name}'`),
+      })
+      .demandCommand(1, "name a subcommand: list, register or unregister"),
+  handler: () => {},
+};

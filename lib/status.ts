@@ -1,0 +1,195 @@
+/**
+ * `cluster status`: what runs, observed (live pids checked against their start times, the SPU
+ * sets as the SC reports them), never assumed from what was written, and never changed.
+ * Exit codes follow the LSB convention pg_ctl uses: 0 running, 1 degraded, 3 stopped, 4 absent.
+ */
+import type { Argv } from "yargs";
+import { adminUrl, listSpus } from "./admin.ts";
+import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
+import { ClusterError } from "./errors.ts";
+import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import { findEntry, planComponents } from "./launch.ts";
+import { isAlive } from "./procs.ts";
+import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
+import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
+import { MetadataStore, type SpuObject } from "./engine/store.ts";
+import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
+
+export type Phase = "running" | "degraded" | "stopped" | "absent";
+
+export interface ProcessStatus {
+  role: Role;
+  id: number | null;
+  name: string;
+  pid: number | null;
+  alive: boolean;
+  ports: number[];
+}
+
+export interface ClusterStatus {
+  name: string;
+  phase: Phase;
+  adminUrl: string | null;
+  portBase: number | null;
+  spus: { expected: number[]; registered: number[]; online: number[] };
+  /** How the SC's SPUs differ from the saved spec. */
+  drift: { unregistered: number[]; extra: number[]; offline: number[] };
+  processes: ProcessStatus[];
+  /** Broken files and unanswered calls found while looking. */
+  problems: string[];
+}
+
+/** The phase from what was observed: every process alive and the SPU set confirmed is running. */
+export function derivePhase(observed: {
+  exists: boolean;
+  processCount: number;
+  aliveCount: number;
+  spusConfirmed: boolean;
+  problems: number;
+}): Phase {
+  if (!observed.exists) return "absent";
+  if (observed.aliveCount === 0 && observed.problems === 0) return "stopped";
+  if (observed.aliveCount < observed.processCount || !observed.spusConfirmed || observed.problems > 0) return "degraded";
+  return "running";
+}
+
+/** Exit code of `status` for each phase. */
+export const STATUS_EXIT_CODES: Record<Phase, number> = { running: 0, degraded: 1, stopped: 3, absent: 4 };
+
+/** Observes the cluster at `options.home`/`options.name` without changing anything. */
+export async function getClusterStatus(options: { home?: string; name?: string }): Promise<ClusterStatus> {
+  return observeCluster(locateCluster(options));
+}
+
+export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus> {
+  const status: ClusterStatus = {
+    name: paths.name,
+    phase: "absent",
+    adminUrl: null,
+    portBase: null,
+    spus: { expected: [], registered: [], online: [] },
+    drift: { unregistered: [], extra: [], offline: [] },
+    processes: [],
+    problems: [],
+  };
+  if (!clusterExists(paths)) return status;
+
+  const spec = attempt(() => readSavedSpec(paths), status.problems);
+  const state = attempt(() => readState(paths), status.problems) ?? ({ intent: "stopped", updatedAt: "", processes: [] } as ClusterState);
+  if (spec === undefined && status.problems.length === 0) {
+    status.problems.push(`'${paths.spec}' is missing: the cluster was not completely created`);
+  }
+  status.processes = describeProcesses(spec, paths, state);
+  const aliveCount = status.processes.filter((process) => process.alive).length;
+
+  let sets: SpuSets | undefined;
+  if (spec) {
+    status.adminUrl = adminUrl(spec);
+    status.portBase = spec.portBase;
+    sets = await observeSpuSets(spec, status, paths);
+    status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
+    status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
+  }
+  status.phase = derivePhase({
+    exists: true,
+    processCount: status.processes.length,
+    aliveCount,
+    spusConfirmed: sets?.confirmed ?? false,
+    problems: status.problems.length,
+  });
+  return status;
+}
+
+function attempt<T>(read: () => T, problems: string[]): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ClusterError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
+}
+
+function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, state: ClusterState): ProcessStatus[] {
+  if (!spec) {
+    return state.processes.map((entry) => ({
+      role: entry.role,
+      id: entry.id,
+      name: entry.role === "sc" ? "sc" : `spu-${entry.id}`,
+      pid: entry.pid,
+      alive: isAlive(entry),
+      ports: entry.ports ?? [],
+    }));
+  }
+  return planComponents(spec, paths).map((component) => {
+    const entry = findEntry(state.processes, component);
+    return {
+      role: component.role,
+      id: component.id,
+      name: component.name,
+      pid: entry?.pid ?? null,
+      alive: entry !== undefined && isAlive(entry),
+      ports: component.ports,
+    };
+  });
+}
+
+/** The SC's SPU sets when it runs; otherwise the registered set from its store, none online. */
+async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, paths: ClusterPaths): Promise<SpuSets> {
+  const expected = expectedSpuIds(spec);
+  const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
+  if (scAlive) {
+    try {
+      return compareSpuSets(expected, await listSpus(adminUrl(spec)));
+    } catch (error) {
+      if (!(error instanceof ClusterError)) throw error;
+      status.problems.push(error.message);
+    }
+  }
+  const stored = attempt(() => new MetadataStore(spec.metadataDir).list<SpuObject>("SPU"), status.problems) ?? [];
+  return compareSpuSets(
+    expected,
+    stored.map((spu) => ({ id: spu.spec.spuId, online: false })),
+  );
+}
+
+/** The human-readable status: a headline, one line per process, the SPU sets and any drift. */
+export function formatStatus(status: ClusterStatus): string {
+  if (status.phase === "absent") return `cluster '${status.name}' does not exist`;
+  const admin = status.adminUrl && status.phase !== "stopped" ? ` (admin ${status.adminUrl})` : "";
+  const lines = [`cluster '${status.name}' is ${status.phase}${admin}`];
+  const nameWidth = Math.max(9, ...status.processes.map((process) => process.name.length));
+  lines.push(`  ${"COMPONENT".padEnd(nameWidth)}  ${"PID".padEnd(8)}  ${"STATE".padEnd(7)}  PORTS`);
+  for (const process of status.processes) {
+    lines.push(
+      `  ${process.name.padEnd(nameWidth)}  ${String(process.pid ?? "-").padEnd(8)}  ${(process.alive ? "running" : "stopped").padEnd(7)}  ${process.ports.join(" ")}`,
+    );
+  }
+  const ids = (list: number[]) => (list.length > 0 ? list.join(" ") : "none");
+  lines.push(
+    `  SPUs expected: ${ids(status.spus.expected)}; registered: ${ids(status.spus.registered)}; online: ${ids(status.spus.online)}`,
+  );
+  if (status.drift.extra.length > 0) {
+    lines.push(`  drift: SPU ${formatIds(status.drift.extra)} registered but not in the spec`);
+  }
+  if (status.drift.unregistered.length > 0) {
+    lines.push(`  drift: SPU ${formatIds(status.drift.unregistered)} in the spec but not registered`);
+  }
+  for (const problem of status.problems) lines.push(`  problem: ${problem}`);
+  if (status.phase === "degraded") {
+    const down = status.processes.filter((process) => !process.alive).map((process) => process.name);
+    if (down.length > 0) lines.push(`  not running: ${down.join(", ")}; 'cluster resume --name ${status.name}' restarts them`);
+  }
+  return lines.join("\n");
+}
+
+export const statusCommand = {
+  command: "status",
+  describe: "Show the phase, processes and SPU sets of a cluster (exit 0 running, 1 degraded, 3 stopped, 4 absent)",
+  builder: (yargs: Argv) => clusterOptions(yargs).example("$0 status --json", "the status as one JSON document"),
+  handler: async (argv: CommonArgs): Promise<number> => {
+    const status = await getClusterStatus(argv);
+    printResult(argv, status, formatStatus);
+    return STATUS_EXIT_CODES[status.phase];
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * What the end-to-end tests share: a fresh temp `--home` per test, the real CLI run as a
+ * subprocess through zx, a distinct port block per cluster, and a cleanup that stops every
+ * process a test's clusters recorded (by pid and start time, never by name) even when the
+ * test failed.
+ */
+import { afterEach } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { $ } from "zx";
+import { clusterPaths } from "../lib/home.ts";
+import { stopProcesses } from "../lib/procs.ts";
+import { readState, type ProcessEntry } from "../lib/state.ts";
+
+export const CLI = join(import.meta.dir, "..", "cluster.ts");
+const homes: string[] = [];
+
+/** A new empty home, removed (with every process of its clusters stopped) after the test. */
+export function tempHome(): string {
+  const home = mkdtempSync(join(tmpdir(), "cluster-test-"));
+  homes.push(home);
+  return home;
+}
+
+afterEach(async () => {
+  for (const home of homes.splice(0)) {
+    await stopEverything(home);
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+/** Every process recorded by the clusters of `home`. */
+export function recordedProcesses(home: string): ProcessEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(home);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    try {
+      return readState(clusterPaths(home, name)).processes;
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function stopEverything(home: string): Promise<void> {
+  await stopProcesses(recordedProcesses(home), { graceMs: 2_000 });
+}
+
+/**
+ * Port blocks for one test file: below 32768, so no kernel-chosen client port can take them.
+ * Each file passes its own `first` so files never share a block.
+ */
+export function portBlocks(first: number): () => number {
+  let next = first;
+  return () => {
+    const base = next;
+    next += 100;
+    return base;
+  };
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON (for `--json` runs). */
+  json: any;
+}
+
+/** Runs `cluster ...args` in `home` and returns its exit code and output; never throws on a non-zero exit. */
+export async function cli(home: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+  const run = $({
+    nothrow: true,
+    quiet: true,
+    env: { ...process.env, CLUSTER_HOME: home, CLUSTER_NAME: undefined, ...options.env },
+    input: options.input,
+  })`${process.execPath} ${CLI} ${args}`;
+  const output = await run;
+  let json: unknown;
+  try {
+    json = JSON.parse(output.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { exitCode: output.exitCode ?? -1, stdout: output.stdout, stderr: output.stderr, json };
+}
