@@ -27,7 +27,10 @@ export async function main(args: string[]): Promise<number> {
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command; 'cluster --help' lists them")
-    .fail(false)
+    // yargs reports its own validation failures as a message only: those are usage errors.
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    })
     .wrap(null);
   for (const { handler, ...command } of COMMANDS) {
     parser.command({
@@ -46,7 +49,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 function reportError(error: unknown, json: boolean): number {
-  const isUsage = error instanceof UsageError || (error instanceof Error && error.name === "YError");
+  const isUsage = error instanceof UsageError;
   if (!isUsage && !(error instanceof ClusterError)) {
     console.error(error);
     return 1;

@@ -129,7 +129,7 @@ function idOption<T>(yargs: Argv<T>) {
 }
 
 export const spuCommand = {
-  command: "spu <command>",
+  command: "spu",
   describe: "List, register and unregister the SPUs the SC knows",
   builder: (yargs: Argv) =>
     yargs
