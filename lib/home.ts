@@ -133,14 +133,26 @@ export function readYamlFile(path: string): unknown {
   try {
     return Bun.YAML.parse(text);
   } catch (error) {
-    const { line, column } = error as { line?: number; column?: number };
-    const where = line === undefined ? "" : `:${line}${column === undefined ? "" : `:${column}`}`;
-    throw new ClusterError(
-      "STATE_CORRUPT",
-      `'${path}${where}' is not valid YAML: ${(error as Error).message}`,
-      { hint: "fix the file by hand, or remove the cluster with 'cluster delete'", cause: error },
-    );
+    throw new ClusterError("STATE_CORRUPT", `'${path}' is not valid YAML: ${describeYamlError(text)}`, {
+      hint: "fix the file by hand, or remove the cluster with 'cluster delete'",
+      cause: error,
+    });
   }
+}
+
+/**
+ * Where and why `text` fails to parse. Bun's parser does not say where, so on this rare path
+ * the `yaml` package parses it again for the line and column.
+ */
+function describeYamlError(text: string): string {
+  const { parseDocument } = require("yaml") as typeof import("yaml");
+  const [first] = parseDocument(text).errors;
+  return first ? formatYamlError(first) : "unexpected content";
+}
+
+/** One error of the `yaml` package as "what, at line L, column C", without its code excerpt. */
+export function formatYamlError(error: { message: string }): string {
+  return error.message.split("\n")[0]!.replace(/:$/, "");
 }
 
 /** Names of the clusters in `home`, sorted; a directory counts when it holds a saved spec or state. */

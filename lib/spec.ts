@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { ClusterError } from "./errors.ts";
-import type { ClusterPaths } from "./home.ts";
+import { formatYamlError, type ClusterPaths } from "./home.ts";
 
 export const MAX_SPUS = 64;
 export const DEFAULT_PORT_BASE = 9000;
@@ -199,8 +199,7 @@ export async function readSpecFile(file: string): Promise<Spec> {
   const { parseDocument } = await import("yaml");
   const document = parseDocument(text);
   if (document.errors.length > 0) {
-    // The first line of each message ends with "at line L, column C:"; the rest is a code excerpt.
-    const details = document.errors.map((error) => error.message.split("\n")[0]!.replace(/:$/, ""));
+    const details = document.errors.map(formatYamlError);
     throw new ClusterError("SPEC_INVALID", `${source} is not valid YAML:\n  ${details.join("\n  ")}`, {
       hint: "fix the YAML at the line above",
     });
