@@ -24,6 +24,7 @@ export async function main(args: string[]): Promise<number> {
     .scriptName("cluster")
     .version(packageJson.version)
     .option("json", { type: "boolean", global: true, describe: "Print exactly one JSON document on stdout" })
+    .option("quiet", { type: "boolean", global: true, describe: "Print only errors (the exit code tells the rest)" })
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command; 'cluster --help' lists them")

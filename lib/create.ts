@@ -20,12 +20,14 @@ import {
 import { ensurePortsFree, planComponents, startComponents } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
+import { formatPlan, type Plan } from "./plan.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { stopProcesses } from "./procs.ts";
 import {
   choosePortBase,
   ensureValidSpec,
   expectedSpuIds,
+  firstPortBase,
   readSpecFile,
   resolveSpec,
   specPorts,
@@ -80,8 +82,10 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
     seedSpus(resolved);
     writeState(paths, { intent: "starting", processes: [] });
     options.onProgress?.(`starting the SC and ${resolved.spus.length} SPU(s) of cluster '${paths.name}'`);
-    processes = startComponents(components, paths);
+    const launched = startComponents(components, paths);
+    processes = launched.entries;
     writeState(paths, { intent: "starting", processes });
+    launched.confirmRecorded();
 
     const sets = await confirmSpus({
       paths,
@@ -148,32 +152,68 @@ function ensureHome(home: string): void {
 
 /**
  * Picks the port block and resolves the spec, under the home's lock so that two creates at
- * once cannot pick the same block. A block claimed by another cluster of this home (even a
- * stopped one, which `resume` will need) is never given out twice.
+ * once cannot pick the same block, and saves it while still holding that lock.
  */
 function claimPorts(paths: ClusterPaths, spec: Spec): ResolvedSpec {
-  const homeLock = acquireLock(`${paths.home}/.lock`, { verb: "create", subject: `home '${paths.home}'` });
+  const homeLock = acquireLock(`${paths.home}/.lock`, { verb: "create", subject: `home '${paths.home}'`, wait: true });
   try {
-    const claimedBy = new Map<number, string>();
-    for (const other of listClusterNames(paths.home)) {
-      if (other === paths.name) continue;
-      const saved = tryReadSpec(clusterPaths(paths.home, other));
-      for (const port of saved ? specPorts(saved) : []) claimedBy.set(port, other);
-    }
-    const portBase = choosePortBase(spec.portBase, spec.spus ?? 1, new Set(claimedBy.keys()));
-    const resolved = resolveSpec(spec, paths, portBase);
-    const clash = specPorts(resolved).find((port) => claimedBy.has(port));
-    if (clash !== undefined) {
-      throw new ClusterError("PORT_IN_USE", `port ${clash} belongs to cluster '${claimedBy.get(clash)}' of this home`, {
-        hint: "pick another --port-base, or leave it out to get the next free block",
-      });
-    }
+    const resolved = resolveInHome(paths, spec);
     // Written under the home lock so the next create sees this block as claimed.
     writeSavedSpec(paths, resolved);
     return resolved;
   } finally {
     homeLock.release();
   }
+}
+
+/**
+ * Resolves the spec with its port block: the one asked for, or the first one no other
+ * cluster of this home has claimed (even a stopped one, which `resume` will need).
+ */
+function resolveInHome(paths: ClusterPaths, spec: Spec): ResolvedSpec {
+  const claimedBy = new Map<number, string>();
+  for (const other of listClusterNames(paths.home)) {
+    if (other === paths.name) continue;
+    const saved = tryReadSpec(clusterPaths(paths.home, other));
+    for (const port of saved ? specPorts(saved) : []) claimedBy.set(port, other);
+  }
+  const portBase = choosePortBase(spec.portBase, spec.spus ?? 1, new Set(claimedBy.keys()), firstPortBase());
+  const resolved = resolveSpec(spec, paths, portBase);
+  const clash = specPorts(resolved).find((port) => claimedBy.has(port));
+  if (clash !== undefined) {
+    throw new ClusterError("PORT_IN_USE", `port ${clash} belongs to cluster '${claimedBy.get(clash)}' of this home`, {
+      hint: "pick another --port-base, or leave it out to get the next free block",
+    });
+  }
+  return resolved;
+}
+
+/** What `create` would do, checked as far as it can be without writing anything. */
+export async function planCreate(options: CreateOptions): Promise<Plan> {
+  const paths = locateCluster(options);
+  const spec = await buildSpec(options);
+  if (clusterExists(paths)) throw await existsError(paths);
+  const resolved = resolveInHome(paths, spec);
+  const components = planComponents(resolved, paths);
+  await ensurePortsFree(resolved.host, components, paths.name);
+  const store = new MetadataStore(resolved.metadataDir);
+  return {
+    dryRun: true,
+    verb: "create",
+    name: paths.name,
+    actions: [
+      { action: "write", path: paths.spec },
+      ...resolved.spus.map((spu) => ({ action: "write" as const, path: store.pathOf("SPU", spuObjectName(spu.id)) })),
+      { action: "write", path: paths.state },
+      { action: "check-ports", host: resolved.host, ports: components.flatMap((component) => component.ports) },
+      ...components.map((component) => ({
+        action: "start" as const,
+        component: component.name,
+        argv: component.argv,
+        ports: component.ports,
+      })),
+    ],
+  };
 }
 
 function tryReadSpec(paths: ClusterPaths): ResolvedSpec | undefined {
@@ -202,6 +242,7 @@ interface CreateArgs extends CommonArgs {
   spec?: string;
   portBase?: number;
   timeout: number;
+  dryRun?: boolean;
 }
 
 export const createCommand = {
@@ -212,19 +253,24 @@ export const createCommand = {
       .option("spus", { type: "number", describe: "Number of SPUs (1..64, default 1)" })
       .option("spec", { type: "string", describe: "YAML spec file (see specs/)" })
       .option("port-base", { type: "number", describe: "Port base B: SC admin B+3, SPU i public B+10+10i (default 9000 or next free block)" })
+      .option("dry-run", { type: "boolean", describe: "Print what would be done (processes, ports, files) and do none of it" })
       .example("$0 create --spus 3", "a cluster of 3 SPUs on ports from 9000")
       .example("$0 create --name dev --spec specs/three-spus.yaml", "a second cluster from a spec file"),
   handler: async (argv: CreateArgs): Promise<number> => {
-    const progress = createProgress(argv);
-    const result = await createCluster({
+    const options: CreateOptions = {
       home: argv.home,
       name: argv.name,
       spus: argv.spus,
       specFile: argv.spec,
       portBase: argv.portBase,
       timeoutSeconds: argv.timeout,
-      onProgress: progress.update,
-    }).finally(progress.clear);
+    };
+    if (argv.dryRun) {
+      printResult(argv, await planCreate(options), formatPlan);
+      return 0;
+    }
+    const progress = createProgress(argv);
+    const result = await createCluster({ ...options, onProgress: progress.update }).finally(progress.clear);
     printResult(argv, result, formatCreateResult);
     return 0;
   },

@@ -6,9 +6,10 @@
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
 import { isDirectory, locateCluster, removeClusterDir } from "./home.ts";
-import { liveEntries, stopEntries } from "./launch.ts";
+import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { clusterOptions, formatSeconds, printResult, type CommonArgs } from "./output.ts";
+import { formatPlan, type Plan } from "./plan.ts";
 import { readState, type ProcessEntry } from "./state.ts";
 
 export interface DeleteOptions {
@@ -28,6 +29,26 @@ export interface DeleteResult {
 }
 
 const DELETE_GRACE_MS = 5_000;
+
+/** What `delete` would do: signal the live recorded processes, then remove the directory. */
+export function planDelete(options: DeleteOptions): Plan {
+  const paths = locateCluster(options);
+  const plan: Plan = { dryRun: true, verb: "delete", name: paths.name, actions: [] };
+  if (!isDirectory(paths.dir)) return { ...plan, note: "there is no such cluster" };
+  let running: ProcessEntry[] = [];
+  try {
+    running = stopOrder(liveEntries(readState(paths).processes));
+  } catch (error) {
+    if (!(error instanceof ClusterError)) throw error;
+  }
+  return {
+    ...plan,
+    actions: [
+      ...running.map((entry) => ({ action: "signal" as const, component: componentName(entry), pid: entry.pid, signal: "SIGTERM" as const })),
+      { action: "remove", path: paths.dir },
+    ],
+  };
+}
 
 export async function deleteCluster(options: DeleteOptions): Promise<DeleteResult> {
   const started = performance.now();
@@ -70,9 +91,13 @@ export function formatDeleteResult(result: DeleteResult): string {
 export const deleteCommand = {
   command: "delete",
   describe: "Stop a cluster and remove it completely: spec, metadata, data and logs",
-  builder: (yargs: Argv) => clusterOptions(yargs).example("$0 delete --name dev", "remove cluster 'dev' and all its data"),
-  handler: async (argv: CommonArgs): Promise<number> => {
-    printResult(argv, await deleteCluster(argv), formatDeleteResult);
+  builder: (yargs: Argv) =>
+    clusterOptions(yargs)
+      .option("dry-run", { type: "boolean", describe: "Print the pids that would be signalled and what would be removed, and do nothing" })
+      .example("$0 delete --name dev", "remove cluster 'dev' and all its data"),
+  handler: async (argv: CommonArgs & { dryRun?: boolean }): Promise<number> => {
+    if (argv.dryRun) printResult(argv, planDelete(argv), formatPlan);
+    else printResult(argv, await deleteCluster(argv), formatDeleteResult);
     return 0;
   },
 };

@@ -21,6 +21,8 @@ export interface Component {
   logFile: string;
 }
 
+const PORT_RETRIES = 5;
+const PORT_RETRY_MS = 100;
 const SC_SCRIPT = new URL("./engine/sc.ts", import.meta.url).pathname;
 const SPU_SCRIPT = new URL("./engine/spu.ts", import.meta.url).pathname;
 
@@ -34,6 +36,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
     argv: [
       process.execPath,
       SC_SCRIPT,
+      "--await-record",
       "--metadata",
       spec.metadataDir,
       "--public",
@@ -52,6 +55,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
       argv: [
         process.execPath,
         SPU_SCRIPT,
+        "--await-record",
         "--id",
         String(spu.id),
         "--public",
@@ -90,7 +94,13 @@ export function missingComponents(
 /** Throws PORT_IN_USE naming every port of `components` that something already holds. */
 export async function ensurePortsFree(host: string, components: Component[], clusterName: string): Promise<void> {
   const ports = components.flatMap((component) => component.ports);
-  const busy = await findBusyPorts(host, ports);
+  let busy = await findBusyPorts(host, ports);
+  // NOTE: a daemon whose starter was killed before recording it exits on its own within
+  // milliseconds (see lib/engine/adoption.ts); give such a port a moment before calling it taken.
+  for (let attempt = 0; busy.length > 0 && attempt < PORT_RETRIES; attempt++) {
+    await Bun.sleep(PORT_RETRY_MS);
+    busy = await findBusyPorts(host, busy);
+  }
   if (busy.length === 0) return;
   const owners = busy.map((port) => {
     const owner = components.find((component) => component.ports.includes(port))!;
@@ -101,15 +111,39 @@ export async function ensurePortsFree(host: string, components: Component[], clu
   });
 }
 
-/** Starts `components` detached, all at once (SPUs retry until the SC listens), and returns their records. */
-export function startComponents(components: Component[], paths: ClusterPaths): ProcessEntry[] {
+/**
+ * Starts `components` detached, all at once (SPUs retry until the SC listens). The caller
+ * saves the returned entries in `state.yaml` and then calls `confirmRecorded()`; until then
+ * each process is ready to exit by itself should this command die.
+ */
+export function startComponents(
+  components: Component[],
+  paths: ClusterPaths,
+): { entries: ProcessEntry[]; confirmRecorded(): void } {
   ensureDir(paths.logs);
-  return components.map((component) => ({
-    role: component.role,
-    id: component.id,
-    ports: component.ports,
-    ...startDetached(component.argv, { logFile: component.logFile }),
+  const started = components.map((component) => ({
+    component,
+    process: startDetached(component.argv, { logFile: component.logFile }),
   }));
+  return {
+    entries: started.map(({ component, process }) => ({
+      role: component.role,
+      id: component.id,
+      ports: component.ports,
+      ...process.record,
+    })),
+    confirmRecorded: () => started.forEach(({ process }) => process.confirmRecorded()),
+  };
+}
+
+/** The component name of a recorded process: "sc" or "spu-<id>". */
+export function componentName(entry: Pick<ProcessEntry, "role" | "id">): string {
+  return entry.role === "sc" ? "sc" : `spu-${entry.id}`;
+}
+
+/** The order in which processes are stopped: SPUs first, then the SC. */
+export function stopOrder(entries: ProcessEntry[]): ProcessEntry[] {
+  return [...entries.filter((entry) => entry.role === "spu"), ...entries.filter((entry) => entry.role === "sc")];
 }
 
 /** The entries of `entries` whose process still runs. */

@@ -38,13 +38,14 @@ export interface HeldLock {
 }
 
 /**
- * Takes the lock at `path` without waiting, or throws LOCKED naming the live holder. Its
- * directory must exist. `subject` names what is locked in the error ("cluster 'dev'").
+ * Takes the lock at `path`, or throws LOCKED naming the live holder; with `wait` it blocks
+ * until the lock is free instead (only for locks held a few milliseconds). Its directory must
+ * exist. `subject` names what is locked in the error ("cluster 'dev'").
  */
-export function acquireLock(path: string, options: { verb: string; subject: string }): HeldLock {
+export function acquireLock(path: string, options: { verb: string; subject: string; wait?: boolean }): HeldLock {
   for (;;) {
     const fd = openSync(path, "a+", 0o600);
-    if (!flock(fd, LOCK_EX | LOCK_NB)) {
+    if (!flock(fd, options.wait ? LOCK_EX : LOCK_EX | LOCK_NB)) {
       const holder = parseHolder(readFileSync(path, "utf8"));
       closeSync(fd);
       const who = holder ? `'cluster ${holder.verb}' (pid ${holder.pid})` : "another cluster command";

@@ -1,7 +1,8 @@
 /**
- * What every verb shares on the command line (`--name`, `--home`, `--json`) and how results
- * reach the user: results on stdout (text, or exactly one JSON document with `--json`);
- * progress on stderr, and only when a person is watching a terminal.
+ * What every verb shares on the command line (`--name`, `--home`, `--json`, `--quiet`) and how
+ * results reach the user: results on stdout (text, or exactly one JSON document with `--json`);
+ * progress on stderr, redrawn in place on a terminal and as plain lines otherwise, so a person
+ * watching sees it move and a log file or CI output stays readable.
  */
 import type { Argv } from "yargs";
 
@@ -9,6 +10,7 @@ export interface CommonArgs {
   name?: string;
   home?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 /** Adds `--name` and `--home` (and their environment variables) to a command. */
@@ -29,23 +31,42 @@ export function timeoutOption<T>(yargs: Argv<T>, describe: string, seconds: numb
   return yargs.option("timeout", { type: "number", describe, default: seconds });
 }
 
-/** Prints `result` as one JSON document with `--json`, else as `format` renders it. */
+/** Prints `result` as one JSON document with `--json`, else as `format` renders it; nothing with `--quiet`. */
 export function printResult<T>(argv: CommonArgs, result: T, format: (result: T) => string): void {
-  process.stdout.write(argv.json ? `${JSON.stringify(result, null, 2)}\n` : `${format(result)}\n`);
+  if (argv.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else if (!argv.quiet) process.stdout.write(`${format(result)}\n`);
 }
 
-/** Shows one transient progress line on a terminal; a no-op when stderr is not a TTY or with `--json`. */
+/** Where progress goes: redrawn on a terminal, plain lines elsewhere, nowhere with `--json` or `--quiet`. */
+export type ProgressMode = "tty" | "plain" | "silent";
+
+export function progressMode(argv: CommonArgs, isTty = Boolean(process.stderr.isTTY)): ProgressMode {
+  if (argv.json || argv.quiet) return "silent";
+  return isTty ? "tty" : "plain";
+}
+
+/**
+ * Progress on stderr. On a terminal one line is redrawn with the time elapsed; otherwise each
+ * new message is one plain line (repeats dropped), without escape codes.
+ */
 export function createProgress(argv: CommonArgs): { update(text: string): void; clear(): void } {
-  const enabled = Boolean(process.stderr.isTTY) && !argv.json;
+  const mode = progressMode(argv);
+  const started = performance.now();
+  let last = "";
   let shown = false;
   return {
     update(text) {
-      if (!enabled) return;
-      process.stderr.write(`\r\x1b[2K${text}`);
+      if (mode === "silent") return;
+      if (mode === "plain") {
+        if (text !== last) process.stderr.write(`${text}\n`);
+        last = text;
+        return;
+      }
+      process.stderr.write(`\r\x1b[2K${text} (${formatSeconds(performance.now() - started)})`);
       shown = true;
     },
     clear() {
-      if (enabled && shown) process.stderr.write("\r\x1b[2K");
+      if (mode === "tty" && shown) process.stderr.write("\r\x1b[2K");
       shown = false;
     },
   };

@@ -44,22 +44,42 @@ export function isAlive(record: ProcessRecord): boolean {
   return record.startTime !== null && readStartTime(record.pid) === record.startTime;
 }
 
+/** A process just started: its record, and the handshake that lets it keep running. */
+export interface StartedProcess {
+  record: ProcessRecord;
+  /**
+   * Tells the process its record is saved. A daemon started with `--await-record` exits by
+   * itself if its stdin closes before this arrives: when the starting command is killed
+   * between starting it and saving its pid, nothing is left running that no record names.
+   */
+  confirmRecorded(): void;
+}
+
+/** The line a daemon waits for on stdin before it trusts that its pid is recorded. */
+export const RECORDED_SIGNAL = "recorded\n";
+
 /**
  * Starts `argv` detached in its own session (so a Ctrl-C in the terminal that ran `create`
- * does not reach it), stdin closed, stdout and stderr appended to `logFile`.
+ * does not reach it), stdout and stderr appended to `logFile`, stdin a pipe for the
+ * record handshake.
  */
-export function startDetached(argv: string[], options: { logFile: string; cwd?: string }): ProcessRecord {
+export function startDetached(argv: string[], options: { logFile: string; cwd?: string }): StartedProcess {
   const log = openSync(options.logFile, "a", 0o600);
   try {
     const [command, ...args] = argv;
     const child = spawn(command!, args, {
       cwd: options.cwd,
       detached: true,
-      stdio: ["ignore", log, log],
+      stdio: ["pipe", log, log],
     });
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start '${argv.join(" ")}'`);
-    return { pid: child.pid, startTime: readStartTime(child.pid), argv };
+    // A daemon that died early closes the pipe; writing to it then must not crash this command.
+    child.stdin!.on("error", () => {});
+    return {
+      record: { pid: child.pid, startTime: readStartTime(child.pid), argv },
+      confirmRecorded: () => child.stdin!.end(RECORDED_SIGNAL),
+    };
   } finally {
     closeSync(log);
   }

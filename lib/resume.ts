@@ -65,9 +65,11 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
     if (missing.length > 0) {
       options.onProgress?.(`starting ${missing.map((component) => component.name).join(", ")} of cluster '${paths.name}'`);
     }
-    startedNow = startComponents(missing, paths);
+    const launched = startComponents(missing, paths);
+    startedNow = launched.entries;
     const processes = [...running, ...startedNow];
     writeState(paths, { intent: "starting", processes });
+    launched.confirmRecorded();
 
     const sets = await confirmSpus({
       paths,

@@ -4,10 +4,11 @@
  */
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
-import { clusterExists, locateCluster } from "./home.ts";
-import { liveEntries, stopEntries } from "./launch.ts";
+import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
+import { formatPlan, type Plan } from "./plan.ts";
 import { readState, writeState } from "./state.ts";
 
 export interface ShutdownOptions {
@@ -31,14 +32,35 @@ export interface ShutdownResult {
 
 const DEFAULT_GRACE_SECONDS = 10;
 
-export async function shutdownCluster(options: ShutdownOptions): Promise<ShutdownResult> {
-  const started = performance.now();
+function locateExisting(options: ShutdownOptions): ClusterPaths {
   const paths = locateCluster(options);
   if (!clusterExists(paths)) {
     throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
       hint: `run 'cluster create --name ${paths.name}' to make one, or 'cluster list' to see what exists`,
     });
   }
+  return paths;
+}
+
+/** What `shutdown` would do: the live recorded processes it would signal, SPUs first. */
+export function planShutdown(options: ShutdownOptions): Plan {
+  const paths = locateExisting(options);
+  const running = stopOrder(liveEntries(readState(paths).processes));
+  return {
+    dryRun: true,
+    verb: "shutdown",
+    name: paths.name,
+    ...(running.length === 0 && { note: "it is already stopped" }),
+    actions: [
+      ...running.map((entry) => ({ action: "signal" as const, component: componentName(entry), pid: entry.pid, signal: "SIGTERM" as const })),
+      ...(running.length > 0 ? [{ action: "write" as const, path: paths.state }] : []),
+    ],
+  };
+}
+
+export async function shutdownCluster(options: ShutdownOptions): Promise<ShutdownResult> {
+  const started = performance.now();
+  const paths = locateExisting(options);
   const lock = acquireLock(paths.lock, { verb: "shutdown", subject: `cluster '${paths.name}'` });
   try {
     const state = readState(paths);
@@ -73,17 +95,21 @@ export function formatShutdownResult(result: ShutdownResult): string {
 
 interface ShutdownArgs extends CommonArgs {
   timeout: number;
+  dryRun?: boolean;
 }
 
 export const shutdownCommand = {
   command: "shutdown",
   describe: "Stop a cluster's processes, keeping its spec, metadata, data and logs",
   builder: (yargs: Argv) =>
-    timeoutOption(clusterOptions(yargs), "Grace period in seconds between SIGTERM and SIGKILL", DEFAULT_GRACE_SECONDS).example(
-      "$0 shutdown --name dev",
-      "stop cluster 'dev'; 'cluster resume --name dev' brings it back",
-    ),
+    timeoutOption(clusterOptions(yargs), "Grace period in seconds between SIGTERM and SIGKILL", DEFAULT_GRACE_SECONDS)
+      .option("dry-run", { type: "boolean", describe: "Print the pids that would be signalled and do nothing" })
+      .example("$0 shutdown --name dev", "stop cluster 'dev'; 'cluster resume --name dev' brings it back"),
   handler: async (argv: ShutdownArgs): Promise<number> => {
+    if (argv.dryRun) {
+      printResult(argv, planShutdown(argv), formatPlan);
+      return 0;
+    }
     const progress = createProgress(argv);
     const result = await shutdownCluster({
       home: argv.home,

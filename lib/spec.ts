@@ -7,7 +7,7 @@
  * schema, so the two cannot drift.
  */
 import { join } from "node:path";
-import { ClusterError } from "./errors.ts";
+import { ClusterError, UsageError } from "./errors.ts";
 import { formatYamlError, type ClusterPaths } from "./home.ts";
 
 export const MAX_SPUS = 64;
@@ -141,18 +141,33 @@ export function portLayout(portBase: number, spuCount: number) {
   };
 }
 
+/** Where automatic port blocks start: `$CLUSTER_PORT_BASE`, else 9000. */
+export function firstPortBase(): number {
+  const fromEnv = process.env.CLUSTER_PORT_BASE;
+  if (!fromEnv) return DEFAULT_PORT_BASE;
+  const problem = checkField(SPEC_FIELDS.portBase, Number(fromEnv));
+  if (problem) throw new UsageError(`CLUSTER_PORT_BASE ${problem.replace("(got NaN)", `(got '${fromEnv}')`)}`);
+  return Number(fromEnv);
+}
+
 /** Every port a resolved spec listens on. */
 export function specPorts(spec: Pick<ResolvedSpec, "sc" | "spus">): number[] {
   return [spec.sc.publicPort, spec.sc.privatePort, ...spec.spus.flatMap((spu) => [spu.publicPort, spu.privatePort])];
 }
 
 /**
- * The port base for a new cluster: the one asked for, else the first block of 1000 from 9000
- * whose ports no other cluster of this home has claimed.
+ * The port base for a new cluster: the one asked for, else the first block of 1000 from
+ * `firstBase` (9000 unless `CLUSTER_PORT_BASE` says otherwise) whose ports no other cluster
+ * of this home has claimed.
  */
-export function choosePortBase(requested: number | undefined, spuCount: number, claimedPorts: Set<number>): number {
+export function choosePortBase(
+  requested: number | undefined,
+  spuCount: number,
+  claimedPorts: Set<number>,
+  firstBase = DEFAULT_PORT_BASE,
+): number {
   if (requested !== undefined) return requested;
-  for (let base = DEFAULT_PORT_BASE; base <= MAX_PORT_BASE; base += PORT_BLOCK_SIZE) {
+  for (let base = firstBase; base <= MAX_PORT_BASE; base += PORT_BLOCK_SIZE) {
     const layout = portLayout(base, spuCount);
     if (!specPorts(layout).some((port) => claimedPorts.has(port))) return base;
   }

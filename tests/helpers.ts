@@ -4,7 +4,6 @@
  * process a test's clusters recorded (by pid and start time, never by name) even when the
  * test failed.
  */
-import { afterEach } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,12 +22,17 @@ export function tempHome(): string {
   return home;
 }
 
-afterEach(async () => {
+/**
+ * Stops every process recorded by the clusters of the test's temp homes and removes them.
+ * tests/setup.ts (preloaded by bunfig.toml) runs it after every test of every file: a hook
+ * registered here would bind only to the first test file that imports this module.
+ */
+export async function removeTempHomes(): Promise<void> {
   for (const home of homes.splice(0)) {
     await stopEverything(home);
     rmSync(home, { recursive: true, force: true });
   }
-});
+}
 
 /** Every process recorded by the clusters of `home`. */
 export function recordedProcesses(home: string): ProcessEntry[] {

@@ -178,18 +178,20 @@ describe("shutdown and delete", () => {
 describe("several clusters", () => {
   test("two named clusters run side by side in their own port blocks and list shows both", async () => {
     const home = tempHome();
-    // Without --port-base the first takes the default block 9000 and the second the next free one.
-    const first = await cli(home, ["create", "--name", "one", "--json"]);
-    const second = await cli(home, ["create", "--name", "two", "--spus", "2", "--json"]);
+    // Without --port-base the first takes the first block (CLUSTER_PORT_BASE, here 22000, in
+    // place of the default 9000) and the second the next free block of 1000.
+    const env = { CLUSTER_PORT_BASE: "22000" };
+    const first = await cli(home, ["create", "--name", "one", "--json"], { env });
+    const second = await cli(home, ["create", "--name", "two", "--spus", "2", "--json"], { env });
     expect(first.exitCode).toBe(0);
     expect(second.exitCode).toBe(0);
-    expect(first.json.portBase).toBe(9000);
-    expect(second.json.portBase).toBe(10000);
+    expect(first.json.portBase).toBe(22000);
+    expect(second.json.portBase).toBe(23000);
 
     const list = await cli(home, ["list", "--json"]);
     expect(list.json).toEqual([
-      { name: "one", phase: "running", spus: 1, adminUrl: "http://127.0.0.1:9003" },
-      { name: "two", phase: "running", spus: 2, adminUrl: "http://127.0.0.1:10003" },
+      { name: "one", phase: "running", spus: 1, adminUrl: "http://127.0.0.1:22003" },
+      { name: "two", phase: "running", spus: 2, adminUrl: "http://127.0.0.1:23003" },
     ]);
     expect((await cli(home, ["shutdown", "--name", "one"])).exitCode).toBe(0);
     expect((await cli(home, ["status", "--name", "two"])).exitCode).toBe(0);

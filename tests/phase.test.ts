@@ -42,6 +42,7 @@ describe("missingComponents()", () => {
     const spu = components.find((component) => component.name === "spu-5002")!;
     expect(spu.ports).toEqual([19020, 19021]);
     expect(spu.argv.slice(2)).toEqual([
+      "--await-record",
       "--id", "5002", "--public", "127.0.0.1:19020", "--private", "127.0.0.1:19021", "--sc", "127.0.0.1:19004", "--data", "/h/dev/data/spu-5002",
     ]);
     expect(spu.logFile).toBe("/h/dev/logs/spu-5002.log");

@@ -56,6 +56,10 @@ describe("choosePortBase()", () => {
   ])("choosePortBase(%p) with blocks %j claimed returns %p", (requested, claimed, expected) => {
     expect(choosePortBase(requested, 3, claimedBy(...claimed))).toBe(expected);
   });
+
+  test("choosePortBase() starts from the first base it is given", () => {
+    expect(choosePortBase(undefined, 3, claimedBy(20000), 20000)).toBe(21000);
+  });
 });
 
 describe("resolveSpec()", () => {

@@ -10,11 +10,13 @@
 import { createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
+import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./store.ts";
 
 const { values: args } = parseArgs({
   options: {
+    "await-record": { type: "boolean" },
     metadata: { type: "string" },
     public: { type: "string" },
     private: { type: "string" },
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
 if (!args.metadata || !args.public || !args.private) {
   throw new Error("usage: sc.ts --metadata DIR --public HOST:PORT --private HOST:PORT");
 }
+if (args["await-record"]) exitUnlessRecorded("SC");
 const publicAddress = parseAddress(args.public);
 const privateAddress = parseAddress(args.private);
 const store = new MetadataStore(args.metadata);

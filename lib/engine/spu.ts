@@ -11,10 +11,12 @@ import { mkdirSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
+import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
 
 const { values: args } = parseArgs({
   options: {
+    "await-record": { type: "boolean" },
     id: { type: "string" },
     public: { type: "string" },
     private: { type: "string" },
@@ -26,6 +28,7 @@ const { values: args } = parseArgs({
 if (!args.id || !args.public || !args.private || !args.sc || !args.data) {
   throw new Error("usage: spu.ts --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR");
 }
+if (args["await-record"]) exitUnlessRecorded(`SPU ${args.id}`);
 const spuId = Number(args.id);
 const publicAddress = parseAddress(args.public);
 const privateAddress = parseAddress(args.private);

@@ -79,12 +79,17 @@ export class MetadataStore {
       .map((file) => readYamlFile(join(this.dir, kind, file)) as T);
   }
 
+  /** The file that holds object `name` of `kind`. */
+  pathOf(kind: Kind, name: string): string {
+    return join(this.dir, kind, `${name}.yaml`);
+  }
+
   put(kind: Kind, name: string, object: unknown): void {
     ensureDir(join(this.dir, kind));
-    writeYamlAtomic(join(this.dir, kind, `${name}.yaml`), object);
+    writeYamlAtomic(this.pathOf(kind, name), object);
   }
 
   remove(kind: Kind, name: string): void {
-    removePath(join(this.dir, kind, `${name}.yaml`));
+    removePath(this.pathOf(kind, name));
   }
 }

@@ -1,0 +1,193 @@
+/**
+ * Faults, races and broken files around the lifecycle: a `cluster` command killed mid-verb,
+ * verbs racing each other, and hand-broken state. The promise under test: every command either
+ * does what it says or leaves the cluster in a phase the next command can clean up, and no
+ * process ever runs that `status` cannot see.
+ */
+import { describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { clusterPaths } from "../lib/home.ts";
+import { findBusyPorts, isAlive } from "../lib/procs.ts";
+import { portLayout, specPorts } from "../lib/spec.ts";
+import { readState } from "../lib/state.ts";
+import { CLI, cli, portBlocks, recordedProcesses, tempHome } from "./helpers.ts";
+
+const nextPortBase = portBlocks(12000);
+
+function clusterPortsOf(base: number, spus: number): number[] {
+  return specPorts(portLayout(base, spus));
+}
+
+/**
+ * The ports among `ports` still bound after up to two seconds. A daemon whose starter was
+ * killed before recording it exits by itself, but needs a few milliseconds to notice.
+ */
+async function portsStillBusy(ports: number[]): Promise<number[]> {
+  let busy = await findBusyPorts("127.0.0.1", ports);
+  for (let attempt = 0; busy.length > 0 && attempt < 20; attempt++) {
+    await Bun.sleep(100);
+    busy = await findBusyPorts("127.0.0.1", busy);
+  }
+  return busy;
+}
+
+/** Starts `cluster ...args` and kills it with SIGKILL after `delayMs`; resolves when it is gone. */
+async function killMidway(home: string, args: string[], delayMs: number): Promise<void> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, CLUSTER_HOME: home },
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  await Bun.sleep(delayMs);
+  child.kill("SIGKILL");
+  await exited;
+}
+
+describe("a cluster command killed with SIGKILL mid-verb", () => {
+  // Points from before the lock is taken to after the SPUs are confirmed.
+  const points = [15, 40, 70, 100, 140];
+
+  test.each(points)("create killed after %p ms: delete cleans up and frees every port", async (delayMs) => {
+    const home = tempHome();
+    const base = nextPortBase();
+    await killMidway(home, ["create", "--spus", "3", "--port-base", String(base)], delayMs);
+    // Whatever the create left, a new create refuses it or succeeds; delete always cleans up.
+    const deleted = await cli(home, ["delete", "--json"]);
+    expect(deleted.exitCode).toBe(0);
+    expect(existsSync(join(home, "local"))).toBe(false);
+    expect(await portsStillBusy(clusterPortsOf(base, 3))).toEqual([]);
+  });
+
+  test.each(points)("create killed after %p ms: resume or delete brings the cluster to a clean phase", async (delayMs) => {
+    const home = tempHome();
+    const base = nextPortBase();
+    await killMidway(home, ["create", "--spus", "3", "--port-base", String(base)], delayMs);
+    const resumed = await cli(home, ["resume", "--json"]);
+    if (resumed.exitCode === 0) {
+      expect(resumed.json.spus.online).toEqual([5001, 5002, 5003]);
+      expect((await cli(home, ["status"])).exitCode).toBe(0);
+    } else {
+      // Killed before the spec was saved: there is nothing to resume, and delete removes the rest.
+      expect(["NO_CLUSTER", "STATE_CORRUPT"]).toContain(resumed.json.error.code);
+      expect((await cli(home, ["delete"])).exitCode).toBe(0);
+      expect(await portsStillBusy(clusterPortsOf(base, 3))).toEqual([]);
+    }
+  });
+
+  test.each(points)("shutdown killed after %p ms: the next shutdown stops everything", async (delayMs) => {
+    const home = tempHome();
+    const base = nextPortBase();
+    expect((await cli(home, ["create", "--spus", "3", "--port-base", String(base)])).exitCode).toBe(0);
+    const started = recordedProcesses(home);
+    await killMidway(home, ["shutdown"], delayMs);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    expect(started.filter(isAlive)).toEqual([]);
+    expect((await cli(home, ["status"])).exitCode).toBe(3);
+    expect(await findBusyPorts("127.0.0.1", clusterPortsOf(base, 3))).toEqual([]);
+  });
+
+  test.each(points)("resume killed after %p ms: the next resume completes", async (delayMs) => {
+    const home = tempHome();
+    expect((await cli(home, ["create", "--spus", "3", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    await killMidway(home, ["resume"], delayMs);
+    const resumed = await cli(home, ["resume", "--json"]);
+    expect(resumed.exitCode).toBe(0);
+    expect(resumed.json.spus.online).toEqual([5001, 5002, 5003]);
+    const state = readState(clusterPaths(home, "local"));
+    expect(state.processes.length).toBe(4);
+    expect(state.processes.every(isAlive)).toBe(true);
+  });
+});
+
+describe("verbs racing each other", () => {
+  test("two creates of one name at once: exactly one creates, the other fails with LOCKED or CLUSTER_EXISTS", async () => {
+    const home = tempHome();
+    const base = String(nextPortBase());
+    const results = await Promise.all([
+      cli(home, ["create", "--spus", "2", "--port-base", base, "--json"]),
+      cli(home, ["create", "--spus", "2", "--port-base", base, "--json"]),
+    ]);
+    const winners = results.filter((result) => result.exitCode === 0);
+    const losers = results.filter((result) => result.exitCode !== 0);
+    expect(winners.length).toBe(1);
+    expect(["LOCKED", "CLUSTER_EXISTS"]).toContain(losers[0]!.json.error.code);
+    const state = readState(clusterPaths(home, "local"));
+    expect(state.processes.length).toBe(3);
+    expect(state.processes.every(isAlive)).toBe(true);
+    expect((await cli(home, ["status"])).exitCode).toBe(0);
+  });
+
+  test("two creates of different names at once without --port-base get different port blocks", async () => {
+    const home = tempHome();
+    // Automatic blocks start at CLUSTER_PORT_BASE (10000 here, away from the default 9000).
+    const env = { CLUSTER_PORT_BASE: "10000" };
+    const [first, second] = await Promise.all([
+      cli(home, ["create", "--name", "left", "--json"], { env }),
+      cli(home, ["create", "--name", "right", "--json"], { env }),
+    ]);
+    expect(first!.exitCode).toBe(0);
+    expect(second!.exitCode).toBe(0);
+    expect([first!.json.portBase, second!.json.portBase].sort()).toEqual([10000, 11000]);
+  });
+
+  test("shutdown racing resume ends running or stopped, never in between", async () => {
+    const home = tempHome();
+    const base = nextPortBase();
+    expect((await cli(home, ["create", "--spus", "2", "--port-base", String(base)])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    const results = await Promise.all([cli(home, ["resume", "--json"]), cli(home, ["shutdown", "--json"])]);
+    for (const result of results) {
+      if (result.exitCode !== 0) expect(result.json.error.code).toBe("LOCKED");
+    }
+    const status = await cli(home, ["status", "--json"]);
+    expect(["running", "stopped"]).toContain(status.json.phase);
+    if (status.json.phase === "stopped") expect(await findBusyPorts("127.0.0.1", clusterPortsOf(base, 2))).toEqual([]);
+  });
+
+  test("delete racing resume ends with the cluster gone or running, and nothing orphaned", async () => {
+    const home = tempHome();
+    const base = nextPortBase();
+    expect((await cli(home, ["create", "--spus", "2", "--port-base", String(base)])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    const [resumed, deleted] = await Promise.all([cli(home, ["resume", "--json"]), cli(home, ["delete", "--json"])]);
+    const status = await cli(home, ["status", "--json"]);
+    if (deleted!.exitCode === 0) {
+      expect(status.json.phase).toBe("absent");
+      expect(["LOCKED", "NO_CLUSTER"]).toContain(resumed!.json.error.code);
+      expect(await findBusyPorts("127.0.0.1", clusterPortsOf(base, 2))).toEqual([]);
+    } else {
+      expect(deleted!.json.error.code).toBe("LOCKED");
+      expect(status.json.phase).toBe("running");
+    }
+  });
+});
+
+describe("hand-broken files", () => {
+  test.each([
+    ["state.yaml", "intent: running\nprocesses:\n  - role: sc\n    pid: [unclosed\n", "state.yaml' is not valid YAML", "line 5"],
+    ["cluster.yaml", "spus: [\n", "cluster.yaml' is not valid YAML", "line 2"],
+    ["state.yaml", "intent: running\nprocesses: 7\n", "state.yaml' does not describe processes", ""],
+    ["cluster.yaml", "name: local\n", "cluster.yaml' does not describe a cluster", ""],
+  ])("a broken %s is named by status (exit 1), and delete still removes the cluster", async (file, contents, message, line) => {
+    const home = tempHome();
+    const base = nextPortBase();
+    expect((await cli(home, ["create", "--port-base", String(base)])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    writeFileSync(join(home, "local", file), contents);
+
+    const status = await cli(home, ["status", "--json"]);
+    expect(status.exitCode).toBe(1);
+    expect(status.json.problems.join("\n")).toContain(message);
+    expect(status.json.problems.join("\n")).toContain(line);
+    const resumed = await cli(home, ["resume", "--json"]);
+    expect(resumed.exitCode).toBe(1);
+    expect(resumed.json.error.code).toBe("STATE_CORRUPT");
+    expect(resumed.json.error.hint).toContain("cluster delete");
+
+    expect((await cli(home, ["delete"])).exitCode).toBe(0);
+    expect(existsSync(join(home, "local"))).toBe(false);
+  });
+});
