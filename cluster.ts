@@ -7,15 +7,29 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import packageJson from "./package.json" with { type: "json" };
 import { ClusterError, UsageError } from "./lib/errors.ts";
+import { consumeCommand } from "./lib/consume.ts";
 import { createCommand } from "./lib/create.ts";
 import { deleteCommand } from "./lib/delete.ts";
 import { listCommand } from "./lib/list.ts";
+import { produceCommand } from "./lib/produce.ts";
 import { resumeCommand } from "./lib/resume.ts";
 import { shutdownCommand } from "./lib/shutdown.ts";
 import { spuCommand } from "./lib/spu.ts";
 import { statusCommand } from "./lib/status.ts";
+import { topicCommand } from "./lib/topic.ts";
 
-const COMMANDS = [createCommand, shutdownCommand, resumeCommand, deleteCommand, statusCommand, listCommand, spuCommand];
+const COMMANDS = [
+  createCommand,
+  shutdownCommand,
+  resumeCommand,
+  deleteCommand,
+  statusCommand,
+  listCommand,
+  spuCommand,
+  topicCommand,
+  produceCommand,
+  consumeCommand,
+];
 
 /** Runs the CLI on `args` and resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {

@@ -26,7 +26,17 @@ export type ErrorCode =
   | "SPU_EXISTS"
   | "NO_SPU"
   | "STOP_FAILED"
-  | "ADMIN_ERROR";
+  | "ADMIN_ERROR"
+  | "TOPIC_EXISTS"
+  | "NO_TOPIC"
+  | "TOPIC_INVALID"
+  | "INSUFFICIENT_SPUS"
+  | "NO_PARTITION"
+  | "OFFSET_OUT_OF_RANGE"
+  | "NOT_LEADER"
+  | "LEADER_UNAVAILABLE"
+  | "PRODUCE_TIMEOUT"
+  | "SPU_UNREACHABLE";
 
 /** A failure the user can act on: a stable `code`, a message, and a `hint` naming the next command. */
 export class ClusterError extends Error {

@@ -5,7 +5,7 @@
  * stops what it started, leaving the cluster as it found it.
  */
 import type { Argv } from "yargs";
-import { adminUrl, listSpus, registerSpu } from "./admin.ts";
+import { adminUrl, listPartitions, listSpus, registerSpu } from "./admin.ts";
 import { confirmSpus, formatIds, formatSpuProgress } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
@@ -16,6 +16,7 @@ import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOpti
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
+import type { PartitionView } from "./engine/topic-registry.ts";
 
 export interface ResumeOptions {
   home?: string;
@@ -32,6 +33,8 @@ export interface ResumeResult {
   started: string[];
   adminUrl: string;
   spus: { expected: number[]; registered: number[]; online: number[] };
+  /** Partitions whose leader was confirmed back. */
+  partitions: number;
   elapsedMs: number;
 }
 
@@ -79,6 +82,12 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
       onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
     });
+    const partitions = await confirmLeaders({
+      adminUrl: adminUrl(spec),
+      logsDir: paths.logs,
+      timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
+      onProgress: options.onProgress,
+    });
     writeState(paths, { intent: "running", processes });
     return {
       name: paths.name,
@@ -87,6 +96,7 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       started: missing.map((component) => component.name),
       adminUrl: adminUrl(spec),
       spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
+      partitions,
       elapsedMs: Math.round(performance.now() - started),
     };
   } catch (error) {
@@ -94,6 +104,40 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
     throw error;
   } finally {
     lock.release();
+  }
+}
+
+/** Names of the partitions whose leader has not reported back: "orders-0 (leader SPU 5002)". */
+export function leaderlessPartitions(partitions: PartitionView[]): string[] {
+  return partitions.filter((partition) => !partition.online).map((partition) => `${partition.topic}-${partition.partition} (leader SPU ${partition.leader})`);
+}
+
+/**
+ * Polls the SC until every partition's leader is online and has reported its log open, so a
+ * resumed cluster serves every topic; returns how many partitions there are.
+ */
+async function confirmLeaders(options: {
+  adminUrl: string;
+  logsDir: string;
+  timeoutMs: number;
+  onProgress?: (text: string) => void;
+}): Promise<number> {
+  const deadline = Date.now() + options.timeoutMs;
+  let pause = 2;
+  for (;;) {
+    const partitions = await listPartitions(options.adminUrl);
+    const waiting = leaderlessPartitions(partitions);
+    if (waiting.length === 0) return partitions.length;
+    options.onProgress?.(`partition leaders ${partitions.length - waiting.length}/${partitions.length} back, waiting for ${waiting.join(", ")}`);
+    if (Date.now() >= deadline) {
+      throw new ClusterError(
+        "LEADER_UNAVAILABLE",
+        `${waiting.length} partition(s) have no live leader after ${options.timeoutMs / 1000}s: ${waiting.join(", ")}`,
+        { hint: `see the SPU logs in '${options.logsDir}', or raise --timeout` },
+      );
+    }
+    await Bun.sleep(pause);
+    pause = Math.min(pause * 2, 50);
   }
 }
 
@@ -126,7 +170,8 @@ async function registerMissingSpus(spec: ResolvedSpec): Promise<void> {
 export function formatResumeResult(result: ResumeResult): string {
   const spus = `SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online`;
   if (result.alreadyRunning) return `cluster '${result.name}' is already running: ${spus}; nothing to do`;
-  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus} (${formatSeconds(result.elapsedMs)})`;
+  const leaders = result.partitions > 0 ? `; ${result.partitions} partition leader(s) back` : "";
+  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders} (${formatSeconds(result.elapsedMs)})`;
 }
 
 /** Flags of `create` that must not be given to `resume`, which relaunches the saved spec as it is. */

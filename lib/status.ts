@@ -4,7 +4,7 @@
  * Exit codes follow the LSB convention pg_ctl uses: 0 running, 1 degraded, 3 stopped, 4 absent.
  */
 import type { Argv } from "yargs";
-import { adminUrl, listSpus } from "./admin.ts";
+import { adminUrl, listPartitions, listSpus, listTopics } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
@@ -12,7 +12,8 @@ import { findEntry, planComponents } from "./launch.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { MetadataStore, type SpuObject } from "./engine/store.ts";
+import { MetadataStore, type PartitionObject, type SpuObject, type TopicObject } from "./engine/store.ts";
+import type { PartitionView } from "./engine/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";
@@ -35,6 +36,9 @@ export interface ClusterStatus {
   /** How the SC's SPUs differ from the saved spec. */
   drift: { unregistered: number[]; extra: number[]; offline: number[] };
   processes: ProcessStatus[];
+  topics: { name: string; partitions: number; replication: number }[];
+  /** Each partition's leader, replicas, in-sync set and (from a live leader) end offset and high watermark. */
+  partitions: PartitionView[];
   /** Broken files and unanswered calls found while looking. */
   problems: string[];
 }
@@ -70,6 +74,8 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     spus: { expected: [], registered: [], online: [] },
     drift: { unregistered: [], extra: [], offline: [] },
     processes: [],
+    topics: [],
+    partitions: [],
     problems: [],
   };
   if (!clusterExists(paths)) return status;
@@ -89,6 +95,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     sets = await observeSpuSets(spec, status, paths);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
+    await observeTopics(spec, status);
   }
   status.phase = derivePhase({
     exists: true,
@@ -153,6 +160,52 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, paths: 
   );
 }
 
+/** Topics and partitions from the SC when it runs; otherwise from its store, every leader offline. */
+async function observeTopics(spec: ResolvedSpec, status: ClusterStatus): Promise<void> {
+  const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
+  let topics: TopicObject[] | undefined;
+  if (scAlive) {
+    try {
+      [topics, status.partitions] = await Promise.all([listTopics(adminUrl(spec)), listPartitions(adminUrl(spec))]);
+    } catch (error) {
+      if (!(error instanceof ClusterError)) throw error;
+      status.problems.push(error.message);
+    }
+  }
+  if (!topics) {
+    const store = new MetadataStore(spec.metadataDir);
+    topics = attempt(() => store.list<TopicObject>("Topic"), status.problems) ?? [];
+    const stored = attempt(() => store.list<PartitionObject>("Partition"), status.problems) ?? [];
+    status.partitions = stored
+      .filter((partition) => topics!.some((topic) => topic.name === partition.spec.topic))
+      .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
+      .map((partition) => ({
+        topic: partition.spec.topic,
+        partition: partition.spec.partition,
+        replicas: partition.spec.replicas,
+        ...partition.leaderAndIsr,
+        online: false,
+        endOffset: null,
+        highWatermark: null,
+      }));
+  }
+  status.topics = topics.map((topic) => ({ name: topic.name, partitions: topic.spec.partitions, replication: topic.spec.replicationFactor }));
+}
+
+/** One line per partition: leader, replicas, in-sync set, and the end offset consumers reach (the high watermark). */
+export function formatPartitions(partitions: PartitionView[]): string[] {
+  const rows = partitions.map((partition) => [
+    `${partition.topic}-${partition.partition}`,
+    partition.online ? String(partition.leader) : `${partition.leader} (offline)`,
+    partition.replicas.join(","),
+    partition.isr.join(","),
+    partition.highWatermark === null ? "-" : String(partition.highWatermark),
+  ]);
+  const header = ["PARTITION", "LEADER", "REPLICAS", "IN-SYNC", "END"];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  return [header, ...rows].map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()}`);
+}
+
 /** The human-readable status: a headline, one line per process, the SPU sets and any drift. */
 export function formatStatus(status: ClusterStatus): string {
   if (status.phase === "absent") return `cluster '${status.name}' does not exist`;
@@ -174,6 +227,12 @@ export function formatStatus(status: ClusterStatus): string {
   }
   if (status.drift.unregistered.length > 0) {
     lines.push(`  drift: SPU ${formatIds(status.drift.unregistered)} in the spec but not registered`);
+  }
+  if (status.partitions.length > 0) {
+    lines.push(`  topics: ${status.topics.map((topic) => `'${topic.name}'`).join(", ")}`);
+    lines.push(...formatPartitions(status.partitions));
+  } else if (status.topics.length === 0) {
+    lines.push("  topics: none");
   }
   for (const problem of status.problems) lines.push(`  problem: ${problem}`);
   if (status.phase === "degraded") {

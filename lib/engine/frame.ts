@@ -17,7 +17,7 @@ const EMPTY = new Uint8Array(0);
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Encodes one frame. */
-export function encodeFrame(header: Frame["header"], body: Uint8Array = EMPTY): Buffer {
+export function encodeFrame<T extends { type: string }>(header: T, body: Uint8Array = EMPTY): Buffer {
   const headerBytes = Buffer.from(JSON.stringify(header));
   const frame = Buffer.allocUnsafe(8 + headerBytes.length + body.length);
   frame.writeUInt32BE(4 + headerBytes.length + body.length, 0);

@@ -4,15 +4,19 @@
  *   bun lib/engine/sc.ts --metadata DIR --public HOST:PORT --private HOST:PORT
  *
  * Public address: the admin HTTP API (health, SPUs in Fluvio's JSON shape, register and
- * unregister). Private address: SPU connections. An SPU is online exactly while it holds an
- * identified connection here; every SPU starts offline whatever was stored before.
+ * unregister, topics and partitions). Private address: SPU connections. An SPU is online
+ * exactly while it holds an identified connection here; every SPU starts offline whatever was
+ * stored before. Over that connection the SC pushes each SPU its full replica assignment (on
+ * connect and after every change) and hears back offsets and in-sync set changes (protocol.ts).
  */
 import { createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
+import type { IsrMessage, ReplicasMessage, ReportMessage } from "./protocol.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./store.ts";
+import { AdminRefusal, TopicRegistry } from "./topic-registry.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +37,7 @@ const store = new MetadataStore(args.metadata);
 
 const spus = new Map<number, SpuObject>(store.list<SpuObject>("SPU").map((spu) => [spu.spec.spuId, spu]));
 const connections = new Map<number, Socket>();
+const topics = new TopicRegistry(store);
 
 function listSpus() {
   return [...spus.values()]
@@ -44,8 +49,80 @@ function jsonResponse(body: unknown, status = 200): Response {
   return Response.json(body, { status });
 }
 
-function errorResponse(status: number, message: string): Response {
-  return jsonResponse({ error: { message } }, status);
+function errorResponse(status: number, message: string, code?: string): Response {
+  return jsonResponse({ error: { code, message } }, status);
+}
+
+function refusalResponse(error: unknown): Response {
+  if (!(error instanceof AdminRefusal)) throw error;
+  return errorResponse(error.status, error.message, error.code);
+}
+
+function onlineSpuIds(): number[] {
+  return [...connections.keys()].filter((id) => spus.has(id)).sort((a, b) => a - b);
+}
+
+/** Sends SPU `id` (when connected) the full set of replicas it holds. */
+function pushAssignment(id: number): void {
+  const message: ReplicasMessage = {
+    type: "replicas",
+    spus: [...spus.values()].map((spu) => ({
+      id: spu.spec.spuId,
+      host: spu.spec.privateEndpoint.host,
+      privatePort: spu.spec.privateEndpoint.port,
+    })),
+    replicas: topics.assignmentsFor(id),
+  };
+  connections.get(id)?.write(encodeFrame(message));
+}
+
+function pushAssignments(ids: Iterable<number> = connections.keys()): void {
+  for (const id of ids) pushAssignment(id);
+}
+
+async function createTopic(request: Request): Promise<Response> {
+  const body = (await request.json().catch(() => undefined)) as { name?: unknown; partitions?: unknown; replication?: unknown } | undefined;
+  try {
+    const topic = topics.create({ ...body, name: body?.name }, onlineSpuIds());
+    log(`created topic '${topic.name}': ${topic.spec.partitions} partition(s), replication ${topic.spec.replicationFactor}`);
+    pushAssignments();
+    return jsonResponse({ ...topic, partitions: topics.listPartitions((id) => connections.has(id), topic.name) }, 201);
+  } catch (error) {
+    return refusalResponse(error);
+  }
+}
+
+function deleteTopic(name: string): Response {
+  try {
+    topics.delete(name);
+    log(`deleted topic '${name}'`);
+    pushAssignments();
+    return jsonResponse({ deleted: name });
+  } catch (error) {
+    return refusalResponse(error);
+  }
+}
+
+function listPartitions(request: Request): Response {
+  const topic = new URL(request.url).searchParams.get("topic") ?? undefined;
+  return jsonResponse(topics.listPartitions((id) => connections.has(id), topic));
+}
+
+function onSpuMessage(id: number, header: { type: string; [key: string]: unknown }): void {
+  if (header.type === "report") {
+    topics.recordReport(id, (header as unknown as ReportMessage).replicas ?? []);
+  } else if (header.type === "isr") {
+    const message = header as unknown as IsrMessage;
+    const result = topics.changeIsr(id, message);
+    if ("refused" in result) {
+      log(`refused an in-sync set change from SPU ${id}: ${result.refused}`);
+      // The leader learns the in-sync set that stands from a fresh assignment.
+      pushAssignment(id);
+      return;
+    }
+    log(`in-sync set of '${message.topic}-${message.partition}' is now [${message.isr.join(", ")}] (asked by leader SPU ${id})`);
+    pushAssignments(result.changed.filter((replica) => connections.has(replica)));
+  }
 }
 
 async function registerSpu(request: Request): Promise<Response> {
@@ -83,6 +160,9 @@ const admin = Bun.serve({
     "/health": () => jsonResponse({ status: "ok", pid: process.pid }),
     "/spus": { GET: () => jsonResponse(listSpus()), POST: registerSpu },
     "/spus/:id": { DELETE: (request) => unregisterSpu(Number(request.params.id)) },
+    "/topics": { GET: () => jsonResponse(topics.listTopics()), POST: createTopic },
+    "/topics/:name": { DELETE: (request) => deleteTopic(decodeURIComponent(request.params.name)) },
+    "/partitions": { GET: listPartitions },
   },
   fetch: () => errorResponse(404, "no such endpoint"),
 });
@@ -92,7 +172,7 @@ function acceptSpu(socket: Socket): void {
   const reader = new FrameReader();
   let spuId: number | undefined;
   socket.setNoDelay(true);
-  socket.on("data", (chunk) => {
+  socket.on("data", (chunk: Buffer) => {
     let frames;
     try {
       frames = reader.push(chunk);
@@ -102,7 +182,11 @@ function acceptSpu(socket: Socket): void {
       return;
     }
     for (const frame of frames) {
-      if (spuId !== undefined || frame.header.type !== "hello") continue;
+      if (spuId !== undefined) {
+        onSpuMessage(spuId, frame.header);
+        continue;
+      }
+      if (frame.header.type !== "hello") continue;
       const id = Number(frame.header.spuId);
       const refusal = !spus.has(id)
         ? `SPU ${id} is not registered`
@@ -118,12 +202,14 @@ function acceptSpu(socket: Socket): void {
       connections.set(id, socket);
       socket.write(encodeFrame({ type: "accepted" }));
       log(`SPU ${id} online`);
+      pushAssignment(id);
     }
   });
   socket.on("error", () => socket.destroy());
   socket.on("close", () => {
     if (spuId !== undefined && connections.get(spuId) === socket) {
       connections.delete(spuId);
+      topics.forgetReports(spuId);
       log(`SPU ${spuId} offline`);
     }
   });
@@ -135,7 +221,7 @@ spuListener.on("error", (error) => {
   process.exit(1);
 });
 spuListener.listen({ host: privateAddress.host, port: privateAddress.port, exclusive: true }, () => {
-  log(`SC ready: admin http://${args.public}, SPUs ${args.private}, ${spus.size} SPU(s) registered`);
+  log(`SC ready: admin http://${args.public}, SPUs ${args.private}, ${spus.size} SPU(s) registered, ${topics.topicCount} topic(s)`);
 });
 
 function stop(signal: string): void {

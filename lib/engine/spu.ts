@@ -5,7 +5,15 @@
  *
  * It holds one connection to the SC's private address, identifying itself by id, and
  * reconnects with a short backoff whenever the SC is away (so it may start before the SC).
- * Its public address serves health; SIGTERM closes everything and exits 0.
+ * Over it the SC assigns replicas (replica-manager.ts). The public address serves health,
+ * produce and consume over HTTP; the private address serves followers' fetches (protocol.ts).
+ * SIGTERM closes everything (logs fsynced) and exits 0.
+ *
+ *   POST /produce/:topic/:partition   body: values (records.ts); answers {baseOffset, lastOffset}
+ *                                     once every in-sync replica has them (acks=all)
+ *   GET  /consume/:topic/:partition?offset=N&maxBytes=B&waitMs=W
+ *                                     body: log frames below the high watermark; headers
+ *                                     x-next-offset and x-high-watermark
  */
 import { mkdirSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
@@ -13,6 +21,10 @@ import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
+import type { FetchMessage, RecordsMessage, ReplicasMessage } from "./protocol.ts";
+import { ReplicaError } from "./replica.ts";
+import { ReplicaManager } from "./replica-manager.ts";
+import { decodeValues } from "./records.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +49,9 @@ mkdirSync(args.data, { recursive: true, mode: 0o700 });
 
 const FIRST_RETRY_MS = 5;
 const MAX_RETRY_MS = 250;
+const DEFAULT_CONSUME_BYTES = 1024 * 1024;
+const MAX_CONSUME_BYTES = 16 * 1024 * 1024;
+const MAX_WAIT_MS = 5_000;
 
 let scSocket: Socket | undefined;
 let accepted = false;
@@ -44,17 +59,134 @@ let stopping = false;
 let retryMs = FIRST_RETRY_MS;
 let lastRefusal = "";
 
-const health = Bun.serve({
-  hostname: publicAddress.host,
-  port: publicAddress.port,
-  routes: {
-    "/health": () => Response.json({ status: "ok", spuId, pid: process.pid, scConnected: accepted }),
+const replicas = new ReplicaManager({
+  dataDir: args.data,
+  selfId: spuId,
+  send: (header) => {
+    if (accepted) scSocket?.write(encodeFrame(header));
   },
-  fetch: () => Response.json({ error: { message: "no such endpoint" } }, { status: 404 }),
 });
 
-// Bound now so the port is ours from the start; replication between SPUs arrives here.
-const peerListener = createServer((socket) => socket.destroy());
+function errorResponse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+function replicaErrorResponse(error: unknown): Response {
+  if (error instanceof ReplicaError) return errorResponse(error.status, error.code, error.message);
+  log(`request failed: ${(error as Error).stack ?? error}`);
+  return errorResponse(500, "SPU_ERROR", (error as Error).message);
+}
+
+function findReplica(params: { topic: string; partition: string }) {
+  const topic = decodeURIComponent(params.topic);
+  const replica = replicas.get(topic, Number(params.partition));
+  if (!replica) {
+    throw new ReplicaError("NOT_LEADER", 404, `SPU ${spuId} holds no replica of partition '${topic}-${params.partition}'`);
+  }
+  return replica;
+}
+
+async function produce(request: Bun.BunRequest<"/produce/:topic/:partition">): Promise<Response> {
+  try {
+    const replica = findReplica(request.params);
+    let values;
+    try {
+      values = decodeValues(new Uint8Array(await request.arrayBuffer()));
+    } catch (error) {
+      return errorResponse(400, "BAD_REQUEST", `malformed produce body: ${(error as Error).message}`);
+    }
+    if (values.length === 0) return errorResponse(400, "BAD_REQUEST", "a produce request needs at least one record");
+    return Response.json(await replica.produce(values));
+  } catch (error) {
+    return replicaErrorResponse(error);
+  }
+}
+
+/** A non-negative integer query parameter, `fallback` when absent, capped at `max`. */
+function queryNumber(url: URL, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const text = url.searchParams.get(name);
+  const value = text === null ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new ReplicaError("BAD_REQUEST", 400, `${name} must be a non-negative integer, not '${text}'`);
+  return Math.min(value, max);
+}
+
+async function consume(request: Bun.BunRequest<"/consume/:topic/:partition">): Promise<Response> {
+  try {
+    const replica = findReplica(request.params);
+    const url = new URL(request.url);
+    const offset = queryNumber(url, "offset", replica.highWatermark);
+    const result = await replica.consume(offset, {
+      maxBytes: queryNumber(url, "maxBytes", DEFAULT_CONSUME_BYTES, MAX_CONSUME_BYTES),
+      waitMs: queryNumber(url, "waitMs", 0, MAX_WAIT_MS),
+    });
+    return new Response(result.bytes, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "x-next-offset": String(result.nextOffset),
+        "x-high-watermark": String(replica.highWatermark),
+      },
+    });
+  } catch (error) {
+    return replicaErrorResponse(error);
+  }
+}
+
+const server = Bun.serve({
+  hostname: publicAddress.host,
+  port: publicAddress.port,
+  // NOTE: a produce waits for its followers for up to PRODUCE_TIMEOUT_MS; the connection must outlive it.
+  idleTimeout: 60,
+  routes: {
+    "/health": () => Response.json({ status: "ok", spuId, pid: process.pid, scConnected: accepted }),
+    "/produce/:topic/:partition": { POST: produce },
+    "/consume/:topic/:partition": { GET: consume },
+  },
+  fetch: () => errorResponse(404, "NO_ENDPOINT", "no such endpoint"),
+});
+
+/** Serves one follower connection: fetches answered in order, one at a time. */
+function acceptFollower(socket: Socket): void {
+  const reader = new FrameReader();
+  const queue: FetchMessage[] = [];
+  let follower: { id: number; topic: string; partition: number } | undefined;
+  let busy = false;
+  socket.setNoDelay(true);
+
+  const next = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    while (queue.length > 0 && !socket.destroyed) {
+      const request = queue.shift()!;
+      if (!follower) {
+        follower = { id: request.replicaId, topic: request.topic, partition: request.partition };
+        replicas.get(follower.topic, follower.partition)?.followerConnected(follower.id);
+      }
+      const replica = replicas.get(request.topic, request.partition);
+      const answer = replica
+        ? await replica.fetch(request)
+        : { header: { type: "records", offset: request.offset, endOffset: 0, highWatermark: 0, error: "NOT_LEADER" } as RecordsMessage };
+      if (!socket.destroyed) socket.write(encodeFrame(answer.header, "body" in answer ? answer.body : undefined));
+    }
+    busy = false;
+  };
+
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      for (const frame of reader.push(chunk)) if (frame.header.type === "fetch") queue.push(frame.header as unknown as FetchMessage);
+    } catch (error) {
+      log(`dropped a follower connection from ${socket.remoteAddress}: ${(error as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    void next();
+  });
+  socket.on("error", () => socket.destroy());
+  socket.on("close", () => {
+    if (follower) replicas.get(follower.topic, follower.partition)?.followerDisconnected(follower.id);
+  });
+}
+
+const peerListener = createServer(acceptFollower);
 peerListener.on("error", (error) => {
   log(`cannot listen on ${args.private}: ${error.message}`);
   process.exit(1);
@@ -68,9 +200,11 @@ function connectToSc(): void {
   scSocket = socket;
   socket.setNoDelay(true);
   socket.on("connect", () => socket.write(encodeFrame({ type: "hello", spuId })));
-  socket.on("data", (chunk) => {
+  socket.on("data", (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) {
-      if (frame.header.type === "accepted") {
+      if (frame.header.type === "replicas") {
+        replicas.apply(frame.header as unknown as ReplicasMessage);
+      } else if (frame.header.type === "accepted") {
         accepted = true;
         retryMs = FIRST_RETRY_MS;
         lastRefusal = "";
@@ -100,8 +234,9 @@ function stop(signal: string): void {
   stopping = true;
   log(`SPU ${spuId} stopping on ${signal}`);
   scSocket?.destroy();
-  health.stop(true);
+  server.stop(true);
   peerListener.close();
+  replicas.closeAll();
   process.exit(0);
 }
 process.on("SIGTERM", () => stop("SIGTERM"));

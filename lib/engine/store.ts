@@ -1,7 +1,9 @@
 /**
  * The SC's metadata store: one YAML file per object, `metadata/<Kind>/<name>.yaml`, written
- * atomically. Only specs are stored; a status (is an SPU online?) is never written, because a
- * status read back from disk after a restart would be a lie.
+ * atomically. Only specs and decisions are stored: a Partition keeps its leader, leader epoch
+ * and in-sync replica set because a later leader election must only pick a replica that holds
+ * every acknowledged record. A status (is an SPU online? a partition's end offset?) is never
+ * written, because a status read back from disk after a restart would be a lie.
  *
  * `create` also uses it, before the SC first starts, to seed the SPUs of the spec (as initdb
  * writes the first catalog), and `spu unregister` uses it while the SC is stopped.
@@ -54,6 +56,33 @@ export function makeSpuObject(id: number, host: string, ports: { publicPort: num
       rack: null,
     },
   };
+}
+
+/** A topic: its partitions are placed once, when it is created. */
+export interface TopicObject {
+  name: string;
+  spec: {
+    /** Tells this topic from an earlier one of the same name, so an SPU that missed a delete drops the old data. */
+    id: string;
+    partitions: number;
+    replicationFactor: number;
+  };
+}
+
+/** Who holds a partition, who leads it, and which replicas are in sync (Kafka's LeaderAndIsr). */
+export interface LeaderAndIsr {
+  leader: number;
+  /** Raised whenever the leader changes, so a deposed leader's requests are refused. */
+  leaderEpoch: number;
+  /** The replicas holding every acknowledged record; the leader is always one. */
+  isr: number[];
+}
+
+/** One partition of a topic, named `<topic>-<partition>`. */
+export interface PartitionObject {
+  name: string;
+  spec: { topic: string; topicId: string; partition: number; replicas: number[] };
+  leaderAndIsr: LeaderAndIsr;
 }
 
 /** Reads and writes the objects of one metadata directory. */

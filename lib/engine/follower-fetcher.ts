@@ -1,0 +1,121 @@
+/**
+ * A follower's side of replication: one connection to the leader's private port per partition,
+ * one fetch in flight. Each answer is appended as the leader stored it (frames CRC-checked and
+ * offsets checked to continue the log), fsynced, and only then is the next fetch sent: its
+ * offset is the acknowledgement the leader waits for before it acknowledges a producer.
+ */
+import { connect, type Socket } from "node:net";
+import { encodeFrame, FrameReader } from "./frame.ts";
+import { log } from "./log.ts";
+import type { FetchMessage, RecordsMessage } from "./protocol.ts";
+import type { Replica } from "./replica.ts";
+
+/** Most bytes of records asked for in one fetch. */
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+/** How long a leader holds a fetch that finds no new records. */
+const FETCH_WAIT_MS = 500;
+const FIRST_RETRY_MS = 5;
+const MAX_RETRY_MS = 250;
+
+/** Keeps one follower replica fetching from its leader until stopped (reconnecting after any failure). */
+export class FollowerFetcher {
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly #replica: Replica;
+  readonly #selfId: number;
+  readonly #address: { host: string; port: number };
+  readonly #changed: () => void;
+  #socket: Socket | undefined;
+  #retryMs = FIRST_RETRY_MS;
+  #stopped = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: {
+    replica: Replica;
+    selfId: number;
+    leaderAddress: { host: string; port: number };
+    changed: () => void;
+  }) {
+    this.#replica = options.replica;
+    this.#selfId = options.selfId;
+    this.#address = options.leaderAddress;
+    this.#changed = options.changed;
+    this.leader = options.replica.assignment.leader;
+    this.leaderEpoch = options.replica.assignment.leaderEpoch;
+    this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#socket?.destroy();
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const socket = connect({ host: this.#address.host, port: this.#address.port });
+    const reader = new FrameReader();
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on("connect", () => this.#fetch(socket, 0));
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        for (const frame of reader.push(chunk)) this.#onRecords(socket, frame.header as unknown as RecordsMessage, frame.body);
+      } catch (error) {
+        log(`replica '${this.#name()}' dropped its link to leader SPU ${this.leader}: ${(error as Error).message}`);
+        socket.destroy();
+      }
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      if (this.#stopped) return;
+      this.#timer = setTimeout(() => this.#connect(), this.#retryMs);
+      this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+    });
+  }
+
+  #fetch(socket: Socket, waitMs: number): void {
+    if (this.#stopped) return;
+    const { topic, partition } = this.#replica.assignment;
+    const request: FetchMessage = {
+      type: "fetch",
+      topic,
+      partition,
+      replicaId: this.#selfId,
+      leaderEpoch: this.leaderEpoch,
+      offset: this.#replica.log.endOffset,
+      maxBytes: FETCH_MAX_BYTES,
+      waitMs,
+    };
+    socket.write(encodeFrame(request));
+  }
+
+  #onRecords(socket: Socket, answer: RecordsMessage, body: Uint8Array): void {
+    if (this.#stopped) return;
+    this.#retryMs = FIRST_RETRY_MS;
+    if (answer.error === "OFFSET_OUT_OF_RANGE" && answer.endOffset < this.#replica.log.endOffset) {
+      // Records past the leader's end were never acknowledged: drop them to match the leader.
+      log(`replica '${this.#name()}' truncates from offset ${this.#replica.log.endOffset} to leader SPU ${this.leader}'s end ${answer.endOffset}`);
+      this.#replica.log.truncateTo(answer.endOffset);
+      this.#changed();
+      this.#fetch(socket, 0);
+      return;
+    }
+    if (answer.error) {
+      // The leader does not (yet) see this partition as we do: ask again shortly, or stop when the SC reassigns it.
+      this.#timer = setTimeout(() => this.#fetch(socket, FETCH_WAIT_MS), MAX_RETRY_MS);
+      return;
+    }
+    if (body.length > 0) {
+      this.#replica.log.appendRaw(body);
+      this.#replica.log.sync();
+    }
+    this.#replica.followLeaderHighWatermark(answer.highWatermark);
+    this.#changed();
+    this.#fetch(socket, body.length > 0 ? 0 : FETCH_WAIT_MS);
+  }
+
+  #name(): string {
+    return `${this.#replica.assignment.topic}-${this.#replica.assignment.partition}`;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The control messages of the built-in engine, carried as frame headers (frame.ts).
+ *
+ * SC to SPU, on connect and after every change:
+ *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs
+ *             it fetches from; a replica missing from the set is dropped with its data
+ * SPU to SC:
+ *   report    end offset and high watermark of each replica, after every assignment and then
+ *             at most every REPORT_INTERVAL_MS while they change
+ *   isr       a leader asks the SC to record a new in-sync set; the SC persists it and
+ *             answers with a new `replicas` message, after which the leader relies on it
+ * Follower to leader, on the leader's private port, one connection per partition:
+ *   fetch     "send records from `offset`"; the offset also acknowledges that the follower
+ *             holds, fsynced, everything before it (Kafka's pull replication)
+ *   records   leader's answer; the body is log frames as stored, or empty after waiting
+ *             up to `waitMs` for new records
+ */
+
+/** How often at most an SPU reports its replicas' offsets to the SC. */
+export const REPORT_INTERVAL_MS = 200;
+
+/** One replica as the SC assigns it to an SPU. */
+export interface ReplicaAssignmentInfo {
+  topic: string;
+  topicId: string;
+  partition: number;
+  replicas: number[];
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** SC to SPU: every replica the SPU holds (a full set, not a change). */
+export interface ReplicasMessage {
+  type: "replicas";
+  /** Private endpoints of every registered SPU, for followers to reach their leaders. */
+  spus: { id: number; host: string; privatePort: number }[];
+  replicas: ReplicaAssignmentInfo[];
+}
+
+/** One replica's offsets as its SPU reports them. */
+export interface ReplicaReport {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  isLeader: boolean;
+  endOffset: number;
+  highWatermark: number;
+}
+
+/** SPU to SC: the offsets of its replicas. */
+export interface ReportMessage {
+  type: "report";
+  replicas: ReplicaReport[];
+}
+
+/** Leader to SC: record this in-sync set for the partition (refused unless from the leader at the current epoch). */
+export interface IsrMessage {
+  type: "isr";
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** Follower to leader: records from `offset`, which also acknowledges everything before it. */
+export interface FetchMessage {
+  type: "fetch";
+  topic: string;
+  partition: number;
+  replicaId: number;
+  leaderEpoch: number;
+  offset: number;
+  maxBytes: number;
+  waitMs: number;
+}
+
+/** Why a fetch got no records: the follower waits for a new assignment, or truncates to `endOffset`. */
+export type FetchError = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE";
+
+/** Leader to follower: the answer to a fetch; its body holds the records as log frames. */
+export interface RecordsMessage {
+  type: "records";
+  /** Offset of the first record in the body. */
+  offset: number;
+  endOffset: number;
+  highWatermark: number;
+  error?: FetchError;
+}
+
+/** "topic/partition", the key of a replica in maps. */
+export function replicaKey(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
+}

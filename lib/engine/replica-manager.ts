@@ -1,0 +1,179 @@
+/**
+ * The replicas of one SPU, kept equal to the SC's latest assignment: a replica the SC assigns is
+ * opened (its log recovered, a torn tail cut and logged), one it no longer assigns is closed and
+ * its data removed, and each follower replica fetches from its leader.
+ *
+ * A partition directory is `<data>/<topic>-<partition>` and holds `replica.json` naming the
+ * topic's id: a directory left by an earlier topic of the same name (deleted while this SPU was
+ * away) is removed rather than mistaken for the new one's.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDir, removePath, writeFileAtomic } from "../home.ts";
+import { FollowerFetcher } from "./follower-fetcher.ts";
+import { log } from "./log.ts";
+import {
+  REPORT_INTERVAL_MS,
+  replicaKey,
+  type IsrMessage,
+  type ReplicaAssignmentInfo,
+  type ReplicasMessage,
+  type ReportMessage,
+} from "./protocol.ts";
+import { Replica } from "./replica.ts";
+import { partitionName } from "./topic-name.ts";
+
+const MARKER_FILE = "replica.json";
+/** How often leaders look for followers that lag. */
+const ISR_CHECK_INTERVAL_MS = 250;
+
+/** Every replica of this SPU, and the fetchers of those it follows. */
+export class ReplicaManager {
+  readonly #dataDir: string;
+  readonly #selfId: number;
+  readonly #send: (header: ReportMessage | IsrMessage) => void;
+  readonly #replicas = new Map<string, Replica>();
+  readonly #fetchers = new Map<string, FollowerFetcher>();
+  #reportTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastReportAt = 0;
+  readonly #isrTimer: ReturnType<typeof setInterval>;
+
+  /** `send` delivers a message to the SC (dropped while it is away: the next assignment resynchronises). */
+  constructor(options: { dataDir: string; selfId: number; send: (header: ReportMessage | IsrMessage) => void }) {
+    this.#dataDir = options.dataDir;
+    this.#selfId = options.selfId;
+    this.#send = options.send;
+    this.#isrTimer = setInterval(() => {
+      for (const replica of this.#replicas.values()) replica.checkIsr();
+    }, ISR_CHECK_INTERVAL_MS);
+  }
+
+  get(topic: string, partition: number): Replica | undefined {
+    return this.#replicas.get(replicaKey(topic, partition));
+  }
+
+  /** Makes this SPU's replicas match `message`, then reports their offsets. */
+  apply(message: ReplicasMessage): void {
+    const wanted = new Map(message.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
+    for (const [key, replica] of this.#replicas) {
+      const info = wanted.get(key);
+      if (info?.topicId === replica.assignment.topicId) continue;
+      this.#drop(key, replica);
+    }
+    for (const [key, info] of wanted) {
+      const replica = this.#replicas.get(key) ?? this.#open(key, info);
+      replica.update(info);
+      this.#follow(key, replica, message.spus);
+    }
+    this.#removeStrayDirs(new Set([...wanted.values()].map((info) => partitionName(info.topic, info.partition))));
+    this.#sendReport();
+  }
+
+  /** Reports offsets to the SC: now if the last report is older than REPORT_INTERVAL_MS, else once it is. */
+  scheduleReport(): void {
+    if (this.#reportTimer) return;
+    const wait = this.#lastReportAt + REPORT_INTERVAL_MS - Date.now();
+    if (wait <= 0) this.#sendReport();
+    else this.#reportTimer = setTimeout(() => this.#sendReport(), wait);
+  }
+
+  /** Stops fetching and closes every log (fsynced, high watermarks checkpointed). */
+  closeAll(): void {
+    clearInterval(this.#isrTimer);
+    clearTimeout(this.#reportTimer);
+    for (const fetcher of this.#fetchers.values()) fetcher.stop();
+    for (const replica of this.#replicas.values()) replica.close();
+  }
+
+  #sendReport(): void {
+    clearTimeout(this.#reportTimer);
+    this.#reportTimer = undefined;
+    this.#lastReportAt = Date.now();
+    this.#send({ type: "report", replicas: [...this.#replicas.values()].map((replica) => replica.report()) });
+  }
+
+  #open(key: string, info: ReplicaAssignmentInfo): Replica {
+    const name = partitionName(info.topic, info.partition);
+    const dir = join(this.#dataDir, name);
+    if (readMarker(dir) !== info.topicId) {
+      removePath(dir);
+      ensureDir(dir);
+      writeFileAtomic(join(dir, MARKER_FILE), `${JSON.stringify({ topic: info.topic, partition: info.partition, topicId: info.topicId })}\n`);
+    }
+    const replica = new Replica(dir, info, this.#selfId, {
+      proposeIsr: (isr) => {
+        log(`leader of '${name}' asks the SC for in-sync set [${isr.join(", ")}]`);
+        this.#send({ type: "isr", topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
+      },
+      changed: () => this.scheduleReport(),
+    });
+    const { recovery } = replica.log;
+    if (recovery.truncatedBytes > 0) {
+      log(
+        `recovered '${name}': cut ${recovery.truncatedBytes} byte(s) off ${recovery.segment} (${recovery.reason}); ` +
+          `${recovery.validEndOffset} whole record(s) kept`,
+      );
+    }
+    log(`opened replica '${name}' (${info.leader === this.#selfId ? "leader" : `follower of SPU ${info.leader}`}), end offset ${replica.log.endOffset}`);
+    this.#replicas.set(key, replica);
+    return replica;
+  }
+
+  #drop(key: string, replica: Replica): void {
+    this.#fetchers.get(key)?.stop();
+    this.#fetchers.delete(key);
+    replica.close();
+    this.#replicas.delete(key);
+    removePath(replica.log.dir);
+    log(`removed replica '${partitionName(replica.assignment.topic, replica.assignment.partition)}' and its data`);
+  }
+
+  /** Starts, restarts or stops the fetcher of `replica` to match its leader and epoch. */
+  #follow(key: string, replica: Replica, spus: ReplicasMessage["spus"]): void {
+    const current = this.#fetchers.get(key);
+    const { leader, leaderEpoch } = replica.assignment;
+    if (current && !replica.isLeader && current.leader === leader && current.leaderEpoch === leaderEpoch) return;
+    current?.stop();
+    this.#fetchers.delete(key);
+    if (replica.isLeader) return;
+    const endpoint = spus.find((spu) => spu.id === leader);
+    if (!endpoint) {
+      log(`replica '${key}' has leader SPU ${leader}, whose endpoint the SC did not send`);
+      return;
+    }
+    this.#fetchers.set(
+      key,
+      new FollowerFetcher({
+        replica,
+        selfId: this.#selfId,
+        leaderAddress: { host: endpoint.host, port: endpoint.privatePort },
+        changed: () => this.scheduleReport(),
+      }),
+    );
+  }
+
+  /** Removes partition directories (those holding a marker) that no assignment names. */
+  #removeStrayDirs(keep: Set<string>): void {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.#dataDir);
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (keep.has(entry) || readMarker(join(this.#dataDir, entry)) === undefined) continue;
+      removePath(join(this.#dataDir, entry));
+      log(`removed '${entry}': no longer assigned to this SPU`);
+    }
+  }
+}
+
+/** The topic id in the marker of partition directory `dir`, or undefined when there is none. */
+function readMarker(dir: string): string | undefined {
+  try {
+    const id = JSON.parse(readFileSync(join(dir, MARKER_FILE), "utf8"))?.topicId;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

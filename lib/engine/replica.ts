@@ -1,0 +1,399 @@
+/**
+ * One replica of a partition on an SPU: its durable log and, while it leads, what it knows
+ * about its followers. The leader appends a producer's batch, fsyncs it (batches appended in
+ * the same turn of the event loop share one fsync), and acknowledges it once the high
+ * watermark passes it, that is once every in-sync replica has fetched past it; a follower's
+ * fetch offset says it holds everything before it, fsynced. Consumers read only below the high
+ * watermark, so they never see a record that could still be lost.
+ *
+ * The high watermark is checkpointed to `high-watermark` in the partition directory (at most
+ * every CHECKPOINT_INTERVAL_MS and on close), so a leader that restarts serves what was
+ * acknowledged before without waiting for its followers.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../home.ts";
+import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
+import { openPartitionLog, type PartitionLog } from "./partition-log.ts";
+import type { FetchMessage, RecordsMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
+import { firstFrames } from "./records.ts";
+
+/** A follower that has not caught up for this long leaves the in-sync set. */
+export const MAX_LAG_MS = 5_000;
+/** A produce request fails if the in-sync replicas do not all have its batch by then. */
+export const PRODUCE_TIMEOUT_MS = 30_000;
+/** An in-sync set change the SC has not confirmed within this time is asked for again. */
+const ISR_RETRY_MS = 1_000;
+const CHECKPOINT_INTERVAL_MS = 1_000;
+const CHECKPOINT_FILE = "high-watermark";
+
+/** A request a replica cannot serve, with the code and HTTP status the client gets. */
+export class ReplicaError extends Error {
+  readonly code: "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "BAD_REQUEST";
+  readonly status: number;
+
+  constructor(code: ReplicaError["code"], status: number, message: string) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** What a replica needs from the SPU around it. */
+export interface ReplicaHooks {
+  /** Asks the SC to record a new in-sync set. */
+  proposeIsr(isr: number[]): void;
+  /** Offsets or the high watermark changed: report them to the SC soon. */
+  changed(): void;
+}
+
+interface Follower extends FollowerState {
+  /** Open fetch connections of this follower (normally one). */
+  sessions: number;
+  /** The leader's end offset when it last answered this follower. */
+  lastSentEnd: number;
+}
+
+interface AckWaiter {
+  /** Resolved once the high watermark reaches this offset. */
+  until: number;
+  resolve(): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One partition replica of this SPU: leader or follower as its assignment says. */
+export class Replica {
+  readonly log: PartitionLog;
+  readonly #selfId: number;
+  readonly #hooks: ReplicaHooks;
+  #assignment: ReplicaAssignmentInfo;
+  #highWatermark: number;
+  #syncedEnd: number;
+  #followers = new Map<number, Follower>();
+  #proposed: { isr: number[]; at: number } | null = null;
+  #ackWaiters: AckWaiter[] = [];
+  /** Woken when records are appended or the high watermark moves (long-polling fetches and consumes). */
+  #wakers = new Set<() => void>();
+  #flushScheduled = false;
+  #checkpointTimer: ReturnType<typeof setTimeout> | null = null;
+  #checkpointed = -1;
+  #closed = false;
+
+  constructor(dir: string, assignment: ReplicaAssignmentInfo, selfId: number, hooks: ReplicaHooks) {
+    this.log = openPartitionLog(dir);
+    // The recovered log may sit in the page cache only: make it durable before serving from it.
+    this.log.sync();
+    this.#selfId = selfId;
+    this.#hooks = hooks;
+    this.#assignment = assignment;
+    this.#syncedEnd = this.log.endOffset;
+    this.#highWatermark = Math.min(readCheckpoint(dir), this.log.endOffset);
+    this.#checkpointed = this.#highWatermark;
+    this.update(assignment);
+  }
+
+  get isLeader(): boolean {
+    return this.#assignment.leader === this.#selfId;
+  }
+
+  get assignment(): ReplicaAssignmentInfo {
+    return this.#assignment;
+  }
+
+  get highWatermark(): number {
+    return this.#highWatermark;
+  }
+
+  /** Takes a new assignment from the SC (a new in-sync set, leader or epoch). */
+  update(assignment: ReplicaAssignmentInfo): void {
+    const wasLeader = this.isLeader;
+    this.#assignment = assignment;
+    if (!this.isLeader) {
+      if (wasLeader) this.#stepDown();
+      return;
+    }
+    const now = Date.now();
+    for (const id of assignment.replicas) {
+      if (id === this.#selfId || this.#followers.has(id)) continue;
+      // A follower gets MAX_LAG_MS to show up before it counts as lagging.
+      this.#followers.set(id, { endOffset: 0, caughtUpAt: now, disconnected: false, sessions: 0, lastSentEnd: 0 });
+    }
+    if (this.#proposed && sameIds(this.#proposed.isr, assignment.isr)) this.#proposed = null;
+    this.#advance();
+  }
+
+  /** The leader's part of a produce: append, fsync, and resolve once the in-sync replicas have the batch. */
+  async produce(values: Uint8Array[]): Promise<{ baseOffset: number; lastOffset: number }> {
+    this.#ensureLeader();
+    const result = this.log.append(values);
+    this.#wake();
+    this.#scheduleFlush();
+    await new Promise<void>((resolve, reject) => {
+      const waiter: AckWaiter = {
+        until: result.lastOffset + 1,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#ackWaiters = this.#ackWaiters.filter((other) => other !== waiter);
+          reject(
+            new ReplicaError(
+              "PRODUCE_TIMEOUT",
+              504,
+              `in-sync replicas [${this.#effectiveIsr().join(", ")}] did not all confirm offsets ${result.baseOffset}..${result.lastOffset} within ${PRODUCE_TIMEOUT_MS / 1000}s`,
+            ),
+          );
+        }, PRODUCE_TIMEOUT_MS),
+      };
+      this.#ackWaiters.push(waiter);
+      this.#advance();
+    });
+    return result;
+  }
+
+  /** Serves a follower's fetch: records from its offset (waiting up to `waitMs` when there are none yet). */
+  async fetch(request: FetchMessage): Promise<{ header: RecordsMessage; body?: Uint8Array }> {
+    const answer = (error?: RecordsMessage["error"]): RecordsMessage => ({
+      type: "records",
+      offset: request.offset,
+      endOffset: this.log.endOffset,
+      highWatermark: this.#highWatermark,
+      ...(error ? { error } : {}),
+    });
+    if (this.#closed || !this.isLeader) return { header: answer("NOT_LEADER") };
+    if (request.leaderEpoch !== this.#assignment.leaderEpoch) return { header: answer("FENCED") };
+    if (request.offset > this.log.endOffset || request.offset < this.log.startOffset) return { header: answer("OFFSET_OUT_OF_RANGE") };
+    this.#recordFetch(request.replicaId, request.offset);
+    if (request.offset === this.log.endOffset && request.waitMs > 0) {
+      await this.#waitForChange(request.waitMs, () => this.log.endOffset > request.offset);
+      if (this.#closed || !this.isLeader) return { header: answer("NOT_LEADER") };
+    }
+    const read = this.log.readRaw(request.offset, request.maxBytes);
+    const follower = this.#followers.get(request.replicaId);
+    if (follower) follower.lastSentEnd = this.log.endOffset;
+    return { header: answer(), body: read.bytes };
+  }
+
+  /** A fetch connection of follower `id` opened. */
+  followerConnected(id: number): void {
+    const follower = this.#followers.get(id);
+    if (!follower) return;
+    follower.sessions++;
+    follower.disconnected = false;
+  }
+
+  /** A fetch connection of follower `id` closed: without another, it leaves the in-sync set now. */
+  followerDisconnected(id: number): void {
+    const follower = this.#followers.get(id);
+    if (!follower) return;
+    follower.sessions = Math.max(0, follower.sessions - 1);
+    if (follower.sessions === 0) {
+      follower.disconnected = true;
+      this.checkIsr();
+    }
+  }
+
+  /** Records below the high watermark from `offset`, up to about `maxBytes`, as log frames. */
+  async consume(offset: number, options: { maxBytes: number; waitMs: number }): Promise<{ bytes: Uint8Array; nextOffset: number }> {
+    this.#ensureLeader();
+    if (offset > this.#highWatermark || offset < this.log.startOffset) {
+      throw new ReplicaError(
+        "OFFSET_OUT_OF_RANGE",
+        416,
+        `offset ${offset} is outside partition '${this.#assignment.topic}-${this.#assignment.partition}' (offsets ${this.log.startOffset} to ${this.#highWatermark})`,
+      );
+    }
+    if (offset === this.#highWatermark && options.waitMs > 0) {
+      await this.#waitForChange(options.waitMs, () => this.#highWatermark > offset);
+      this.#ensureLeader();
+    }
+    const end = this.#highWatermark;
+    if (offset === end) return { bytes: new Uint8Array(0), nextOffset: offset };
+    const read = this.log.readRaw(offset, options.maxBytes);
+    if (read.nextOffset <= end) return { bytes: read.bytes, nextOffset: read.nextOffset };
+    return { bytes: firstFrames(read.bytes, end - offset), nextOffset: end };
+  }
+
+  /** Drops followers that left or lag from the in-sync set, adds those caught up, and asks the SC to record it. */
+  checkIsr(now = Date.now()): void {
+    if (this.#closed || !this.isLeader) return;
+    const { leader, replicas, isr } = this.#assignment;
+    const desired = desiredIsr({
+      leader,
+      replicas,
+      isr,
+      followers: this.#followers,
+      highWatermark: this.#highWatermark,
+      now,
+      maxLagMs: MAX_LAG_MS,
+    });
+    if (sameIds(desired, isr)) {
+      this.#proposed = null;
+      return;
+    }
+    if (this.#proposed && sameIds(this.#proposed.isr, desired) && now - this.#proposed.at < ISR_RETRY_MS) return;
+    this.#proposed = { isr: desired, at: now };
+    this.#hooks.proposeIsr(desired);
+    this.#advance();
+  }
+
+  /** This replica's offsets, for a report to the SC. */
+  report(): ReplicaReport {
+    return {
+      topic: this.#assignment.topic,
+      partition: this.#assignment.partition,
+      leaderEpoch: this.#assignment.leaderEpoch,
+      isLeader: this.isLeader,
+      endOffset: this.log.endOffset,
+      highWatermark: this.#highWatermark,
+    };
+  }
+
+  /** Takes the high watermark a follower learns from its leader (kept for a later election). */
+  followLeaderHighWatermark(leaderHighWatermark: number): void {
+    const next = Math.min(leaderHighWatermark, this.log.endOffset);
+    if (next <= this.#highWatermark) return;
+    this.#highWatermark = next;
+    this.#scheduleCheckpoint();
+  }
+
+  /** Fails what waits on this replica, checkpoints the high watermark and closes the log. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failWaiters(new ReplicaError("NOT_LEADER", 503, `partition '${this.#assignment.topic}-${this.#assignment.partition}' is closing on this SPU`));
+    this.#wake();
+    if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
+    this.#writeCheckpoint();
+    this.log.close();
+  }
+
+  /** The in-sync set the high watermark honours: the SC's, plus any member of a change not yet confirmed. */
+  #effectiveIsr(): number[] {
+    const isr = [...this.#assignment.isr];
+    for (const id of this.#proposed?.isr ?? []) if (!isr.includes(id)) isr.push(id);
+    return isr;
+  }
+
+  #recordFetch(id: number, offset: number): void {
+    const follower = this.#followers.get(id);
+    if (!follower) return;
+    follower.endOffset = offset;
+    if (offset >= follower.lastSentEnd) follower.caughtUpAt = Date.now();
+    this.#advance();
+    if (!this.#assignment.isr.includes(id)) this.checkIsr();
+  }
+
+  #advance(): void {
+    if (this.#closed || !this.isLeader) return;
+    const next = Math.min(
+      this.log.endOffset,
+      highWatermark({
+        leader: this.#selfId,
+        leaderSyncedEnd: this.#syncedEnd,
+        isr: this.#effectiveIsr(),
+        followers: this.#followers,
+        previous: this.#highWatermark,
+      }),
+    );
+    if (next > this.#highWatermark) {
+      this.#highWatermark = next;
+      this.#wake();
+      this.#scheduleCheckpoint();
+      this.#hooks.changed();
+    }
+    if (this.#ackWaiters.length === 0) return;
+    const waiting: AckWaiter[] = [];
+    for (const waiter of this.#ackWaiters) {
+      if (waiter.until <= this.#highWatermark) {
+        clearTimeout(waiter.timer);
+        waiter.resolve();
+      } else {
+        waiting.push(waiter);
+      }
+    }
+    this.#ackWaiters = waiting;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (this.#closed) return;
+      this.log.sync();
+      this.#syncedEnd = this.log.endOffset;
+      this.#advance();
+      this.#hooks.changed();
+    });
+  }
+
+  #waitForChange(waitMs: number, done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (this.#closed || done()) finish();
+      };
+      const timer = setTimeout(finish, waitMs);
+      this.#wakers.add(check);
+    });
+  }
+
+  #wake(): void {
+    for (const waker of [...this.#wakers]) waker();
+  }
+
+  #stepDown(): void {
+    this.#followers.clear();
+    this.#proposed = null;
+    this.#failWaiters(
+      new ReplicaError("NOT_LEADER", 409, `SPU ${this.#selfId} no longer leads partition '${this.#assignment.topic}-${this.#assignment.partition}'`),
+    );
+    this.#wake();
+  }
+
+  #failWaiters(error: Error): void {
+    for (const waiter of this.#ackWaiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+  }
+
+  #ensureLeader(): void {
+    if (this.#closed || !this.isLeader) {
+      throw new ReplicaError(
+        "NOT_LEADER",
+        409,
+        `SPU ${this.#selfId} does not lead partition '${this.#assignment.topic}-${this.#assignment.partition}' (SPU ${this.#assignment.leader} does)`,
+      );
+    }
+  }
+
+  #scheduleCheckpoint(): void {
+    if (this.#checkpointTimer) return;
+    this.#checkpointTimer = setTimeout(() => {
+      this.#checkpointTimer = null;
+      this.#writeCheckpoint();
+    }, CHECKPOINT_INTERVAL_MS);
+  }
+
+  #writeCheckpoint(): void {
+    if (this.#checkpointed === this.#highWatermark) return;
+    writeFileAtomic(join(this.log.dir, CHECKPOINT_FILE), `${this.#highWatermark}\n`);
+    this.#checkpointed = this.#highWatermark;
+  }
+}
+
+/** The checkpointed high watermark of the partition in `dir`; 0 when there is none. */
+function readCheckpoint(dir: string): number {
+  try {
+    const value = Number(readFileSync(join(dir, CHECKPOINT_FILE), "utf8").trim());
+    return Number.isInteger(value) && value >= 0 ? value : 0;
+  } catch {
+    return 0;
+  }
+}

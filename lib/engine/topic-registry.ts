@@ -1,0 +1,199 @@
+/**
+ * The SC's topics and partitions: created, deleted and re-led only here, persisted in the
+ * metadata store before anyone is told, and joined with what leaders last reported.
+ *
+ * A topic's Topic object is its commit point: `create` writes the Partition objects first and
+ * the Topic last, `delete` removes the Topic first, and on start Partition objects without
+ * their Topic (a create or delete cut short) are removed.
+ */
+import { randomUUID } from "node:crypto";
+import { assignReplicas } from "./assignment.ts";
+import type { IsrMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
+import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
+import { partitionName, topicNameProblem } from "./topic-name.ts";
+
+/** Most partitions a topic may have. */
+const MAX_PARTITIONS = 1000;
+
+/** A refused admin request: `code` is one of the CLI's error codes, `status` the HTTP status. */
+export class AdminRefusal extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** A partition as `GET /partitions` lists it. */
+export interface PartitionView {
+  topic: string;
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  leaderEpoch: number;
+  /** The leader is connected and has reported the partition under the current epoch. */
+  online: boolean;
+  /** The leader's end offset and high watermark as last reported; null while it is offline. */
+  endOffset: number | null;
+  highWatermark: number | null;
+}
+
+/** The topics and partitions of one SC, backed by its metadata store. */
+export class TopicRegistry {
+  readonly #store: MetadataStore;
+  readonly #topics = new Map<string, TopicObject>();
+  readonly #partitions = new Map<string, PartitionObject>();
+  readonly #reports = new Map<string, ReplicaReport & { spuId: number }>();
+
+  constructor(store: MetadataStore) {
+    this.#store = store;
+    for (const topic of store.list<TopicObject>("Topic")) this.#topics.set(topic.name, topic);
+    for (const partition of store.list<PartitionObject>("Partition")) {
+      const topic = this.#topics.get(partition.spec.topic);
+      if (topic?.spec.id === partition.spec.topicId) this.#partitions.set(partition.name, partition);
+      else store.remove("Partition", partition.name);
+    }
+  }
+
+  get topicCount(): number {
+    return this.#topics.size;
+  }
+
+  listTopics(): TopicObject[] {
+    return [...this.#topics.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Creates `name` on the `online` SPUs; throws an AdminRefusal when it cannot. */
+  create(request: { name: unknown; partitions?: unknown; replication?: unknown }, online: number[]): TopicObject {
+    const name = typeof request.name === "string" ? request.name : "";
+    const problem = topicNameProblem(name);
+    if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", 400, problem);
+    const partitions = request.partitions ?? 1;
+    const replication = request.replication ?? 1;
+    if (!Number.isInteger(partitions) || (partitions as number) < 1 || (partitions as number) > MAX_PARTITIONS) {
+      throw new AdminRefusal("TOPIC_INVALID", 400, `partitions must be an integer from 1 to ${MAX_PARTITIONS}, not '${partitions}'`);
+    }
+    if (!Number.isInteger(replication) || (replication as number) < 1) {
+      throw new AdminRefusal("TOPIC_INVALID", 400, `replication must be an integer of at least 1, not '${replication}'`);
+    }
+    if (this.#topics.has(name)) throw new AdminRefusal("TOPIC_EXISTS", 409, `topic '${name}' already exists`);
+    if ((replication as number) > online.length) {
+      throw new AdminRefusal(
+        "INSUFFICIENT_SPUS",
+        422,
+        `replication ${replication} needs ${replication} online SPUs; ${online.length} ${online.length === 1 ? "is" : "are"} online` +
+          (online.length > 0 ? ` (${online.join(", ")})` : ""),
+      );
+    }
+    const topic: TopicObject = {
+      name,
+      spec: { id: randomUUID(), partitions: partitions as number, replicationFactor: replication as number },
+    };
+    const placed = assignReplicas({
+      spus: online,
+      partitions: topic.spec.partitions,
+      replication: topic.spec.replicationFactor,
+      start: this.#partitions.size,
+    });
+    for (const { partition, replicas } of placed) {
+      const object: PartitionObject = {
+        name: partitionName(name, partition),
+        spec: { topic: name, topicId: topic.spec.id, partition, replicas },
+        // Every replica of a new, empty partition holds every record it has.
+        leaderAndIsr: { leader: replicas[0]!, leaderEpoch: 0, isr: [...replicas] },
+      };
+      this.#store.put("Partition", object.name, object);
+      this.#partitions.set(object.name, object);
+    }
+    this.#store.put("Topic", name, topic);
+    this.#topics.set(name, topic);
+    return topic;
+  }
+
+  /** Deletes topic `name` and its partitions; throws NO_TOPIC when there is none. */
+  delete(name: string): void {
+    const topic = this.#topics.get(name);
+    if (!topic) throw new AdminRefusal("NO_TOPIC", 404, `topic '${name}' does not exist`);
+    this.#store.remove("Topic", name);
+    this.#topics.delete(name);
+    for (let partition = 0; partition < topic.spec.partitions; partition++) {
+      const key = partitionName(name, partition);
+      this.#store.remove("Partition", key);
+      this.#partitions.delete(key);
+      this.#reports.delete(key);
+    }
+  }
+
+  /** Every partition (of `topic` when given) with its leader's last report; `online` says which SPUs are connected. */
+  listPartitions(isOnline: (spuId: number) => boolean, topic?: string): PartitionView[] {
+    return [...this.#partitions.values()]
+      .filter((partition) => topic === undefined || partition.spec.topic === topic)
+      .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
+      .map((partition) => {
+        const { leader, leaderEpoch, isr } = partition.leaderAndIsr;
+        const report = this.#reports.get(partition.name);
+        const live = report !== undefined && report.spuId === leader && report.leaderEpoch === leaderEpoch && isOnline(leader);
+        return {
+          topic: partition.spec.topic,
+          partition: partition.spec.partition,
+          leader,
+          replicas: partition.spec.replicas,
+          isr,
+          leaderEpoch,
+          online: live,
+          endOffset: live ? report.endOffset : null,
+          highWatermark: live ? report.highWatermark : null,
+        };
+      });
+  }
+
+  /** The replicas SPU `spuId` holds, for a `replicas` message. */
+  assignmentsFor(spuId: number): ReplicaAssignmentInfo[] {
+    return [...this.#partitions.values()]
+      .filter((partition) => partition.spec.replicas.includes(spuId))
+      .map((partition) => ({
+        topic: partition.spec.topic,
+        topicId: partition.spec.topicId,
+        partition: partition.spec.partition,
+        replicas: partition.spec.replicas,
+        ...partition.leaderAndIsr,
+      }));
+  }
+
+  /** Records a leader's report of its replicas' offsets (reports of followers are kept for no one). */
+  recordReport(spuId: number, replicas: ReplicaReport[]): void {
+    for (const replica of replicas) {
+      if (replica.isLeader) this.#reports.set(partitionName(replica.topic, replica.partition), { ...replica, spuId });
+    }
+  }
+
+  /** Forgets the reports of an SPU that went offline. */
+  forgetReports(spuId: number): void {
+    for (const [key, report] of this.#reports) if (report.spuId === spuId) this.#reports.delete(key);
+  }
+
+  /**
+   * Persists the in-sync set a leader asks for, if it comes from the current leader under the
+   * current epoch and is a set of the partition's replicas holding the leader. Returns the
+   * partition's replicas when it changed (they must be told), else why not.
+   */
+  changeIsr(spuId: number, message: IsrMessage): { changed: number[] } | { refused: string } {
+    const partition = this.#partitions.get(partitionName(message.topic, message.partition));
+    if (!partition) return { refused: `no partition '${partitionName(message.topic, message.partition)}'` };
+    const { leader, leaderEpoch } = partition.leaderAndIsr;
+    if (spuId !== leader || message.leaderEpoch !== leaderEpoch) {
+      return { refused: `SPU ${spuId} at epoch ${message.leaderEpoch} is not the leader (SPU ${leader}, epoch ${leaderEpoch})` };
+    }
+    const isr = Array.isArray(message.isr) ? message.isr : [];
+    if (!isr.includes(leader) || !isr.every((id) => partition.spec.replicas.includes(id))) {
+      return { refused: `in-sync set [${isr.join(", ")}] must hold the leader and only replicas` };
+    }
+    partition.leaderAndIsr = { ...partition.leaderAndIsr, isr: partition.spec.replicas.filter((id) => isr.includes(id)) };
+    this.#store.put("Partition", partition.name, partition);
+    return { changed: partition.spec.replicas };
+  }
+}

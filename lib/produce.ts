@@ -1,0 +1,172 @@
+/**
+ * `cluster produce TOPIC`: one record per line of stdin, sent to the partition leaders in
+ * batches (never a request per record). While one batch is in flight the next one fills, so
+ * batches grow with the leader's latency; each request returns once every in-sync replica has
+ * its batch fsynced (acks=all). Without `--partition`, batches go round-robin over partitions.
+ */
+import type { Argv } from "yargs";
+import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader } from "./admin.ts";
+import { ClusterError, UsageError } from "./errors.ts";
+import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
+import { encodeValues } from "./engine/records.ts";
+import { PRODUCE_TIMEOUT_MS } from "./engine/replica.ts";
+
+/** A batch is sent once it holds this many bytes of values (or the input ends). */
+const MAX_BATCH_BYTES = 1024 * 1024;
+const NEWLINE = 10;
+
+/** Options of {@link produceRecords}. */
+export interface ProduceOptions {
+  home?: string;
+  name?: string;
+  topic: string;
+  /** Every batch to this partition; round-robin over all partitions when absent. */
+  partition?: number;
+  /** The bytes to split into lines (stdin for the CLI). */
+  input: AsyncIterable<Uint8Array>;
+}
+
+/** What {@link produceRecords} acknowledged. */
+export interface ProduceResult {
+  topic: string;
+  records: number;
+  batches: number;
+  /** Offsets given, per partition written. */
+  partitions: { partition: number; records: number; firstOffset: number; lastOffset: number }[];
+}
+
+/** Produces every line of `options.input` as a record; resolves once all are acknowledged. */
+export async function produceRecords(options: ProduceOptions): Promise<ProduceResult> {
+  const cluster = locateRunningCluster(options);
+  const leaders = await topicLeaders(cluster, options.topic);
+  if (options.partition !== undefined && !leaders.some((leader) => leader.partition === options.partition)) {
+    throw new ClusterError("NO_PARTITION", `topic '${options.topic}' has no partition ${options.partition} (it has ${leaders.length})`, {
+      hint: `pass --partition from 0 to ${leaders.length - 1}, or leave it out to spread batches over all`,
+    });
+  }
+  const result: ProduceResult = { topic: options.topic, records: 0, batches: 0, partitions: [] };
+  const queue: Uint8Array[] = [];
+  let queuedBytes = 0;
+  let ended = false;
+  let wakeSender: (() => void) | undefined;
+  let wakeReader: (() => void) | undefined;
+
+  // One batch in flight; the next is whatever queued meanwhile, so batches grow with latency.
+  const sender = (async () => {
+    for (;;) {
+      if (queue.length === 0) {
+        if (ended) return;
+        await new Promise<void>((resolve) => (wakeSender = resolve));
+        continue;
+      }
+      let count = 0;
+      let bytes = 0;
+      while (count < queue.length && (count === 0 || bytes + 4 + queue[count]!.byteLength <= MAX_BATCH_BYTES)) {
+        bytes += 4 + queue[count]!.byteLength;
+        count++;
+      }
+      const values = queue.splice(0, count);
+      queuedBytes -= bytes;
+      wakeReader?.();
+      const leader =
+        options.partition !== undefined
+          ? leaders.find((entry) => entry.partition === options.partition)!
+          : leaders[result.batches % leaders.length]!;
+      result.batches++;
+      await sendBatch(leader, values, { topic: options.topic, clusterName: cluster.paths.name, result });
+    }
+  })();
+  // Awaited below; marked handled so that a failure while stdin is read is not reported as unhandled.
+  sender.catch(() => {});
+
+  for await (const value of splitLines(options.input)) {
+    queue.push(value);
+    queuedBytes += 4 + value.byteLength;
+    wakeSender?.();
+    // Read ahead at most two batches; a failed send ends the wait with its error.
+    if (queuedBytes >= 2 * MAX_BATCH_BYTES) await Promise.race([new Promise<void>((resolve) => (wakeReader = resolve)), sender]);
+  }
+  ended = true;
+  wakeSender?.();
+  await sender;
+  result.partitions.sort((a, b) => a.partition - b.partition);
+  return result;
+}
+
+async function sendBatch(
+  leader: PartitionLeader,
+  values: Uint8Array[],
+  context: { topic: string; clusterName: string; result: ProduceResult },
+): Promise<void> {
+  const response = await spuRequest(leader, `/produce/${encodeURIComponent(context.topic)}/${leader.partition}`, {
+    clusterName: context.clusterName,
+    method: "POST",
+    body: encodeValues(values),
+    signal: AbortSignal.timeout(PRODUCE_TIMEOUT_MS + 5_000),
+  });
+  const { baseOffset, lastOffset } = (await response.json()) as { baseOffset: number; lastOffset: number };
+  context.result.records += values.length;
+  const written = context.result.partitions.find((entry) => entry.partition === leader.partition);
+  if (written) {
+    written.records += values.length;
+    written.lastOffset = lastOffset;
+  } else {
+    context.result.partitions.push({ partition: leader.partition, records: values.length, firstOffset: baseOffset, lastOffset });
+  }
+}
+
+/** The lines of `input` without their '\n'; a last line without one counts too. */
+export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let carry: Buffer | undefined;
+  for await (const chunk of input) {
+    const bytes = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let start = 0;
+    for (let end = bytes.indexOf(NEWLINE); end >= 0; end = bytes.indexOf(NEWLINE, start)) {
+      yield bytes.subarray(start, end);
+      start = end + 1;
+    }
+    // Copied, because the stream may reuse the chunk's memory.
+    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : undefined;
+  }
+  if (carry) yield carry;
+}
+
+/** "produced 3 record(s) to 'orders' in 1 batch(es): partition 0 offsets 0..2" */
+export function formatProduceResult(result: ProduceResult): string {
+  if (result.records === 0) return `no records produced to '${result.topic}': the input was empty`;
+  const where = result.partitions.map((entry) => `partition ${entry.partition} offsets ${entry.firstOffset}..${entry.lastOffset}`).join(", ");
+  return `produced ${result.records} record(s) to '${result.topic}' in ${result.batches} batch(es): ${where}`;
+}
+
+interface ProduceArgs extends CommonArgs {
+  topic: string;
+  partition?: number;
+}
+
+/** The `produce` command module. */
+export const produceCommand = {
+  command: "produce <topic>",
+  describe: "Produce one record per line of stdin (acknowledged by every in-sync replica)",
+  builder: (yargs: Argv) =>
+    clusterOptions(yargs)
+      .positional("topic", { type: "string", demandOption: true, describe: "Topic to write to" })
+      .option("partition", { type: "number", describe: "Write every record to this partition (default: batches round-robin)" })
+      .check((argv) => {
+        if (argv.partition !== undefined && !(Number.isInteger(argv.partition) && (argv.partition as number) >= 0)) {
+          throw new UsageError(`--partition must be a non-negative integer, not '${argv.partition}'`);
+        }
+        return true;
+      })
+      .example("printf 'a\\nb\\n' | $0 produce orders", "two records to topic 'orders'"),
+  handler: async (argv: ProduceArgs): Promise<number> => {
+    const result = await produceRecords({
+      home: argv.home,
+      name: argv.name,
+      topic: argv.topic,
+      partition: argv.partition,
+      input: Bun.stdin.stream(),
+    });
+    printResult(argv, result, formatProduceResult);
+    return 0;
+  },
+};
