@@ -15,6 +15,7 @@ import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./e
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
+import { formatPlan, type Plan } from "./plan.ts";
 import { readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 
@@ -39,25 +40,65 @@ export interface ResumeResult {
 }
 
 const DEFAULT_CONFIRM_SECONDS = 30;
+const RESTART_GRACE_MS = 5_000;
 
-export async function resumeCluster(options: ResumeOptions): Promise<ResumeResult> {
-  const started = performance.now();
+function locateExisting(options: ResumeOptions): ClusterPaths {
   const paths = locateCluster(options);
   if (!clusterExists(paths)) {
     throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
       hint: `run 'cluster create --name ${paths.name}' to make one`,
     });
   }
+  return paths;
+}
+
+function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
+  const spec = readSavedSpec(paths);
+  if (!spec) {
+    throw new ClusterError("STATE_CORRUPT", `cluster '${paths.name}' has no saved spec: it was not completely created`, {
+      hint: `run 'cluster delete --name ${paths.name}', then 'cluster create --name ${paths.name}'`,
+    });
+  }
+  return spec;
+}
+
+/** What `resume` would do: start the components of the saved spec that are not running. */
+export async function planResume(options: ResumeOptions): Promise<Plan> {
+  const paths = locateExisting(options);
+  const spec = readSpecToResume(paths);
+  const missing = missingComponents(planComponents(spec, paths), readState(paths).processes, isAlive);
+  await ensurePortsFree(spec.host, missing, paths.name);
+  return {
+    dryRun: true,
+    verb: "resume",
+    name: paths.name,
+    ...(missing.length === 0 && { note: "every process is already running" }),
+    actions:
+      missing.length === 0
+        ? []
+        : [
+            { action: "check-ports", host: spec.host, ports: missing.flatMap((component) => component.ports) },
+            ...missing.map((component) => ({ action: "start" as const, component: component.name, argv: component.argv, ports: component.ports })),
+            { action: "write", path: paths.state },
+          ],
+  };
+}
+
+export async function resumeCluster(options: ResumeOptions): Promise<ResumeResult> {
+  const started = performance.now();
+  const paths = locateExisting(options);
   const lock = acquireLock(paths.lock, { verb: "resume", subject: `cluster '${paths.name}'` });
   let startedNow: ProcessEntry[] = [];
   try {
-    const spec = readSavedSpec(paths);
-    if (!spec) {
-      throw new ClusterError("STATE_CORRUPT", `cluster '${paths.name}' has no saved spec: it was not completely created`, {
-        hint: `run 'cluster delete --name ${paths.name}', then 'cluster create --name ${paths.name}'`,
-      });
-    }
+    const spec = readSpecToResume(paths);
     const state = readState(paths);
+    if (lock.staleHolder && state.intent === "starting") {
+      // The command before this one died while starting processes. Those it never confirmed
+      // as recorded are exiting by themselves (lib/engine/adoption.ts), and which ones those
+      // are cannot be told from here: stop them all and start afresh rather than count on them.
+      await stopEntries(liveEntries(state.processes), { graceMs: RESTART_GRACE_MS, clusterName: paths.name });
+      state.processes = [];
+    }
     const running = liveEntries(state.processes);
     const missing = missingComponents(planComponents(spec, paths), running, isAlive);
     await ensurePortsFree(spec.host, missing, paths.name);
@@ -179,6 +220,7 @@ const CONFIGURATION_FLAGS = ["spus", "spec", "port-base"] as const;
 
 interface ResumeArgs extends CommonArgs {
   timeout: number;
+  dryRun?: boolean;
 }
 
 export const resumeCommand = {
@@ -198,8 +240,13 @@ export const resumeCommand = {
             `to change it, run 'cluster delete --name ${name}' and 'cluster create --name ${name}' with the new flags`,
         );
       })
+      .option("dry-run", { type: "boolean", describe: "Print the processes that would be started and do nothing" })
       .example("$0 resume --name dev", "start cluster 'dev' again with its data"),
   handler: async (argv: ResumeArgs): Promise<number> => {
+    if (argv.dryRun) {
+      printResult(argv, await planResume(argv), formatPlan);
+      return 0;
+    }
     const progress = createProgress(argv);
     const result = await resumeCluster({
       home: argv.home,

@@ -82,7 +82,7 @@ describe("--dry-run", () => {
     expect(readdirSync(home)).toEqual([]);
   });
 
-  test("shutdown --dry-run and delete --dry-run name the pids they would signal and leave everything running", async () => {
+  test("shutdown, resume and delete --dry-run say what they would do and leave everything running", async () => {
     const home = tempHome();
     expect((await cli(home, ["create", "--spus", "2", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
     const processes = readState(clusterPaths(home, "local")).processes;
@@ -94,11 +94,26 @@ describe("--dry-run", () => {
     expect(signalled.map((action: { component: string }) => action.component)).toEqual(["spu-5001", "spu-5002", "sc"]);
     expect(signalled.map((action: { pid: number }) => action.pid).sort()).toEqual(processes.map((entry) => entry.pid).sort());
 
+    const resumed = await cli(home, ["resume", "--dry-run", "--json"]);
+    expect(resumed.json).toEqual({ dryRun: true, verb: "resume", name: "local", note: "every process is already running", actions: [] });
+
     const deleted = await cli(home, ["delete", "--dry-run", "--json"]);
     expect(deleted.json.actions.at(-1)).toEqual({ action: "remove", path: join(home, "local") });
 
     expect(processes.every(isAlive)).toBe(true);
     expect(existsSync(join(home, "local", "cluster.yaml"))).toBe(true);
     expect((await cli(home, ["status"])).exitCode).toBe(0);
+  });
+
+  test("resume --dry-run of a stopped cluster lists every process it would start, and starts none", async () => {
+    const home = tempHome();
+    const base = nextPortBase();
+    expect((await cli(home, ["create", "--spus", "2", "--port-base", String(base)])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    const planned = await cli(home, ["resume", "--dry-run", "--json"]);
+    expect(planned.exitCode).toBe(0);
+    const starts = planned.json.actions.filter((action: { action: string }) => action.action === "start");
+    expect(starts.map((action: { component: string }) => action.component)).toEqual(["sc", "spu-5001", "spu-5002"]);
+    expect((await cli(home, ["status"])).exitCode).toBe(3);
   });
 });
