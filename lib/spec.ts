@@ -150,8 +150,8 @@ export function firstPortBase(): number {
   return Number(fromEnv);
 }
 
-/** Every port a resolved spec listens on. */
-export function specPorts(spec: Pick<ResolvedSpec, "sc" | "spus">): number[] {
+/** Every port a resolved spec (or a bare port layout) listens on. */
+export function specPorts(spec: { sc: ResolvedSpec["sc"]; spus: { publicPort: number; privatePort: number }[] }): number[] {
   return [spec.sc.publicPort, spec.sc.privatePort, ...spec.spus.flatMap((spu) => [spu.publicPort, spu.privatePort])];
 }
 

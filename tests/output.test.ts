@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { $ } from "zx";
 import { clusterPaths } from "../lib/home.ts";
 import { findBusyPorts, isAlive } from "../lib/procs.ts";
-import { progressMode } from "../lib/output.ts";
+import { progressMode, type ProgressMode } from "../lib/output.ts";
 import { readState } from "../lib/state.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 
@@ -17,7 +17,7 @@ const nextPortBase = portBlocks(18000);
 const ESCAPE = "\x1b[";
 
 describe("progressMode()", () => {
-  test.each([
+  test.each<[object, boolean, ProgressMode]>([
     [{}, true, "tty"],
     [{}, false, "plain"],
     [{ json: true }, true, "silent"],

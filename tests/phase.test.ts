@@ -2,11 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { clusterPaths } from "../lib/home.ts";
 import { missingComponents, planComponents } from "../lib/launch.ts";
 import { resolveSpec } from "../lib/spec.ts";
-import { derivePhase } from "../lib/status.ts";
+import { derivePhase, type Phase } from "../lib/status.ts";
 import type { ProcessEntry } from "../lib/state.ts";
 
 describe("derivePhase()", () => {
-  test.each([
+  test.each<[Parameters<typeof derivePhase>[0], Phase]>([
     [{ exists: false, processCount: 0, aliveCount: 0, spusConfirmed: false, problems: 0 }, "absent"],
     [{ exists: true, processCount: 4, aliveCount: 0, spusConfirmed: false, problems: 0 }, "stopped"],
     [{ exists: true, processCount: 4, aliveCount: 4, spusConfirmed: true, problems: 0 }, "running"],
