@@ -7,10 +7,13 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import packageJson from "./package.json" with { type: "json" };
 import { ClusterError, UsageError } from "./lib/errors.ts";
+import { completeCommand, completionCommand } from "./lib/completion.ts";
 import { consumeCommand } from "./lib/consume.ts";
 import { createCommand } from "./lib/create.ts";
 import { deleteCommand } from "./lib/delete.ts";
+import { diagnosticsCommand } from "./lib/diagnostics.ts";
 import { listCommand } from "./lib/list.ts";
+import { logsCommand } from "./lib/logs.ts";
 import { produceCommand } from "./lib/produce.ts";
 import { resumeCommand } from "./lib/resume.ts";
 import { shutdownCommand } from "./lib/shutdown.ts";
@@ -29,6 +32,10 @@ const COMMANDS = [
   topicCommand,
   produceCommand,
   consumeCommand,
+  logsCommand,
+  diagnosticsCommand,
+  completionCommand,
+  completeCommand,
 ];
 
 /** Runs the CLI on `args` and resolves to the exit code. */

@@ -36,7 +36,8 @@ export type ErrorCode =
   | "NOT_LEADER"
   | "LEADER_UNAVAILABLE"
   | "PRODUCE_TIMEOUT"
-  | "SPU_UNREACHABLE";
+  | "SPU_UNREACHABLE"
+  | "DIAGNOSTICS_FAILED";
 
 /** A failure the user can act on: a stable `code`, a message, and a `hint` naming the next command. */
 export class ClusterError extends Error {

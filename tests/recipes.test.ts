@@ -1,0 +1,100 @@
+/**
+ * The recipes in examples/Makefile, run for real with `make` against a temp home, checking
+ * after each target what the cluster really is (phase, SPUs, pids), not what make printed.
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { $ } from "zx";
+import { isAlive } from "../lib/procs.ts";
+import { CLI, cli, portBlocks, recordedProcesses, tempHome } from "./helpers.ts";
+
+const nextPortBase = portBlocks(17500);
+const EXAMPLES = join(import.meta.dir, "..", "examples");
+
+/** `make -C examples target vars...` with the CLI of this checkout and `home` as CLUSTER_HOME. */
+async function make(home: string, target: string, vars: Record<string, string | number> = {}) {
+  const assignments = Object.entries({ CLUSTER: `${process.execPath} ${CLI}`, ...vars }).map(([key, value]) => `${key}=${value}`);
+  return $({
+    quiet: true,
+    nothrow: true,
+    env: { ...process.env, CLUSTER_HOME: home, CLUSTER_NAME: "" },
+  })`make --no-print-directory -C ${EXAMPLES} ${target} ${assignments}`;
+}
+
+async function statusOf(home: string) {
+  const status = await cli(home, ["status", "--json"]);
+  return { exitCode: status.exitCode, phase: status.json.phase, expected: status.json.spus.expected, online: status.json.spus.online };
+}
+
+function livePids(home: string): number[] {
+  return recordedProcesses(home)
+    .filter(isAlive)
+    .map((entry) => entry.pid)
+    .sort();
+}
+
+describe("examples/Makefile", () => {
+  test("up creates, leaves a running cluster alone, and resumes a stopped or degraded one; down shuts it down", async () => {
+    const home = tempHome();
+    const portBase = nextPortBase();
+
+    const created = await make(home, "up", { SPUS: 2, PORT_BASE: portBase });
+    expect(created.stderr).not.toContain("Error");
+    expect(created.exitCode).toBe(0);
+    expect(await statusOf(home)).toEqual({ exitCode: 0, phase: "running", expected: [5001, 5002], online: [5001, 5002] });
+    expect((await cli(home, ["status", "--json"])).json.portBase).toBe(portBase);
+    const firstPids = livePids(home);
+
+    const again = await make(home, "up", { SPUS: 3 });
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain("already running");
+    expect(livePids(home)).toEqual(firstPids);
+
+    expect((await make(home, "down")).exitCode).toBe(0);
+    expect((await statusOf(home)).phase).toBe("stopped");
+    expect(livePids(home)).toEqual([]);
+
+    const resumed = await make(home, "up", { SPUS: 3 });
+    expect(resumed.exitCode).toBe(0);
+    expect(await statusOf(home)).toEqual({ exitCode: 0, phase: "running", expected: [5001, 5002], online: [5001, 5002] });
+    const resumedPids = livePids(home);
+    expect(resumedPids).toHaveLength(3);
+    expect(resumedPids.some((pid) => firstPids.includes(pid))).toBe(false);
+
+    const spu = recordedProcesses(home).find((entry) => entry.role === "spu" && entry.id === 5002)!;
+    process.kill(spu.pid, "SIGKILL");
+    expect((await statusOf(home)).phase).toBe("degraded");
+    expect((await make(home, "up")).exitCode).toBe(0);
+    expect((await statusOf(home)).phase).toBe("running");
+    expect(livePids(home).filter((pid) => resumedPids.includes(pid))).toHaveLength(2);
+
+    expect((await make(home, "down")).exitCode).toBe(0);
+    expect(livePids(home)).toEqual([]);
+  });
+
+  test("reset makes a new cluster from scratch; status and logs show it, and status fails once it is down", async () => {
+    const home = tempHome();
+    const portBase = nextPortBase();
+    expect((await make(home, "up", { PORT_BASE: portBase })).exitCode).toBe(0);
+    const before = livePids(home);
+
+    const reset = await make(home, "reset", { SPUS: 3, PORT_BASE: portBase });
+    expect(reset.exitCode).toBe(0);
+    expect(await statusOf(home)).toEqual({ exitCode: 0, phase: "running", expected: [5001, 5002, 5003], online: [5001, 5002, 5003] });
+    expect(livePids(home).some((pid) => before.includes(pid))).toBe(false);
+
+    const status = await make(home, "status");
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain("cluster 'local' is running");
+
+    const logs = await make(home, "logs", { COMPONENT: "spu-5003", LINES: 1 });
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout).toMatch(/^spu-5003 \| .*SPU 5003 /);
+    expect(logs.stdout.trimEnd().split("\n")).toHaveLength(1);
+
+    expect((await make(home, "down")).exitCode).toBe(0);
+    const stopped = await make(home, "status");
+    expect(stopped.exitCode).not.toBe(0);
+    expect(stopped.stdout).toContain("cluster 'local' is stopped");
+  });
+});
