@@ -6,7 +6,8 @@
  */
 import { listSpus, type SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
-import { tailFile, type ClusterPaths } from "./home.ts";
+import type { ClusterPaths } from "./home.ts";
+import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
 import type { ProcessEntry } from "./state.ts";
 import { join } from "node:path";
@@ -109,8 +110,8 @@ function ensureProcessesAlive(paths: ClusterPaths, processes: ProcessEntry[]): v
     const what = entry.role === "sc" ? "the SC" : `SPU ${entry.id}`;
     throw new ClusterError(
       entry.role === "sc" ? "SC_DIED" : "SPU_DIED",
-      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${tailFile(logFile, LOG_TAIL_LINES)}`,
-      { hint: `fix the cause above, then run 'cluster resume --name ${paths.name}'` },
+      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${readLastLines(logFile, LOG_TAIL_LINES).lines.join("\n")}`,
+      { hint: `fix the cause above ('cluster logs ${component} --name ${paths.name}' shows more), then run 'cluster resume --name ${paths.name}'` },
     );
   }
 }
@@ -140,6 +141,6 @@ function timeoutError(options: ConfirmOptions, last: SpuSets | undefined): Clust
   return new ClusterError(
     "SPU_CONFIRM_TIMEOUT",
     `SPUs ${last.online.length}/${last.expected.length} online after ${seconds}s; still waiting for ${waiting.join(", ")}`,
-    { hint: `see the SPU logs in '${options.paths.logs}', or raise --timeout` },
+    { hint: `see 'cluster logs --name ${name}', or raise --timeout` },
   );
 }

@@ -13,7 +13,6 @@ import {
   openSync,
   readFileSync,
   readdirSync,
-  readSync,
   renameSync,
   rmSync,
   writeSync,
@@ -202,35 +201,5 @@ export function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false;
-  }
-}
-
-/** The last `count` lines of a text file, or "" when it does not exist. Reads only the tail. */
-export function tailFile(path: string, count: number): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return "";
-  }
-  try {
-    const size = statSync(path).size;
-    const length = Math.min(size, 64 * 1024);
-    const buffer = Buffer.alloc(length);
-    readSyncFully(fd, buffer, size - length);
-    const lines = buffer.toString("utf8").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return lines.slice(-count).join("\n");
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readSyncFully(fd: number, buffer: Buffer, position: number): void {
-  let done = 0;
-  while (done < buffer.length) {
-    const read = readSync(fd, buffer, done, buffer.length - done, position + done);
-    if (read === 0) break;
-    done += read;
   }
 }

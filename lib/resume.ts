@@ -11,7 +11,7 @@ import { ClusterError, UsageError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
+import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
@@ -193,7 +193,7 @@ async function rollBack(paths: ClusterPaths, startedNow: ProcessEntry[]): Promis
 /** With the SC stopped, puts back into its store any spec SPU missing there (the SC reads it on start). */
 function seedMissingSpus(spec: ResolvedSpec): void {
   const store = new MetadataStore(spec.metadataDir);
-  const stored = new Set(store.list<SpuObject>("SPU").map((spu) => spu.spec.spuId));
+  const stored = new Set(store.listSpus().map((spu) => spu.spec.spuId));
   for (const spu of spec.spus) {
     if (!stored.has(spu.id)) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, spec.host, spu));
   }

@@ -37,7 +37,7 @@ export async function listClusterSpus(options: { home?: string; name?: string })
   const { spec, scRunning } = locateSpus(options);
   if (scRunning) return (await listSpusRaw(adminUrl(spec))) as unknown[];
   return new MetadataStore(spec.metadataDir)
-    .list<SpuObject>("SPU")
+    .listSpus()
     .map((spu) => ({ ...spu, status: { resolution: "Offline" } }));
 }
 
@@ -82,7 +82,7 @@ export async function registerClusterSpu(options: {
       await registerSpu(adminUrl(spec), { id: options.id, host: spec.host, ...ports });
     } else {
       const store = new MetadataStore(spec.metadataDir);
-      if (store.list<SpuObject>("SPU").some((spu) => spu.spec.spuId === options.id)) {
+      if (store.listSpus().some((spu) => spu.spec.spuId === options.id)) {
         throw new ClusterError("SPU_EXISTS", `SPU ${options.id} is already registered in cluster '${paths.name}'`);
       }
       store.put("SPU", spuObjectName(options.id), makeSpuObject(options.id, spec.host, ports));
@@ -105,7 +105,7 @@ export async function unregisterClusterSpu(options: {
       await unregisterSpu(adminUrl(spec), options.id);
     } else {
       const store = new MetadataStore(spec.metadataDir);
-      if (!store.list<SpuObject>("SPU").some((spu) => spu.spec.spuId === options.id)) {
+      if (!store.listSpus().some((spu) => spu.spec.spuId === options.id)) {
         throw new ClusterError("NO_SPU", `SPU ${options.id} is not registered in cluster '${paths.name}'`, {
           hint: `'cluster spu list --name ${paths.name}' shows the registered SPUs`,
         });

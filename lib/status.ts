@@ -12,7 +12,7 @@ import { findEntry, planComponents } from "./launch.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { MetadataStore, type PartitionObject, type SpuObject, type TopicObject } from "./engine/store.ts";
+import { MetadataStore, type PartitionObject, type TopicObject } from "./engine/store.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
@@ -153,7 +153,7 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, paths: 
       status.problems.push(error.message);
     }
   }
-  const stored = attempt(() => new MetadataStore(spec.metadataDir).list<SpuObject>("SPU"), status.problems) ?? [];
+  const stored = attempt(() => new MetadataStore(spec.metadataDir).listSpus(), status.problems) ?? [];
   return compareSpuSets(
     expected,
     stored.map((spu) => ({ id: spu.spec.spuId, online: false })),

@@ -171,6 +171,8 @@ describe("hand-broken files", () => {
     ["cluster.yaml", "spus: [\n", "cluster.yaml' is not valid YAML", "line 2"],
     ["state.yaml", "intent: running\nprocesses: 7\n", "state.yaml' does not describe processes", ""],
     ["cluster.yaml", "name: local\n", "cluster.yaml' does not describe a cluster", ""],
+    ["metadata/SPU/custom-spu-5001.yaml", "name: custom-spu-5001\n", "custom-spu-5001.yaml' is not an SPU object", ""],
+    ["metadata/SPU/custom-spu-5001.yaml", "spec: {spuId: 5001\n", "custom-spu-5001.yaml' is not valid YAML", "line 2"],
   ])("a broken %s is named by status (exit 1), and delete still removes the cluster", async (file, contents, message, line) => {
     const home = tempHome();
     const base = nextPortBase();

@@ -35,7 +35,7 @@ const publicAddress = parseAddress(args.public);
 const privateAddress = parseAddress(args.private);
 const store = new MetadataStore(args.metadata);
 
-const spus = new Map<number, SpuObject>(store.list<SpuObject>("SPU").map((spu) => [spu.spec.spuId, spu]));
+const spus = new Map<number, SpuObject>(store.listSpus().map((spu) => [spu.spec.spuId, spu]));
 const connections = new Map<number, Socket>();
 const topics = new TopicRegistry(store);
 

@@ -10,6 +10,7 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { ClusterError } from "../errors.ts";
 import { ensureDir, readYamlFile, removePath, writeYamlAtomic } from "../home.ts";
 
 export type Kind = "SPU" | "Topic" | "Partition";
@@ -95,6 +96,11 @@ export class MetadataStore {
 
   /** Every object of `kind`, sorted by name; a file that does not parse throws, naming it. */
   list<T>(kind: Kind): T[] {
+    return this.#files(kind).map((file) => readYamlFile(file) as T);
+  }
+
+  /** The object files of `kind`, sorted. */
+  #files(kind: Kind): string[] {
     let files: string[];
     try {
       files = readdirSync(join(this.dir, kind));
@@ -105,7 +111,20 @@ export class MetadataStore {
     return files
       .filter((file) => file.endsWith(".yaml"))
       .sort()
-      .map((file) => readYamlFile(join(this.dir, kind, file)) as T);
+      .map((file) => join(this.dir, kind, file));
+  }
+
+  /** Every registered SPU; a file that is not an SPU object throws STATE_CORRUPT naming it. */
+  listSpus(): SpuObject[] {
+    return this.#files("SPU").map((file) => {
+      const spu = readYamlFile(file) as SpuObject | undefined;
+      if (!Number.isInteger(spu?.spec?.spuId) || !Number.isInteger(spu?.spec?.publicEndpoint?.port)) {
+        throw new ClusterError("STATE_CORRUPT", `'${file}' is not an SPU object (it needs spec.spuId and spec.publicEndpoint.port)`, {
+          hint: "fix or remove the file by hand, or remove the cluster with 'cluster delete'",
+        });
+      }
+      return spu!;
+    });
   }
 
   /** The file that holds object `name` of `kind`. */
