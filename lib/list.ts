@@ -40,7 +40,9 @@ export const listCommand = {
   command: "list",
   describe: "List the clusters of a home with their phase",
   builder: (yargs: Argv) =>
-    yargs.option("home", { type: "string", describe: "Directory holding every cluster [env CLUSTER_HOME]" }),
+    yargs
+      .option("home", { type: "string", describe: "Directory holding every cluster [env CLUSTER_HOME]" })
+      .example("$0 list --json", "every cluster of the home with its phase, as JSON"),
   handler: async (argv: CommonArgs): Promise<number> => {
     printResult(argv, await listClusters(argv), formatClusterList);
     return 0;

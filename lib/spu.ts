@@ -136,7 +136,7 @@ export const spuCommand = {
       .command({
         command: "list",
         describe: "List registered SPUs and whether each is online",
-        builder: (inner: Argv) => clusterOptions(inner),
+        builder: (inner: Argv) => clusterOptions(inner).example("$0 spu list --name dev", "the SPUs of cluster 'dev' and whether each is online"),
         handler: async (argv: CommonArgs) => printResult(argv, await listClusterSpus(argv), formatSpuList),
       })
       .command({
@@ -157,6 +157,7 @@ export const spuCommand = {
         handler: async (argv: SpuIdArgs) =>
           printResult(argv, await unregisterClusterSpu(argv), (result) => `unregistered SPU ${result.unregistered} from cluster '${result.name}'`),
       })
-      .demandCommand(1, "name a subcommand: list, register or unregister"),
+      .demandCommand(1, "name a subcommand: list, register or unregister")
+      .example("$0 spu unregister --id 5004", "remove an SPU that 'resume' reports as extra"),
   handler: () => {},
 };
