@@ -172,7 +172,7 @@ export async function spuRequest(
   });
 }
 
-const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT"]);
+const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT", "SC_UNREACHABLE"]);
 export async function listSpus(baseUrl: string): Promise<SpuReport[]> {
   return parseSpuList(await request(baseUrl, "/spus"));
 }

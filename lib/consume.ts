@@ -2,18 +2,22 @@
  * `cluster consume TOPIC`: the records of one partition from its leader, one value per line.
  * Reads go up to the high watermark only, so a printed record is one every in-sync replica
  * holds. `-d` stops at the end of the log as it was when consuming began; without it the
- * leader holds each empty read open (long poll) until records arrive.
+ * leader holds each empty read open (long poll) until records arrive. When the leader fails or
+ * steps down, reading goes on from the next offset at the partition's new leader (withLeader).
  */
 import type { Argv } from "yargs";
 import { locateRunningCluster, partitionLeader, spuRequest, type PartitionLeader } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import { clusterOptions, type CommonArgs } from "./output.ts";
+import { withLeader } from "./with-leader.ts";
+import { clusterOptions, timeoutOption, type CommonArgs } from "./output.ts";
 import { decodeLogFrames } from "./engine/records.ts";
 
 /** Bytes of records asked for per request. */
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
 /** How long the leader holds a read that finds nothing new (without `-d`). */
 const LONG_POLL_MS = 1_000;
+/** How long a read may wait for its partition's leader by default. */
+const DEFAULT_TIMEOUT_S = 30;
 
 /** Options of {@link consumeRecords}. */
 export interface ConsumeOptions {
@@ -27,6 +31,8 @@ export interface ConsumeOptions {
   /** Stop at the end of the log (as of the first read) instead of waiting for more. */
   stopAtEnd?: boolean;
   signal?: AbortSignal;
+  /** How long a read keeps retrying while the partition's leader is unreachable or moving (default 30 s). */
+  timeoutMs?: number;
 }
 
 /** Records read in one request: their values, and the offset of the first. */
@@ -39,21 +45,25 @@ export interface ConsumedBatch {
 export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<ConsumedBatch> {
   const cluster = locateRunningCluster(options);
   const partition = options.partition ?? 0;
-  const leader = await partitionLeader(cluster, options.topic, partition);
+  let leader = await partitionLeader(cluster, options.topic, partition);
   const from = options.from ?? "end";
   let offset: number | undefined = from === "beginning" ? 0 : from === "end" ? undefined : from;
   let end: number | undefined;
   while (!options.signal?.aborted) {
-    const { values, nextOffset, highWatermark } = await read(leader, {
+    const request = {
       topic: options.topic,
       offset,
       waitMs: options.stopAtEnd ? 0 : LONG_POLL_MS,
       clusterName: cluster.paths.name,
       signal: options.signal,
-    }).catch((error) => {
-      if (options.signal?.aborted) return { values: [], nextOffset: offset ?? 0, highWatermark: 0 };
+    };
+    const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
+    const answer = await withLeader(following, (current) => read(current, request)).catch((error) => {
+      if (options.signal?.aborted) return { value: { values: [], nextOffset: offset ?? 0, highWatermark: 0 }, leader };
       throw error;
     });
+    leader = answer.leader;
+    const { values, nextOffset, highWatermark } = answer.value;
     end ??= highWatermark;
     if (values.length > 0) yield { offset: nextOffset - values.length, values };
     offset = nextOffset;
@@ -117,6 +127,7 @@ interface ConsumeArgs extends CommonArgs {
   fromBeginning?: boolean;
   offset?: number;
   disableContinuous?: boolean;
+  timeout: number;
 }
 
 /** The `consume` command module: values to stdout as they arrive (or one JSON document with `--json -d`). */
@@ -124,7 +135,7 @@ export const consumeCommand = {
   command: "consume <topic>",
   describe: "Print the records of a partition, one value per line",
   builder: (yargs: Argv) =>
-    clusterOptions(yargs)
+    timeoutOption(clusterOptions(yargs), "Seconds a read keeps retrying while the partition's leader is unreachable or moving", DEFAULT_TIMEOUT_S)
       .positional("topic", { type: "string", demandOption: true, describe: "Topic to read" })
       .option("from-beginning", { alias: "B", type: "boolean", describe: "Start at the first record (default: only new records)" })
       .option("offset", { type: "number", describe: "Start at this offset" })
@@ -149,6 +160,7 @@ export const consumeCommand = {
       topic: argv.topic,
       partition: argv.partition,
       from: argv.offset ?? (argv.fromBeginning ? "beginning" : "end"),
+      timeoutMs: argv.timeout * 1000,
     };
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(await consumeToEnd(options), null, 2)}\n`);

@@ -3,17 +3,25 @@
  * batches (never a request per record). While one batch is in flight the next one fills, so
  * batches grow with the leader's latency; each request returns once every in-sync replica has
  * its batch fsynced (acks=all). Without `--partition`, batches go round-robin over partitions.
+ *
+ * Delivery is at-least-once: a batch whose leader fails or steps down is sent again to the new
+ * leader (withLeader), and the old leader may have passed it to the new one before it failed,
+ * so a batch can be stored twice. A batch this verb reports as acknowledged is in every
+ * in-sync replica; one it could not send within `--timeout` fails the command.
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader } from "./admin.ts";
+import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
+import { withLeader } from "./with-leader.ts";
+import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { encodeValues } from "./engine/records.ts";
 import { PRODUCE_TIMEOUT_MS } from "./engine/replica.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
 const MAX_BATCH_BYTES = 1024 * 1024;
 const NEWLINE = 10;
+/** How long a batch may wait for its partition's leader by default. */
+const DEFAULT_TIMEOUT_S = 30;
 
 /** Options of {@link produceRecords}. */
 export interface ProduceOptions {
@@ -24,6 +32,8 @@ export interface ProduceOptions {
   partition?: number;
   /** The bytes to split into lines (stdin for the CLI). */
   input: AsyncIterable<Uint8Array>;
+  /** How long a batch keeps retrying while its partition's leader is unreachable or moving (default 30 s). */
+  timeoutMs?: number;
 }
 
 /** What {@link produceRecords} acknowledged. */
@@ -68,12 +78,15 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
       const values = queue.splice(0, count);
       queuedBytes -= bytes;
       wakeReader?.();
-      const leader =
-        options.partition !== undefined
-          ? leaders.find((entry) => entry.partition === options.partition)!
-          : leaders[result.batches % leaders.length]!;
+      const index =
+        options.partition !== undefined ? leaders.findIndex((entry) => entry.partition === options.partition) : result.batches % leaders.length;
       result.batches++;
-      await sendBatch(leader, values, { topic: options.topic, clusterName: cluster.paths.name, result });
+      leaders[index] = await sendBatch(leaders[index]!, values, {
+        cluster,
+        topic: options.topic,
+        timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000,
+        result,
+      });
     }
   })();
   // Awaited below; marked handled so that a failure while stdin is read is not reported as unhandled.
@@ -93,18 +106,23 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   return result;
 }
 
+/** Sends one batch until its partition's leader acknowledges it; returns that leader, for the next batch. */
 async function sendBatch(
   leader: PartitionLeader,
   values: Uint8Array[],
-  context: { topic: string; clusterName: string; result: ProduceResult },
-): Promise<void> {
-  const response = await spuRequest(leader, `/produce/${encodeURIComponent(context.topic)}/${leader.partition}`, {
-    clusterName: context.clusterName,
-    method: "POST",
-    body: encodeValues(values),
-    signal: AbortSignal.timeout(PRODUCE_TIMEOUT_MS + 5_000),
+  context: { cluster: RunningCluster; topic: string; timeoutMs: number; result: ProduceResult },
+): Promise<PartitionLeader> {
+  const body = encodeValues(values);
+  const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, async (current) => {
+    const response = await spuRequest(current, `/produce/${encodeURIComponent(context.topic)}/${current.partition}`, {
+      clusterName: context.cluster.paths.name,
+      method: "POST",
+      body,
+      signal: AbortSignal.timeout(PRODUCE_TIMEOUT_MS + 5_000),
+    });
+    return (await response.json()) as { baseOffset: number; lastOffset: number };
   });
-  const { baseOffset, lastOffset } = (await response.json()) as { baseOffset: number; lastOffset: number };
+  const { baseOffset, lastOffset } = sent.value;
   context.result.records += values.length;
   const written = context.result.partitions.find((entry) => entry.partition === leader.partition);
   if (written) {
@@ -113,6 +131,7 @@ async function sendBatch(
   } else {
     context.result.partitions.push({ partition: leader.partition, records: values.length, firstOffset: baseOffset, lastOffset });
   }
+  return sent.leader;
 }
 
 /** The lines of `input` without their '\n'; a last line without one counts too. */
@@ -141,6 +160,7 @@ export function formatProduceResult(result: ProduceResult): string {
 interface ProduceArgs extends CommonArgs {
   topic: string;
   partition?: number;
+  timeout: number;
 }
 
 /** The `produce` command module. */
@@ -148,7 +168,7 @@ export const produceCommand = {
   command: "produce <topic>",
   describe: "Produce one record per line of stdin (acknowledged by every in-sync replica)",
   builder: (yargs: Argv) =>
-    clusterOptions(yargs)
+    timeoutOption(clusterOptions(yargs), "Seconds a batch keeps retrying while its partition's leader is unreachable or moving", DEFAULT_TIMEOUT_S)
       .positional("topic", { type: "string", demandOption: true, describe: "Topic to write to" })
       .option("partition", { type: "number", describe: "Write every record to this partition (default: batches round-robin)" })
       .check((argv) => {
@@ -165,6 +185,7 @@ export const produceCommand = {
       topic: argv.topic,
       partition: argv.partition,
       input: Bun.stdin.stream(),
+      timeoutMs: argv.timeout * 1000,
     });
     printResult(argv, result, formatProduceResult);
     return 0;

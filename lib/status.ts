@@ -185,6 +185,8 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus): Promise
         replicas: partition.spec.replicas,
         ...partition.leaderAndIsr,
         online: false,
+        // Only a running SC knows which SPUs are connected.
+        leaderless: false,
         endOffset: null,
         highWatermark: null,
       }));
@@ -196,7 +198,7 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus): Promise
 export function formatPartitions(partitions: PartitionView[]): string[] {
   const rows = partitions.map((partition) => [
     `${partition.topic}-${partition.partition}`,
-    partition.online ? String(partition.leader) : `${partition.leader} (offline)`,
+    partition.online ? String(partition.leader) : partition.leaderless ? `none (${partition.leader} offline, no in-sync replica to elect)` : `${partition.leader} (offline)`,
     partition.replicas.join(","),
     partition.isr.join(","),
     partition.highWatermark === null ? "-" : String(partition.highWatermark),

@@ -7,8 +7,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
-import { openPartitionLog } from "../lib/engine/partition-log.ts";
 import { readState } from "../lib/state.ts";
+import { logValues, ok, waitForStatus } from "./cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 
 const nextPortBase = portBlocks(24000);
@@ -19,37 +19,6 @@ async function createCluster(spus: number): Promise<string> {
   const created = await cli(home, ["create", "--spus", String(spus), "--port-base", String(nextPortBase())]);
   expect(created.exitCode).toBe(0);
   return home;
-}
-
-async function ok(home: string, args: string[], input?: string) {
-  const result = await cli(home, args, { input });
-  if (result.exitCode !== 0) throw new Error(`cluster ${args.join(" ")} exited ${result.exitCode}: ${result.stderr}${result.stdout}`);
-  return result;
-}
-
-/** The values in the log of `topic` partition 0 on SPU `spu`; the cluster must be stopped. */
-function logValues(home: string, spu: number, topic: string): string[] {
-  const log = openPartitionLog(join(clusterPaths(home, "local").data, `spu-${spu}`, `${topic}-0`));
-  try {
-    const values: string[] = [];
-    for (let offset = 0; offset < log.endOffset; ) {
-      const { records, nextOffset } = log.read(offset, 1 << 20);
-      for (const record of records) values.push(Buffer.from(record.value).toString());
-      offset = nextOffset;
-    }
-    return values;
-  } finally {
-    log.close();
-  }
-}
-
-/** Polls `status --json` until `done` holds for it; the test's own timeout bounds the wait. */
-async function waitForStatus(home: string, done: (status: any) => boolean): Promise<any> {
-  for (;;) {
-    const status = (await cli(home, ["status", "--json"])).json;
-    if (done(status)) return status;
-    await Bun.sleep(50);
-  }
 }
 
 /** `count` lines of varied bytes (UTF-8, tabs, spaces, empty lines), each naming its index. */

@@ -3,6 +3,9 @@
  * one fetch in flight. Each answer is appended as the leader stored it (frames CRC-checked and
  * offsets checked to continue the log), fsynced, and only then is the next fetch sent: its
  * offset is the acknowledgement the leader waits for before it acknowledges a producer.
+ * Each fetch carries the follower's leader-epoch history; when its log leaves the leader's
+ * (it led before, or followed a leader that lost its place), the leader answers DIVERGING and
+ * the follower cuts its log there before fetching again.
  */
 import { connect, type Socket } from "node:net";
 import { encodeFrame, FrameReader } from "./frame.ts";
@@ -86,6 +89,7 @@ export class FollowerFetcher {
       offset: this.#replica.log.endOffset,
       maxBytes: FETCH_MAX_BYTES,
       waitMs,
+      epochs: this.#replica.epochs,
     };
     socket.write(encodeFrame(request));
   }
@@ -93,10 +97,13 @@ export class FollowerFetcher {
   #onRecords(socket: Socket, answer: RecordsMessage, body: Uint8Array): void {
     if (this.#stopped) return;
     this.#retryMs = FIRST_RETRY_MS;
-    if (answer.error === "OFFSET_OUT_OF_RANGE" && answer.endOffset < this.#replica.log.endOffset) {
-      // Records past the leader's end were never acknowledged: drop them to match the leader.
-      log(`replica '${this.#name()}' truncates from offset ${this.#replica.log.endOffset} to leader SPU ${this.leader}'s end ${answer.endOffset}`);
-      this.#replica.log.truncateTo(answer.endOffset);
+    if (answer.error === "DIVERGING" && answer.truncateTo !== undefined && answer.truncateTo < this.#replica.log.endOffset) {
+      // Records from there on are not the leader's: no one acknowledged them under this epoch.
+      log(
+        `replica '${this.#name()}' truncates from offset ${this.#replica.log.endOffset} to ${answer.truncateTo}, ` +
+          `where its log leaves leader SPU ${this.leader}'s (epoch ${this.leaderEpoch})`,
+      );
+      this.#replica.truncateTo(answer.truncateTo);
       this.#changed();
       this.#fetch(socket, 0);
       return;
@@ -110,6 +117,7 @@ export class FollowerFetcher {
       this.#replica.log.appendRaw(body);
       this.#replica.log.sync();
     }
+    this.#replica.followLeaderEpochs(answer.epochs ?? []);
     this.#replica.followLeaderHighWatermark(answer.highWatermark);
     this.#changed();
     this.#fetch(socket, body.length > 0 ? 0 : FETCH_WAIT_MS);

@@ -5,19 +5,28 @@
  *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs
  *             it fetches from; a replica missing from the set is dropped with its data
  * SPU to SC:
+ *   heartbeat every HEARTBEAT_INTERVAL_MS, so the SC can tell a hung SPU from an idle one
  *   report    end offset and high watermark of each replica, after every assignment and then
  *             at most every REPORT_INTERVAL_MS while they change
  *   isr       a leader asks the SC to record a new in-sync set; the SC persists it and
  *             answers with a new `replicas` message, after which the leader relies on it
  * Follower to leader, on the leader's private port, one connection per partition:
  *   fetch     "send records from `offset`"; the offset also acknowledges that the follower
- *             holds, fsynced, everything before it (Kafka's pull replication)
+ *             holds, fsynced, everything before it (Kafka's pull replication). It carries the
+ *             follower's leader-epoch history, so the leader counts the acknowledgement only
+ *             when the follower's log is a prefix of its own (leader-epochs.ts)
  *   records   leader's answer; the body is log frames as stored, or empty after waiting
- *             up to `waitMs` for new records
+ *             up to `waitMs` for new records; with the leader's history, which the follower
+ *             keeps for the records it holds. DIVERGING tells the follower to cut its log at
+ *             `truncateTo` first
  */
+
+import type { EpochEntry } from "./leader-epochs.ts";
 
 /** How often at most an SPU reports its replicas' offsets to the SC. */
 export const REPORT_INTERVAL_MS = 200;
+/** How often an SPU tells the SC it is alive. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
 
 /** One replica as the SC assigns it to an SPU. */
 export interface ReplicaAssignmentInfo {
@@ -73,10 +82,12 @@ export interface FetchMessage {
   offset: number;
   maxBytes: number;
   waitMs: number;
+  /** The follower's leader-epoch history for the records below `offset`. */
+  epochs: EpochEntry[];
 }
 
-/** Why a fetch got no records: the follower waits for a new assignment, or truncates to `endOffset`. */
-export type FetchError = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE";
+/** Why a fetch got no records: the follower waits for a new assignment, or (DIVERGING) truncates to `truncateTo`. */
+export type FetchError = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE" | "DIVERGING";
 
 /** Leader to follower: the answer to a fetch; its body holds the records as log frames. */
 export interface RecordsMessage {
@@ -85,7 +96,11 @@ export interface RecordsMessage {
   offset: number;
   endOffset: number;
   highWatermark: number;
+  /** The leader's leader-epoch history. */
+  epochs: EpochEntry[];
   error?: FetchError;
+  /** With DIVERGING: where the follower's log leaves the leader's. */
+  truncateTo?: number;
 }
 
 /** "topic/partition", the key of a replica in maps. */

@@ -32,17 +32,22 @@ export class ReplicaManager {
   readonly #dataDir: string;
   readonly #selfId: number;
   readonly #send: (header: ReportMessage | IsrMessage) => void;
+  readonly #scConnected: () => boolean;
   readonly #replicas = new Map<string, Replica>();
   readonly #fetchers = new Map<string, FollowerFetcher>();
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #lastReportAt = 0;
   readonly #isrTimer: ReturnType<typeof setInterval>;
 
-  /** `send` delivers a message to the SC (dropped while it is away: the next assignment resynchronises). */
-  constructor(options: { dataDir: string; selfId: number; send: (header: ReportMessage | IsrMessage) => void }) {
+  /**
+   * `send` delivers a message to the SC (dropped while it is away: the next assignment
+   * resynchronises); `scConnected` says whether it would be delivered.
+   */
+  constructor(options: { dataDir: string; selfId: number; send: (header: ReportMessage | IsrMessage) => void; scConnected: () => boolean }) {
     this.#dataDir = options.dataDir;
     this.#selfId = options.selfId;
     this.#send = options.send;
+    this.#scConnected = options.scConnected;
     this.#isrTimer = setInterval(() => {
       for (const replica of this.#replicas.values()) replica.checkIsr();
     }, ISR_CHECK_INTERVAL_MS);
@@ -106,6 +111,7 @@ export class ReplicaManager {
         this.#send({ type: "isr", topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
       },
       changed: () => this.scheduleReport(),
+      scConnected: () => this.#scConnected(),
     });
     const { recovery } = replica.log;
     if (recovery.truncatedBytes > 0) {

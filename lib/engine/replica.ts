@@ -9,11 +9,22 @@
  * The high watermark is checkpointed to `high-watermark` in the partition directory (at most
  * every CHECKPOINT_INTERVAL_MS and on close), so a leader that restarts serves what was
  * acknowledged before without waiting for its followers.
+ *
+ * Failover: a replica that becomes leader (the SC elected it from the in-sync set) adds its
+ * epoch to its leader-epoch history and serves its whole log; the records in it above its
+ * high watermark become acknowledged once its in-sync followers hold them. A follower's fetch
+ * counts only once its log is a prefix of the leader's (leader-epochs.ts); otherwise it is told
+ * to truncate, so a returning old leader drops the tail it wrote but no one acknowledged.
+ *
+ * If the in-sync set must shrink (a follower left) while the SC is unreachable, waiting
+ * produces fail at once with SC_UNREACHABLE instead of holding until PRODUCE_TIMEOUT_MS: the
+ * leader cannot acknowledge without its follower until the SC has recorded that it left.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../home.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
+import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "./leader-epochs.ts";
 import { openPartitionLog, type PartitionLog } from "./partition-log.ts";
 import type { FetchMessage, RecordsMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
 import { firstFrames } from "./records.ts";
@@ -29,7 +40,7 @@ const CHECKPOINT_FILE = "high-watermark";
 
 /** A request a replica cannot serve, with the code and HTTP status the client gets. */
 export class ReplicaError extends Error {
-  readonly code: "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "BAD_REQUEST";
+  readonly code: "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST";
   readonly status: number;
 
   constructor(code: ReplicaError["code"], status: number, message: string) {
@@ -45,6 +56,8 @@ export interface ReplicaHooks {
   proposeIsr(isr: number[]): void;
   /** Offsets or the high watermark changed: report them to the SC soon. */
   changed(): void;
+  /** True while the SPU holds an accepted connection to the SC. */
+  scConnected(): boolean;
 }
 
 interface Follower extends FollowerState {
@@ -68,6 +81,9 @@ export class Replica {
   readonly #selfId: number;
   readonly #hooks: ReplicaHooks;
   #assignment: ReplicaAssignmentInfo;
+  /** The epoch this replica leads under, or null while it follows. */
+  #ledEpoch: number | null = null;
+  #epochs: EpochEntry[];
   #highWatermark: number;
   #syncedEnd: number;
   #followers = new Map<number, Follower>();
@@ -87,6 +103,7 @@ export class Replica {
     this.#selfId = selfId;
     this.#hooks = hooks;
     this.#assignment = assignment;
+    this.#epochs = clampHistory(readHistory(dir), this.log.endOffset);
     this.#syncedEnd = this.log.endOffset;
     this.#highWatermark = Math.min(readCheckpoint(dir), this.log.endOffset);
     this.#checkpointed = this.#highWatermark;
@@ -105,14 +122,19 @@ export class Replica {
     return this.#highWatermark;
   }
 
+  /** The leader-epoch history of the records this replica holds. */
+  get epochs(): EpochEntry[] {
+    return this.#epochs;
+  }
+
   /** Takes a new assignment from the SC (a new in-sync set, leader or epoch). */
   update(assignment: ReplicaAssignmentInfo): void {
-    const wasLeader = this.isLeader;
     this.#assignment = assignment;
     if (!this.isLeader) {
-      if (wasLeader) this.#stepDown();
+      if (this.#ledEpoch !== null) this.#stepDown();
       return;
     }
+    if (this.#ledEpoch !== assignment.leaderEpoch) this.#takeLead();
     const now = Date.now();
     for (const id of assignment.replicas) {
       if (id === this.#selfId || this.#followers.has(id)) continue;
@@ -126,6 +148,8 @@ export class Replica {
   /** The leader's part of a produce: append, fsync, and resolve once the in-sync replicas have the batch. */
   async produce(values: Uint8Array[]): Promise<{ baseOffset: number; lastOffset: number }> {
     this.#ensureLeader();
+    const stuck = this.#stuckShrink();
+    if (stuck) throw stuck;
     const result = this.log.append(values);
     this.#wake();
     this.#scheduleFlush();
@@ -158,11 +182,15 @@ export class Replica {
       offset: request.offset,
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
+      epochs: this.#epochs,
       ...(error ? { error } : {}),
     });
     if (this.#closed || !this.isLeader) return { header: answer("NOT_LEADER") };
     if (request.leaderEpoch !== this.#assignment.leaderEpoch) return { header: answer("FENCED") };
-    if (request.offset > this.log.endOffset || request.offset < this.log.startOffset) return { header: answer("OFFSET_OUT_OF_RANGE") };
+    // The offset acknowledges records only if the follower's are ours: else it must cut them first.
+    const common = divergencePoint(request.epochs ?? [], request.offset, this.#epochs, this.log.endOffset);
+    if (common < request.offset) return { header: { ...answer("DIVERGING"), truncateTo: common } };
+    if (request.offset < this.log.startOffset) return { header: answer("OFFSET_OUT_OF_RANGE") };
     this.#recordFetch(request.replicaId, request.offset);
     if (request.offset === this.log.endOffset && request.waitMs > 0) {
       await this.#waitForChange(request.waitMs, () => this.log.endOffset > request.offset);
@@ -196,19 +224,22 @@ export class Replica {
   /** Records below the high watermark from `offset`, up to about `maxBytes`, as log frames. */
   async consume(offset: number, options: { maxBytes: number; waitMs: number }): Promise<{ bytes: Uint8Array; nextOffset: number }> {
     this.#ensureLeader();
-    if (offset > this.#highWatermark || offset < this.log.startOffset) {
+    // NOTE: between the high watermark and the end is in range: a new leader's high watermark
+    // may trail what its predecessor acknowledged until its followers fetch, and a consumer
+    // that moved over from the old leader must wait there, not fail.
+    if (offset > this.log.endOffset || offset < this.log.startOffset) {
       throw new ReplicaError(
         "OFFSET_OUT_OF_RANGE",
         416,
         `offset ${offset} is outside partition '${this.#assignment.topic}-${this.#assignment.partition}' (offsets ${this.log.startOffset} to ${this.#highWatermark})`,
       );
     }
-    if (offset === this.#highWatermark && options.waitMs > 0) {
+    if (offset >= this.#highWatermark && options.waitMs > 0) {
       await this.#waitForChange(options.waitMs, () => this.#highWatermark > offset);
       this.#ensureLeader();
     }
     const end = this.#highWatermark;
-    if (offset === end) return { bytes: new Uint8Array(0), nextOffset: offset };
+    if (offset >= end) return { bytes: new Uint8Array(0), nextOffset: offset };
     const read = this.log.readRaw(offset, options.maxBytes);
     if (read.nextOffset <= end) return { bytes: read.bytes, nextOffset: read.nextOffset };
     return { bytes: firstFrames(read.bytes, end - offset), nextOffset: end };
@@ -231,10 +262,13 @@ export class Replica {
       this.#proposed = null;
       return;
     }
-    if (this.#proposed && sameIds(this.#proposed.isr, desired) && now - this.#proposed.at < ISR_RETRY_MS) return;
-    this.#proposed = { isr: desired, at: now };
-    this.#hooks.proposeIsr(desired);
-    this.#advance();
+    if (!this.#proposed || !sameIds(this.#proposed.isr, desired) || now - this.#proposed.at >= ISR_RETRY_MS) {
+      this.#proposed = { isr: desired, at: now };
+      this.#hooks.proposeIsr(desired);
+      this.#advance();
+    }
+    const stuck = this.#stuckShrink();
+    if (stuck) this.#failWaiters(stuck);
   }
 
   /** This replica's offsets, for a report to the SC. */
@@ -247,6 +281,25 @@ export class Replica {
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
     };
+  }
+
+  /** Cuts a follower's log at `offset`, where it leaves its leader's (with the history and high watermark above it). */
+  truncateTo(offset: number): void {
+    this.log.truncateTo(offset);
+    this.#setEpochs(clampHistory(this.#epochs, offset));
+    if (this.#highWatermark > offset) {
+      this.#highWatermark = offset;
+      this.#scheduleCheckpoint();
+    }
+  }
+
+  /**
+   * Keeps the leader's history for the records a follower now holds. Called after they are
+   * fsynced and before the next fetch acknowledges them, so an acknowledged record's epoch is
+   * always on disk (a crash in between only makes the follower cut and fetch them again).
+   */
+  followLeaderEpochs(leaderEpochs: EpochEntry[]): void {
+    this.#setEpochs(clampHistory(leaderEpochs, this.log.endOffset));
   }
 
   /** Takes the high watermark a follower learns from its leader (kept for a later election). */
@@ -347,7 +400,37 @@ export class Replica {
     for (const waker of [...this.#wakers]) waker();
   }
 
+  /** Starts leading under the assignment's epoch: its own log, fsynced, is the partition's from now on. */
+  #takeLead(): void {
+    this.#ledEpoch = this.#assignment.leaderEpoch;
+    // A follower's appends were fsynced before it acknowledged them; count them as synced.
+    this.log.sync();
+    this.#syncedEnd = this.log.endOffset;
+    this.#followers.clear();
+    this.#proposed = null;
+    this.#setEpochs(withEpoch(this.#epochs, this.#assignment.leaderEpoch, this.log.endOffset));
+  }
+
+  #setEpochs(next: EpochEntry[]): void {
+    if (sameHistory(next, this.#epochs)) return;
+    writeHistory(this.log.dir, next);
+    this.#epochs = next;
+  }
+
+  /** The error for produces while the in-sync set must shrink and the SC cannot record it, else null. */
+  #stuckShrink(): ReplicaError | null {
+    const proposed = this.#proposed?.isr;
+    if (!proposed || this.#hooks.scConnected() || this.#assignment.isr.every((id) => proposed.includes(id))) return null;
+    const left = this.#assignment.isr.filter((id) => !proposed.includes(id));
+    return new ReplicaError(
+      "SC_UNREACHABLE",
+      503,
+      `partition '${this.#assignment.topic}-${this.#assignment.partition}' cannot acknowledge: in-sync replica(s) ${left.join(", ")} left and the SC, which must record it, is unreachable from SPU ${this.#selfId}`,
+    );
+  }
+
   #stepDown(): void {
+    this.#ledEpoch = null;
     this.#followers.clear();
     this.#proposed = null;
     this.#failWaiters(

@@ -8,13 +8,20 @@
  * exactly while it holds an identified connection here; every SPU starts offline whatever was
  * stored before. Over that connection the SC pushes each SPU its full replica assignment (on
  * connect and after every change) and hears back offsets and in-sync set changes (protocol.ts).
+ *
+ * Leader failover: when the SPU leading a partition goes offline (its connection closes, or
+ * sends nothing for SESSION_TIMEOUT_MS), the SC elects another in-sync replica (election.ts),
+ * persists the new leader and epoch, and pushes the assignments at once. Until every registered
+ * SPU has connected, or ELECTION_GRACE_MS after the SC starts, it elects nothing, so SPUs
+ * reconnecting to a restarted SC keep their leaderships; after that, an SPU that never came
+ * back is replaced like one that left.
  */
 import { createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
-import type { IsrMessage, ReplicasMessage, ReportMessage } from "./protocol.ts";
+import { HEARTBEAT_INTERVAL_MS, type IsrMessage, type ReplicasMessage, type ReportMessage } from "./protocol.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./store.ts";
 import { AdminRefusal, TopicRegistry } from "./topic-registry.ts";
 
@@ -38,6 +45,14 @@ const store = new MetadataStore(args.metadata);
 const spus = new Map<number, SpuObject>(store.listSpus().map((spu) => [spu.spec.spuId, spu]));
 const connections = new Map<number, Socket>();
 const topics = new TopicRegistry(store);
+
+/** An SPU connection silent for this long (it heartbeats every HEARTBEAT_INTERVAL_MS) is closed: the SPU is offline. */
+const SESSION_TIMEOUT_MS = 3_000;
+/** How long after start the SC waits for SPUs to reconnect before it replaces missing leaders. */
+const ELECTION_GRACE_MS = 3_000;
+let electionsOpen = false;
+/** Partitions last logged as leaderless, so each is logged once per outage. */
+const loggedLeaderless = new Set<string>();
 
 function listSpus() {
   return [...spus.values()]
@@ -78,6 +93,27 @@ function pushAssignment(id: number): void {
 
 function pushAssignments(ids: Iterable<number> = connections.keys()): void {
   for (const id of ids) pushAssignment(id);
+}
+
+/** Elects a leader for every partition whose leader is offline (after the start grace), then tells its replicas. */
+function electLeaders(trigger: string): void {
+  if (!electionsOpen) return;
+  const { elected, leaderless } = topics.electLeaders((id) => connections.has(id));
+  const told = new Set<number>();
+  for (const partition of elected) {
+    const { leader, leaderEpoch, isr } = partition.leaderAndIsr;
+    log(`elected SPU ${leader} leader of '${partition.name}' at epoch ${leaderEpoch}, in-sync [${isr.join(", ")}] (${trigger})`);
+    loggedLeaderless.delete(partition.name);
+    for (const id of partition.spec.replicas) told.add(id);
+  }
+  const stillLeaderless = new Set(leaderless.map((entry) => entry.name));
+  for (const name of loggedLeaderless) if (!stillLeaderless.has(name)) loggedLeaderless.delete(name);
+  for (const { name, reason } of leaderless) {
+    if (loggedLeaderless.has(name)) continue;
+    loggedLeaderless.add(name);
+    log(`partition '${name}' has no leader: ${reason}; it waits for an in-sync replica to return (${trigger})`);
+  }
+  pushAssignments([...told].filter((id) => connections.has(id)));
 }
 
 async function createTopic(request: Request): Promise<Response> {
@@ -200,10 +236,20 @@ function acceptSpu(socket: Socket): void {
       }
       spuId = id;
       connections.set(id, socket);
+      socket.setTimeout(SESSION_TIMEOUT_MS);
       socket.write(encodeFrame({ type: "accepted" }));
       log(`SPU ${id} online`);
       pushAssignment(id);
+      if (!electionsOpen && [...spus.keys()].every((registered) => connections.has(registered))) {
+        electionsOpen = true;
+        log("every registered SPU is online: leader elections are on");
+      }
+      electLeaders(`SPU ${id} came online`);
     }
+  });
+  socket.on("timeout", () => {
+    log(`SPU ${spuId} sent nothing for ${SESSION_TIMEOUT_MS} ms; closing its connection`);
+    socket.destroy();
   });
   socket.on("error", () => socket.destroy());
   socket.on("close", () => {
@@ -211,6 +257,7 @@ function acceptSpu(socket: Socket): void {
       connections.delete(spuId);
       topics.forgetReports(spuId);
       log(`SPU ${spuId} offline`);
+      electLeaders(`SPU ${spuId} went offline`);
     }
   });
 }
@@ -223,9 +270,16 @@ spuListener.on("error", (error) => {
 spuListener.listen({ host: privateAddress.host, port: privateAddress.port, exclusive: true }, () => {
   log(`SC ready: admin http://${args.public}, SPUs ${args.private}, ${spus.size} SPU(s) registered, ${topics.topicCount} topic(s)`);
 });
+setTimeout(() => {
+  if (electionsOpen) return;
+  electionsOpen = true;
+  electLeaders(`${ELECTION_GRACE_MS} ms after the SC started`);
+}, ELECTION_GRACE_MS);
 
 function stop(signal: string): void {
   log(`SC stopping on ${signal}`);
+  // The SPUs' connections close below: that is the SC leaving, not the SPUs.
+  electionsOpen = false;
   admin.stop(true);
   spuListener.close();
   for (const socket of connections.values()) socket.destroy();

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
-import type { FetchMessage, RecordsMessage, ReplicasMessage } from "./protocol.ts";
+import { HEARTBEAT_INTERVAL_MS, type FetchMessage, type RecordsMessage, type ReplicasMessage } from "./protocol.ts";
 import { ReplicaError } from "./replica.ts";
 import { ReplicaManager } from "./replica-manager.ts";
 import { decodeValues } from "./records.ts";
@@ -65,6 +65,7 @@ const replicas = new ReplicaManager({
   send: (header) => {
     if (accepted) scSocket?.write(encodeFrame(header));
   },
+  scConnected: () => accepted,
 });
 
 function errorResponse(status: number, code: string, message: string): Response {
@@ -164,7 +165,7 @@ function acceptFollower(socket: Socket): void {
       const replica = replicas.get(request.topic, request.partition);
       const answer = replica
         ? await replica.fetch(request)
-        : { header: { type: "records", offset: request.offset, endOffset: 0, highWatermark: 0, error: "NOT_LEADER" } as RecordsMessage };
+        : { header: { type: "records", offset: request.offset, endOffset: 0, highWatermark: 0, epochs: [], error: "NOT_LEADER" } as RecordsMessage };
       if (!socket.destroyed) socket.write(encodeFrame(answer.header, "body" in answer ? answer.body : undefined));
     }
     busy = false;
@@ -229,6 +230,9 @@ function connectToSc(): void {
 
 log(`SPU ${spuId} starting: public ${args.public}, private ${args.private}, SC ${args.sc}, data ${args.data}`);
 connectToSc();
+setInterval(() => {
+  if (accepted) scSocket?.write(encodeFrame({ type: "heartbeat" }));
+}, HEARTBEAT_INTERVAL_MS);
 
 function stop(signal: string): void {
   stopping = true;

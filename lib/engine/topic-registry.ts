@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { assignReplicas } from "./assignment.ts";
+import { electLeader } from "./election.ts";
 import type { IsrMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
 import { partitionName, topicNameProblem } from "./topic-name.ts";
@@ -37,6 +38,11 @@ export interface PartitionView {
   leaderEpoch: number;
   /** The leader is connected and has reported the partition under the current epoch. */
   online: boolean;
+  /**
+   * The leader's SPU is offline and no other in-sync replica is online to take over, so no
+   * replica serves the partition until one of them returns (there is no unclean election).
+   */
+  leaderless: boolean;
   /** The leader's end offset and high watermark as last reported; null while it is offline. */
   endOffset: number | null;
   highWatermark: number | null;
@@ -145,10 +151,31 @@ export class TopicRegistry {
           isr,
           leaderEpoch,
           online: live,
+          leaderless: !isOnline(leader),
           endOffset: live ? report.endOffset : null,
           highWatermark: live ? report.highWatermark : null,
         };
       });
+  }
+
+  /**
+   * Elects a new leader for every partition whose leader is offline and which has an online
+   * in-sync replica (election.ts), persisting each new LeaderAndIsr before anyone is told.
+   * Returns the partitions changed and those left leaderless, for the SC to push and log.
+   */
+  electLeaders(isOnline: (spuId: number) => boolean): { elected: PartitionObject[]; leaderless: { name: string; reason: string }[] } {
+    const elected: PartitionObject[] = [];
+    const leaderless: { name: string; reason: string }[] = [];
+    for (const partition of this.#partitions.values()) {
+      const result = electLeader({ replicas: partition.spec.replicas, current: partition.leaderAndIsr, isOnline });
+      if (result.kind === "leaderless") leaderless.push({ name: partition.name, reason: result.reason });
+      if (result.kind !== "elect") continue;
+      partition.leaderAndIsr = result.next;
+      this.#store.put("Partition", partition.name, partition);
+      this.#reports.delete(partition.name);
+      elected.push(partition);
+    }
+    return { elected, leaderless };
   }
 
   /** The replicas SPU `spuId` holds, for a `replicas` message. */

@@ -1,0 +1,50 @@
+/**
+ * Producers and consumers follow a partition's leader across failovers: a request that finds
+ * no leader where the SC last said (NOT_LEADER, SPU_UNREACHABLE, LEADER_UNAVAILABLE) asks the
+ * SC again after a short backoff and goes to whoever leads now, until a deadline. Any other
+ * error, the SC's included, ends it at once: those are answers, not a leader on the move.
+ */
+import { topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
+import { ClusterError, type ErrorCode } from "./errors.ts";
+
+const FIRST_BACKOFF_MS = 25;
+const MAX_BACKOFF_MS = 500;
+const RETRIABLE = new Set<ErrorCode>(["NOT_LEADER", "SPU_UNREACHABLE", "LEADER_UNAVAILABLE"]);
+
+/** True for the errors a new leader may cure. */
+function isLeaderMoving(error: unknown): boolean {
+  return error instanceof ClusterError && RETRIABLE.has(error.code);
+}
+
+/**
+ * Runs `call` against `leader`, and while it fails because the leader moved, against the
+ * partition's leader as the SC lists it now, for up to `timeoutMs` from the first failure.
+ * Resolves with `call`'s result and the leader that gave it; the last error when time runs out.
+ */
+export async function withLeader<T>(
+  options: { cluster: RunningCluster; topic: string; leader: PartitionLeader; timeoutMs: number; signal?: AbortSignal },
+  call: (leader: PartitionLeader) => Promise<T>,
+): Promise<{ value: T; leader: PartitionLeader }> {
+  let leader = options.leader;
+  let deadline: number | undefined;
+  let backoffMs = FIRST_BACKOFF_MS;
+  for (;;) {
+    try {
+      return { value: await call(leader), leader };
+    } catch (error) {
+      if (!isLeaderMoving(error) || options.signal?.aborted) throw error;
+      deadline ??= Date.now() + options.timeoutMs;
+      if (Date.now() + backoffMs > deadline) {
+        const last = error as ClusterError;
+        throw new ClusterError(last.code, `${last.message}; no leader answered for partition ${leader.partition} within ${options.timeoutMs / 1000}s`, {
+          hint: last.hint,
+          cause: last,
+        });
+      }
+      await Bun.sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      const leaders = await topicLeaders(options.cluster, options.topic);
+      leader = leaders.find((entry) => entry.partition === leader.partition) ?? leader;
+    }
+  }
+}
