@@ -6,7 +6,7 @@
  */
 import type { Argv } from "yargs";
 import { adminUrl, listPartitions, listSpus, registerSpu } from "./admin.ts";
-import { confirmSpus, formatIds, formatSpuProgress } from "./confirm-spus.ts";
+import { confirmSpus, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
@@ -178,7 +178,7 @@ async function confirmLeaders(options: {
       );
     }
     await Bun.sleep(pause);
-    pause = Math.min(pause * 2, 50);
+    pause = Math.min(pause * 2, MAX_POLL_MS);
   }
 }
 
