@@ -4,11 +4,17 @@
  * `cluster consume -B -d`, at replication 1 and 3. Prints records/s and MB/s for each, and
  * the size of the cluster's data directory. The figures include the CLI's start-up.
  *
+ * Beside it, a real peer: Redis Streams on one redis-server with `appendonly yes` and
+ * `appendfsync everysec`, fed the same records with XADD through `redis-cli --pipe` and read
+ * back with `redis-cli --raw XRANGE`, and the ratio of our records/s to its. The peer is
+ * skipped, with a message, when redis-server is not installed; this script installs nothing.
+ *
  * Run with `bun bench/produce-consume.ts [records]`.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isAlive, readStartTime, stopProcesses, type ProcessRecord } from "../lib/procs.ts";
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const VALUE_BYTES = 100;
@@ -16,6 +22,8 @@ const REPLICATIONS = [1, 3];
 const SPUS = 3;
 /** A port block of the data tests' range (24000-31900) that tests leave alone. */
 const PORT_BASE = 31_000;
+/** In the same block, above the 3 SPUs' ports. */
+const REDIS_PORT = 31_090;
 const CLI = join(import.meta.dir, "..", "cluster.ts");
 
 const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
@@ -37,12 +45,63 @@ async function run(args: string[], options: { stdin?: string } = {}): Promise<{ 
   return { stdout, millis };
 }
 
-function report(label: string, millis: number): void {
+/** Prints one figure and returns its records/s. */
+function report(label: string, millis: number): number {
   const perSecond = (RECORDS / millis) * 1000;
   const megabytes = (perSecond * VALUE_BYTES) / 1e6;
   console.log(
-    `${label.padEnd(28)} ${millis.toFixed(0).padStart(7)} ms  ${Math.round(perSecond).toLocaleString("en-US").padStart(10)} records/s  ${megabytes.toFixed(1).padStart(6)} MB/s`,
+    `${label.padEnd(34)} ${millis.toFixed(0).padStart(7)} ms  ${Math.round(perSecond).toLocaleString("en-US").padStart(10)} records/s  ${megabytes.toFixed(1).padStart(6)} MB/s`,
   );
+  return perSecond;
+}
+
+/** Runs `argv` to completion, timing it; stdin from `stdinFile` if given; returns stdout's byte count. */
+async function timed(argv: string[], stdinFile?: string): Promise<{ stdout: number; millis: number }> {
+  const started = performance.now();
+  const child = Bun.spawn(argv, { stdin: stdinFile ? Bun.file(stdinFile) : "ignore", stdout: "pipe", stderr: "pipe" });
+  let stdout = 0;
+  for await (const chunk of child.stdout) stdout += chunk.byteLength;
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
+  return { stdout, millis: performance.now() - started };
+}
+
+/** The XADD commands for `lines`, in the Redis protocol, as `redis-cli --pipe` reads them. */
+function xaddCommands(lines: string[]): string {
+  return lines.map((value) => `*5\r\n$4\r\nXADD\r\n$5\r\nbench\r\n$1\r\n*\r\n$1\r\nv\r\n$${value.length}\r\n${value}\r\n`).join("");
+}
+
+/**
+ * Produces and consumes the same records through Redis Streams; returns records/s for each,
+ * or undefined when redis-server is not installed.
+ */
+async function redisPeer(lines: string[]): Promise<{ produce: number; consume: number } | undefined> {
+  if (!Bun.which("redis-server") || !Bun.which("redis-cli")) {
+    console.log("Redis Streams peer skipped: redis-server or redis-cli is not installed (Debian: apt-get install redis-server redis-tools)");
+    return undefined;
+  }
+  const dir = join(home, "redis");
+  await Bun.$`mkdir -p ${dir}`;
+  const child = Bun.spawn(
+    ["redis-server", "--port", String(REDIS_PORT), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  const record: ProcessRecord = { pid: child.pid, startTime: readStartTime(child.pid), argv: ["redis-server"] };
+  try {
+    const cli = ["redis-cli", "-p", String(REDIS_PORT)];
+    for (let attempt = 0; (await timed([...cli, "ping"]).catch(() => undefined)) === undefined; attempt++) {
+      if (attempt > 200 || !isAlive(record)) throw new Error(`redis-server did not answer on port ${REDIS_PORT}`);
+      await Bun.sleep(10);
+    }
+    const commands = join(home, "xadd.resp");
+    writeFileSync(commands, xaddCommands(lines));
+    const produce = report("Redis XADD (redis-cli --pipe)", (await timed([...cli, "--pipe"], commands)).millis);
+    const consumed = await timed([...cli, "--raw", "XRANGE", "bench", "-", "+"]);
+    const consume = report("Redis XRANGE (redis-cli --raw)", consumed.millis);
+    return { produce, consume };
+  } finally {
+    await stopProcesses([record], { graceMs: 2_000 });
+  }
 }
 
 function directoryBytes(dir: string): number {
@@ -62,17 +121,29 @@ try {
 
   await run(["create", "--spus", String(SPUS), "--port-base", String(PORT_BASE)]);
   console.log(`${RECORDS.toLocaleString("en-US")} records of ${VALUE_BYTES} bytes, ${SPUS} SPUs, acks=all`);
+  const ours = new Map<number, { produce: number; consume: number }>();
   for (const replication of REPLICATIONS) {
     const topic = `bench-r${replication}`;
     await run(["topic", "create", topic, "--replication", String(replication)]);
     const produced = await run(["produce", topic], { stdin: input });
-    report(`produce, replication ${replication}`, produced.millis);
+    const produce = report(`produce, replication ${replication}`, produced.millis);
     const consumed = await run(["consume", topic, "-B", "-d"]);
-    report(`consume, replication ${replication}`, consumed.millis);
+    const consume = report(`consume, replication ${replication}`, consumed.millis);
     if (consumed.stdout !== RECORDS * (VALUE_BYTES + 1)) throw new Error(`consumed ${consumed.stdout} bytes, expected ${RECORDS * (VALUE_BYTES + 1)}`);
+    ours.set(replication, { produce, consume });
   }
   const dataDir = join(home, "local", "data");
   console.log(`data dir ${dataDir}: ${(directoryBytes(dataDir) / 1e6).toFixed(1)} MB (replication 1 and 3: ${1 + 3} copies of the records)`);
+  await run(["shutdown"]);
+  const peer = await redisPeer(lines);
+  if (peer) {
+    for (const [replication, figures] of ours) {
+      console.log(
+        `ours / Redis, replication ${replication}: produce ${(figures.produce / peer.produce).toFixed(2)}, consume ${(figures.consume / peer.consume).toFixed(2)}` +
+          " (Redis: one node, fsync once a second; ours: fsync before every acknowledgement)",
+      );
+    }
+  }
 } finally {
   await run(["delete"]).catch((error) => console.error(error.message));
   rmSync(home, { recursive: true, force: true });
