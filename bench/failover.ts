@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
+import { authorizationHeaders, readToken } from "../lib/token.ts";
 import { encodeValues } from "../lib/engine/records.ts";
 
 const TRIALS = Number(process.argv[2] ?? 5);
@@ -29,8 +30,11 @@ async function run(args: string[], input?: string): Promise<void> {
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
 }
 
+/** The cluster token's headers, read once the cluster exists (the admin API and the SPUs want them). */
+let auth: { authorization: string } | undefined;
+
 async function partition(topic: string): Promise<{ leader: number; leaderEpoch: number; online: boolean; isr: number[] }> {
-  return ((await (await fetch(`${ADMIN}/partitions?topic=${topic}`)).json()) as any[])[0];
+  return ((await (await fetch(`${ADMIN}/partitions?topic=${topic}`, { headers: auth })).json()) as any[])[0];
 }
 
 function publicPort(id: number): number {
@@ -40,6 +44,7 @@ function publicPort(id: number): number {
 const rows: { elected: number; online: number; produced: number }[] = [];
 try {
   await run(["create", "--spus", "3", "--port-base", String(PORT_BASE)]);
+  auth = authorizationHeaders(readToken(clusterPaths(home, "local")));
   for (let trial = 0; trial < TRIALS; trial++) {
     const topic = `failover-${trial}`;
     await run(["topic", "create", topic, "--replication", "3"]);
@@ -56,6 +61,7 @@ try {
     for (;;) {
       const response = await fetch(`http://127.0.0.1:${publicPort(now.leader)}/produce/${topic}/0`, {
         method: "POST",
+        headers: auth,
         body: encodeValues([Buffer.from("after failover")]),
       });
       if (response.ok) break;

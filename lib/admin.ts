@@ -2,12 +2,15 @@
  * The client of the SC's admin API. SPUs come back in Fluvio's JSON shape, so this parser
  * serves any engine that speaks it. A refusal that carries one of the CLI's error codes (a
  * topic that exists, replication beyond the SPUs) keeps that code; others are ADMIN_ERROR.
+ * Every call carries the cluster token (lib/token.ts), read once per command into the
+ * `AdminTarget` or `RunningCluster` that callers pass along.
  */
 import { ClusterError, type ErrorCode } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
 import { isAlive } from "./procs.ts";
 import type { ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState } from "./state.ts";
+import { authorizationHeaders, readToken } from "./token.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 import type { SpuObject, TopicObject } from "./engine/store.ts";
 
@@ -23,6 +26,24 @@ export function adminUrl(spec: Pick<ResolvedSpec, "host" | "sc">): string {
   return `http://${spec.host}:${spec.sc.publicPort}`;
 }
 
+/** Where the SC's admin API answers, and the token it wants: what every admin call takes. */
+export interface AdminTarget {
+  url: string;
+  token: string;
+}
+
+/** The admin target of the cluster at `paths`; throws TOKEN_MISSING when its token cannot be read. */
+export function adminTarget(spec: Pick<ResolvedSpec, "host" | "sc">, paths: ClusterPaths): AdminTarget {
+  return { url: adminUrl(spec), token: readToken(paths) };
+}
+
+/** The error for a 401: the daemon holds another token than the file (it was replaced while they ran). */
+function unauthorizedError(what: string): ClusterError {
+  return new ClusterError("UNAUTHORIZED", `${what} refused the cluster token`, {
+    hint: "the token file changed after the cluster started; 'cluster shutdown' then 'cluster resume' restarts it with the file's token",
+  });
+}
+
 /** Parses Fluvio's SPU list (`[{spec: {spuId}, status: {resolution}}]`). */
 export function parseSpuList(body: unknown): SpuReport[] {
   if (!Array.isArray(body)) throw new Error("the SPU list is not a JSON array");
@@ -34,17 +55,23 @@ export function parseSpuList(body: unknown): SpuReport[] {
 }
 
 /** Calls the admin API; a connection failure throws SC_UNREACHABLE, an error answer ADMIN_ERROR. */
-async function request(baseUrl: string, path: string, init: RequestInit = {}): Promise<unknown> {
+async function request(
+  target: AdminTarget,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(baseUrl + path, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const headers = { ...init.headers, ...authorizationHeaders(target.token) };
+    response = await fetch(target.url + path, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (error) {
-    throw new ClusterError("SC_UNREACHABLE", `the SC admin API at ${baseUrl} does not answer`, {
+    throw new ClusterError("SC_UNREACHABLE", `the SC admin API at ${target.url} does not answer`, {
       hint: "check 'cluster status'; 'cluster resume' restarts a stopped SC",
       cause: error,
     });
   }
   const body = await response.json().catch(() => undefined);
+  if (response.status === 401) throw unauthorizedError(`the SC admin API at ${target.url}`);
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } })?.error;
     const message = error?.message ?? `HTTP ${response.status}`;
@@ -61,10 +88,10 @@ const PASSED_CODES = new Set<ErrorCode>(["TOPIC_EXISTS", "NO_TOPIC", "TOPIC_INVA
 export interface RunningCluster {
   paths: ClusterPaths;
   spec: ResolvedSpec;
-  adminUrl: string;
+  admin: AdminTarget;
 }
 
-/** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER or NOT_RUNNING. */
+/** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER, NOT_RUNNING or TOKEN_MISSING. */
 export function locateRunningCluster(options: { home?: string; name?: string }): RunningCluster {
   const paths = locateCluster(options);
   const spec = clusterExists(paths) ? readSavedSpec(paths) : undefined;
@@ -79,20 +106,20 @@ export function locateRunningCluster(options: { home?: string; name?: string }):
       hint: `run 'cluster resume --name ${paths.name}' to start it`,
     });
   }
-  return { paths, spec, adminUrl: adminUrl(spec) };
+  return { paths, spec, admin: adminTarget(spec, paths) };
 }
 
 /** Every topic, as the SC stores it. */
-export function listTopics(baseUrl: string): Promise<TopicObject[]> {
-  return request(baseUrl, "/topics") as Promise<TopicObject[]>;
+export function listTopics(target: AdminTarget): Promise<TopicObject[]> {
+  return request(target, "/topics") as Promise<TopicObject[]>;
 }
 
 /** Creates a topic; the SC refuses with TOPIC_EXISTS, TOPIC_INVALID or INSUFFICIENT_SPUS. */
 export async function createTopic(
-  baseUrl: string,
+  target: AdminTarget,
   topic: { name: string; partitions: number; replication: number },
 ): Promise<TopicObject & { partitions: PartitionView[] }> {
-  return (await request(baseUrl, "/topics", {
+  return (await request(target, "/topics", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(topic),
@@ -100,13 +127,13 @@ export async function createTopic(
 }
 
 /** Deletes a topic and its partitions; the SC refuses with NO_TOPIC. */
-export async function deleteTopic(baseUrl: string, name: string): Promise<void> {
-  await request(baseUrl, `/topics/${encodeURIComponent(name)}`, { method: "DELETE" });
+export async function deleteTopic(target: AdminTarget, name: string): Promise<void> {
+  await request(target, `/topics/${encodeURIComponent(name)}`, { method: "DELETE" });
 }
 
 /** Every partition (of `topic` when given) with leader, replicas, in-sync set and offsets. */
-export function listPartitions(baseUrl: string, topic?: string): Promise<PartitionView[]> {
-  return request(baseUrl, topic === undefined ? "/partitions" : `/partitions?topic=${encodeURIComponent(topic)}`) as Promise<PartitionView[]>;
+export function listPartitions(target: AdminTarget, topic?: string): Promise<PartitionView[]> {
+  return request(target, topic === undefined ? "/partitions" : `/partitions?topic=${encodeURIComponent(topic)}`) as Promise<PartitionView[]>;
 }
 
 /** Where a partition is led: the leader's id and public URL. */
@@ -118,7 +145,7 @@ export interface PartitionLeader {
 
 /** The leader of every partition of `topic`, by partition number; throws NO_TOPIC when there is no such topic. */
 export async function topicLeaders(cluster: RunningCluster, topic: string): Promise<PartitionLeader[]> {
-  const [partitions, spus] = await Promise.all([listPartitions(cluster.adminUrl, topic), listSpusRaw(cluster.adminUrl)]);
+  const [partitions, spus] = await Promise.all([listPartitions(cluster.admin, topic), listSpusRaw(cluster.admin)]);
   const name = cluster.paths.name;
   if (partitions.length === 0) {
     throw new ClusterError("NO_TOPIC", `topic '${topic}' does not exist in cluster '${name}'`, {
@@ -147,17 +174,19 @@ export async function partitionLeader(cluster: RunningCluster, topic: string, pa
 
 /**
  * Calls an SPU's data API: an error answer becomes a ClusterError with the SPU's code
- * (OFFSET_OUT_OF_RANGE, NOT_LEADER, PRODUCE_TIMEOUT, ...), a connection failure SPU_UNREACHABLE.
+ * (OFFSET_OUT_OF_RANGE, NOT_LEADER, PRODUCE_TIMEOUT, ...), a connection failure SPU_UNREACHABLE,
+ * a refused token UNAUTHORIZED.
  */
 export async function spuRequest(
   leader: PartitionLeader,
   path: string,
-  options: { clusterName: string; method?: string; body?: Uint8Array; signal?: AbortSignal },
+  options: { cluster: RunningCluster; method?: string; body?: Uint8Array; signal?: AbortSignal },
 ): Promise<Response> {
-  const { clusterName, ...init } = options;
+  const { cluster, ...init } = options;
+  const clusterName = cluster.paths.name;
   let response: Response;
   try {
-    response = await fetch(leader.url + path, init);
+    response = await fetch(leader.url + path, { ...init, headers: authorizationHeaders(cluster.admin.token) });
   } catch (error) {
     throw new ClusterError("SPU_UNREACHABLE", `SPU ${leader.leader}, the leader of partition ${leader.partition}, does not answer at ${leader.url}`, {
       hint: `check 'cluster status --name ${clusterName}'; 'cluster resume --name ${clusterName}' restarts a stopped SPU`,
@@ -165,6 +194,7 @@ export async function spuRequest(
     });
   }
   if (response.ok) return response;
+  if (response.status === 401) throw unauthorizedError(`SPU ${leader.leader} at ${leader.url}`);
   const error = ((await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } })?.error;
   const code = (SPU_CODES.has(error?.code as ErrorCode) ? error!.code : "LEADER_UNAVAILABLE") as ErrorCode;
   throw new ClusterError(code, error?.message ?? `SPU ${leader.leader} answered HTTP ${response.status}`, {
@@ -173,26 +203,26 @@ export async function spuRequest(
 }
 
 const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT", "SC_UNREACHABLE"]);
-export async function listSpus(baseUrl: string): Promise<SpuReport[]> {
-  return parseSpuList(await request(baseUrl, "/spus"));
+export async function listSpus(target: AdminTarget): Promise<SpuReport[]> {
+  return parseSpuList(await request(target, "/spus"));
 }
 
 /** The raw SPU list, exactly as the SC gives it (for `spu list --json`). */
-export function listSpusRaw(baseUrl: string): Promise<unknown> {
-  return request(baseUrl, "/spus");
+export function listSpusRaw(target: AdminTarget): Promise<unknown> {
+  return request(target, "/spus");
 }
 
 export async function registerSpu(
-  baseUrl: string,
+  target: AdminTarget,
   spu: { id: number; host: string; publicPort: number; privatePort: number },
 ): Promise<void> {
-  await request(baseUrl, "/spus", {
+  await request(target, "/spus", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(spu),
   });
 }
 
-export async function unregisterSpu(baseUrl: string, id: number): Promise<void> {
-  await request(baseUrl, `/spus/${id}`, { method: "DELETE" });
+export async function unregisterSpu(target: AdminTarget, id: number): Promise<void> {
+  await request(target, `/spus/${id}`, { method: "DELETE" });
 }

@@ -4,7 +4,7 @@
  * the reference tool, which compared a *count* over every SPU the SC ever stored and so waited
  * forever for "3/1 SPU confirmed".
  */
-import { listSpus, type SpuReport } from "./admin.ts";
+import { listSpus, type AdminTarget, type SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
 import type { ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
@@ -75,7 +75,8 @@ export function formatSpuProgress(sets: SpuSets | undefined): string {
 
 export interface ConfirmOptions {
   paths: ClusterPaths;
-  adminUrl: string;
+  /** The SC's admin API and the cluster token. */
+  admin: AdminTarget;
   expected: number[];
   /** The processes to watch: one that exits fails the confirmation at once. */
   processes: ProcessEntry[];
@@ -91,7 +92,7 @@ export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
   let last: SpuSets | undefined;
   for (;;) {
     ensureProcessesAlive(paths, options.processes);
-    const reports = await listSpus(options.adminUrl).catch((error) => {
+    const reports = await listSpus(options.admin).catch((error) => {
       if (error instanceof ClusterError && error.code === "SC_UNREACHABLE") return undefined;
       throw error;
     });

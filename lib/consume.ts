@@ -6,7 +6,7 @@
  * steps down, reading goes on from the next offset at the partition's new leader (withLeader).
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, partitionLeader, spuRequest, type PartitionLeader } from "./admin.ts";
+import { locateRunningCluster, partitionLeader, spuRequest, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, timeoutOption, type CommonArgs } from "./output.ts";
@@ -54,7 +54,7 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
       topic: options.topic,
       offset,
       waitMs: options.stopAtEnd ? 0 : LONG_POLL_MS,
-      clusterName: cluster.paths.name,
+      cluster,
       signal: options.signal,
     };
     const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
@@ -82,14 +82,14 @@ export async function consumeToEnd(options: Omit<ConsumeOptions, "stopAtEnd">): 
 
 async function read(
   leader: PartitionLeader,
-  request: { topic: string; offset: number | undefined; waitMs: number; clusterName: string; signal?: AbortSignal },
+  request: { topic: string; offset: number | undefined; waitMs: number; cluster: RunningCluster; signal?: AbortSignal },
 ): Promise<{ values: Uint8Array[]; nextOffset: number; highWatermark: number }> {
   const query = new URLSearchParams({ maxBytes: String(CONSUME_MAX_BYTES), waitMs: String(request.waitMs) });
   if (request.offset !== undefined) query.set("offset", String(request.offset));
   let response: Response;
   try {
     response = await spuRequest(leader, `/consume/${encodeURIComponent(request.topic)}/${leader.partition}?${query}`, {
-      clusterName: request.clusterName,
+      cluster: request.cluster,
       signal: request.signal,
     });
   } catch (error) {

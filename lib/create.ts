@@ -3,9 +3,10 @@
  * phase (the reference tool's `start` reused old state and then hung counting old SPUs), checks
  * every port before starting anything, and if anything fails after it began it stops what it
  * started and removes the directory, so a failed create leaves no trace but its error.
+ * The cluster token (lib/token.ts) is written before any process starts: every daemon reads it.
  */
 import type { Argv } from "yargs";
-import { adminUrl } from "./admin.ts";
+import { adminTarget, adminUrl } from "./admin.ts";
 import { confirmSpus, formatIds, formatSpuProgress } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import {
@@ -37,6 +38,7 @@ import {
 } from "./spec.ts";
 import { readSavedSpec, writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { observeCluster } from "./status.ts";
+import { ensureToken } from "./token.ts";
 
 export interface CreateOptions {
   home?: string;
@@ -76,6 +78,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
     if (clusterExists(paths)) throw await existsError(paths);
     ours = true;
     const resolved = claimPorts(paths, spec);
+    ensureToken(paths);
     const components = planComponents(resolved, paths);
     await ensurePortsFree(resolved.host, components, paths.name);
 
@@ -89,7 +92,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
 
     const sets = await confirmSpus({
       paths,
-      adminUrl: adminUrl(resolved),
+      admin: adminTarget(resolved, paths),
       expected: expectedSpuIds(resolved),
       processes,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
@@ -203,6 +206,7 @@ export async function planCreate(options: CreateOptions): Promise<Plan> {
     name: paths.name,
     actions: [
       { action: "write", path: paths.spec },
+      { action: "write", path: paths.token },
       ...resolved.spus.map((spu) => ({ action: "write" as const, path: store.pathOf("SPU", spuObjectName(spu.id)) })),
       { action: "write", path: paths.state },
       { action: "check-ports", host: resolved.host, ports: components.flatMap((component) => component.ports) },

@@ -17,6 +17,8 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "SPEC_INVALID"
   | "STATE_CORRUPT"
+  | "TOKEN_MISSING"
+  | "UNAUTHORIZED"
   | "HOME_UNWRITABLE"
   | "SC_DIED"
   | "SC_UNREACHABLE"

@@ -34,6 +34,8 @@ export interface ClusterPaths {
   spec: string;
   state: string;
   lock: string;
+  /** The cluster token (lib/token.ts), 0600. */
+  token: string;
   metadata: string;
   data: string;
   logs: string;
@@ -78,6 +80,7 @@ export function clusterPaths(home: string, name: string): ClusterPaths {
     spec: join(dir, "cluster.yaml"),
     state: join(dir, "state.yaml"),
     lock: join(dir, "lock"),
+    token: join(dir, "token"),
     metadata: join(dir, "metadata"),
     data: join(dir, "data"),
     logs: join(dir, "logs"),

@@ -26,7 +26,7 @@ const PORT_RETRY_MS = 100;
 const SC_SCRIPT = new URL("./engine/sc.ts", import.meta.url).pathname;
 const SPU_SCRIPT = new URL("./engine/spu.ts", import.meta.url).pathname;
 
-/** Every process of the saved spec, the SC first. */
+/** Every process of the saved spec, the SC first; each gets the token file's path, never the token. */
 export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Component[] {
   const address = (port: number) => `${spec.host}:${port}`;
   const sc: Component = {
@@ -37,6 +37,8 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
       process.execPath,
       SC_SCRIPT,
       "--await-record",
+      "--token-file",
+      paths.token,
       "--metadata",
       spec.metadataDir,
       "--public",
@@ -56,6 +58,8 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
         process.execPath,
         SPU_SCRIPT,
         "--await-record",
+        "--token-file",
+        paths.token,
         "--id",
         String(spu.id),
         "--public",

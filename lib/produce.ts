@@ -115,7 +115,7 @@ async function sendBatch(
   const body = encodeValues(values);
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, async (current) => {
     const response = await spuRequest(current, `/produce/${encodeURIComponent(context.topic)}/${current.partition}`, {
-      clusterName: context.cluster.paths.name,
+      cluster: context.cluster,
       method: "POST",
       body,
       signal: AbortSignal.timeout(PRODUCE_TIMEOUT_MS + 5_000),

@@ -2,13 +2,15 @@
  * `cluster resume`: brings a stopped or degraded cluster back from its saved `cluster.yaml`,
  * starting only the processes that are not running, and confirms the exact SPU set. It takes
  * no configuration flags: a different cluster is a `delete` and a `create`. If it fails it
- * stops what it started, leaving the cluster as it found it.
+ * stops what it started, leaving the cluster as it found it. A cluster created before clusters
+ * had tokens gets one (lib/token.ts) when nothing of it runs; with processes running, their
+ * token file must be there.
  */
 import type { Argv } from "yargs";
-import { adminUrl, listPartitions, listSpus, registerSpu } from "./admin.ts";
+import { adminTarget, adminUrl, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
 import { confirmSpus, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import { clusterExists, locateCluster, pathExists, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
@@ -18,6 +20,7 @@ import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { formatPlan, type Plan } from "./plan.ts";
 import { readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
+import { ensureToken } from "./token.ts";
 
 export interface ResumeOptions {
   home?: string;
@@ -66,8 +69,10 @@ function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
 export async function planResume(options: ResumeOptions): Promise<Plan> {
   const paths = locateExisting(options);
   const spec = readSpecToResume(paths);
-  const missing = missingComponents(planComponents(spec, paths), readState(paths).processes, isAlive);
+  const processes = readState(paths).processes;
+  const missing = missingComponents(planComponents(spec, paths), processes, isAlive);
   await ensurePortsFree(spec.host, missing, paths.name);
+  const makesToken = liveEntries(processes).length === 0 && !pathExists(paths.token);
   return {
     dryRun: true,
     verb: "resume",
@@ -78,6 +83,7 @@ export async function planResume(options: ResumeOptions): Promise<Plan> {
         ? []
         : [
             { action: "check-ports", host: spec.host, ports: missing.flatMap((component) => component.ports) },
+            ...(makesToken ? [{ action: "write" as const, path: paths.token }] : []),
             ...missing.map((component) => ({ action: "start" as const, component: component.name, argv: component.argv, ports: component.ports })),
             { action: "write", path: paths.state },
           ],
@@ -102,9 +108,12 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
     const running = liveEntries(state.processes);
     const missing = missingComponents(planComponents(spec, paths), running, isAlive);
     await ensurePortsFree(spec.host, missing, paths.name);
+    // With nothing running no daemon holds a token yet, so a cluster without one can get one now.
+    if (running.length === 0 && ensureToken(paths)) options.onProgress?.(`wrote a token for cluster '${paths.name}' to '${paths.token}'`);
+    const admin = adminTarget(spec, paths);
 
     const scRunning = !missing.some((component) => component.role === "sc");
-    if (scRunning) await registerMissingSpus(spec);
+    if (scRunning) await registerMissingSpus(spec, admin);
     else seedMissingSpus(spec);
     if (missing.length > 0) {
       options.onProgress?.(`starting ${missing.map((component) => component.name).join(", ")} of cluster '${paths.name}'`);
@@ -117,14 +126,14 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
 
     const sets = await confirmSpus({
       paths,
-      adminUrl: adminUrl(spec),
+      admin,
       expected: expectedSpuIds(spec),
       processes,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
       onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
     });
     const partitions = await confirmLeaders({
-      adminUrl: adminUrl(spec),
+      admin,
       logsDir: paths.logs,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
       onProgress: options.onProgress,
@@ -158,7 +167,7 @@ export function leaderlessPartitions(partitions: PartitionView[]): string[] {
  * resumed cluster serves every topic; returns how many partitions there are.
  */
 async function confirmLeaders(options: {
-  adminUrl: string;
+  admin: AdminTarget;
   logsDir: string;
   timeoutMs: number;
   onProgress?: (text: string) => void;
@@ -166,7 +175,7 @@ async function confirmLeaders(options: {
   const deadline = Date.now() + options.timeoutMs;
   let pause = 2;
   for (;;) {
-    const partitions = await listPartitions(options.adminUrl);
+    const partitions = await listPartitions(options.admin);
     const waiting = leaderlessPartitions(partitions);
     if (waiting.length === 0) return partitions.length;
     options.onProgress?.(`partition leaders ${partitions.length - waiting.length}/${partitions.length} back, waiting for ${waiting.join(", ")}`);
@@ -200,11 +209,11 @@ function seedMissingSpus(spec: ResolvedSpec): void {
 }
 
 /** With the SC running, registers through its admin API any spec SPU it does not have. */
-async function registerMissingSpus(spec: ResolvedSpec): Promise<void> {
-  const registered = new Set((await listSpus(adminUrl(spec))).map((spu) => spu.id));
+async function registerMissingSpus(spec: ResolvedSpec, admin: AdminTarget): Promise<void> {
+  const registered = new Set((await listSpus(admin)).map((spu) => spu.id));
   for (const spu of spec.spus) {
     if (registered.has(spu.id)) continue;
-    await registerSpu(adminUrl(spec), { id: spu.id, host: spec.host, publicPort: spu.publicPort, privatePort: spu.privatePort });
+    await registerSpu(admin, { id: spu.id, host: spec.host, publicPort: spu.publicPort, privatePort: spu.privatePort });
   }
 }
 

@@ -4,7 +4,7 @@
  * cluster lock, so an extra SPU that makes `resume` fail can be removed without starting it.
  */
 import type { Argv } from "yargs";
-import { adminUrl, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
+import { adminTarget, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
 import { acquireLock } from "./lock.ts";
@@ -34,8 +34,8 @@ function locateSpus(options: { home?: string; name?: string }): SpuTarget {
 
 /** The SPU list in Fluvio's JSON shape; from the store, all offline, when the SC is stopped. */
 export async function listClusterSpus(options: { home?: string; name?: string }): Promise<unknown[]> {
-  const { spec, scRunning } = locateSpus(options);
-  if (scRunning) return (await listSpusRaw(adminUrl(spec))) as unknown[];
+  const { paths, spec, scRunning } = locateSpus(options);
+  if (scRunning) return (await listSpusRaw(adminTarget(spec, paths))) as unknown[];
   return new MetadataStore(spec.metadataDir)
     .listSpus()
     .map((spu) => ({ ...spu, status: { resolution: "Offline" } }));
@@ -79,7 +79,7 @@ export async function registerClusterSpu(options: {
   const lock = acquireLock(paths.lock, { verb: "spu register", subject: `cluster '${paths.name}'` });
   try {
     if (scRunning) {
-      await registerSpu(adminUrl(spec), { id: options.id, host: spec.host, ...ports });
+      await registerSpu(adminTarget(spec, paths), { id: options.id, host: spec.host, ...ports });
     } else {
       const store = new MetadataStore(spec.metadataDir);
       if (store.listSpus().some((spu) => spu.spec.spuId === options.id)) {
@@ -102,7 +102,7 @@ export async function unregisterClusterSpu(options: {
   const lock = acquireLock(paths.lock, { verb: "spu unregister", subject: `cluster '${paths.name}'` });
   try {
     if (scRunning) {
-      await unregisterSpu(adminUrl(spec), options.id);
+      await unregisterSpu(adminTarget(spec, paths), options.id);
     } else {
       const store = new MetadataStore(spec.metadataDir);
       if (!store.listSpus().some((spu) => spu.spec.spuId === options.id)) {

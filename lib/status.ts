@@ -4,7 +4,7 @@
  * Exit codes follow the LSB convention pg_ctl uses: 0 running, 1 degraded, 3 stopped, 4 absent.
  */
 import type { Argv } from "yargs";
-import { adminUrl, listPartitions, listSpus, listTopics } from "./admin.ts";
+import { adminTarget, adminUrl, listPartitions, listSpus, listTopics, type AdminTarget } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
@@ -92,10 +92,13 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
   if (spec) {
     status.adminUrl = adminUrl(spec);
     status.portBase = spec.portBase;
-    sets = await observeSpuSets(spec, status, paths);
+    // Only a live SC is asked, so only then is the token read (an unreadable one is a problem).
+    const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
+    const admin = scAlive ? attempt(() => adminTarget(spec, paths), status.problems) : undefined;
+    sets = await observeSpuSets(spec, status, admin);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
-    await observeTopics(spec, status);
+    await observeTopics(spec, status, admin);
   }
   status.phase = derivePhase({
     exists: true,
@@ -141,13 +144,12 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
   });
 }
 
-/** The SC's SPU sets when it runs; otherwise the registered set from its store, none online. */
-async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, paths: ClusterPaths): Promise<SpuSets> {
+/** The SC's SPU sets when it runs (`admin` given); otherwise the registered set from its store, none online. */
+async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: AdminTarget | undefined): Promise<SpuSets> {
   const expected = expectedSpuIds(spec);
-  const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
-  if (scAlive) {
+  if (admin) {
     try {
-      return compareSpuSets(expected, await listSpus(adminUrl(spec)));
+      return compareSpuSets(expected, await listSpus(admin));
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
       status.problems.push(error.message);
@@ -160,13 +162,12 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, paths: 
   );
 }
 
-/** Topics and partitions from the SC when it runs; otherwise from its store, every leader offline. */
-async function observeTopics(spec: ResolvedSpec, status: ClusterStatus): Promise<void> {
-  const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
+/** Topics and partitions from the SC when it runs (`admin` given); otherwise from its store, every leader offline. */
+async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: AdminTarget | undefined): Promise<void> {
   let topics: TopicObject[] | undefined;
-  if (scAlive) {
+  if (admin) {
     try {
-      [topics, status.partitions] = await Promise.all([listTopics(adminUrl(spec)), listPartitions(adminUrl(spec))]);
+      [topics, status.partitions] = await Promise.all([listTopics(admin), listPartitions(admin)]);
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
       status.problems.push(error.message);

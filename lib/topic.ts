@@ -29,7 +29,7 @@ export async function createClusterTopic(options: {
   const cluster = locateRunningCluster(options);
   const name = cluster.paths.name;
   try {
-    const created = await createTopic(cluster.adminUrl, {
+    const created = await createTopic(cluster.admin, {
       name: options.topic,
       partitions: options.partitions ?? 1,
       replication: options.replication ?? 1,
@@ -49,7 +49,7 @@ export async function createClusterTopic(options: {
 /** Every topic with its partitions' leaders, replicas and in-sync sets. */
 export async function listClusterTopics(options: { home?: string; name?: string }): Promise<TopicSummary[]> {
   const cluster = locateRunningCluster(options);
-  const [topics, partitions] = await Promise.all([listTopics(cluster.adminUrl), listPartitions(cluster.adminUrl)]);
+  const [topics, partitions] = await Promise.all([listTopics(cluster.admin), listPartitions(cluster.admin)]);
   return topics.map((topic) =>
     summarize(
       topic.name,
@@ -64,7 +64,7 @@ export async function listClusterTopics(options: { home?: string; name?: string 
 export async function deleteClusterTopic(options: { home?: string; name?: string; topic: string }): Promise<{ deleted: string }> {
   const cluster = locateRunningCluster(options);
   try {
-    await deleteTopic(cluster.adminUrl, options.topic);
+    await deleteTopic(cluster.admin, options.topic);
   } catch (error) {
     if (!(error instanceof ClusterError) || error.code !== "NO_TOPIC") throw error;
     throw new ClusterError("NO_TOPIC", error.message, {

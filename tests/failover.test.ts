@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { isAlive } from "../lib/procs.ts";
 import { readState, type ProcessEntry } from "../lib/state.ts";
+import { authorizationHeaders, readToken } from "../lib/token.ts";
 import { openPartitionLog } from "../lib/engine/partition-log.ts";
 import { decodeLogFrames, encodeValues } from "../lib/engine/records.ts";
 import { logValues, ok, partitionDir, waitForStatus } from "./cluster-data.ts";
@@ -175,7 +176,9 @@ describe("the SC killed with SIGKILL", () => {
       ["spu-5002", true],
     ]);
     const leader = recorded(home, before.leader);
-    const response = await fetch(`http://127.0.0.1:${leader.ports[0]}/consume/steady/0?offset=0`);
+    const response = await fetch(`http://127.0.0.1:${leader.ports[0]}/consume/steady/0?offset=0`, {
+      headers: authorizationHeaders(readToken(clusterPaths(home, "local"))),
+    });
     expect(response.status).toBe(200);
     expect(decodeLogFrames(new Uint8Array(await response.arrayBuffer())).map((value) => Buffer.from(value).toString())).toEqual(values);
 
@@ -207,7 +210,11 @@ describe("the SC killed with SIGKILL", () => {
     while (!readFileSync(spuLog, "utf8").includes(`leader of 'held-0' asks the SC for in-sync set [${leader}]`)) await Bun.sleep(20);
 
     const url = `http://127.0.0.1:${recorded(home, leader).ports[0]}/produce/held/0`;
-    const held = await fetch(url, { method: "POST", body: encodeValues([Buffer.from("while the SC is down")]) });
+    const held = await fetch(url, {
+      method: "POST",
+      headers: authorizationHeaders(readToken(clusterPaths(home, "local"))),
+      body: encodeValues([Buffer.from("while the SC is down")]),
+    });
     expect(held.status).toBe(503);
     const { error } = (await held.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("SC_UNREACHABLE");

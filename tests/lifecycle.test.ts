@@ -4,9 +4,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Dirent } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { findBusyPorts, isAlive, readStartTime, stopProcesses } from "../lib/procs.ts";
 import { readState, writeState } from "../lib/state.ts";
@@ -273,14 +273,25 @@ describe("process records", () => {
     }
   });
 
-  test("the cluster directory and its files are readable by their owner only", async () => {
+  test("the cluster directory and every directory and file in it are readable by their owner only", async () => {
     const home = tempHome();
     expect((await cli(home, ["create", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
+    expect((await cli(home, ["topic", "create", "kept"])).exitCode).toBe(0);
+    expect((await cli(home, ["produce", "kept"], { input: "a\n" })).exitCode).toBe(0);
     const paths = clusterPaths(home, "local");
-    expect(statSync(paths.dir).mode & 0o777).toBe(0o700);
-    for (const file of [paths.spec, paths.state, join(paths.logs, "sc.log"), join(paths.metadata, "SPU", "custom-spu-5001.yaml")]) {
-      expect(statSync(file).mode & 0o777).toBe(0o600);
+    const entries = readdirSync(paths.dir, { withFileTypes: true, recursive: true });
+    const modes = (wanted: (entry: Dirent) => boolean) =>
+      entries.filter(wanted).map((entry) => [relative(paths.dir, join(entry.parentPath, entry.name)), statSync(join(entry.parentPath, entry.name)).mode & 0o777]);
+    const files = modes((entry) => entry.isFile());
+    const dirs = modes((entry) => entry.isDirectory());
+    // Every kind of file is there: spec, state, token, lock, metadata, logs, partition data.
+    for (const file of ["cluster.yaml", "state.yaml", "token", "lock", "metadata/SPU/custom-spu-5001.yaml", "logs/sc.log", "logs/spu-5001.log"]) {
+      expect(files).toContainEqual([file, 0o600]);
     }
+    expect(files.some(([file]) => String(file).startsWith("data/spu-5001/kept-0/") && String(file).endsWith(".log"))).toBe(true);
+    expect(files.filter(([, mode]) => mode !== 0o600)).toEqual([]);
+    expect(dirs.filter(([, mode]) => mode !== 0o700)).toEqual([]);
+    expect(statSync(paths.dir).mode & 0o777).toBe(0o700);
   });
 });
 

@@ -73,7 +73,10 @@ describe("--dry-run", () => {
       ["spu-5002", [base + 20, base + 21]],
     ]);
     expect(starts[1].argv).toContain("--data");
-    expect(planned.json.actions[0]).toEqual({ action: "write", path: join(home, "local", "cluster.yaml") });
+    expect(planned.json.actions.slice(0, 2)).toEqual([
+      { action: "write", path: join(home, "local", "cluster.yaml") },
+      { action: "write", path: join(home, "local", "token") },
+    ]);
     expect(readdirSync(home)).toEqual([]);
     expect(await findBusyPorts("127.0.0.1", [base + 3, base + 4, base + 10, base + 11, base + 20, base + 21])).toEqual([]);
 

@@ -38,11 +38,12 @@ describe("missingComponents()", () => {
     expect(names(missingComponents(components, entries, (candidate) => alive.has(candidate.pid)))).toEqual(missing);
   });
 
-  test("planComponents() gives each SPU its ports, data directory and log file", () => {
+  test("planComponents() gives each SPU its ports, data directory, log file and the token file's path", () => {
     const spu = components.find((component) => component.name === "spu-5002")!;
     expect(spu.ports).toEqual([19020, 19021]);
     expect(spu.argv.slice(2)).toEqual([
       "--await-record",
+      "--token-file", "/h/dev/token",
       "--id", "5002", "--public", "127.0.0.1:19020", "--private", "127.0.0.1:19021", "--sc", "127.0.0.1:19004", "--data", "/h/dev/data/spu-5002",
     ]);
     expect(spu.logFile).toBe("/h/dev/logs/spu-5002.log");

@@ -5,12 +5,13 @@
  * offset is the acknowledgement the leader waits for before it acknowledges a producer.
  * Each fetch carries the follower's leader-epoch history; when its log leaves the leader's
  * (it led before, or followed a leader that lost its place), the leader answers DIVERGING and
- * the follower cuts its log there before fetching again.
+ * the follower cuts its log there before fetching again. A connection opens with a `hello`
+ * carrying the cluster token; a leader that refuses it closes the link, and it is tried again.
  */
 import { connect, type Socket } from "node:net";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { log } from "./log.ts";
-import type { FetchMessage, RecordsMessage } from "./protocol.ts";
+import type { FetchMessage, HelloMessage, RecordsMessage } from "./protocol.ts";
 import type { Replica } from "./replica.ts";
 
 /** Most bytes of records asked for in one fetch. */
@@ -26,21 +27,26 @@ export class FollowerFetcher {
   readonly leaderEpoch: number;
   readonly #replica: Replica;
   readonly #selfId: number;
+  readonly #token: string;
   readonly #address: { host: string; port: number };
   readonly #changed: () => void;
   #socket: Socket | undefined;
   #retryMs = FIRST_RETRY_MS;
   #stopped = false;
+  /** Set once a refusal is logged: the fetcher keeps retrying, and logs it only once. */
+  #refusalLogged = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: {
     replica: Replica;
     selfId: number;
+    token: string;
     leaderAddress: { host: string; port: number };
     changed: () => void;
   }) {
     this.#replica = options.replica;
     this.#selfId = options.selfId;
+    this.#token = options.token;
     this.#address = options.leaderAddress;
     this.#changed = options.changed;
     this.leader = options.replica.assignment.leader;
@@ -60,10 +66,20 @@ export class FollowerFetcher {
     const reader = new FrameReader();
     this.#socket = socket;
     socket.setNoDelay(true);
-    socket.on("connect", () => this.#fetch(socket, 0));
+    socket.on("connect", () => {
+      socket.write(encodeFrame<HelloMessage>({ type: "hello", spuId: this.#selfId, token: this.#token }));
+      this.#fetch(socket, 0);
+    });
     socket.on("data", (chunk: Buffer) => {
       try {
-        for (const frame of reader.push(chunk)) this.#onRecords(socket, frame.header as unknown as RecordsMessage, frame.body);
+        for (const frame of reader.push(chunk)) {
+          if (frame.header.type === "refused") {
+            if (!this.#refusalLogged) log(`leader SPU ${this.leader} refused replica '${this.#name()}': ${String(frame.header.reason)}`);
+            this.#refusalLogged = true;
+            continue;
+          }
+          this.#onRecords(socket, frame.header as unknown as RecordsMessage, frame.body);
+        }
       } catch (error) {
         log(`replica '${this.#name()}' dropped its link to leader SPU ${this.leader}: ${(error as Error).message}`);
         socket.destroy();

@@ -64,6 +64,8 @@ const MAX_SEGMENT_BYTES = 2 ** 31;
 
 const INDEX_ENTRY_BYTES = 8;
 const OFFSET_DIGITS = 20;
+/** Segment and index files are the owner's only, like every file of a cluster. */
+const FILE_MODE = 0o600;
 const SEGMENT_FILE_PATTERN = /^(\d{20})\.log$/;
 const TWO_POW_32 = 2 ** 32;
 
@@ -181,7 +183,7 @@ export class PartitionLog {
       options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES,
       MAX_SEGMENT_BYTES,
     );
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
 
     for (const file of readdirSync(dir)) {
       const match = SEGMENT_FILE_PATTERN.exec(file);
@@ -210,7 +212,7 @@ export class PartitionLog {
       active.size = scan.endPosition;
     }
     active.index = scan.entries;
-    this.activeIndexFd = openSync(this.indexPath(active), constants.O_RDWR | constants.O_CREAT);
+    this.activeIndexFd = openSync(this.indexPath(active), constants.O_RDWR | constants.O_CREAT, FILE_MODE);
     ftruncateSync(this.activeIndexFd, 0);
     writeFully(this.activeIndexFd, encodeIndexEntries(scan.entries, 0), 0);
     this.end = scan.endOffset;
@@ -354,7 +356,7 @@ export class PartitionLog {
     while (kept > 0 && index.positions[kept - 1] >= cut) kept--;
     index.relOffsets.length = kept;
     index.positions.length = kept;
-    this.activeIndexFd = openSync(this.indexPath(segment), constants.O_RDWR | constants.O_CREAT);
+    this.activeIndexFd = openSync(this.indexPath(segment), constants.O_RDWR | constants.O_CREAT, FILE_MODE);
     ftruncateSync(this.activeIndexFd, kept * INDEX_ENTRY_BYTES);
     this.end = offset;
 
@@ -436,7 +438,7 @@ export class PartitionLog {
     const name = String(baseOffset).padStart(OFFSET_DIGITS, "0");
     const segment: Segment = { baseOffset, name, size: 0, fd: null, index: null };
     for (const path of [this.logPath(segment), this.indexPath(segment)]) {
-      closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC));
+      closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, FILE_MODE));
     }
     return segment;
   }
@@ -551,7 +553,7 @@ export class PartitionLog {
     }
     if (index === null) {
       index = scanSegment(this.readDescriptor(segment), segment, segment.size, this.indexIntervalBytes).entries;
-      const fd = openSync(this.indexPath(segment), constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC);
+      const fd = openSync(this.indexPath(segment), constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, FILE_MODE);
       try {
         writeFully(fd, encodeIndexEntries(index, 0), 0);
         fsyncSync(fd);

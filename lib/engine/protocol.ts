@@ -1,6 +1,9 @@
 /**
  * The control messages of the built-in engine, carried as frame headers (frame.ts).
  *
+ * Every connection, SPU to SC and follower to leader, opens with:
+ *   hello     the SPU's id and the cluster token (lib/token.ts); anything else, or a wrong
+ *             token, is answered `refused` with a reason and the connection closed
  * SC to SPU, on connect and after every change:
  *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs
  *             it fetches from; a replica missing from the set is dropped with its data
@@ -27,6 +30,20 @@ import type { EpochEntry } from "./leader-epochs.ts";
 export const REPORT_INTERVAL_MS = 200;
 /** How often an SPU tells the SC it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** The first frame of every connection to the SC's or an SPU's private port. */
+export interface HelloMessage {
+  type: "hello";
+  spuId: number;
+  /** The cluster token; the value is never logged. */
+  token: string;
+}
+
+/** The answer to a hello that is not accepted, just before the connection closes. */
+export interface RefusedMessage {
+  type: "refused";
+  reason: string;
+}
 
 /** One replica as the SC assigns it to an SPU. */
 export interface ReplicaAssignmentInfo {

@@ -31,6 +31,7 @@ const ISR_CHECK_INTERVAL_MS = 250;
 export class ReplicaManager {
   readonly #dataDir: string;
   readonly #selfId: number;
+  readonly #token: string;
   readonly #send: (header: ReportMessage | IsrMessage) => void;
   readonly #scConnected: () => boolean;
   readonly #replicas = new Map<string, Replica>();
@@ -41,11 +42,19 @@ export class ReplicaManager {
 
   /**
    * `send` delivers a message to the SC (dropped while it is away: the next assignment
-   * resynchronises); `scConnected` says whether it would be delivered.
+   * resynchronises); `scConnected` says whether it would be delivered. `token` opens the
+   * connections to the leaders this SPU follows.
    */
-  constructor(options: { dataDir: string; selfId: number; send: (header: ReportMessage | IsrMessage) => void; scConnected: () => boolean }) {
+  constructor(options: {
+    dataDir: string;
+    selfId: number;
+    token: string;
+    send: (header: ReportMessage | IsrMessage) => void;
+    scConnected: () => boolean;
+  }) {
     this.#dataDir = options.dataDir;
     this.#selfId = options.selfId;
+    this.#token = options.token;
     this.#send = options.send;
     this.#scConnected = options.scConnected;
     this.#isrTimer = setInterval(() => {
@@ -152,6 +161,7 @@ export class ReplicaManager {
       new FollowerFetcher({
         replica,
         selfId: this.#selfId,
+        token: this.#token,
         leaderAddress: { host: endpoint.host, port: endpoint.privatePort },
         changed: () => this.scheduleReport(),
       }),

@@ -1,10 +1,12 @@
 /**
  * The built-in SC (streaming controller) daemon.
  *
- *   bun lib/engine/sc.ts --metadata DIR --public HOST:PORT --private HOST:PORT
+ *   bun lib/engine/sc.ts --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT
  *
  * Public address: the admin HTTP API (health, SPUs in Fluvio's JSON shape, register and
- * unregister, topics and partitions). Private address: SPU connections. An SPU is online
+ * unregister, topics and partitions). Private address: SPU connections. Both need the cluster
+ * token read from FILE (lib/token.ts): every admin route but `GET /health` wants it as a bearer
+ * token (401 UNAUTHORIZED otherwise), and an SPU's `hello` must carry it. An SPU is online
  * exactly while it holds an identified connection here; every SPU starts offline whatever was
  * stored before. Over that connection the SC pushes each SPU its full replica assignment (on
  * connect and after every change) and hears back offsets and in-sync set changes (protocol.ts).
@@ -21,23 +23,34 @@ import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
-import { HEARTBEAT_INTERVAL_MS, type IsrMessage, type ReplicasMessage, type ReportMessage } from "./protocol.ts";
+import {
+  HEARTBEAT_INTERVAL_MS,
+  type HelloMessage,
+  type IsrMessage,
+  type RefusedMessage,
+  type ReplicasMessage,
+  type ReportMessage,
+} from "./protocol.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./store.ts";
 import { AdminRefusal, TopicRegistry } from "./topic-registry.ts";
+import { readTokenFile, tokenMatches } from "../token.ts";
+import { authorized } from "./auth.ts";
 
 const { values: args } = parseArgs({
   options: {
     "await-record": { type: "boolean" },
+    "token-file": { type: "string" },
     metadata: { type: "string" },
     public: { type: "string" },
     private: { type: "string" },
   },
   strict: true,
 });
-if (!args.metadata || !args.public || !args.private) {
-  throw new Error("usage: sc.ts --metadata DIR --public HOST:PORT --private HOST:PORT");
+if (!args["token-file"] || !args.metadata || !args.public || !args.private) {
+  throw new Error("usage: sc.ts --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT");
 }
 if (args["await-record"]) exitUnlessRecorded("SC");
+const token = readTokenFile(args["token-file"]);
 const publicAddress = parseAddress(args.public);
 const privateAddress = parseAddress(args.private);
 const store = new MetadataStore(args.metadata);
@@ -194,21 +207,38 @@ const admin = Bun.serve({
   port: publicAddress.port,
   routes: {
     "/health": () => jsonResponse({ status: "ok", pid: process.pid }),
-    "/spus": { GET: () => jsonResponse(listSpus()), POST: registerSpu },
-    "/spus/:id": { DELETE: (request) => unregisterSpu(Number(request.params.id)) },
-    "/topics": { GET: () => jsonResponse(topics.listTopics()), POST: createTopic },
-    "/topics/:name": { DELETE: (request) => deleteTopic(decodeURIComponent(request.params.name)) },
-    "/partitions": { GET: listPartitions },
+    "/spus": { GET: authorized(token, () => jsonResponse(listSpus())), POST: authorized(token, registerSpu) },
+    "/spus/:id": { DELETE: authorized(token, (request: Bun.BunRequest<"/spus/:id">) => unregisterSpu(Number(request.params.id))) },
+    "/topics": { GET: authorized(token, () => jsonResponse(topics.listTopics())), POST: authorized(token, createTopic) },
+    "/topics/:name": { DELETE: authorized(token, (request: Bun.BunRequest<"/topics/:name">) => deleteTopic(decodeURIComponent(request.params.name))) },
+    "/partitions": { GET: authorized(token, listPartitions) },
   },
-  fetch: () => errorResponse(404, "no such endpoint"),
+  // An unknown path says only that it is unknown, and only to a caller with the token.
+  fetch: authorized(token, () => errorResponse(404, "no such endpoint")),
 });
 
-/** Handles one SPU connection: the first frame must identify a registered SPU. */
+/** Why the first frame of an SPU connection is refused, or undefined for a `hello` with the token from a registered SPU not yet connected. */
+function refuseHello(header: { type: string; [key: string]: unknown }): string | undefined {
+  if (header.type !== "hello") return `its first frame is '${header.type}', not 'hello'`;
+  const hello = header as unknown as HelloMessage;
+  const id = Number(hello.spuId);
+  if (!tokenMatches(hello.token, token)) return `it claimed SPU ${id} without the cluster token`;
+  if (!spus.has(id)) return `SPU ${id} is not registered`;
+  if (connections.has(id)) return `SPU ${id} is already connected`;
+  return undefined;
+}
+
+/** Handles one SPU connection: the first frame must be a `hello` with the cluster token, from a registered SPU. */
 function acceptSpu(socket: Socket): void {
   const reader = new FrameReader();
   let spuId: number | undefined;
+  let refused = false;
   socket.setNoDelay(true);
+  // Also closes a connection that never says hello.
+  socket.setTimeout(SESSION_TIMEOUT_MS);
   socket.on("data", (chunk: Buffer) => {
+    // Nothing more a refused connection sends is read.
+    if (refused) return;
     let frames;
     try {
       frames = reader.push(chunk);
@@ -222,21 +252,16 @@ function acceptSpu(socket: Socket): void {
         onSpuMessage(spuId, frame.header);
         continue;
       }
-      if (frame.header.type !== "hello") continue;
-      const id = Number(frame.header.spuId);
-      const refusal = !spus.has(id)
-        ? `SPU ${id} is not registered`
-        : connections.has(id)
-          ? `SPU ${id} is already connected`
-          : undefined;
+      const refusal = refuseHello(frame.header);
       if (refusal) {
-        log(`refused a connection claiming SPU ${id}: ${refusal}`);
-        socket.end(encodeFrame({ type: "refused", reason: refusal }));
+        log(`refused a connection from ${socket.remoteAddress}: ${refusal}`);
+        refused = true;
+        socket.end(encodeFrame<RefusedMessage>({ type: "refused", reason: refusal }));
         return;
       }
+      const id = Number(frame.header.spuId);
       spuId = id;
       connections.set(id, socket);
-      socket.setTimeout(SESSION_TIMEOUT_MS);
       socket.write(encodeFrame({ type: "accepted" }));
       log(`SPU ${id} online`);
       pushAssignment(id);
@@ -248,7 +273,7 @@ function acceptSpu(socket: Socket): void {
     }
   });
   socket.on("timeout", () => {
-    log(`SPU ${spuId} sent nothing for ${SESSION_TIMEOUT_MS} ms; closing its connection`);
+    log(`${spuId === undefined ? `a connection from ${socket.remoteAddress}` : `SPU ${spuId}`} sent nothing for ${SESSION_TIMEOUT_MS} ms; closing it`);
     socket.destroy();
   });
   socket.on("error", () => socket.destroy());

@@ -1,13 +1,19 @@
 /**
  * The built-in SPU (streaming processing unit) daemon.
  *
- *   bun lib/engine/spu.ts --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR
+ *   bun lib/engine/spu.ts --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR
  *
  * It holds one connection to the SC's private address, identifying itself by id, and
  * reconnects with a short backoff whenever the SC is away (so it may start before the SC).
  * Over it the SC assigns replicas (replica-manager.ts). The public address serves health,
  * produce and consume over HTTP; the private address serves followers' fetches (protocol.ts).
  * SIGTERM closes everything (logs fsynced) and exits 0.
+ *
+ * The cluster token, read from FILE (lib/token.ts), opens each link: this SPU's `hello` to the
+ * SC and to the leaders it follows carries it, a follower connection here must begin with a
+ * `hello` carrying it, and produce and consume want it as a bearer token (health does not).
+ * Produce and consume are guarded too because they are the cluster's data: a local user who
+ * cannot read the cluster directory must be able to neither read nor write records.
  *
  *   POST /produce/:topic/:partition   body: values (records.ts); answers {baseOffset, lastOffset}
  *                                     once every in-sync replica has them (acks=all)
@@ -21,14 +27,24 @@ import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
 import { log, parseAddress } from "./log.ts";
-import { HEARTBEAT_INTERVAL_MS, type FetchMessage, type RecordsMessage, type ReplicasMessage } from "./protocol.ts";
+import {
+  HEARTBEAT_INTERVAL_MS,
+  type FetchMessage,
+  type HelloMessage,
+  type RecordsMessage,
+  type RefusedMessage,
+  type ReplicasMessage,
+} from "./protocol.ts";
 import { ReplicaError } from "./replica.ts";
 import { ReplicaManager } from "./replica-manager.ts";
 import { decodeValues } from "./records.ts";
+import { readTokenFile, tokenMatches } from "../token.ts";
+import { authorized } from "./auth.ts";
 
 const { values: args } = parseArgs({
   options: {
     "await-record": { type: "boolean" },
+    "token-file": { type: "string" },
     id: { type: "string" },
     public: { type: "string" },
     private: { type: "string" },
@@ -37,10 +53,11 @@ const { values: args } = parseArgs({
   },
   strict: true,
 });
-if (!args.id || !args.public || !args.private || !args.sc || !args.data) {
-  throw new Error("usage: spu.ts --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR");
+if (!args["token-file"] || !args.id || !args.public || !args.private || !args.sc || !args.data) {
+  throw new Error("usage: spu.ts --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR");
 }
 if (args["await-record"]) exitUnlessRecorded(`SPU ${args.id}`);
+const token = readTokenFile(args["token-file"]);
 const spuId = Number(args.id);
 const publicAddress = parseAddress(args.public);
 const privateAddress = parseAddress(args.private);
@@ -62,6 +79,7 @@ let lastRefusal = "";
 const replicas = new ReplicaManager({
   dataDir: args.data,
   selfId: spuId,
+  token,
   send: (header) => {
     if (accepted) scSocket?.write(encodeFrame(header));
   },
@@ -139,17 +157,27 @@ const server = Bun.serve({
   idleTimeout: 60,
   routes: {
     "/health": () => Response.json({ status: "ok", spuId, pid: process.pid, scConnected: accepted }),
-    "/produce/:topic/:partition": { POST: produce },
-    "/consume/:topic/:partition": { GET: consume },
+    "/produce/:topic/:partition": { POST: authorized(token, produce) },
+    "/consume/:topic/:partition": { GET: authorized(token, consume) },
   },
-  fetch: () => errorResponse(404, "NO_ENDPOINT", "no such endpoint"),
+  fetch: authorized(token, () => errorResponse(404, "NO_ENDPOINT", "no such endpoint")),
 });
 
-/** Serves one follower connection: fetches answered in order, one at a time. */
+/** Why the first frame of a follower connection is refused, or undefined for a `hello` with the cluster token. */
+function refuseFollower(header: { type: string; [key: string]: unknown }): string | undefined {
+  if (header.type !== "hello") return `its first frame is '${header.type}', not 'hello'`;
+  const hello = header as unknown as HelloMessage;
+  if (!tokenMatches(hello.token, token)) return `it claimed SPU ${Number(hello.spuId)} without the cluster token`;
+  return undefined;
+}
+
+/** Serves one follower connection: after its hello, fetches answered in order, one at a time. */
 function acceptFollower(socket: Socket): void {
   const reader = new FrameReader();
   const queue: FetchMessage[] = [];
   let follower: { id: number; topic: string; partition: number } | undefined;
+  let greeted = false;
+  let refused = false;
   let busy = false;
   socket.setNoDelay(true);
 
@@ -172,8 +200,23 @@ function acceptFollower(socket: Socket): void {
   };
 
   socket.on("data", (chunk: Buffer) => {
+    // Nothing more a refused connection sends is read.
+    if (refused) return;
     try {
-      for (const frame of reader.push(chunk)) if (frame.header.type === "fetch") queue.push(frame.header as unknown as FetchMessage);
+      for (const frame of reader.push(chunk)) {
+        if (!greeted) {
+          const refusal = refuseFollower(frame.header);
+          if (refusal) {
+            log(`refused a follower connection from ${socket.remoteAddress}: ${refusal}`);
+            refused = true;
+            socket.end(encodeFrame<RefusedMessage>({ type: "refused", reason: refusal }));
+            return;
+          }
+          greeted = true;
+        } else if (frame.header.type === "fetch") {
+          queue.push(frame.header as unknown as FetchMessage);
+        }
+      }
     } catch (error) {
       log(`dropped a follower connection from ${socket.remoteAddress}: ${(error as Error).message}`);
       socket.destroy();
@@ -200,7 +243,7 @@ function connectToSc(): void {
   const reader = new FrameReader();
   scSocket = socket;
   socket.setNoDelay(true);
-  socket.on("connect", () => socket.write(encodeFrame({ type: "hello", spuId })));
+  socket.on("connect", () => socket.write(encodeFrame<HelloMessage>({ type: "hello", spuId, token })));
   socket.on("data", (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) {
       if (frame.header.type === "replicas") {
