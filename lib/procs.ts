@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { RECORDED_SIGNAL } from "./engine/adoption.ts";
 
 /** What `state.yaml` keeps about a process this tool started. */
 export interface ProcessRecord {
@@ -54,9 +55,6 @@ export interface StartedProcess {
    */
   confirmRecorded(): void;
 }
-
-/** The line a daemon waits for on stdin before it trusts that its pid is recorded. */
-export const RECORDED_SIGNAL = "recorded\n";
 
 /**
  * Starts `argv` detached in its own session (so a Ctrl-C in the terminal that ran `create`

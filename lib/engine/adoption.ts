@@ -5,8 +5,10 @@
  * say), stdin closes without the word and the daemon exits: no process is ever left running
  * that no record names, and that `status`, `shutdown` and `delete` therefore could not see.
  */
-import { RECORDED_SIGNAL } from "../procs.ts";
 import { log } from "./log.ts";
+
+/** The line a daemon waits for on stdin before it trusts that its pid is recorded. */
+export const RECORDED_SIGNAL = "recorded\n";
 
 /** Exits with status 1 if stdin ends before the record signal arrives. */
 export function exitUnlessRecorded(component: string): void {

@@ -8,7 +8,7 @@
  * the follower cuts its log there before fetching again. A connection opens with a `hello`
  * carrying the cluster token; a leader that refuses it closes the link, and it is tried again.
  */
-import { connect, type Socket } from "node:net";
+import { connectLink, type Link } from "./link.ts";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { log } from "./log.ts";
 import type { FetchMessage, HelloMessage, RecordsMessage } from "./protocol.ts";
@@ -30,7 +30,7 @@ export class FollowerFetcher {
   readonly #token: string;
   readonly #address: { host: string; port: number };
   readonly #changed: () => void;
-  #socket: Socket | undefined;
+  #socket: Link | undefined;
   #retryMs = FIRST_RETRY_MS;
   #stopped = false;
   /** Set once a refusal is logged: the fetcher keeps retrying, and logs it only once. */
@@ -62,10 +62,9 @@ export class FollowerFetcher {
 
   #connect(): void {
     if (this.#stopped) return;
-    const socket = connect({ host: this.#address.host, port: this.#address.port });
+    const socket = connectLink(this.#address);
     const reader = new FrameReader();
     this.#socket = socket;
-    socket.setNoDelay(true);
     socket.on("connect", () => {
       socket.write(encodeFrame<HelloMessage>({ type: "hello", spuId: this.#selfId, token: this.#token }));
       this.#fetch(socket, 0);
@@ -93,7 +92,7 @@ export class FollowerFetcher {
     });
   }
 
-  #fetch(socket: Socket, waitMs: number): void {
+  #fetch(socket: Link, waitMs: number): void {
     if (this.#stopped) return;
     const { topic, partition } = this.#replica.assignment;
     const request: FetchMessage = {
@@ -110,7 +109,7 @@ export class FollowerFetcher {
     socket.write(encodeFrame(request));
   }
 
-  #onRecords(socket: Socket, answer: RecordsMessage, body: Uint8Array): void {
+  #onRecords(socket: Link, answer: RecordsMessage, body: Uint8Array): void {
     if (this.#stopped) return;
     this.#retryMs = FIRST_RETRY_MS;
     if (answer.error === "DIVERGING" && answer.truncateTo !== undefined && answer.truncateTo < this.#replica.log.endOffset) {

@@ -48,7 +48,6 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 
 /** Bytes before the value in every record frame. */
 export const FRAME_HEADER_BYTES = 16;
@@ -620,7 +619,7 @@ function encodeBatch(values: Uint8Array[], baseOffset: number): Buffer {
     batch.writeUInt32LE(Math.floor(offset / TWO_POW_32), position + 12);
     batch.set(value, position + FRAME_HEADER_BYTES);
     const end = position + FRAME_HEADER_BYTES + value.byteLength;
-    batch.writeUInt32LE(crc32(batch.subarray(position + 8, end)), position + 4);
+    batch.writeUInt32LE(Bun.hash.crc32(batch.subarray(position + 8, end)), position + 4);
     position = end;
   }
   return batch;
@@ -632,7 +631,7 @@ function checkFrame(buffer: Buffer, at: number, limit: number, expectedOffset: n
   const length = buffer.readUInt32LE(at);
   const end = at + FRAME_HEADER_BYTES + length;
   if (end > limit) return `frame of offset ${expectedOffset} claims ${length} bytes, more than remain`;
-  if (crc32(buffer.subarray(at + 8, end)) !== buffer.readUInt32LE(at + 4)) {
+  if (Bun.hash.crc32(buffer.subarray(at + 8, end)) !== buffer.readUInt32LE(at + 4)) {
     return `bad CRC in frame of offset ${expectedOffset}`;
   }
   const offset = buffer.readUInt32LE(at + 8) + buffer.readUInt32LE(at + 12) * TWO_POW_32;

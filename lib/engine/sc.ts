@@ -18,11 +18,11 @@
  * reconnecting to a restarted SC keep their leaderships; after that, an SPU that never came
  * back is replaced like one that left.
  */
-import { createServer, type Socket } from "node:net";
-import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
-import { log, parseAddress } from "./log.ts";
+import { listenOrExit, type Link } from "./link.ts";
+import { parseAddress, parseDaemonArgs } from "./daemon-args.ts";
+import { log } from "./log.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
   type HelloMessage,
@@ -36,19 +36,11 @@ import { AdminRefusal, TopicRegistry } from "./topic-registry.ts";
 import { readTokenFile, tokenMatches } from "../token.ts";
 import { authorized } from "./auth.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    "await-record": { type: "boolean" },
-    "token-file": { type: "string" },
-    metadata: { type: "string" },
-    public: { type: "string" },
-    private: { type: "string" },
-  },
-  strict: true,
-});
-if (!args["token-file"] || !args.metadata || !args.public || !args.private) {
-  throw new Error("usage: sc.ts --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT");
-}
+const args = parseDaemonArgs(
+  process.argv.slice(2),
+  { options: ["token-file", "metadata", "public", "private"], flags: ["await-record"] },
+  "usage: sc.ts [--await-record] --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT",
+);
 if (args["await-record"]) exitUnlessRecorded("SC");
 const token = readTokenFile(args["token-file"]);
 const publicAddress = parseAddress(args.public);
@@ -56,7 +48,7 @@ const privateAddress = parseAddress(args.private);
 const store = new MetadataStore(args.metadata);
 
 const spus = new Map<number, SpuObject>(store.listSpus().map((spu) => [spu.spec.spuId, spu]));
-const connections = new Map<number, Socket>();
+const connections = new Map<number, Link>();
 const topics = new TopicRegistry(store);
 
 /** An SPU connection silent for this long (it heartbeats every HEARTBEAT_INTERVAL_MS) is closed: the SPU is offline. */
@@ -229,11 +221,10 @@ function refuseHello(header: { type: string; [key: string]: unknown }): string |
 }
 
 /** Handles one SPU connection: the first frame must be a `hello` with the cluster token, from a registered SPU. */
-function acceptSpu(socket: Socket): void {
+function acceptSpu(socket: Link): void {
   const reader = new FrameReader();
   let spuId: number | undefined;
   let refused = false;
-  socket.setNoDelay(true);
   // Also closes a connection that never says hello.
   socket.setTimeout(SESSION_TIMEOUT_MS);
   socket.on("data", (chunk: Buffer) => {
@@ -287,14 +278,8 @@ function acceptSpu(socket: Socket): void {
   });
 }
 
-const spuListener = createServer(acceptSpu);
-spuListener.on("error", (error) => {
-  log(`cannot listen on ${args.private}: ${error.message}`);
-  process.exit(1);
-});
-spuListener.listen({ host: privateAddress.host, port: privateAddress.port, exclusive: true }, () => {
-  log(`SC ready: admin http://${args.public}, SPUs ${args.private}, ${spus.size} SPU(s) registered, ${topics.topicCount} topic(s)`);
-});
+const spuListener = listenOrExit(privateAddress, acceptSpu);
+log(`SC ready: admin http://${args.public}, SPUs ${args.private}, ${spus.size} SPU(s) registered, ${topics.topicCount} topic(s)`);
 setTimeout(() => {
   if (electionsOpen) return;
   electionsOpen = true;
@@ -306,7 +291,7 @@ function stop(signal: string): void {
   // The SPUs' connections close below: that is the SC leaving, not the SPUs.
   electionsOpen = false;
   admin.stop(true);
-  spuListener.close();
+  spuListener.stop(true);
   for (const socket of connections.values()) socket.destroy();
   process.exit(0);
 }

@@ -22,11 +22,11 @@
  *                                     x-next-offset and x-high-watermark
  */
 import { mkdirSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
-import { parseArgs } from "node:util";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { exitUnlessRecorded } from "./adoption.ts";
-import { log, parseAddress } from "./log.ts";
+import { connectLink, listenOrExit, type Link } from "./link.ts";
+import { parseAddress, parseDaemonArgs } from "./daemon-args.ts";
+import { log } from "./log.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
   type FetchMessage,
@@ -41,21 +41,11 @@ import { decodeValues } from "./records.ts";
 import { readTokenFile, tokenMatches } from "../token.ts";
 import { authorized } from "./auth.ts";
 
-const { values: args } = parseArgs({
-  options: {
-    "await-record": { type: "boolean" },
-    "token-file": { type: "string" },
-    id: { type: "string" },
-    public: { type: "string" },
-    private: { type: "string" },
-    sc: { type: "string" },
-    data: { type: "string" },
-  },
-  strict: true,
-});
-if (!args["token-file"] || !args.id || !args.public || !args.private || !args.sc || !args.data) {
-  throw new Error("usage: spu.ts --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR");
-}
+const args = parseDaemonArgs(
+  process.argv.slice(2),
+  { options: ["token-file", "id", "public", "private", "sc", "data"], flags: ["await-record"] },
+  "usage: spu.ts [--await-record] --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR",
+);
 if (args["await-record"]) exitUnlessRecorded(`SPU ${args.id}`);
 const token = readTokenFile(args["token-file"]);
 const spuId = Number(args.id);
@@ -70,7 +60,7 @@ const DEFAULT_CONSUME_BYTES = 1024 * 1024;
 const MAX_CONSUME_BYTES = 16 * 1024 * 1024;
 const MAX_WAIT_MS = 5_000;
 
-let scSocket: Socket | undefined;
+let scSocket: Link | undefined;
 let accepted = false;
 let stopping = false;
 let retryMs = FIRST_RETRY_MS;
@@ -172,14 +162,13 @@ function refuseFollower(header: { type: string; [key: string]: unknown }): strin
 }
 
 /** Serves one follower connection: after its hello, fetches answered in order, one at a time. */
-function acceptFollower(socket: Socket): void {
+function acceptFollower(socket: Link): void {
   const reader = new FrameReader();
   const queue: FetchMessage[] = [];
   let follower: { id: number; topic: string; partition: number } | undefined;
   let greeted = false;
   let refused = false;
   let busy = false;
-  socket.setNoDelay(true);
 
   const next = async (): Promise<void> => {
     if (busy) return;
@@ -230,19 +219,13 @@ function acceptFollower(socket: Socket): void {
   });
 }
 
-const peerListener = createServer(acceptFollower);
-peerListener.on("error", (error) => {
-  log(`cannot listen on ${args.private}: ${error.message}`);
-  process.exit(1);
-});
-peerListener.listen({ host: privateAddress.host, port: privateAddress.port, exclusive: true });
+const peerListener = listenOrExit(privateAddress, acceptFollower);
 
 function connectToSc(): void {
   if (stopping) return;
-  const socket = connect({ host: scAddress.host, port: scAddress.port });
+  const socket = connectLink(scAddress);
   const reader = new FrameReader();
   scSocket = socket;
-  socket.setNoDelay(true);
   socket.on("connect", () => socket.write(encodeFrame<HelloMessage>({ type: "hello", spuId, token })));
   socket.on("data", (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) {
@@ -263,9 +246,10 @@ function connectToSc(): void {
   });
   socket.on("error", () => {});
   socket.on("close", () => {
-    if (accepted) log(`SPU ${spuId} lost SC ${args.sc}; reconnecting`);
+    const wasAccepted = accepted;
     accepted = false;
     if (stopping) return;
+    if (wasAccepted) log(`SPU ${spuId} lost SC ${args.sc}; reconnecting`);
     setTimeout(connectToSc, retryMs);
     retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
   });
@@ -282,7 +266,7 @@ function stop(signal: string): void {
   log(`SPU ${spuId} stopping on ${signal}`);
   scSocket?.destroy();
   server.stop(true);
-  peerListener.close();
+  peerListener.stop(true);
   replicas.closeAll();
   process.exit(0);
 }

@@ -6,7 +6,6 @@
  * the Topic last, `delete` removes the Topic first, and on start Partition objects without
  * their Topic (a create or delete cut short) are removed.
  */
-import { randomUUID } from "node:crypto";
 import { assignReplicas } from "./assignment.ts";
 import { electLeader } from "./election.ts";
 import type { IsrMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
@@ -97,7 +96,7 @@ export class TopicRegistry {
     }
     const topic: TopicObject = {
       name,
-      spec: { id: randomUUID(), partitions: partitions as number, replicationFactor: replication as number },
+      spec: { id: crypto.randomUUID(), partitions: partitions as number, replicationFactor: replication as number },
     };
     const placed = assignReplicas({
       spus: online,
