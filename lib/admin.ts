@@ -6,10 +6,9 @@
  * `AdminTarget` or `RunningCluster` that callers pass along.
  */
 import { ClusterError, type ErrorCode } from "./errors.ts";
-import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
-import { isAlive } from "./procs.ts";
+import type { ClusterPaths } from "./home.ts";
 import type { ResolvedSpec } from "./spec.ts";
-import { readSavedSpec, readState } from "./state.ts";
+import { isScRunning, locateSavedCluster } from "./state.ts";
 import { authorizationHeaders, readToken } from "./token.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 import type { SpuObject, TopicObject } from "./engine/store.ts";
@@ -93,15 +92,8 @@ export interface RunningCluster {
 
 /** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER, NOT_RUNNING or TOKEN_MISSING. */
 export function locateRunningCluster(options: { home?: string; name?: string }): RunningCluster {
-  const paths = locateCluster(options);
-  const spec = clusterExists(paths) ? readSavedSpec(paths) : undefined;
-  if (!spec) {
-    throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
-      hint: `run 'cluster create --name ${paths.name}' to make one`,
-    });
-  }
-  const sc = readState(paths).processes.find((entry) => entry.role === "sc");
-  if (!sc || !isAlive(sc)) {
+  const { paths, spec } = locateSavedCluster(options);
+  if (!isScRunning(paths)) {
     throw new ClusterError("NOT_RUNNING", `cluster '${paths.name}' is not running`, {
       hint: `run 'cluster resume --name ${paths.name}' to start it`,
     });

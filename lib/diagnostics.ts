@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
-import { ensureDir, locateCluster, removePath, type ClusterPaths } from "./home.ts";
-import { ensureClusterExists, readLastLines } from "./logs.ts";
+import { ensureDir, removePath, type ClusterPaths } from "./home.ts";
+import { readLastLines } from "./logs.ts";
+import { locateExistingCluster } from "./state.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { observeCluster } from "./status.ts";
 
@@ -41,8 +42,7 @@ export function diagnosticsBaseName(name: string, now: Date): string {
 
 /** Writes the diagnostics archive of the cluster `options` select and returns where. */
 export async function writeDiagnostics(options: DiagnosticsOptions): Promise<DiagnosticsResult> {
-  const paths = locateCluster(options);
-  ensureClusterExists(paths);
+  const paths = locateExistingCluster(options);
   const top = diagnosticsBaseName(paths.name, new Date());
   const cwd = options.cwd ?? process.cwd();
   const output = resolve(cwd, options.output ?? `${top}.tar.gz`);

@@ -8,10 +8,10 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 
 import { join } from "node:path";
 import type { Argv } from "yargs";
 import { ClusterError, UsageError } from "./errors.ts";
-import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import type { ClusterPaths } from "./home.ts";
 import { planComponents } from "./launch.ts";
 import { clusterOptions, type CommonArgs } from "./output.ts";
-import { readSavedSpec } from "./state.ts";
+import { locateExistingCluster, readSavedSpec } from "./state.ts";
 
 /** One line of one component's log. */
 export interface LogLine {
@@ -41,14 +41,6 @@ export const DEFAULT_LOG_LINES = 20;
 const LOG_FILE_PATTERN = /^(sc|spu-\d+)\.log$/;
 const CHUNK_BYTES = 64 * 1024;
 const POLL_MS = 200;
-
-/** Throws NO_CLUSTER when nothing of the cluster at `paths` exists. */
-export function ensureClusterExists(paths: ClusterPaths): void {
-  if (clusterExists(paths)) return;
-  throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
-    hint: `run 'cluster list' to see the clusters of this home, or 'cluster create --name ${paths.name}' to make one`,
-  });
-}
 
 /**
  * The components that have (or will have) a log: those of the saved spec, the SC first, then
@@ -83,7 +75,6 @@ function compareComponents(a: string, b: string): number {
 
 /** The log files `component` selects (all when absent); a usage error naming the valid ones otherwise. */
 export function selectLogSources(paths: ClusterPaths, component?: string): LogSource[] {
-  ensureClusterExists(paths);
   const components = listLogComponents(paths);
   if (component !== undefined && !components.includes(component)) {
     const valid = components.length > 0 ? components.map((name) => `'${name}'`).join(", ") : "none yet";
@@ -147,7 +138,7 @@ function readAt(fd: number, position: number, length: number): Buffer {
 export function readLogs(options: LogsOptions): { lines: LogLine[]; sources: LogSource[] } {
   const count = options.lines ?? DEFAULT_LOG_LINES;
   if (!Number.isInteger(count) || count < 0) throw new UsageError(`--lines must be a whole number of 0 or more (got ${count})`);
-  const sources = selectLogSources(locateCluster(options), options.component);
+  const sources = selectLogSources(locateExistingCluster(options), options.component);
   const lines = sources.flatMap((source) => {
     const tail = readLastLines(source.path, count);
     source.offset = tail.size;

@@ -10,7 +10,7 @@ import type { Argv } from "yargs";
 import { adminTarget, adminUrl, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
 import { confirmSpus, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import { clusterExists, locateCluster, pathExists, type ClusterPaths } from "./home.ts";
+import { pathExists, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
@@ -18,7 +18,7 @@ import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOpti
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { formatPlan, type Plan } from "./plan.ts";
-import { readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
+import { locateExistingCluster, readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 import { ensureToken } from "./token.ts";
 
@@ -45,16 +45,6 @@ export interface ResumeResult {
 const DEFAULT_CONFIRM_SECONDS = 30;
 const RESTART_GRACE_MS = 5_000;
 
-function locateExisting(options: ResumeOptions): ClusterPaths {
-  const paths = locateCluster(options);
-  if (!clusterExists(paths)) {
-    throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
-      hint: `run 'cluster create --name ${paths.name}' to make one`,
-    });
-  }
-  return paths;
-}
-
 function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
   const spec = readSavedSpec(paths);
   if (!spec) {
@@ -67,7 +57,7 @@ function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
 
 /** What `resume` would do: start the components of the saved spec that are not running. */
 export async function planResume(options: ResumeOptions): Promise<Plan> {
-  const paths = locateExisting(options);
+  const paths = locateExistingCluster(options);
   const spec = readSpecToResume(paths);
   const processes = readState(paths).processes;
   const missing = missingComponents(planComponents(spec, paths), processes, isAlive);
@@ -92,7 +82,7 @@ export async function planResume(options: ResumeOptions): Promise<Plan> {
 
 export async function resumeCluster(options: ResumeOptions): Promise<ResumeResult> {
   const started = performance.now();
-  const paths = locateExisting(options);
+  const paths = locateExistingCluster(options);
   const lock = acquireLock(paths.lock, { verb: "resume", subject: `cluster '${paths.name}'` });
   let startedNow: ProcessEntry[] = [];
   try {

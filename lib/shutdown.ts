@@ -3,13 +3,11 @@
  * period) and keeps everything else: spec, metadata, data and logs. Idempotent.
  */
 import type { Argv } from "yargs";
-import { ClusterError } from "./errors.ts";
-import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
 import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { formatPlan, type Plan } from "./plan.ts";
-import { readState, writeState } from "./state.ts";
+import { locateExistingCluster, readState, writeState } from "./state.ts";
 
 export interface ShutdownOptions {
   home?: string;
@@ -32,19 +30,9 @@ export interface ShutdownResult {
 
 const DEFAULT_GRACE_SECONDS = 10;
 
-function locateExisting(options: ShutdownOptions): ClusterPaths {
-  const paths = locateCluster(options);
-  if (!clusterExists(paths)) {
-    throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
-      hint: `run 'cluster create --name ${paths.name}' to make one, or 'cluster list' to see what exists`,
-    });
-  }
-  return paths;
-}
-
 /** What `shutdown` would do: the live recorded processes it would signal, SPUs first. */
 export function planShutdown(options: ShutdownOptions): Plan {
-  const paths = locateExisting(options);
+  const paths = locateExistingCluster(options);
   const running = stopOrder(liveEntries(readState(paths).processes));
   return {
     dryRun: true,
@@ -60,7 +48,7 @@ export function planShutdown(options: ShutdownOptions): Plan {
 
 export async function shutdownCluster(options: ShutdownOptions): Promise<ShutdownResult> {
   const started = performance.now();
-  const paths = locateExisting(options);
+  const paths = locateExistingCluster(options);
   const lock = acquireLock(paths.lock, { verb: "shutdown", subject: `cluster '${paths.name}'` });
   try {
     const state = readState(paths);

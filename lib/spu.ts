@@ -6,13 +6,12 @@
 import type { Argv } from "yargs";
 import { adminTarget, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import type { ClusterPaths } from "./home.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
-import { isAlive } from "./procs.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
-import { readSavedSpec, readState } from "./state.ts";
+import { isScRunning, locateSavedCluster } from "./state.ts";
 
 interface SpuTarget {
   paths: ClusterPaths;
@@ -21,15 +20,8 @@ interface SpuTarget {
 }
 
 function locateSpus(options: { home?: string; name?: string }): SpuTarget {
-  const paths = locateCluster(options);
-  const spec = clusterExists(paths) ? readSavedSpec(paths) : undefined;
-  if (!spec) {
-    throw new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
-      hint: `run 'cluster create --name ${paths.name}' to make one`,
-    });
-  }
-  const sc = readState(paths).processes.find((entry) => entry.role === "sc");
-  return { paths, spec, scRunning: sc !== undefined && isAlive(sc) };
+  const { paths, spec } = locateSavedCluster(options);
+  return { paths, spec, scRunning: isScRunning(paths) };
 }
 
 /** The SPU list in Fluvio's JSON shape; from the store, all offline, when the SC is stopped. */

@@ -24,7 +24,6 @@ import { listenOrExit, type Link } from "./link.ts";
 import { parseAddress, parseDaemonArgs } from "./daemon-args.ts";
 import { log } from "./log.ts";
 import {
-  HEARTBEAT_INTERVAL_MS,
   type HelloMessage,
   type IsrMessage,
   type RefusedMessage,
