@@ -7,7 +7,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import packageJson from "./package.json" with { type: "json" };
 import { ClusterError, UsageError } from "./lib/errors.ts";
-import { completeCommand, completionCommand } from "./lib/completion.ts";
+import { closestFlag, completeCommand, completionCommand } from "./lib/completion.ts";
 import { consumeCommand } from "./lib/consume.ts";
 import { createCommand } from "./lib/create.ts";
 import { deleteCommand } from "./lib/delete.ts";
@@ -51,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
     .demandCommand(1, "name a command; 'cluster --help' lists them")
     // yargs reports its own validation failures as a message only: those are usage errors.
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      throw error ?? new UsageError(withFlagSuggestion(message, args));
     })
     .wrap(null);
   for (const { handler, ...command } of COMMANDS) {
@@ -68,6 +68,13 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     return reportError(error, args.includes("--json"));
   }
+}
+
+/** "Unknown argument: spsu" becomes "Unknown argument: spsu (did you mean --spus?)". */
+function withFlagSuggestion(message: string, args: string[]): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message)?.[1]?.split(", ")[0];
+  const suggestion = unknown === undefined ? undefined : closestFlag(args, unknown);
+  return suggestion ? `${message} (did you mean ${suggestion}?)` : message;
 }
 
 function reportError(error: unknown, json: boolean): number {

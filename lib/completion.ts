@@ -123,6 +123,37 @@ export function completeWords(words: string[], index: number, sources: Completio
   return [];
 }
 
+/**
+ * The closest flag to `unknown` (as yargs names it, without dashes) among those the verb in
+ * `args` takes: within two edits, or the only one it starts. For "Did you mean --spus?".
+ */
+export function closestFlag(args: string[], unknown: string): string | undefined {
+  const [verb, subcommand] = args.filter((word) => !word.startsWith("-"));
+  const table = verb === undefined ? undefined : COMPLETION_TABLE[verb];
+  const flags = table === undefined ? TOP_LEVEL_FLAGS : Array.isArray(table) ? table : (table[subcommand ?? ""] ?? COMMON_FLAGS);
+  const candidates = [...new Set([...flags, ...COMMON_FLAGS])].map((flag) => flag.replace(/^-+/, ""));
+  const ranked = candidates
+    .map((candidate) => ({ candidate, distance: editDistance(unknown, candidate) }))
+    .sort((a, b) => a.distance - b.distance);
+  const best = ranked[0];
+  if (best && best.distance <= 2 && ranked[1]?.distance !== best.distance) return `--${best.candidate}`;
+  const prefixed = candidates.filter((candidate) => candidate.startsWith(unknown));
+  return prefixed.length === 1 ? `--${prefixed[0]}` : undefined;
+}
+
+/** Levenshtein distance, counting a swap of two neighbours as one edit ("spsu" is one from "spus"). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i]![j] = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i]![j] = Math.min(rows[i]![j]!, rows[i - 2]![j - 2]! + 1);
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
 function completeValue(
   kind: (typeof VALUE_FLAGS)[string],
   values: Map<string, string>,

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
-import { COMPLETION_TABLE, completeWords, DIR_DIRECTIVE, FILE_DIRECTIVE, type CompletionSources } from "../lib/completion.ts";
+import { closestFlag, COMPLETION_TABLE, completeWords, DIR_DIRECTIVE, FILE_DIRECTIVE, type CompletionSources } from "../lib/completion.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 
 const nextPortBase = portBlocks(17000);
@@ -146,5 +146,19 @@ describe("cluster completion", () => {
       "specs/three-spus.yaml",
       "",
     ]);
+  });
+});
+
+describe("closestFlag()", () => {
+  test.each([
+    [["create"], "spsu", "--spus"],
+    [["create"], "port", "--port-base"],
+    [["status"], "jsno", "--json"],
+    [["topic", "create", "x"], "replicaton", "--replication"],
+    [["resume"], "timout", "--timeout"],
+    [["create"], "zzz", undefined],
+    [["delete"], "spus", undefined],
+  ])("closestFlag(%j, %p) is %p", (args, unknown, suggestion) => {
+    expect(closestFlag(args, unknown)).toBe(suggestion);
   });
 });

@@ -227,6 +227,8 @@ describe("pre-flight checks", () => {
     [["create", "--name", "a".repeat(70)], "invalid cluster name"],
     [["create", "--spus", "2", "--spec", "specs/three-spus.yaml"], "use either --spus or --spec"],
     [["creat"], "Did you mean create?"],
+    [["create", "--spsu", "3"], "Unknown argument: spsu (did you mean --spus?)"],
+    [["create", "--spus", "-1"], "--spus: must be 1..64 (got -1)"],
   ])("cluster %p is a usage error (exit 2) that says %p and writes nothing", async (args, message) => {
     const home = tempHome();
     const result = await cli(home, args);
