@@ -132,16 +132,17 @@ export const topicCommand = {
       .command({
         command: "list",
         describe: "List topics with their partitions' leaders",
-        builder: (inner: Argv) => clusterOptions(inner),
+        builder: (inner: Argv) => clusterOptions(inner).example("$0 topic list --json", "every topic with its partitions, as JSON"),
         handler: async (argv: CommonArgs) => printResult(argv, await listClusterTopics(argv), formatTopicList),
       })
       .command({
         command: "delete <topic>",
         describe: "Delete a topic and all of its records",
-        builder: (inner: Argv) => topicArgument(inner),
+        builder: (inner: Argv) => topicArgument(inner).example("$0 topic delete orders", "remove 'orders' and its data from every SPU"),
         handler: async (argv: TopicArgs) =>
           printResult(argv, await deleteClusterTopic(argv), (result) => `topic '${result.deleted}' deleted`),
       })
-      .demandCommand(1, "name a subcommand: create, list or delete"),
+      .demandCommand(1, "name a subcommand: create, list or delete")
+      .example("$0 topic create repltopic --replication 3", "one partition on three SPUs"),
   handler: () => {},
 };

@@ -120,3 +120,19 @@ describe("--dry-run", () => {
     expect((await cli(home, ["status"])).exitCode).toBe(3);
   });
 });
+
+describe("help", () => {
+  test.each(["create", "shutdown", "resume", "delete", "status", "list", "spu", "topic", "produce", "consume", "logs", "diagnostics", "completion"])(
+    "cluster %s --help shows at least one example",
+    async (verb) => {
+      const help = await cli(tempHome(), [verb, "--help"]);
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toMatch(/\nExamples:\n {2}\S/);
+    },
+  );
+
+  test("cluster --version prints the package version", async () => {
+    const version = await cli(tempHome(), ["--version"]);
+    expect(version.stdout.trim()).toBe((await Bun.file(join(import.meta.dir, "..", "package.json")).json()).version);
+  });
+});

@@ -98,3 +98,31 @@ describe("examples/Makefile", () => {
     expect(stopped.stdout).toContain("cluster 'local' is stopped");
   });
 });
+
+describe("package.json scripts", () => {
+  /** `bun run script` in this checkout, with `home` as CLUSTER_HOME and automatic ports from `portBase`. */
+  function bunRun(home: string, script: string, portBase: number) {
+    return $({
+      quiet: true,
+      nothrow: true,
+      cwd: join(import.meta.dir, ".."),
+      env: { ...process.env, CLUSTER_HOME: home, CLUSTER_NAME: "", CLUSTER_PORT_BASE: String(portBase) },
+    })`${process.execPath} run ${script}`;
+  }
+
+  test("bun run up, status and down create, report and stop a real cluster", async () => {
+    const home = tempHome();
+    const portBase = nextPortBase();
+    expect((await bunRun(home, "up", portBase)).exitCode).toBe(0);
+    expect(await statusOf(home)).toEqual({ exitCode: 0, phase: "running", expected: [5001], online: [5001] });
+    expect((await cli(home, ["status", "--json"])).json.portBase).toBe(portBase);
+
+    const status = await bunRun(home, "status", portBase);
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain("cluster 'local' is running");
+
+    expect((await bunRun(home, "down", portBase)).exitCode).toBe(0);
+    expect((await statusOf(home)).phase).toBe("stopped");
+    expect(livePids(home)).toEqual([]);
+  });
+});
