@@ -193,3 +193,49 @@ describe("hand-broken files", () => {
     expect(existsSync(join(home, "local"))).toBe(false);
   });
 });
+
+describe("bad input: a clear error naming the fix, and nothing written", () => {
+  test.each([
+    ["a spec file that does not exist", "missing.yaml", null, "cannot be read"],
+    ["a spec file that is not YAML", "broken.yaml", "spus: [3\nportBase: 1\n", "is not valid YAML"],
+    ["a spec file with a wrong type", "typed.yaml", "spus: three\n", 'spus: must be an integer (got "three")'],
+    ["a spec file that is a list", "list.yaml", "- spus: 3\n", "(root): must be a mapping"],
+  ])("create --spec with %s fails with SPEC_INVALID", async (_, file, contents, message) => {
+    const home = tempHome();
+    const spec = join(home, file);
+    if (contents !== null) writeFileSync(spec, contents);
+    const result = await cli(home, ["create", "--spec", spec, "--json"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.json.error.code).toBe("SPEC_INVALID");
+    expect(result.json.error.message).toContain(message);
+    expect(existsSync(join(home, "local"))).toBe(false);
+  });
+
+  test("create on a port block another cluster of the home holds, even stopped, fails with PORT_IN_USE naming it", async () => {
+    const home = tempHome();
+    const base = String(nextPortBase());
+    expect((await cli(home, ["create", "--name", "first", "--port-base", base])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown", "--name", "first"])).exitCode).toBe(0);
+    const clash = await cli(home, ["create", "--name", "second", "--port-base", base, "--json"]);
+    expect(clash.exitCode).toBe(1);
+    expect(clash.json.error.code).toBe("PORT_IN_USE");
+    expect(clash.json.error.message).toContain("belongs to cluster 'first'");
+    expect(existsSync(join(home, "second"))).toBe(false);
+  });
+
+  test("produce to a topic that does not exist fails with NO_TOPIC", async () => {
+    const home = tempHome();
+    expect((await cli(home, ["create", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
+    const produced = await cli(home, ["produce", "nope", "--json"], { input: "a\n" });
+    expect(produced.exitCode).toBe(1);
+    expect(produced.json.error.code).toBe("NO_TOPIC");
+  });
+
+  test("a CLUSTER_PORT_BASE that is not a port is a usage error", async () => {
+    const home = tempHome();
+    const result = await cli(home, ["create"], { env: { CLUSTER_PORT_BASE: "abc" } });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("CLUSTER_PORT_BASE must be an integer (got 'abc')");
+    expect(existsSync(join(home, "local"))).toBe(false);
+  });
+});
