@@ -79,7 +79,7 @@ export interface CompletionSources {
 }
 
 /** The real home, read the way every verb reads it (flags, then CLUSTER_HOME and CLUSTER_NAME). */
-export const HOME_SOURCES: CompletionSources = {
+const HOME_SOURCES: CompletionSources = {
   clusterNames: (home) => listClusterNames(resolveHome(home)),
   logComponents: (home, name) => listLogComponents(locateCluster({ home, name })),
 };
@@ -184,7 +184,7 @@ function shellQuote(value: string): string {
  * The completion script for bash and zsh, calling `argv` (the runtime and this CLI's entry, so
  * it works whether `cluster` is the npm bin or an alias to `bun cluster.ts`).
  */
-export function completionScript(argv: string[]): string {
+function completionScript(argv: string[]): string {
   const command = argv.map(shellQuote).join(" ");
   return `# cluster completion for bash and zsh. Load it with: source <(cluster completion)
 # Each Tab asks the CLI itself (its hidden '__complete' verb) for cluster names and
@@ -223,8 +223,9 @@ export const completionCommand = {
     yargs
       .example("source <($0 completion)", "complete 'cluster' in this shell")
       .example("echo 'source <(cluster completion)' >> ~/.bashrc", "complete it in every new shell"),
-  handler: async (): Promise<number> => {
-    process.stdout.write(completionScript([process.execPath, CLI_ENTRY]));
+  handler: async (argv: { json?: boolean }): Promise<number> => {
+    const script = completionScript([process.execPath, CLI_ENTRY]);
+    process.stdout.write(argv.json ? `${JSON.stringify({ shell: "bash", script })}\n` : script);
     return 0;
   },
 };

@@ -9,6 +9,7 @@ import { ClusterError } from "./errors.ts";
 import type { ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
+import { componentName } from "./launch.ts";
 import type { ProcessEntry } from "./state.ts";
 import { join } from "node:path";
 
@@ -26,7 +27,10 @@ export interface SpuSets {
   confirmed: boolean;
 }
 
+/** How long `create` and `resume` wait for the SPU set unless `--timeout` says otherwise. */
+export const DEFAULT_CONFIRM_SECONDS = 30;
 const LOG_TAIL_LINES = 15;
+const TIMEOUT_TAIL_LINES = 5;
 const FIRST_POLL_MS = 2;
 /**
  * NOTE: a poll is one loopback request to the SC (well under a millisecond of its time), so a
@@ -81,6 +85,11 @@ export interface ConfirmOptions {
   /** The processes to watch: one that exits fails the confirmation at once. */
   processes: ProcessEntry[];
   timeoutMs: number;
+  /**
+   * Which verb is confirming. A failed `create` removes the cluster, logs included, so its
+   * errors carry the log lines themselves and say to run `create` again, not `resume`.
+   */
+  verb: "create" | "resume";
   onProgress?: (sets: SpuSets | undefined) => void;
 }
 
@@ -91,7 +100,7 @@ export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
   let pause = FIRST_POLL_MS;
   let last: SpuSets | undefined;
   for (;;) {
-    ensureProcessesAlive(paths, options.processes);
+    ensureProcessesAlive(options);
     const reports = await listSpus(options.admin).catch((error) => {
       if (error instanceof ClusterError && error.code === "SC_UNREACHABLE") return undefined;
       throw error;
@@ -108,16 +117,21 @@ export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
   }
 }
 
-function ensureProcessesAlive(paths: ClusterPaths, processes: ProcessEntry[]): void {
-  for (const entry of processes) {
+function ensureProcessesAlive(options: ConfirmOptions): void {
+  const { paths } = options;
+  for (const entry of options.processes) {
     if (isAlive(entry)) continue;
-    const component = entry.role === "sc" ? "sc" : `spu-${entry.id}`;
+    const component = componentName(entry);
     const logFile = join(paths.logs, `${component}.log`);
     const what = entry.role === "sc" ? "the SC" : `SPU ${entry.id}`;
+    const hint =
+      options.verb === "create"
+        ? `fix the cause above, then run 'cluster create --name ${paths.name}' again (the failed create removed the cluster)`
+        : `fix the cause above ('cluster logs ${component} --name ${paths.name}' shows more), then run 'cluster resume --name ${paths.name}'`;
     throw new ClusterError(
       entry.role === "sc" ? "SC_DIED" : "SPU_DIED",
       `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${readLastLines(logFile, LOG_TAIL_LINES).lines.join("\n")}`,
-      { hint: `fix the cause above ('cluster logs ${component} --name ${paths.name}' shows more), then run 'cluster resume --name ${paths.name}'` },
+      { hint },
     );
   }
 }
@@ -138,15 +152,32 @@ function extraSpusError(name: string, extra: number[]): ClusterError {
 function timeoutError(options: ConfirmOptions, last: SpuSets | undefined): ClusterError {
   const seconds = options.timeoutMs / 1000;
   const name = options.paths.name;
+  const hint =
+    options.verb === "create"
+      ? `raise --timeout, or fix the cause in the log lines above, then run 'cluster create --name ${name}' again (the failed create removed the cluster)`
+      : `see 'cluster logs --name ${name}', or raise --timeout`;
   if (!last) {
-    return new ClusterError("SPU_CONFIRM_TIMEOUT", `the SC of cluster '${name}' did not answer within ${seconds}s`, {
-      hint: `see 'cluster logs sc --name ${name}', or raise --timeout`,
-    });
+    return new ClusterError(
+      "SPU_CONFIRM_TIMEOUT",
+      `the SC of cluster '${name}' did not answer within ${seconds}s${logTails(options.paths, ["sc"])}`,
+      { hint },
+    );
   }
   const waiting = [...last.unregistered.map((id) => `${id} (not registered)`), ...last.offline.map((id) => `${id} (offline)`)];
   return new ClusterError(
     "SPU_CONFIRM_TIMEOUT",
-    `SPUs ${last.online.length}/${last.expected.length} online after ${seconds}s; still waiting for ${waiting.join(", ")}`,
-    { hint: `see 'cluster logs --name ${name}', or raise --timeout` },
+    `SPUs ${last.online.length}/${last.expected.length} online after ${seconds}s; still waiting for ${waiting.join(", ")}` +
+      logTails(options.paths, [...last.unregistered, ...last.offline].map((id) => `spu-${id}`)),
+    { hint },
   );
+}
+
+/** The last few lines of each component's log, for an error that must explain itself. */
+function logTails(paths: ClusterPaths, components: string[]): string {
+  return components
+    .map((component) => {
+      const logFile = join(paths.logs, `${component}.log`);
+      return `\nlast lines of '${logFile}':\n${readLastLines(logFile, TIMEOUT_TAIL_LINES).lines.join("\n")}`;
+    })
+    .join("");
 }

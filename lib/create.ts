@@ -7,7 +7,7 @@
  */
 import type { Argv } from "yargs";
 import { adminTarget, adminUrl } from "./admin.ts";
-import { confirmSpus, formatIds, formatSpuProgress } from "./confirm-spus.ts";
+import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import {
   clusterExists,
@@ -59,7 +59,6 @@ export interface CreateResult {
   elapsedMs: number;
 }
 
-const DEFAULT_CONFIRM_SECONDS = 30;
 
 /** Creates and starts the cluster; resolves once every SPU of the spec is confirmed online. */
 export async function createCluster(options: CreateOptions): Promise<CreateResult> {
@@ -96,6 +95,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
       expected: expectedSpuIds(resolved),
       processes,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
+      verb: "create",
       onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
     });
     writeState(paths, { intent: "running", processes });

@@ -5,7 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
-import { isDirectory, locateCluster, removeClusterDir } from "./home.ts";
+import { clusterExists, isDirectory, locateCluster, removeClusterDir, type ClusterPaths } from "./home.ts";
 import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { clusterOptions, formatSeconds, printResult, type CommonArgs } from "./output.ts";
@@ -30,11 +30,23 @@ export interface DeleteResult {
 
 const DELETE_GRACE_MS = 5_000;
 
+/**
+ * Refuses a cluster "directory" that is something else: a file a person put in the home is
+ * theirs to remove, not this command's.
+ */
+function ensureDirectory(paths: ClusterPaths): void {
+  if (isDirectory(paths.dir)) return;
+  throw new ClusterError("STATE_CORRUPT", `'${paths.dir}' is not a directory, so it is not a cluster this tool made`, {
+    hint: "look at it and remove it by hand if it is not needed",
+  });
+}
+
 /** What `delete` would do: signal the live recorded processes, then remove the directory. */
 export function planDelete(options: DeleteOptions): Plan {
   const paths = locateCluster(options);
   const plan: Plan = { dryRun: true, verb: "delete", name: paths.name, actions: [] };
-  if (!isDirectory(paths.dir)) return { ...plan, note: "there is no such cluster" };
+  if (!clusterExists(paths)) return { ...plan, note: "there is no such cluster" };
+  ensureDirectory(paths);
   let running: ProcessEntry[] = [];
   try {
     running = stopOrder(liveEntries(readState(paths).processes));
@@ -54,7 +66,8 @@ export async function deleteCluster(options: DeleteOptions): Promise<DeleteResul
   const started = performance.now();
   const paths = locateCluster(options);
   const result: DeleteResult = { name: paths.name, phase: "absent", deleted: false, stopped: [], warnings: [], elapsedMs: 0 };
-  if (!isDirectory(paths.dir)) return { ...result, elapsedMs: Math.round(performance.now() - started) };
+  if (!clusterExists(paths)) return { ...result, elapsedMs: Math.round(performance.now() - started) };
+  ensureDirectory(paths);
 
   const lock = acquireLock(paths.lock, { verb: "delete", subject: `cluster '${paths.name}'` });
   try {

@@ -32,7 +32,7 @@ export interface DiagnosticsResult {
   files: string[];
 }
 
-export const DIAGNOSTICS_LOG_LINES = 200;
+const DIAGNOSTICS_LOG_LINES = 200;
 
 /** "cluster-diagnostics-dev-20261125T095634Z" */
 export function diagnosticsBaseName(name: string, now: Date): string {

@@ -20,6 +20,7 @@ export type ErrorCode =
   | "TOKEN_MISSING"
   | "UNAUTHORIZED"
   | "HOME_UNWRITABLE"
+  | "HOME_INVALID"
   | "SC_DIED"
   | "SC_UNREACHABLE"
   | "SPU_CONFIRM_TIMEOUT"

@@ -51,14 +51,14 @@ export function resolveHome(home?: string): string {
 }
 
 /** `--name`, else `$CLUSTER_NAME`, else `local`; validated so no path escapes the home. */
-export function resolveName(name?: string): string {
+function resolveName(name?: string): string {
   const resolved = name ?? (process.env.CLUSTER_NAME || DEFAULT_NAME);
   validateName(resolved);
   return resolved;
 }
 
 /** Throws a UsageError naming the rule when `name` is not a valid cluster name. */
-export function validateName(name: string): void {
+function validateName(name: string): void {
   if (!NAME_PATTERN.test(name)) {
     throw new UsageError(
       `invalid cluster name '${name}': use 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
@@ -120,17 +120,21 @@ export function writeYamlAtomic(path: string, value: unknown, header = ""): void
 }
 
 /**
- * Reads a YAML file written by this tool; `undefined` when it does not exist. A file that does
- * not parse is a STATE_CORRUPT error naming the file and the line, so it can be fixed by hand
- * or the cluster deleted.
+ * Reads a YAML file written by this tool; `undefined` when it does not exist. A file that
+ * cannot be read (its directory is a file, say) or does not parse is a STATE_CORRUPT error
+ * naming the file (and the line), so it can be fixed by hand or the cluster deleted.
  */
 export function readYamlFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === "ENOENT") return undefined;
+    throw new ClusterError("STATE_CORRUPT", `'${path}' cannot be read (${code ?? (error as Error).message})`, {
+      hint: "fix its directory's contents or permissions by hand, or remove the cluster with 'cluster delete'",
+      cause: error,
+    });
   }
   try {
     return Bun.YAML.parse(text);
@@ -157,14 +161,18 @@ export function formatYamlError(error: { message: string }): string {
   return error.message.split("\n")[0]!.replace(/:$/, "");
 }
 
-/** Names of the clusters in `home`, sorted; a directory counts when it holds a saved spec or state. */
+/** Names of the clusters in `home`, sorted: every entry with a valid name that `clusterExists`. */
 export function listClusterNames(home: string): string[] {
   let entries: string[];
   try {
     entries = readdirSync(home);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === "ENOENT") return [];
+    throw new ClusterError("HOME_INVALID", `the cluster home '${home}' cannot be listed (${code ?? (error as Error).message})`, {
+      hint: "pass a directory you own with --home or CLUSTER_HOME",
+      cause: error,
+    });
   }
   return entries
     .filter((entry) => NAME_PATTERN.test(entry) && clusterExists(clusterPaths(home, entry)))

@@ -5,6 +5,7 @@
  * watching sees it move and a log file or CI output stays readable.
  */
 import type { Argv } from "yargs";
+import { UsageError } from "./errors.ts";
 
 export interface CommonArgs {
   name?: string;
@@ -26,9 +27,16 @@ export function clusterOptions<T>(yargs: Argv<T>) {
     });
 }
 
-/** Adds `--timeout` in seconds with a verb-specific meaning and default. */
+/**
+ * Adds `--timeout` in seconds with a verb-specific meaning and default. It must be a finite
+ * number of at least 0: `--timeout abc` parses as NaN, and a deadline of NaN never passes.
+ */
 export function timeoutOption<T>(yargs: Argv<T>, describe: string, seconds: number) {
-  return yargs.option("timeout", { type: "number", describe, default: seconds });
+  return yargs.option("timeout", { type: "number", describe, default: seconds }).check((argv) => {
+    const timeout = argv.timeout as number;
+    if (Number.isFinite(timeout) && timeout >= 0) return true;
+    throw new UsageError(`--timeout must be a number of seconds, 0 or more (got ${Number.isNaN(timeout) ? "something that is not a number" : timeout})`);
+  });
 }
 
 /** Prints `result` as one JSON document with `--json`, else as `format` renders it; nothing with `--quiet`. */

@@ -125,7 +125,7 @@ export async function stopProcesses(
 }
 
 /** True when something on this machine can bind `host:port` right now. */
-export function isPortFree(host: string, port: number): Promise<boolean> {
+function isPortFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));

@@ -8,9 +8,9 @@
  */
 import type { Argv } from "yargs";
 import { adminTarget, adminUrl, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
-import { confirmSpus, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
+import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import { pathExists, type ClusterPaths } from "./home.ts";
+import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
@@ -42,7 +42,6 @@ export interface ResumeResult {
   elapsedMs: number;
 }
 
-const DEFAULT_CONFIRM_SECONDS = 30;
 const RESTART_GRACE_MS = 5_000;
 
 function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
@@ -120,6 +119,7 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       expected: expectedSpuIds(spec),
       processes,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
+      verb: "resume",
       onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
     });
     const partitions = await confirmLeaders({
@@ -233,7 +233,7 @@ export const resumeCommand = {
       .check((argv) => {
         const given = CONFIGURATION_FLAGS.filter((flag) => argv[flag] !== undefined);
         if (given.length === 0) return true;
-        const name = (argv.name as string | undefined) ?? process.env.CLUSTER_NAME ?? "local";
+        const name = (argv.name as string | undefined) || process.env.CLUSTER_NAME || DEFAULT_NAME;
         throw new UsageError(
           `resume takes no configuration flags (${given.map((flag) => `--${flag}`).join(", ")}): it starts the cluster exactly as saved; ` +
             `to change it, run 'cluster delete --name ${name}' and 'cluster create --name ${name}' with the new flags`,

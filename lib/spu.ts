@@ -6,28 +6,16 @@
 import type { Argv } from "yargs";
 import { adminTarget, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
-import type { ClusterPaths } from "./home.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
 import { isScRunning, locateSavedCluster } from "./state.ts";
 
-interface SpuTarget {
-  paths: ClusterPaths;
-  spec: ResolvedSpec;
-  scRunning: boolean;
-}
-
-function locateSpus(options: { home?: string; name?: string }): SpuTarget {
-  const { paths, spec } = locateSavedCluster(options);
-  return { paths, spec, scRunning: isScRunning(paths) };
-}
-
 /** The SPU list in Fluvio's JSON shape; from the store, all offline, when the SC is stopped. */
 export async function listClusterSpus(options: { home?: string; name?: string }): Promise<unknown[]> {
-  const { paths, spec, scRunning } = locateSpus(options);
-  if (scRunning) return (await listSpusRaw(adminTarget(spec, paths))) as unknown[];
+  const { paths, spec } = locateSavedCluster(options);
+  if (isScRunning(paths)) return (await listSpusRaw(adminTarget(spec, paths))) as unknown[];
   return new MetadataStore(spec.metadataDir)
     .listSpus()
     .map((spu) => ({ ...spu, status: { resolution: "Offline" } }));
@@ -66,11 +54,12 @@ export async function registerClusterSpu(options: {
   publicPort?: number;
   privatePort?: number;
 }): Promise<{ name: string; registered: number }> {
-  const { paths, spec, scRunning } = locateSpus(options);
+  const { paths, spec } = locateSavedCluster(options);
   const ports = spuPorts(spec, options.id, options);
   const lock = acquireLock(paths.lock, { verb: "spu register", subject: `cluster '${paths.name}'` });
   try {
-    if (scRunning) {
+    // Decided under the lock: a resume finishing meanwhile must not leave the store edited behind a running SC.
+    if (isScRunning(paths)) {
       await registerSpu(adminTarget(spec, paths), { id: options.id, host: spec.host, ...ports });
     } else {
       const store = new MetadataStore(spec.metadataDir);
@@ -90,10 +79,10 @@ export async function unregisterClusterSpu(options: {
   name?: string;
   id: number;
 }): Promise<{ name: string; unregistered: number }> {
-  const { paths, spec, scRunning } = locateSpus(options);
+  const { paths, spec } = locateSavedCluster(options);
   const lock = acquireLock(paths.lock, { verb: "spu unregister", subject: `cluster '${paths.name}'` });
   try {
-    if (scRunning) {
+    if (isScRunning(paths)) {
       await unregisterSpu(adminTarget(spec, paths), options.id);
     } else {
       const store = new MetadataStore(spec.metadataDir);
@@ -116,8 +105,16 @@ interface SpuIdArgs extends CommonArgs {
   privatePort?: number;
 }
 
+/** Throws a UsageError unless `value` (of flag `--flag`) is an integer from `minimum` to `maximum`. */
+function ensureIntegerFlag(flag: string, value: unknown, minimum: number, maximum: number): true {
+  if (value === undefined || (Number.isInteger(value) && (value as number) >= minimum && (value as number) <= maximum)) return true;
+  throw new UsageError(`--${flag} must be an integer from ${minimum} to ${maximum} (got ${Number.isNaN(value) ? "something that is not a number" : String(value)})`);
+}
+
 function idOption<T>(yargs: Argv<T>) {
-  return clusterOptions(yargs).option("id", { type: "number", demandOption: true, describe: "SPU id, such as 5004" });
+  return clusterOptions(yargs)
+    .option("id", { type: "number", demandOption: true, describe: "SPU id, such as 5004" })
+    .check((argv) => ensureIntegerFlag("id", argv.id, 1, 2 ** 31 - 1));
 }
 
 export const spuCommand = {
@@ -138,6 +135,7 @@ export const spuCommand = {
           idOption(inner)
             .option("public-port", { type: "number", describe: "Public port of the SPU" })
             .option("private-port", { type: "number", describe: "Private port of the SPU" })
+            .check((argv) => ensureIntegerFlag("public-port", argv.publicPort, 1, 65535) && ensureIntegerFlag("private-port", argv.privatePort, 1, 65535))
             .example("$0 spu register --id 5004", "register SPU 5004"),
         handler: async (argv: SpuIdArgs) =>
           printResult(argv, await registerClusterSpu(argv), (result) => `registered SPU ${result.registered} in cluster '${result.name}'`),

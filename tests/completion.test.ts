@@ -162,3 +162,12 @@ describe("closestFlag()", () => {
     expect(closestFlag(args, unknown)).toBe(suggestion);
   });
 });
+
+describe("cluster completion --json", () => {
+  test("cluster completion --json prints one JSON document holding the script", async () => {
+    const result = await cli(tempHome(), ["completion", "--json"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.json.shell).toBe("bash");
+    expect(result.json.script).toContain("__complete");
+  });
+});

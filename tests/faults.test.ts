@@ -45,6 +45,60 @@ async function killMidway(home: string, args: string[], delayMs: number): Promis
   await exited;
 }
 
+/**
+ * Starts `cluster ...args` and kills it with SIGKILL the moment `reached()` is true (checked
+ * every millisecond), so the kill lands at a step of the verb whatever the machine's load.
+ */
+async function killWhen(home: string, args: string[], reached: () => boolean): Promise<void> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CLUSTER_HOME: home }, stdio: "ignore" });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let done = false;
+  void exited.then(() => (done = true));
+  while (!done && !reached()) await Bun.sleep(1);
+  child.kill("SIGKILL");
+  await exited;
+}
+
+/** The recorded state of cluster 'local', or undefined while it cannot be read. */
+function stateOf(home: string) {
+  try {
+    return readState(clusterPaths(home, "local"));
+  } catch {
+    return undefined;
+  }
+}
+
+describe("a cluster command killed with SIGKILL at a step of its work", () => {
+  // Each step as the files show it: the spec saved; processes recorded but not confirmed.
+  const steps: [string, (home: string) => boolean][] = [
+    ["once cluster.yaml is saved", (home) => existsSync(join(home, "local", "cluster.yaml"))],
+    ["once its processes are recorded", (home) => (stateOf(home)?.processes.length ?? 0) > 0],
+  ];
+
+  test.each(steps)("create killed %s: resume or delete brings the cluster to a clean phase, every port free", async (_, reached) => {
+    const home = tempHome();
+    const base = nextPortBase();
+    await killWhen(home, ["create", "--spus", "3", "--port-base", String(base)], () => reached(home));
+    const resumed = await cli(home, ["resume", "--json"]);
+    if (resumed.exitCode === 0) expect(resumed.json.spus.online).toEqual([5001, 5002, 5003]);
+    else expect(["NO_CLUSTER", "STATE_CORRUPT"]).toContain(resumed.json.error.code);
+    expect((await cli(home, ["delete"])).exitCode).toBe(0);
+    expect(await portsStillBusy(clusterPortsOf(base, 3))).toEqual([]);
+  });
+
+  test("resume killed once its processes are recorded: the next resume completes with every process alive", async () => {
+    const home = tempHome();
+    expect((await cli(home, ["create", "--spus", "3", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
+    expect((await cli(home, ["shutdown"])).exitCode).toBe(0);
+    await killWhen(home, ["resume"], () => (stateOf(home)?.processes.length ?? 0) > 0);
+    const resumed = await cli(home, ["resume", "--json"]);
+    expect(resumed.exitCode).toBe(0);
+    const state = readState(clusterPaths(home, "local"));
+    expect(state.processes.length).toBe(4);
+    expect(state.processes.every(isAlive)).toBe(true);
+  });
+});
+
 describe("a cluster command killed with SIGKILL mid-verb", () => {
   // Points from before the lock is taken to after the SPUs are confirmed.
   const points = [15, 40, 70, 100, 140];
@@ -155,9 +209,10 @@ describe("verbs racing each other", () => {
     const [resumed, deleted] = await Promise.all([cli(home, ["resume", "--json"]), cli(home, ["delete", "--json"])]);
     const status = await cli(home, ["status", "--json"]);
     if (deleted!.exitCode === 0) {
+      // The resume lost the race (LOCKED or NO_CLUSTER), or won it outright and the delete came after.
       expect(status.json.phase).toBe("absent");
-      expect(["LOCKED", "NO_CLUSTER"]).toContain(resumed!.json.error.code);
-      expect(await findBusyPorts("127.0.0.1", clusterPortsOf(base, 2))).toEqual([]);
+      if (resumed!.exitCode !== 0) expect(["LOCKED", "NO_CLUSTER"]).toContain(resumed!.json.error.code);
+      expect(await portsStillBusy(clusterPortsOf(base, 2))).toEqual([]);
     } else {
       expect(deleted!.json.error.code).toBe("LOCKED");
       expect(status.json.phase).toBe("running");
@@ -191,6 +246,30 @@ describe("hand-broken files", () => {
 
     expect((await cli(home, ["delete"])).exitCode).toBe(0);
     expect(existsSync(join(home, "local"))).toBe(false);
+  });
+});
+
+describe("a home that is not what it should be", () => {
+  test("a file where a cluster's directory should be: status names it, create refuses, delete leaves it to its owner", async () => {
+    const home = tempHome();
+    writeFileSync(join(home, "local"), "not a cluster");
+    const status = await cli(home, ["status", "--json"]);
+    expect(status.exitCode).toBe(1);
+    expect(status.json.problems.join("\n")).toContain("cannot be read (ENOTDIR)");
+    expect((await cli(home, ["create", "--json"])).json.error.code).toBe("CLUSTER_EXISTS");
+    const deleted = await cli(home, ["delete", "--json"]);
+    expect(deleted.exitCode).toBe(1);
+    expect(deleted.json.error.message).toContain("is not a directory");
+    expect(existsSync(join(home, "local"))).toBe(true);
+  });
+
+  test("list of a home that is a file fails with HOME_INVALID", async () => {
+    const home = tempHome();
+    const file = join(home, "file");
+    writeFileSync(file, "");
+    const listed = await cli(home, ["list", "--home", file, "--json"]);
+    expect(listed.exitCode).toBe(1);
+    expect(listed.json.error.code).toBe("HOME_INVALID");
   });
 });
 

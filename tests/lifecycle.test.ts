@@ -229,6 +229,10 @@ describe("pre-flight checks", () => {
     [["creat"], "Did you mean create?"],
     [["create", "--spsu", "3"], "Unknown argument: spsu (did you mean --spus?)"],
     [["create", "--spus", "-1"], "--spus: must be 1..64 (got -1)"],
+    [["create", "--timeout", "abc"], "--timeout must be a number of seconds, 0 or more"],
+    [["shutdown", "--timeout", "-1"], "--timeout must be a number of seconds, 0 or more (got -1)"],
+    [["spu", "register", "--id", "abc"], "--id must be an integer from 1"],
+    [["spu", "register", "--id", "5009", "--public-port", "70000", "--private-port", "1"], "--public-port must be an integer from 1 to 65535 (got 70000)"],
   ])("cluster %p is a usage error (exit 2) that says %p and writes nothing", async (args, message) => {
     const home = tempHome();
     const result = await cli(home, args);

@@ -313,23 +313,6 @@ describe("PartitionLog", () => {
     expect(log.endOffset).toBe(5);
   });
 
-  test("PartitionLog.appendAt() appends when the base offset matches the end", () => {
-    const log = openLog();
-    expect(log.appendAt(0, values(0, 4))).toEqual({ baseOffset: 0, lastOffset: 3 });
-    expect(log.appendAt(4, values(4, 1))).toEqual({ baseOffset: 4, lastOffset: 4 });
-    expect(readAll(log)).toEqual(values(0, 5));
-  });
-
-  test.each([
-    [3, "append at offset 3 does not match the end of the log (5)"],
-    [6, "append at offset 6 does not match the end of the log (5)"],
-  ])("PartitionLog.appendAt(%p) throws when the base offset does not match the end", (baseOffset, message) => {
-    const log = openLog();
-    log.append(values(0, 5));
-    expect(() => log.appendAt(baseOffset, values(0, 2))).toThrow(message);
-    expect(log.endOffset).toBe(5);
-  });
-
   test("PartitionLog.readRaw() output replicates byte-exact through appendRaw()", () => {
     const leader = openLog(SMALL_SEGMENTS);
     for (let batch = 0; batch < 7; batch++) leader.append(values(batch * 10, 10));

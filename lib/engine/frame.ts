@@ -14,7 +14,7 @@ export interface Frame {
 
 const EMPTY = new Uint8Array(0);
 /** A frame longer than this is a protocol error (or a stranger speaking another protocol). */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Encodes one frame. */
 export function encodeFrame<T extends { type: string }>(header: T, body: Uint8Array = EMPTY): Buffer {

@@ -250,19 +250,6 @@ export class PartitionLog {
   }
 
   /**
-   * Appends a leader's batch on a follower; `baseOffset` must be the current
-   * end offset, so a follower that missed or duplicated a batch fails loudly
-   * instead of shifting offsets.
-   */
-  appendAt(baseOffset: number, values: Uint8Array[]): AppendResult {
-    this.checkOpen();
-    if (baseOffset !== this.end) {
-      throw new Error(`append at offset ${baseOffset} does not match the end of the log (${this.end})`);
-    }
-    return this.append(values);
-  }
-
-  /**
    * Appends frames exactly as returned by {@link PartitionLog.readRaw} on the leader. Every
    * frame's length and CRC are checked and offsets must continue from the end
    * of this log, so a corrupt or misplaced batch is rejected whole.
