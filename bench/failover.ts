@@ -20,6 +20,10 @@ const TRIALS = Number(process.argv[2] ?? 5);
 const PORT_BASE = 31_500;
 const CLI = join(import.meta.dir, "..", "cluster.ts");
 const ADMIN = `http://127.0.0.1:${PORT_BASE + 3}`;
+/** Between two looks at the cluster: short, so the times measured are late by at most this much. */
+const POLL_MS = 2;
+/** A wait longer than this is a failover that did not happen: the bench stops and says which. */
+const WAIT_LIMIT_MS = 30_000;
 
 const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
 const env = { ...process.env, CLUSTER_HOME: home };
@@ -35,6 +39,26 @@ let auth: { authorization: string } | undefined;
 
 async function partition(topic: string): Promise<{ leader: number; leaderEpoch: number; online: boolean; isr: number[] }> {
   return ((await (await fetch(`${ADMIN}/partitions?topic=${topic}`, { headers: auth })).json()) as any[])[0];
+}
+
+/** The HTTP status of one produce to `url`, or the error that kept it from being answered. */
+async function produceOnce(url: string): Promise<number | string> {
+  try {
+    return (await fetch(url, { method: "POST", headers: auth, body: encodeValues([Buffer.from("after failover")]) })).status;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Calls `probe` every POLL_MS until `done` holds for its value; gives up after WAIT_LIMIT_MS with the last value. */
+async function pollUntil<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = performance.now() + WAIT_LIMIT_MS;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (performance.now() > deadline) throw new Error(`gave up waiting for ${what} after ${WAIT_LIMIT_MS / 1000}s; last saw ${JSON.stringify(value)}`);
+    await Bun.sleep(POLL_MS);
+  }
 }
 
 function publicPort(id: number): number {
@@ -53,19 +77,12 @@ try {
     const victim = readState(clusterPaths(home, "local")).processes.find((entry) => entry.id === before.leader)!;
     const killed = performance.now();
     process.kill(victim.pid, "SIGKILL");
-    let now = await partition(topic);
-    while (now.leader === before.leader) now = await partition(topic);
+    let now = await pollUntil("a new leader", () => partition(topic), (current) => current.leader !== before.leader);
     const elected = performance.now() - killed;
-    while (!now.online) now = await partition(topic);
+    now = await pollUntil(`SPU ${now.leader} serving`, () => partition(topic), (current) => current.online);
     const online = performance.now() - killed;
-    for (;;) {
-      const response = await fetch(`http://127.0.0.1:${publicPort(now.leader)}/produce/${topic}/0`, {
-        method: "POST",
-        headers: auth,
-        body: encodeValues([Buffer.from("after failover")]),
-      });
-      if (response.ok) break;
-    }
+    const url = `http://127.0.0.1:${publicPort(now.leader)}/produce/${topic}/0`;
+    await pollUntil(`a produce acknowledged by SPU ${now.leader}`, () => produceOnce(url), (status) => status === 200);
     const produced = performance.now() - killed;
     rows.push({ elected, online, produced });
     console.log(

@@ -1,7 +1,8 @@
 /**
  * The client of the SC's admin API. SPUs come back in Fluvio's JSON shape, so this parser
  * serves any engine that speaks it. A refusal that carries one of the CLI's error codes (a
- * topic that exists, replication beyond the SPUs) keeps that code; others are ADMIN_ERROR.
+ * topic that exists, replication beyond the SPUs, an SPU registered twice) keeps that code;
+ * others, and answers that are not what was asked for, are ADMIN_ERROR.
  * Every call carries the cluster token (lib/token.ts), read once per command into the
  * `AdminTarget` or `RunningCluster` that callers pass along.
  */
@@ -43,14 +44,24 @@ function unauthorizedError(what: string): ClusterError {
   });
 }
 
-/** Parses Fluvio's SPU list (`[{spec: {spuId}, status: {resolution}}]`). */
+/** Parses Fluvio's SPU list (`[{spec: {spuId}, status: {resolution}}]`), the SC's answer to `GET /spus`; throws ADMIN_ERROR when it is not one. */
 export function parseSpuList(body: unknown): SpuReport[] {
-  if (!Array.isArray(body)) throw new Error("the SPU list is not a JSON array");
+  const malformed = (what: string) =>
+    new ClusterError("ADMIN_ERROR", `the SC answered GET /spus with ${what}`, {
+      hint: "the SC and this CLI may be of different versions; 'cluster logs sc' shows what the SC did",
+    });
+  if (!Array.isArray(body)) throw malformed(`'${preview(body)}', not a JSON array`);
   return body.map((entry) => {
     const id = entry?.spec?.spuId;
-    if (!Number.isInteger(id)) throw new Error(`an SPU entry has no integer spec.spuId: ${JSON.stringify(entry)}`);
+    if (!Number.isInteger(id)) throw malformed(`an SPU entry without an integer spec.spuId: '${preview(entry)}'`);
     return { id, online: entry?.status?.resolution === "Online" };
   });
+}
+
+/** `value` as JSON, cut to a length that fits in a message. */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
 }
 
 /** Calls the admin API; a connection failure throws SC_UNREACHABLE, an error answer ADMIN_ERROR. */
@@ -70,18 +81,24 @@ async function request(
     });
   }
   const body = await response.json().catch(() => undefined);
+  const call = `${init.method ?? "GET"} ${path}`;
   if (response.status === 401) throw unauthorizedError(`the SC admin API at ${target.url}`);
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } })?.error;
     const message = error?.message ?? `HTTP ${response.status}`;
     if (error?.code && PASSED_CODES.has(error.code as ErrorCode)) throw new ClusterError(error.code as ErrorCode, message);
-    throw new ClusterError("ADMIN_ERROR", `the SC refused ${init.method ?? "GET"} ${path}: ${message}`);
+    throw new ClusterError("ADMIN_ERROR", `the SC refused ${call}: ${message}`);
+  }
+  if (body === undefined) {
+    throw new ClusterError("ADMIN_ERROR", `the SC answered ${call} with HTTP ${response.status} and a body that is not JSON`, {
+      hint: "'cluster logs sc' shows what the SC did",
+    });
   }
   return body;
 }
 
 /** Codes of SC refusals that the CLI reports as they are. */
-const PASSED_CODES = new Set<ErrorCode>(["TOPIC_EXISTS", "NO_TOPIC", "TOPIC_INVALID", "INSUFFICIENT_SPUS"]);
+const PASSED_CODES = new Set<ErrorCode>(["TOPIC_EXISTS", "NO_TOPIC", "TOPIC_INVALID", "INSUFFICIENT_SPUS", "SPU_EXISTS", "NO_SPU"]);
 
 /** A cluster whose SC runs, for the verbs that need it (topics, produce, consume). */
 export interface RunningCluster {
@@ -165,29 +182,61 @@ export async function partitionLeader(cluster: RunningCluster, topic: string, pa
 }
 
 /**
- * Calls an SPU's data API: an error answer becomes a ClusterError with the SPU's code
- * (OFFSET_OUT_OF_RANGE, NOT_LEADER, PRODUCE_TIMEOUT, ...), a connection failure SPU_UNREACHABLE,
- * a refused token UNAUTHORIZED.
+ * Calls an SPU's data API and reads its answer with `read`: an error answer becomes a
+ * ClusterError with the SPU's code (OFFSET_OUT_OF_RANGE, NOT_LEADER, PRODUCE_TIMEOUT, ...); no
+ * answer within `timeoutMs` (a wedged SPU), or a connection failure, SPU_UNREACHABLE, which
+ * withLeader retries at the partition's leader of the moment; a refused token UNAUTHORIZED; an
+ * answer `read` cannot make sense of (it throws) SPU_ERROR.
  */
-export async function spuRequest(
+export async function spuRequest<T>(
   leader: PartitionLeader,
   path: string,
-  options: { cluster: RunningCluster; method?: string; body?: Uint8Array; signal?: AbortSignal },
-): Promise<Response> {
-  const { cluster, ...init } = options;
+  options: {
+    cluster: RunningCluster;
+    method?: string;
+    body?: Uint8Array;
+    signal?: AbortSignal;
+    timeoutMs: number;
+    parse: (body: Uint8Array, headers: Headers) => T;
+  },
+): Promise<T> {
+  const { cluster, parse, timeoutMs, ...init } = options;
   const clusterName = cluster.paths.name;
+  const call = `${init.method ?? "GET"} ${path.split("?")[0]}`;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  const unreachable = (cause: unknown) =>
+    new ClusterError(
+      "SPU_UNREACHABLE",
+      timeout.aborted
+        ? `SPU ${leader.leader}, the leader of partition ${leader.partition}, did not answer ${call} at ${leader.url} within ${timeoutMs / 1000}s`
+        : `SPU ${leader.leader}, the leader of partition ${leader.partition}, does not answer at ${leader.url}`,
+      {
+        hint: `check 'cluster status --name ${clusterName}'; 'cluster resume --name ${clusterName}' restarts a stopped SPU`,
+        cause,
+      },
+    );
   let response: Response;
+  let body: Uint8Array;
   try {
-    response = await fetch(leader.url + path, { ...init, headers: authorizationHeaders(cluster.admin.token) });
+    response = await fetch(leader.url + path, { ...init, signal, headers: authorizationHeaders(cluster.admin.token) });
+    // The whole body, under the same timeout: a body cut off is no answer, like no response.
+    body = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
-    throw new ClusterError("SPU_UNREACHABLE", `SPU ${leader.leader}, the leader of partition ${leader.partition}, does not answer at ${leader.url}`, {
-      hint: `check 'cluster status --name ${clusterName}'; 'cluster resume --name ${clusterName}' restarts a stopped SPU`,
-      cause: error,
-    });
+    throw unreachable(error);
   }
-  if (response.ok) return response;
+  if (response.ok) {
+    try {
+      return parse(body, response.headers);
+    } catch (error) {
+      throw new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered ${call} with a malformed body: ${(error as Error).message}`, {
+        hint: `the SPU and this CLI may be of different versions; 'cluster logs spu-${leader.leader} --name ${clusterName}' shows what it did`,
+        cause: error,
+      });
+    }
+  }
   if (response.status === 401) throw unauthorizedError(`SPU ${leader.leader} at ${leader.url}`);
-  const error = ((await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } })?.error;
+  const error = (parseJson(body) as { error?: { code?: string; message?: string } } | undefined)?.error;
   const code = (SPU_CODES.has(error?.code as ErrorCode) ? error!.code : "LEADER_UNAVAILABLE") as ErrorCode;
   throw new ClusterError(code, error?.message ?? `SPU ${leader.leader} answered HTTP ${response.status}`, {
     hint: `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`,
@@ -195,6 +244,17 @@ export async function spuRequest(
 }
 
 const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT", "SC_UNREACHABLE"]);
+
+/** `body` parsed as JSON, or undefined when it is not JSON. */
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(body).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The registered SPUs and whether each is online. */
 export async function listSpus(target: AdminTarget): Promise<SpuReport[]> {
   return parseSpuList(await request(target, "/spus"));
 }
@@ -204,6 +264,7 @@ export function listSpusRaw(target: AdminTarget): Promise<unknown> {
   return request(target, "/spus");
 }
 
+/** Registers an SPU; the SC refuses with SPU_EXISTS when its id is registered already. */
 export async function registerSpu(
   target: AdminTarget,
   spu: { id: number; host: string; publicPort: number; privatePort: number },
@@ -215,6 +276,7 @@ export async function registerSpu(
   });
 }
 
+/** Unregisters SPU `id`; the SC refuses with NO_SPU when it is not registered. */
 export async function unregisterSpu(target: AdminTarget, id: number): Promise<void> {
   await request(target, `/spus/${id}`, { method: "DELETE" });
 }

@@ -3,7 +3,9 @@
  * Reads go up to the high watermark only, so a printed record is one every in-sync replica
  * holds. `-d` stops at the end of the log as it was when consuming began; without it the
  * leader holds each empty read open (long poll) until records arrive. When the leader fails or
- * steps down, reading goes on from the next offset at the partition's new leader (withLeader).
+ * steps down, or does not answer in time (wedged), reading goes on from the next offset at the
+ * partition's new leader (withLeader). A reader that goes away (`consume T | head -1`) ends it
+ * with exit 0, as it ends `cat`.
  */
 import type { Argv } from "yargs";
 import { locateRunningCluster, partitionLeader, spuRequest, type PartitionLeader, type RunningCluster } from "./admin.ts";
@@ -16,6 +18,8 @@ import { decodeLogFrames } from "./engine/records.ts";
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
 /** How long the leader holds a read that finds nothing new (without `-d`). */
 const LONG_POLL_MS = 1_000;
+/** How much longer than the long poll a read may take before its leader counts as unreachable. */
+const READ_MARGIN_MS = 5_000;
 /** How long a read may wait for its partition's leader by default. */
 const DEFAULT_TIMEOUT_S = 30;
 
@@ -86,11 +90,17 @@ async function read(
 ): Promise<{ values: Uint8Array[]; nextOffset: number; highWatermark: number }> {
   const query = new URLSearchParams({ maxBytes: String(CONSUME_MAX_BYTES), waitMs: String(request.waitMs) });
   if (request.offset !== undefined) query.set("offset", String(request.offset));
-  let response: Response;
   try {
-    response = await spuRequest(leader, `/consume/${encodeURIComponent(request.topic)}/${leader.partition}?${query}`, {
+    return await spuRequest(leader, `/consume/${encodeURIComponent(request.topic)}/${leader.partition}?${query}`, {
       cluster: request.cluster,
       signal: request.signal,
+      // The leader holds the read for waitMs at most; past that (and a margin) it is wedged.
+      timeoutMs: request.waitMs + READ_MARGIN_MS,
+      parse: (body, headers) => ({
+        values: decodeLogFrames(body),
+        nextOffset: offsetHeader(headers, "x-next-offset"),
+        highWatermark: offsetHeader(headers, "x-high-watermark"),
+      }),
     });
   } catch (error) {
     if (!(error instanceof ClusterError) || error.code !== "OFFSET_OUT_OF_RANGE") throw error;
@@ -99,16 +109,21 @@ async function read(
       cause: error,
     });
   }
-  const values = decodeLogFrames(new Uint8Array(await response.arrayBuffer()));
-  return {
-    values,
-    nextOffset: Number(response.headers.get("x-next-offset")),
-    highWatermark: Number(response.headers.get("x-high-watermark")),
-  };
 }
 
-/** Writes `values` as lines in one write, waiting when the pipe is full. */
-async function writeLines(values: Uint8Array[]): Promise<void> {
+/** The offset in header `name` of a consume answer; throws when it is missing or not one. */
+function offsetHeader(headers: Headers, name: string): number {
+  const text = headers.get(name);
+  const value = Number(text);
+  if (text === null || text === "" || !Number.isInteger(value) || value < 0) throw new Error(`header '${name}' is '${text}', not an offset`);
+  return value;
+}
+
+/**
+ * Writes `values` as lines in one write, waiting when the pipe is full until it drains or
+ * `closed` aborts (stdout failed: its reader went away, and no `drain` will ever come).
+ */
+async function writeLines(values: Uint8Array[], closed: AbortSignal): Promise<void> {
   let total = 0;
   for (const value of values) total += value.byteLength + 1;
   const out = Buffer.allocUnsafe(total);
@@ -118,7 +133,16 @@ async function writeLines(values: Uint8Array[]): Promise<void> {
     out[position + value.byteLength] = 10;
     position += value.byteLength + 1;
   }
-  if (!process.stdout.write(out)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+  if (closed.aborted || process.stdout.write(out)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.stdout.off("drain", done);
+      closed.removeEventListener("abort", done);
+      resolve();
+    };
+    process.stdout.once("drain", done);
+    closed.addEventListener("abort", done, { once: true });
+  });
 }
 
 interface ConsumeArgs extends CommonArgs {
@@ -168,16 +192,28 @@ export const consumeCommand = {
     }
     const stop = new AbortController();
     const onSignal = () => stop.abort();
+    // NOTE: stdout reports a reader that went away (EPIPE) as an 'error' event, once, on the
+    // write after it left; a closed stdout also ends consuming, so `consume T | head -1` ends.
+    const closed = new AbortController();
+    const onOutputError = (error: Error) => {
+      closed.abort(error);
+      stop.abort();
+    };
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
+    process.stdout.on("error", onOutputError);
     try {
       for await (const batch of consumeRecords({ ...options, stopAtEnd: argv.disableContinuous, signal: stop.signal })) {
-        await writeLines(batch.values);
+        await writeLines(batch.values, closed.signal);
+        if (closed.signal.aborted) break;
       }
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      process.stdout.off("error", onOutputError);
     }
+    // Like `cat | head`: a reader that stopped reading is the end of the output, not a failure.
+    if (closed.signal.aborted && (closed.signal.reason as NodeJS.ErrnoException).code !== "EPIPE") throw closed.signal.reason;
     return 0;
   },
 };

@@ -40,6 +40,7 @@ export type ErrorCode =
   | "LEADER_UNAVAILABLE"
   | "PRODUCE_TIMEOUT"
   | "SPU_UNREACHABLE"
+  | "SPU_ERROR"
   | "DIAGNOSTICS_FAILED";
 
 /** A failure the user can act on: a stable `code`, a message, and a `hint` naming the next command. */

@@ -7,7 +7,8 @@
  * Delivery is at-least-once: a batch whose leader fails or steps down is sent again to the new
  * leader (withLeader), and the old leader may have passed it to the new one before it failed,
  * so a batch can be stored twice. A batch this verb reports as acknowledged is in every
- * in-sync replica; one it could not send within `--timeout` fails the command.
+ * in-sync replica; one it could not send within `--timeout` fails the command at once, even
+ * while stdin stays open (`tail -f | cluster produce`).
  */
 import type { Argv } from "yargs";
 import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
@@ -30,8 +31,8 @@ export interface ProduceOptions {
   topic: string;
   /** Every batch to this partition; round-robin over all partitions when absent. */
   partition?: number;
-  /** The bytes to split into lines (stdin for the CLI). */
-  input: AsyncIterable<Uint8Array>;
+  /** The bytes to split into lines (stdin for the CLI); cancelled when a batch fails before it ends. */
+  input: ReadableStream<Uint8Array>;
   /** How long a batch keeps retrying while its partition's leader is unreachable or moving (default 30 s). */
   timeoutMs?: number;
 }
@@ -89,10 +90,13 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
       });
     }
   })();
-  // Awaited below; marked handled so that a failure while stdin is read is not reported as unhandled.
-  sender.catch(() => {});
+  const reader = options.input.getReader();
+  // A failed batch ends reading at once (and is thrown below): input that never ends, as from
+  // `tail -f`, must not hide it, and a read left pending would keep the process alive.
+  // This also marks the failure handled while the input is read.
+  sender.catch(() => reader.cancel().catch(() => {}));
 
-  for await (const value of splitLines(options.input)) {
+  for await (const value of splitLines(chunksOf(reader))) {
     queue.push(value);
     queuedBytes += 4 + value.byteLength;
     wakeSender?.();
@@ -114,13 +118,14 @@ async function sendBatch(
 ): Promise<PartitionLeader> {
   const body = encodeValues(values);
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, async (current) => {
-    const response = await spuRequest(current, `/produce/${encodeURIComponent(context.topic)}/${current.partition}`, {
+    return spuRequest(current, `/produce/${encodeURIComponent(context.topic)}/${current.partition}`, {
       cluster: context.cluster,
       method: "POST",
       body,
-      signal: AbortSignal.timeout(PRODUCE_TIMEOUT_MS + 5_000),
+      // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
+      timeoutMs: PRODUCE_TIMEOUT_MS + 5_000,
+      parse: parseAcknowledgement,
     });
-    return (await response.json()) as { baseOffset: number; lastOffset: number };
   });
   const { baseOffset, lastOffset } = sent.value;
   context.result.records += values.length;
@@ -132,6 +137,24 @@ async function sendBatch(
     context.result.partitions.push({ partition: leader.partition, records: values.length, firstOffset: baseOffset, lastOffset });
   }
   return sent.leader;
+}
+
+/** The offsets in a produce answer (`{baseOffset, lastOffset}`); throws when it is not one. */
+function parseAcknowledgement(body: Uint8Array): { baseOffset: number; lastOffset: number } {
+  const answer = JSON.parse(Buffer.from(body).toString("utf8")) as { baseOffset?: unknown; lastOffset?: unknown } | null;
+  if (!Number.isInteger(answer?.baseOffset) || !Number.isInteger(answer?.lastOffset)) {
+    throw new Error(`expected {baseOffset, lastOffset} as integers, got '${Buffer.from(body).toString("utf8").slice(0, 80)}'`);
+  }
+  return answer as { baseOffset: number; lastOffset: number };
+}
+
+/** The chunks `reader` reads, until its stream ends. */
+async function* chunksOf(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> }): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done || value === undefined) return;
+    yield value;
+  }
 }
 
 /** The lines of `input` without their '\n'; a last line without one counts too. */

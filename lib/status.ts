@@ -188,6 +188,7 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
         online: false,
         // Only a running SC knows which SPUs are connected.
         leaderless: false,
+        electionPending: false,
         endOffset: null,
         highWatermark: null,
       }));
@@ -199,7 +200,7 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
 export function formatPartitions(partitions: PartitionView[]): string[] {
   const rows = partitions.map((partition) => [
     `${partition.topic}-${partition.partition}`,
-    partition.online ? String(partition.leader) : partition.leaderless ? `none (${partition.leader} offline, no in-sync replica to elect)` : `${partition.leader} (offline)`,
+    formatLeader(partition),
     partition.replicas.join(","),
     partition.isr.join(","),
     partition.highWatermark === null ? "-" : String(partition.highWatermark),
@@ -207,6 +208,14 @@ export function formatPartitions(partitions: PartitionView[]): string[] {
   const header = ["PARTITION", "LEADER", "REPLICAS", "IN-SYNC", "END"];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   return [header, ...rows].map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()}`);
+}
+
+/** A partition's leader as `status` shows it: its id, or why no replica serves the partition now. */
+export function formatLeader(partition: PartitionView): string {
+  if (partition.online) return String(partition.leader);
+  if (partition.leaderless) return `none (${partition.leader} offline, no in-sync replica to elect)`;
+  if (partition.electionPending) return `${partition.leader} (offline, election pending)`;
+  return `${partition.leader} (offline)`;
 }
 
 /** The human-readable status: a headline, one line per process, the SPU sets and any drift. */

@@ -5,7 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { createTopic, deleteTopic, listPartitions, listTopics, locateRunningCluster } from "./admin.ts";
-import { ClusterError } from "./errors.ts";
+import { ClusterError, UsageError } from "./errors.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { MAX_TOPIC_NAME_LENGTH } from "./engine/topic-name.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
@@ -109,6 +109,12 @@ interface TopicArgs extends CommonArgs {
   replication?: number;
 }
 
+/** Throws a UsageError unless `value` (of flag `--flag`) is an integer of at least 1. */
+function ensureCount(flag: string, value: unknown): true {
+  if (Number.isInteger(value) && (value as number) >= 1) return true;
+  throw new UsageError(`--${flag} must be an integer of at least 1, not ${Number.isNaN(value) ? "something that is not a number" : `'${value}'`}`);
+}
+
 function topicArgument<T>(yargs: Argv<T>) {
   return clusterOptions(yargs).positional("topic", { type: "string", demandOption: true, describe: "Topic name" });
 }
@@ -126,6 +132,8 @@ export const topicCommand = {
           topicArgument(inner)
             .option("partitions", { alias: "p", type: "number", default: 1, describe: "Number of partitions" })
             .option("replication", { alias: "r", type: "number", default: 1, describe: "Replicas of each partition (at most the number of SPUs)" })
+            // yargs reads `--partitions abc` as NaN, which JSON would carry to the SC as null.
+            .check((argv) => ensureCount("partitions", argv.partitions) && ensureCount("replication", argv.replication))
             .example("$0 topic create orders --partitions 2 --replication 3", "2 partitions, each on 3 SPUs"),
         handler: async (argv: TopicArgs) => printResult(argv, await createClusterTopic({ ...argv, topic: argv.topic }), formatCreated),
       })

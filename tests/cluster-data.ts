@@ -35,11 +35,26 @@ export function logValues(home: string, spu: number, topic: string): string[] {
   }
 }
 
-/** Polls `status --json` until `done` holds for it; the test's own timeout bounds the wait. */
-export async function waitForStatus(home: string, done: (status: any) => boolean): Promise<any> {
+/** How long a poll waits for a state before the test fails: far beyond what any step takes, so reaching it means a hang. */
+const POLL_LIMIT_MS = 30_000;
+/** How much of the last value seen a failed poll shows (its end, where a status's partitions are). */
+const SHOWN_CHARS = 1_500;
+
+/** Calls `probe` until `done` holds for its value; after POLL_LIMIT_MS fails naming `what` with the last value seen. */
+export async function pollUntil<T>(what: string, probe: () => T | Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + POLL_LIMIT_MS;
   for (;;) {
-    const status = (await cli(home, ["status", "--json"])).json;
-    if (done(status)) return status;
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) {
+      const shown = JSON.stringify(value) ?? String(value);
+      throw new Error(`gave up waiting for ${what} after ${POLL_LIMIT_MS / 1000}s; last saw: ${shown.length > SHOWN_CHARS ? `...${shown.slice(-SHOWN_CHARS)}` : shown}`);
+    }
     await Bun.sleep(50);
   }
+}
+
+/** Polls `status --json` until `done` holds for it; fails with the last status after POLL_LIMIT_MS. */
+export function waitForStatus(home: string, done: (status: any) => boolean): Promise<any> {
+  return pollUntil(`status to satisfy ${done.toString()}`, async () => (await cli(home, ["status", "--json"])).json, done);
 }

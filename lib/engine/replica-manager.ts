@@ -5,9 +5,10 @@
  *
  * A partition directory is `<data>/<topic>-<partition>` and holds `replica.json` naming the
  * topic's id: a directory left by an earlier topic of the same name (deleted while this SPU was
- * away) is removed rather than mistaken for the new one's.
+ * away) is removed rather than mistaken for the new one's, and one whose marker cannot be read
+ * is left alone, its replica not opened (replica-marker.ts).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDir, removePath, writeFileAtomic } from "../home.ts";
 import { FollowerFetcher } from "./follower-fetcher.ts";
@@ -21,9 +22,9 @@ import {
   type ReportMessage,
 } from "./protocol.ts";
 import { Replica } from "./replica.ts";
+import { decideMarker, MARKER_FILE, readMarker } from "./replica-marker.ts";
 import { partitionName } from "./topic-name.ts";
 
-const MARKER_FILE = "replica.json";
 /** How often leaders look for followers that lag. */
 const ISR_CHECK_INTERVAL_MS = 250;
 
@@ -36,6 +37,8 @@ export class ReplicaManager {
   readonly #scConnected: () => boolean;
   readonly #replicas = new Map<string, Replica>();
   readonly #fetchers = new Map<string, FollowerFetcher>();
+  /** Replicas not opened because their marker is unusable, with the problem last logged. */
+  readonly #refused = new Map<string, string>();
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #lastReportAt = 0;
   readonly #isrTimer: ReturnType<typeof setInterval>;
@@ -69,6 +72,7 @@ export class ReplicaManager {
   /** Makes this SPU's replicas match `message`, then reports their offsets. */
   apply(message: ReplicasMessage): void {
     const wanted = new Map(message.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
+    for (const key of this.#refused.keys()) if (!wanted.has(key)) this.#refused.delete(key);
     for (const [key, replica] of this.#replicas) {
       const info = wanted.get(key);
       if (info?.topicId === replica.assignment.topicId) continue;
@@ -76,6 +80,7 @@ export class ReplicaManager {
     }
     for (const [key, info] of wanted) {
       const replica = this.#replicas.get(key) ?? this.#open(key, info);
+      if (!replica) continue;
       replica.update(info);
       this.#follow(key, replica, message.spus);
     }
@@ -106,10 +111,19 @@ export class ReplicaManager {
     this.#send({ type: "report", replicas: [...this.#replicas.values()].map((replica) => replica.report()) });
   }
 
-  #open(key: string, info: ReplicaAssignmentInfo): Replica {
+  /** Opens the replica `info` assigns, or logs why its directory's data is left alone and returns undefined. */
+  #open(key: string, info: ReplicaAssignmentInfo): Replica | undefined {
     const name = partitionName(info.topic, info.partition);
     const dir = join(this.#dataDir, name);
-    if (readMarker(dir) !== info.topicId) {
+    const decision = decideMarker(readMarker(dir), info.topicId);
+    if (decision.kind === "refuse") {
+      // Logged once per problem: every assignment until it is fixed asks again.
+      if (this.#refused.get(key) !== decision.problem) log(`cannot open replica '${name}' and leaves '${dir}' alone: ${decision.problem}`);
+      this.#refused.set(key, decision.problem);
+      return undefined;
+    }
+    this.#refused.delete(key);
+    if (decision.kind === "replace") {
       removePath(dir);
       ensureDir(dir);
       writeFileAtomic(join(dir, MARKER_FILE), `${JSON.stringify({ topic: info.topic, partition: info.partition, topicId: info.topicId })}\n`);
@@ -177,19 +191,10 @@ export class ReplicaManager {
       return;
     }
     for (const entry of entries) {
-      if (keep.has(entry) || readMarker(join(this.#dataDir, entry)) === undefined) continue;
+      // Only a directory whose marker names a topic is a partition's: anything else stays.
+      if (keep.has(entry) || readMarker(join(this.#dataDir, entry)).kind !== "topic") continue;
       removePath(join(this.#dataDir, entry));
       log(`removed '${entry}': no longer assigned to this SPU`);
     }
-  }
-}
-
-/** The topic id in the marker of partition directory `dir`, or undefined when there is none. */
-function readMarker(dir: string): string | undefined {
-  try {
-    const id = JSON.parse(readFileSync(join(dir, MARKER_FILE), "utf8"))?.topicId;
-    return typeof id === "string" ? id : undefined;
-  } catch {
-    return undefined;
   }
 }

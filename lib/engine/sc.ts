@@ -173,7 +173,7 @@ async function registerSpu(request: Request): Promise<Response> {
   if (!Number.isInteger(id) || !Number.isInteger(body?.publicPort) || !Number.isInteger(body?.privatePort)) {
     return errorResponse(400, "expected {id, host, publicPort, privatePort} with integer id and ports");
   }
-  if (spus.has(id as number)) return errorResponse(409, `SPU ${id} is already registered`);
+  if (spus.has(id as number)) return errorResponse(409, `SPU ${id} is already registered`, "SPU_EXISTS");
   const spu = makeSpuObject(id as number, typeof body!.host === "string" ? body!.host : publicAddress.host, {
     publicPort: body!.publicPort as number,
     privatePort: body!.privatePort as number,
@@ -185,7 +185,7 @@ async function registerSpu(request: Request): Promise<Response> {
 }
 
 function unregisterSpu(id: number): Response {
-  if (!spus.has(id)) return errorResponse(404, `SPU ${id} is not registered`);
+  if (!spus.has(id)) return errorResponse(404, `SPU ${id} is not registered`, "NO_SPU");
   store.remove("SPU", spuObjectName(id));
   spus.delete(id);
   connections.get(id)?.destroy();

@@ -170,22 +170,32 @@ function acceptFollower(socket: Link): void {
   let refused = false;
   let busy = false;
 
+  // Never rejects: a fetch that fails drops the connection (the follower reconnects and asks
+  // again), so neither `busy` stays set nor the daemon meets an unhandled rejection.
   const next = async (): Promise<void> => {
     if (busy) return;
     busy = true;
-    while (queue.length > 0 && !socket.destroyed) {
-      const request = queue.shift()!;
-      if (!follower) {
-        follower = { id: request.replicaId, topic: request.topic, partition: request.partition };
-        replicas.get(follower.topic, follower.partition)?.followerConnected(follower.id);
+    try {
+      while (queue.length > 0 && !socket.destroyed) {
+        const request = queue.shift()!;
+        if (!follower) {
+          follower = { id: request.replicaId, topic: request.topic, partition: request.partition };
+          replicas.get(follower.topic, follower.partition)?.followerConnected(follower.id);
+        }
+        const replica = replicas.get(request.topic, request.partition);
+        const answer = replica
+          ? await replica.fetch(request)
+          : { header: { type: "records", offset: request.offset, endOffset: 0, highWatermark: 0, epochs: [], error: "NOT_LEADER" } as RecordsMessage };
+        if (!socket.destroyed) socket.write(encodeFrame(answer.header, "body" in answer ? answer.body : undefined));
       }
-      const replica = replicas.get(request.topic, request.partition);
-      const answer = replica
-        ? await replica.fetch(request)
-        : { header: { type: "records", offset: request.offset, endOffset: 0, highWatermark: 0, epochs: [], error: "NOT_LEADER" } as RecordsMessage };
-      if (!socket.destroyed) socket.write(encodeFrame(answer.header, "body" in answer ? answer.body : undefined));
+    } catch (error) {
+      const who = follower ? `SPU ${follower.id} (for '${follower.topic}-${follower.partition}')` : socket.remoteAddress;
+      log(`dropped the follower connection of ${who}: a fetch failed: ${(error as Error).stack ?? error}`);
+      queue.length = 0;
+      socket.destroy();
+    } finally {
+      busy = false;
     }
-    busy = false;
   };
 
   socket.on("data", (chunk: Buffer) => {

@@ -40,8 +40,14 @@ export interface PartitionView {
   /**
    * The leader's SPU is offline and no other in-sync replica is online to take over, so no
    * replica serves the partition until one of them returns (there is no unclean election).
+   * The election rule's own answer (election.ts), so it never disagrees with what the SC does.
    */
   leaderless: boolean;
+  /**
+   * The leader's SPU is offline and an online in-sync replica can take over: the SC elects it
+   * once elections are open (after its start-up grace), so this lasts only until then.
+   */
+  electionPending: boolean;
   /** The leader's end offset and high watermark as last reported; null while it is offline. */
   endOffset: number | null;
   highWatermark: number | null;
@@ -77,8 +83,9 @@ export class TopicRegistry {
     const name = typeof request.name === "string" ? request.name : "";
     const problem = topicNameProblem(name);
     if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", 400, problem);
-    const partitions = request.partitions ?? 1;
-    const replication = request.replication ?? 1;
+    // Only an absent field has a default: null (what JSON makes of NaN) is a value, and refused.
+    const partitions = request.partitions === undefined ? 1 : request.partitions;
+    const replication = request.replication === undefined ? 1 : request.replication;
     if (!Number.isInteger(partitions) || (partitions as number) < 1 || (partitions as number) > MAX_PARTITIONS) {
       throw new AdminRefusal("TOPIC_INVALID", 400, `partitions must be an integer from 1 to ${MAX_PARTITIONS}, not '${partitions}'`);
     }
@@ -142,6 +149,7 @@ export class TopicRegistry {
         const { leader, leaderEpoch, isr } = partition.leaderAndIsr;
         const report = this.#reports.get(partition.name);
         const live = report !== undefined && report.spuId === leader && report.leaderEpoch === leaderEpoch && isOnline(leader);
+        const election = electLeader({ replicas: partition.spec.replicas, current: partition.leaderAndIsr, isOnline });
         return {
           topic: partition.spec.topic,
           partition: partition.spec.partition,
@@ -150,7 +158,8 @@ export class TopicRegistry {
           isr,
           leaderEpoch,
           online: live,
-          leaderless: !isOnline(leader),
+          leaderless: election.kind === "leaderless",
+          electionPending: election.kind === "elect",
           endOffset: live ? report.endOffset : null,
           highWatermark: live ? report.highWatermark : null,
         };
