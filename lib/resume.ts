@@ -211,7 +211,7 @@ export function formatResumeResult(result: ResumeResult): string {
   const spus = `SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online`;
   if (result.alreadyRunning) return `cluster '${result.name}' is already running: ${spus}; nothing to do`;
   const leaders = result.partitions > 0 ? `; ${result.partitions} partition leader(s) back` : "";
-  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders} (${formatSeconds(result.elapsedMs)})`;
+  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders}, admin ${result.adminUrl} (${formatSeconds(result.elapsedMs)})`;
 }
 
 /** Flags of `create` that must not be given to `resume`, which relaunches the saved spec as it is. */
