@@ -6,12 +6,11 @@
  */
 import { listSpus, type AdminTarget, type SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
-import type { ClusterPaths } from "./home.ts";
+import { logFileOf, type ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
 import { componentName } from "./launch.ts";
 import type { ProcessEntry } from "./state.ts";
-import { join } from "node:path";
 
 /** The SC's view compared with the spec. */
 export interface SpuSets {
@@ -122,7 +121,7 @@ function ensureProcessesAlive(options: ConfirmOptions): void {
   for (const entry of options.processes) {
     if (isAlive(entry)) continue;
     const component = componentName(entry);
-    const logFile = join(paths.logs, `${component}.log`);
+    const logFile = logFileOf(paths, component);
     const what = entry.role === "sc" ? "the SC" : `SPU ${entry.id}`;
     const hint =
       options.verb === "create"
@@ -176,7 +175,7 @@ function timeoutError(options: ConfirmOptions, last: SpuSets | undefined): Clust
 function logTails(paths: ClusterPaths, components: string[]): string {
   return components
     .map((component) => {
-      const logFile = join(paths.logs, `${component}.log`);
+      const logFile = logFileOf(paths, component);
       return `\nlast lines of '${logFile}':\n${readLastLines(logFile, TIMEOUT_TAIL_LINES).lines.join("\n")}`;
     })
     .join("");

@@ -66,6 +66,11 @@ function validateName(name: string): void {
   }
 }
 
+/** The log file of one component ("sc", "spu-5001") of the cluster at `paths`. */
+export function logFileOf(paths: ClusterPaths, component: string): string {
+  return join(paths.logs, `${component}.log`);
+}
+
 /** The paths of the cluster that `--home`/`--name` (or their environment variables) select. */
 export function locateCluster(options: { home?: string; name?: string }): ClusterPaths {
   return clusterPaths(resolveHome(options.home), resolveName(options.name));

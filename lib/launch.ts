@@ -3,9 +3,8 @@
  * and log file), which of them are missing, and the one function that starts them.
  * `create` and `resume` share it: a resume relaunches exactly the saved spec.
  */
-import { join } from "node:path";
 import { ClusterError } from "./errors.ts";
-import { ensureDir, type ClusterPaths } from "./home.ts";
+import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
 import { findBusyPorts, isAlive, startDetached, stopProcesses } from "./procs.ts";
 import type { ResolvedSpec } from "./spec.ts";
 import type { ProcessEntry, Role } from "./state.ts";
@@ -47,7 +46,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
       address(spec.sc.privatePort),
     ],
     ports: [spec.sc.publicPort, spec.sc.privatePort],
-    logFile: join(paths.logs, "sc.log"),
+    logFile: logFileOf(paths, "sc"),
   };
   const spus = spec.spus.map(
     (spu): Component => ({
@@ -72,7 +71,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
         spu.dataDir,
       ],
       ports: [spu.publicPort, spu.privatePort],
-      logFile: join(paths.logs, `spu-${spu.id}.log`),
+      logFile: logFileOf(paths, `spu-${spu.id}`),
     }),
   );
   return [sc, ...spus];

@@ -5,10 +5,9 @@
  * matter most.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type { Argv } from "yargs";
 import { ClusterError, UsageError } from "./errors.ts";
-import type { ClusterPaths } from "./home.ts";
+import { logFileOf, type ClusterPaths } from "./home.ts";
 import { planComponents } from "./launch.ts";
 import { clusterOptions, type CommonArgs } from "./output.ts";
 import { locateExistingCluster, readSavedSpec } from "./state.ts";
@@ -82,7 +81,7 @@ export function selectLogSources(paths: ClusterPaths, component?: string): LogSo
   }
   return (component === undefined ? components : [component]).map((name) => ({
     component: name,
-    path: join(paths.logs, `${name}.log`),
+    path: logFileOf(paths, name),
     offset: 0,
   }));
 }

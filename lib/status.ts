@@ -8,7 +8,7 @@ import { adminTarget, adminUrl, listPartitions, listSpus, listTopics, type Admin
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
-import { findEntry, planComponents } from "./launch.ts";
+import { componentName, findEntry, planComponents } from "./launch.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
@@ -125,7 +125,7 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
     return state.processes.map((entry) => ({
       role: entry.role,
       id: entry.id,
-      name: entry.role === "sc" ? "sc" : `spu-${entry.id}`,
+      name: componentName(entry),
       pid: entry.pid,
       alive: isAlive(entry),
       ports: entry.ports ?? [],

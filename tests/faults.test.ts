@@ -34,15 +34,9 @@ async function portsStillBusy(ports: number[]): Promise<number[]> {
 }
 
 /** Starts `cluster ...args` and kills it with SIGKILL after `delayMs`; resolves when it is gone. */
-async function killMidway(home: string, args: string[], delayMs: number): Promise<void> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, CLUSTER_HOME: home },
-    stdio: "ignore",
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  await Bun.sleep(delayMs);
-  child.kill("SIGKILL");
-  await exited;
+function killMidway(home: string, args: string[], delayMs: number): Promise<void> {
+  const at = performance.now() + delayMs;
+  return killWhen(home, args, () => performance.now() >= at);
 }
 
 /**
