@@ -20,7 +20,7 @@ import {
 } from "./home.ts";
 import { ensurePortsFree, planComponents, startComponents } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
+import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/control-plane/store.ts";
 import { formatPlan, type Plan } from "./plan.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { stopProcesses } from "./procs.ts";

@@ -13,13 +13,13 @@ import { ClusterError, UsageError } from "./errors.ts";
 import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
+import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/control-plane/store.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { formatPlan, type Plan } from "./plan.ts";
 import { locateExistingCluster, readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 import { ensureToken } from "./token.ts";
 
 export interface ResumeOptions {

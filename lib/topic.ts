@@ -8,7 +8,7 @@ import { createTopic, deleteTopic, listPartitions, listTopics, locateRunningClus
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { MAX_TOPIC_NAME_LENGTH } from "./engine/topic-name.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 
 /** One topic and where its partitions are. */
 export interface TopicSummary {

@@ -15,13 +15,13 @@ import { parseSpuList, spuRequest, type RunningCluster } from "../lib/admin.ts";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
 import { readToken } from "../lib/token.ts";
-import { encodeFrame } from "../lib/engine/frame.ts";
+import { encodeFrame } from "../lib/engine/wire/frame.ts";
 import { formatLeader } from "../lib/status.ts";
 import { ClusterError } from "../lib/errors.ts";
-import { decideMarker, MARKER_FILE, parseMarker, readMarker, type Marker, type MarkerDecision } from "../lib/engine/replica-marker.ts";
-import { decodeLogFrames } from "../lib/engine/records.ts";
-import { MetadataStore } from "../lib/engine/store.ts";
-import { AdminRefusal, TopicRegistry, type PartitionView } from "../lib/engine/topic-registry.ts";
+import { decideMarker, MARKER_FILE, parseMarker, readMarker, type Marker, type MarkerDecision } from "../lib/engine/data-plane/replica-marker.ts";
+import { decodeLogFrames } from "../lib/engine/wire/http/records.ts";
+import { MetadataStore } from "../lib/engine/control-plane/store.ts";
+import { AdminRefusal, TopicRegistry, type PartitionView } from "../lib/engine/control-plane/topic-registry.ts";
 import { ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 

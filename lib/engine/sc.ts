@@ -18,22 +18,22 @@
  * reconnecting to a restarted SC keep their leaderships; after that, an SPU that never came
  * back is replaced like one that left.
  */
-import { encodeFrame, FrameReader } from "./frame.ts";
-import { exitUnlessRecorded } from "./adoption.ts";
-import { listenOrExit, type Link } from "./link.ts";
-import { parseAddress, parseDaemonArgs } from "./daemon-args.ts";
-import { log } from "./log.ts";
+import { encodeFrame, FrameReader } from "./wire/frame.ts";
+import { exitUnlessRecorded } from "./daemon/adoption.ts";
+import { listenOrExit, type Link } from "./wire/link.ts";
+import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
+import { log } from "./daemon/log.ts";
 import {
   type HelloMessage,
   type IsrMessage,
   type RefusedMessage,
   type ReplicasMessage,
   type ReportMessage,
-} from "./protocol.ts";
-import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./store.ts";
-import { AdminRefusal, TopicRegistry } from "./topic-registry.ts";
+} from "./wire/protocol.ts";
+import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./control-plane/store.ts";
+import { AdminRefusal, TopicRegistry } from "./control-plane/topic-registry.ts";
 import { readTokenFile, tokenMatches } from "../token.ts";
-import { authorized } from "./auth.ts";
+import { authorized } from "./wire/http/auth.ts";
 
 const args = parseDaemonArgs(
   process.argv.slice(2),

@@ -22,11 +22,11 @@
  *                                     x-next-offset and x-high-watermark
  */
 import { mkdirSync } from "node:fs";
-import { encodeFrame, FrameReader } from "./frame.ts";
-import { exitUnlessRecorded } from "./adoption.ts";
-import { connectLink, listenOrExit, type Link } from "./link.ts";
-import { parseAddress, parseDaemonArgs } from "./daemon-args.ts";
-import { log } from "./log.ts";
+import { encodeFrame, FrameReader } from "./wire/frame.ts";
+import { exitUnlessRecorded } from "./daemon/adoption.ts";
+import { connectLink, listenOrExit, type Link } from "./wire/link.ts";
+import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
+import { log } from "./daemon/log.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
   type FetchMessage,
@@ -34,12 +34,12 @@ import {
   type RecordsMessage,
   type RefusedMessage,
   type ReplicasMessage,
-} from "./protocol.ts";
-import { ReplicaError } from "./replica.ts";
-import { ReplicaManager } from "./replica-manager.ts";
-import { decodeValues } from "./records.ts";
+} from "./wire/protocol.ts";
+import { ReplicaError } from "./data-plane/replica.ts";
+import { ReplicaManager } from "./data-plane/replica-manager.ts";
+import { decodeValues } from "./wire/http/records.ts";
 import { readTokenFile, tokenMatches } from "../token.ts";
-import { authorized } from "./auth.ts";
+import { authorized } from "./wire/http/auth.ts";
 
 const args = parseDaemonArgs(
   process.argv.slice(2),

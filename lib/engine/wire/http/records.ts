@@ -5,7 +5,7 @@
  *   consume response body: the partition log's own frames (see partition-log.ts), sent as
  *                          stored, so a read is one copy from the file to the socket
  */
-import { FRAME_HEADER_BYTES } from "./partition-log.ts";
+import { FRAME_HEADER_BYTES } from "../../storage/partition-log.ts";
 
 /** Encodes values as a produce request body. */
 export function encodeValues(values: readonly Uint8Array[]): Uint8Array {

@@ -8,9 +8,9 @@
  */
 import { assignReplicas } from "./assignment.ts";
 import { electLeader } from "./election.ts";
-import type { IsrMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
+import type { IsrMessage, ReplicaAssignmentInfo, ReplicaReport } from "../wire/protocol.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
-import { partitionName, topicNameProblem } from "./topic-name.ts";
+import { partitionName, topicNameProblem } from "../topic-name.ts";
 
 /** Most partitions a topic may have. */
 const MAX_PARTITIONS = 1000;

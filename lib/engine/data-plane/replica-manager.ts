@@ -10,9 +10,9 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ensureDir, removePath, writeFileAtomic } from "../home.ts";
+import { ensureDir, removePath, writeFileAtomic } from "../../home.ts";
 import { FollowerFetcher } from "./follower-fetcher.ts";
-import { log } from "./log.ts";
+import { log } from "../daemon/log.ts";
 import {
   REPORT_INTERVAL_MS,
   replicaKey,
@@ -20,10 +20,10 @@ import {
   type ReplicaAssignmentInfo,
   type ReplicasMessage,
   type ReportMessage,
-} from "./protocol.ts";
+} from "../wire/protocol.ts";
 import { Replica } from "./replica.ts";
 import { decideMarker, MARKER_FILE, readMarker } from "./replica-marker.ts";
-import { partitionName } from "./topic-name.ts";
+import { partitionName } from "../topic-name.ts";
 
 /** How often leaders look for followers that lag. */
 const ISR_CHECK_INTERVAL_MS = 250;

@@ -10,7 +10,7 @@
  * does not take waits here, in order, until the socket drains.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { log } from "./log.ts";
+import { log } from "../daemon/log.ts";
 
 type Handlers = {
   connect: () => void;

@@ -24,7 +24,7 @@
  *             `truncateTo` first
  */
 
-import type { EpochEntry } from "./leader-epochs.ts";
+import type { EpochEntry } from "../storage/leader-epochs.ts";
 
 /**
  * How often at most an SPU reports its replicas' offsets to the SC. Shorter than a CLI's

@@ -22,12 +22,12 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../home.ts";
+import { writeFileAtomic } from "../../home.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
-import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "./leader-epochs.ts";
-import { openPartitionLog, type PartitionLog } from "./partition-log.ts";
-import type { FetchMessage, RecordsMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
-import { firstFrames } from "./records.ts";
+import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
+import { openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";
+import type { FetchMessage, RecordsMessage, ReplicaAssignmentInfo, ReplicaReport } from "../wire/protocol.ts";
+import { firstFrames } from "../wire/http/records.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;

@@ -8,10 +8,10 @@
  * the follower cuts its log there before fetching again. A connection opens with a `hello`
  * carrying the cluster token; a leader that refuses it closes the link, and it is tried again.
  */
-import { connectLink, type Link } from "./link.ts";
-import { encodeFrame, FrameReader } from "./frame.ts";
-import { log } from "./log.ts";
-import type { FetchMessage, HelloMessage, RecordsMessage } from "./protocol.ts";
+import { connectLink, type Link } from "../wire/link.ts";
+import { encodeFrame, FrameReader } from "../wire/frame.ts";
+import { log } from "../daemon/log.ts";
+import type { FetchMessage, HelloMessage, RecordsMessage } from "../wire/protocol.ts";
 import type { Replica } from "./replica.ts";
 
 /** Most bytes of records asked for in one fetch. */
