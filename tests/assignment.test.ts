@@ -5,8 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { assignReplicas } from "../lib/engine/control-plane/assignment.ts";
 import { desiredIsr, highWatermark, type FollowerState } from "../lib/engine/data-plane/isr.ts";
-import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
-import { decodeLogFrames, decodeValues, encodeValues, firstFrames } from "../lib/engine/wire/http/records.ts";
+import { firstFrames, openPartitionLog } from "../lib/engine/storage/partition-log.ts";
+import { decodeLogFrames, decodeValues, encodeValues } from "../lib/engine/wire/http/records.ts";
 import { partitionName, topicNameProblem } from "../lib/engine/topic-name.ts";
 import { splitLines } from "../lib/produce.ts";
 import { leaderlessPartitions } from "../lib/resume.ts";

@@ -25,6 +25,7 @@
  */
 
 import type { EpochEntry } from "../storage/leader-epochs.ts";
+import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../replica-info.ts";
 
 /**
  * How often at most an SPU reports its replicas' offsets to the SC. Shorter than a CLI's
@@ -49,33 +50,9 @@ export interface RefusedMessage {
   reason: string;
 }
 
-/** One replica as the SC assigns it to an SPU. */
-export interface ReplicaAssignmentInfo {
-  topic: string;
-  topicId: string;
-  partition: number;
-  replicas: number[];
-  leader: number;
-  leaderEpoch: number;
-  isr: number[];
-}
-
 /** SC to SPU: every replica the SPU holds (a full set, not a change). */
-export interface ReplicasMessage {
+export interface ReplicasMessage extends SpuAssignment {
   type: "replicas";
-  /** Private endpoints of every registered SPU, for followers to reach their leaders. */
-  spus: { id: number; host: string; privatePort: number }[];
-  replicas: ReplicaAssignmentInfo[];
-}
-
-/** One replica's offsets as its SPU reports them. */
-export interface ReplicaReport {
-  topic: string;
-  partition: number;
-  leaderEpoch: number;
-  isLeader: boolean;
-  endOffset: number;
-  highWatermark: number;
 }
 
 /** SPU to SC: the offsets of its replicas. */
@@ -85,30 +62,16 @@ export interface ReportMessage {
 }
 
 /** Leader to SC: record this in-sync set for the partition (refused unless from the leader at the current epoch). */
-export interface IsrMessage {
+export interface IsrMessage extends IsrChange {
   type: "isr";
-  topic: string;
-  partition: number;
-  leaderEpoch: number;
-  isr: number[];
 }
 
-/** Follower to leader: records from `offset`, which also acknowledges everything before it. */
-export interface FetchMessage {
+/** Follower to leader, on the leader's private port: a fetch for one partition. */
+export interface FetchMessage extends FollowerFetch {
   type: "fetch";
   topic: string;
   partition: number;
-  replicaId: number;
-  leaderEpoch: number;
-  offset: number;
-  maxBytes: number;
-  waitMs: number;
-  /** The follower's leader-epoch history for the records below `offset`. */
-  epochs: EpochEntry[];
 }
-
-/** Why a fetch got no records: the follower waits for a new assignment, or (DIVERGING) truncates to `truncateTo`. */
-export type FetchError = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE" | "DIVERGING";
 
 /** Leader to follower: the answer to a fetch; its body holds the records as log frames. */
 export interface RecordsMessage {
@@ -119,12 +82,105 @@ export interface RecordsMessage {
   highWatermark: number;
   /** The leader's leader-epoch history. */
   epochs: EpochEntry[];
-  error?: FetchError;
+  error?: FetchRefusal;
   /** With DIVERGING: where the follower's log leaves the leader's. */
   truncateTo?: number;
 }
 
-/** "topic/partition", the key of a replica in maps. */
-export function replicaKey(topic: string, partition: number): string {
-  return `${topic}/${partition}`;
+/** SC to SPU: the hello is accepted; the SPU is online from now on. */
+export interface AcceptedMessage {
+  type: "accepted";
+}
+
+/** SPU to SC, every HEARTBEAT_INTERVAL_MS. */
+export interface HeartbeatMessage {
+  type: "heartbeat";
+}
+
+/** What an SPU sends the SC after its hello. */
+export type SpuToScMessage = HeartbeatMessage | ReportMessage | IsrMessage;
+/** What the SC sends an SPU after accepting it. */
+export type ScToSpuMessage = AcceptedMessage | ReplicasMessage;
+
+type Header = { type: string; [key: string]: unknown };
+type FieldType = "number" | "string" | "boolean" | "array";
+
+/** Throws unless each named field of `object` has its type; `what` names the object in the message. */
+function expectFields(object: unknown, fields: Record<string, FieldType>, what: string): void {
+  if (typeof object !== "object" || object === null) throw new Error(`malformed ${what}: not an object`);
+  for (const [name, type] of Object.entries(fields)) {
+    const value = (object as Record<string, unknown>)[name];
+    const ok = type === "array" ? Array.isArray(value) : typeof value === type;
+    if (!ok) throw new Error(`malformed ${what}: '${name}' is not a${type === "array" ? "n" : ""} ${type}`);
+  }
+}
+
+function expectEach(items: unknown[], fields: Record<string, FieldType>, what: string): void {
+  for (const item of items) expectFields(item, fields, what);
+}
+
+const ASSIGNMENT_FIELDS: Record<string, FieldType> = {
+  topic: "string",
+  topicId: "string",
+  partition: "number",
+  replicas: "array",
+  leader: "number",
+  leaderEpoch: "number",
+  isr: "array",
+};
+
+/** A `hello` header as a HelloMessage; throws on a malformed one. */
+export function readHello(header: Header): HelloMessage {
+  expectFields(header, { spuId: "number", token: "string" }, "hello");
+  return header as unknown as HelloMessage;
+}
+
+/** A frame header an SPU sent the SC; throws on an unknown type or a malformed message. */
+export function readSpuToSc(header: Header): SpuToScMessage {
+  switch (header.type) {
+    case "heartbeat":
+      return header as HeartbeatMessage;
+    case "report":
+      expectFields(header, { replicas: "array" }, "report");
+      expectEach(header.replicas as unknown[], { topic: "string", partition: "number", leaderEpoch: "number", endOffset: "number", highWatermark: "number" }, "report entry");
+      return header as unknown as ReportMessage;
+    case "isr":
+      expectFields(header, { topic: "string", partition: "number", leaderEpoch: "number", isr: "array" }, "isr");
+      return header as unknown as IsrMessage;
+    default:
+      throw new Error(`unexpected message '${header.type}' from an SPU`);
+  }
+}
+
+/** A frame header the SC sent an SPU; throws on an unknown type or a malformed message. */
+export function readScToSpu(header: Header): ScToSpuMessage {
+  switch (header.type) {
+    case "accepted":
+      return header as AcceptedMessage;
+    case "replicas":
+      expectFields(header, { spus: "array", replicas: "array" }, "replicas");
+      expectEach(header.spus as unknown[], { id: "number", host: "string", privatePort: "number" }, "replicas' SPU");
+      expectEach(header.replicas as unknown[], ASSIGNMENT_FIELDS, "replica assignment");
+      return header as unknown as ReplicasMessage;
+    default:
+      throw new Error(`unexpected message '${header.type}' from the SC`);
+  }
+}
+
+/** A follower's `fetch` header; throws on anything else. */
+export function readFetch(header: Header): FetchMessage {
+  if (header.type !== "fetch") throw new Error(`unexpected message '${header.type}' from a follower`);
+  expectFields(
+    header,
+    { topic: "string", partition: "number", replicaId: "number", leaderEpoch: "number", offset: "number", maxBytes: "number", waitMs: "number", epochs: "array" },
+    "fetch",
+  );
+  return header as unknown as FetchMessage;
+}
+
+/** A leader's `records` header; throws on anything else. */
+export function readRecords(header: Header): RecordsMessage {
+  if (header.type !== "records") throw new Error(`unexpected message '${header.type}' from a leader`);
+  expectFields(header, { offset: "number", endOffset: "number", highWatermark: "number", epochs: "array" }, "records");
+  return header as unknown as RecordsMessage;
 }
