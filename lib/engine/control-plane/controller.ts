@@ -27,6 +27,9 @@ export interface ControllerHooks {
   disconnect(id: number): void;
 }
 
+/** What a change touched, for listeners that mirror the store (Fluvio's Watch). */
+export type ChangeKind = "SPU" | "Topic" | "Partition";
+
 export class Controller {
   readonly #store: MetadataStore;
   readonly #hooks: ControllerHooks;
@@ -36,6 +39,7 @@ export class Controller {
   #electionsOpen = false;
   /** Partitions last logged as leaderless, so each is logged once per outage. */
   readonly #loggedLeaderless = new Set<string>();
+  readonly #listeners = new Set<(kind: ChangeKind) => void>();
 
   constructor(store: MetadataStore, hooks: ControllerHooks) {
     this.#store = store;
@@ -52,6 +56,16 @@ export class Controller {
     return this.#topics.topicCount;
   }
 
+  /** Calls `listener` after every change of an SPU, topic or partition (status included); returns its removal. */
+  onChange(listener: (kind: ChangeKind) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(...kinds: ChangeKind[]): void {
+    for (const listener of [...this.#listeners]) for (const kind of kinds) listener(kind);
+  }
+
   isRegistered(id: number): boolean {
     return this.#spus.has(id);
   }
@@ -64,6 +78,7 @@ export class Controller {
   spuOnline(id: number): void {
     this.#online.add(id);
     log(`SPU ${id} online`);
+    this.#changed("SPU", "Partition");
     this.#push(id);
     if (!this.#electionsOpen && [...this.#spus.keys()].every((registered) => this.#online.has(registered))) {
       this.#electionsOpen = true;
@@ -77,6 +92,7 @@ export class Controller {
     if (!this.#online.delete(id)) return;
     this.#topics.forgetReports(id);
     log(`SPU ${id} offline`);
+    this.#changed("SPU", "Partition");
     this.#electLeaders(`SPU ${id} went offline`);
   }
 
@@ -94,6 +110,7 @@ export class Controller {
 
   recordReport(id: number, replicas: ReplicaReport[]): void {
     this.#topics.recordReport(id, replicas);
+    this.#changed("Partition");
   }
 
   changeIsr(id: number, change: IsrChange): void {
@@ -105,6 +122,7 @@ export class Controller {
       return;
     }
     log(`in-sync set of '${change.topic}-${change.partition}' is now [${change.isr.join(", ")}] (asked by leader SPU ${id})`);
+    this.#changed("Partition");
     this.#pushTo(result.changed);
   }
 
@@ -121,6 +139,7 @@ export class Controller {
     this.#store.put("SPU", spu.name, spu);
     this.#spus.set(id, spu);
     log(`registered SPU ${id}`);
+    this.#changed("SPU");
     return spu;
   }
 
@@ -131,6 +150,7 @@ export class Controller {
     this.#spus.delete(id);
     this.#hooks.disconnect(id);
     log(`unregistered SPU ${id}`);
+    this.#changed("SPU");
   }
 
   listTopics(): TopicObject[] {
@@ -141,6 +161,7 @@ export class Controller {
   createTopic(request: { name: unknown; partitions?: unknown; replication?: unknown }): TopicObject {
     const topic = this.#topics.create(request, this.#onlineRegistered());
     log(`created topic '${topic.name}': ${topic.spec.partitions} partition(s), replication ${topic.spec.replicationFactor}`);
+    this.#changed("Topic", "Partition");
     this.#pushTo(this.#online);
     return topic;
   }
@@ -149,6 +170,7 @@ export class Controller {
   deleteTopic(name: string): void {
     this.#topics.delete(name);
     log(`deleted topic '${name}'`);
+    this.#changed("Topic", "Partition");
     this.#pushTo(this.#online);
   }
 
@@ -194,6 +216,7 @@ export class Controller {
       this.#loggedLeaderless.add(name);
       log(`partition '${name}' has no leader: ${reason}; it waits for an in-sync replica to return (${trigger})`);
     }
+    if (elected.length > 0) this.#changed("Partition");
     this.#pushTo(told);
   }
 }
