@@ -119,6 +119,15 @@ export class Reader {
     }
   }
 
+  /** A fieldless enum variant from its u8 tag, an index into `variants`; an unknown tag is malformed. */
+  variant<T extends string>(variants: readonly T[], what: string): T {
+    const at = this.offset;
+    const tag = this.u8(what);
+    const value = variants[tag];
+    if (value === undefined) throw new FluvioDecodeError(what, at, `unknown ${what} tag ${tag}`);
+    return value;
+  }
+
   /** Option<String>. */
   optionString(what = "string"): string | null {
     return this.bool(`${what} presence`) ? this.string(what) : null;

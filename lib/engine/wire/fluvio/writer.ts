@@ -118,6 +118,13 @@ export class Writer {
     this.length += 2 + written;
   }
 
+  /** A fieldless enum variant as its u8 tag, the variant's index in `variants`. */
+  variant<T extends string>(variants: readonly T[], value: T): void {
+    const tag = variants.indexOf(value);
+    if (tag < 0) throw new FluvioEncodeError(`'${value}' is not one of ${variants.join(", ")}`);
+    this.u8(tag);
+  }
+
   /** Option<String>: a presence byte, then the string. */
   optionString(value: string | null): void {
     this.bool(value !== null);

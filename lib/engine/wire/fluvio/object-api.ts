@@ -1,0 +1,329 @@
+/**
+ * The SC's object API (fluvio-sc-schema src/objects/{metadata,list,watch,create,delete,classic}.rs,
+ * src/response.rs; fluvio-controlplane-metadata src/message/msg_type.rs): Create (1001),
+ * Delete (1002), List (1003) and Watch (1004).
+ *
+ * From version 11 every request and response body is a type buffer: the object's type label
+ * ("Topic", "SPU", ...), a u32 byte length, then the inner message at the same version. Below
+ * version 11 ("classic") there is no length (the inner message runs to the end of the body),
+ * and a Create carries its common fields first, then a u8 object kind, then the spec.
+ * Create and Delete are answered with a Status.
+ */
+import { DYNAMIC_OBJECT_VERSION } from "./api-keys.ts";
+import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
+import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
+import {
+  decodeCustomSpuSpec,
+  decodeTopicSpec,
+  encodeCustomSpuSpec,
+  encodeTopicSpec,
+  isObjectType,
+  METADATA_CODECS,
+  type CustomSpuSpec,
+  type ObjectMetadata,
+  type ObjectType,
+  type TopicSpec,
+} from "./metadata.ts";
+import type { Reader } from "./reader.ts";
+import type { Writer } from "./writer.ts";
+
+// ---- The type buffer ----
+
+/** Writes a type buffer: label, then (from version 11) the inner length, then the inner message. */
+export function encodeTypeBuffer(writer: Writer, label: string, version: number, writeInner: (writer: Writer) => void): void {
+  writer.string(label);
+  if (version < DYNAMIC_OBJECT_VERSION) {
+    writeInner(writer);
+    return;
+  }
+  const lengthAt = writer.placeholderI32();
+  const start = writer.length;
+  writeInner(writer);
+  writer.patchU32(lengthAt, writer.length - start);
+}
+
+/** Reads a type buffer's label and a reader over its inner message. */
+export function decodeTypeBuffer(reader: Reader, version: number): { label: string; inner: Reader } {
+  const label = reader.string("object type");
+  if (version < DYNAMIC_OBJECT_VERSION) return { label, inner: reader.sub(reader.remaining, "object") };
+  const length = reader.u32("object length");
+  return { label, inner: reader.sub(length, `'${label}' object`) };
+}
+
+// ---- List ----
+
+/** Lists objects of any type; the request's layout does not depend on the type. */
+export interface ListRequest {
+  type: string;
+  /** Names to list; empty lists all. */
+  nameFilters: string[];
+  /** From version 10. */
+  summary: boolean;
+  /** From version 13. */
+  system: boolean;
+}
+
+export type ListResponse = { [K in ObjectType]: { type: K; items: ObjectMetadata[K][] } }[ObjectType];
+
+export function encodeListRequest(writer: Writer, request: ListRequest, version: number): void {
+  encodeTypeBuffer(writer, request.type, version, (w) => {
+    w.vec(request.nameFilters, (x, name) => x.string(name));
+    if (version >= 10) w.bool(request.summary);
+    if (version >= 13) w.bool(request.system);
+  });
+}
+
+export function decodeListRequest(reader: Reader, version: number): ListRequest {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  return {
+    type: label,
+    nameFilters: inner.vec("name filters", (r) => r.string("name filter"), 2),
+    summary: version >= 10 ? inner.bool("summary") : false,
+    system: version >= 13 ? inner.bool("system") : false,
+  };
+}
+
+export function encodeListResponse(writer: Writer, response: ListResponse, version: number): void {
+  const codec = METADATA_CODECS[response.type] as (typeof METADATA_CODECS)["Topic"];
+  encodeTypeBuffer(writer, response.type, version, (w) => {
+    w.vec(response.items as ObjectMetadata["Topic"][], (x, item) => codec.encode(x, item, version));
+  });
+}
+
+/** An empty list of a type we do not serve (SmartModule, SpuGroup, TableFormat ...). */
+export function encodeEmptyListResponse(writer: Writer, label: string, version: number): void {
+  encodeTypeBuffer(writer, label, version, (w) => w.u32(0));
+}
+
+export function decodeListResponse(reader: Reader, version: number): ListResponse {
+  const at = reader.offset;
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  if (!isObjectType(label)) throw new FluvioDecodeError("list response", at, `unsupported object type '${label}'`);
+  const codec = METADATA_CODECS[label] as (typeof METADATA_CODECS)["Topic"];
+  return { type: label, items: inner.vec(`'${label}' list`, (r) => codec.decode(r, version), 2) } as ListResponse;
+}
+
+// ---- Watch ----
+
+export interface WatchRequest {
+  type: string;
+  /** The epoch the client has seen (0 at first). */
+  epoch: number;
+  /** From version 10. */
+  summary: boolean;
+}
+
+export const MSG_TYPES = ["UPDATE", "DELETE"] as const;
+export type MsgType = (typeof MSG_TYPES)[number];
+
+/**
+ * One answer on a watch stream: changes since the client's epoch, or (as Fluvio's SC sends a
+ * resync) every object in `all`, which the client takes as the whole truth.
+ */
+export type WatchResponse = {
+  [K in ObjectType]: {
+    type: K;
+    epoch: number;
+    changes: { msgType: MsgType; metadata: ObjectMetadata[K] }[];
+    all: ObjectMetadata[K][];
+  };
+}[ObjectType];
+
+export function encodeWatchRequest(writer: Writer, request: WatchRequest, version: number): void {
+  encodeTypeBuffer(writer, request.type, version, (w) => {
+    w.i64(request.epoch);
+    if (version >= 10) w.bool(request.summary);
+  });
+}
+
+export function decodeWatchRequest(reader: Reader, version: number): WatchRequest {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  return {
+    type: label,
+    epoch: inner.i64("epoch"),
+    summary: version >= 10 ? inner.bool("summary") : false,
+  };
+}
+
+export function encodeWatchResponse(writer: Writer, response: WatchResponse, version: number): void {
+  const codec = METADATA_CODECS[response.type] as (typeof METADATA_CODECS)["Topic"];
+  const changes = response.changes as { msgType: MsgType; metadata: ObjectMetadata["Topic"] }[];
+  encodeTypeBuffer(writer, response.type, version, (w) => {
+    w.i64(response.epoch);
+    w.vec(changes, (x, change) => {
+      x.variant(MSG_TYPES, change.msgType);
+      codec.encode(x, change.metadata, version);
+    });
+    w.vec(response.all as ObjectMetadata["Topic"][], (x, item) => codec.encode(x, item, version));
+  });
+}
+
+/** An empty snapshot of a type we do not serve. */
+export function encodeEmptyWatchResponse(writer: Writer, label: string, epoch: number, version: number): void {
+  encodeTypeBuffer(writer, label, version, (w) => {
+    w.i64(epoch);
+    w.u32(0);
+    w.u32(0);
+  });
+}
+
+export function decodeWatchResponse(reader: Reader, version: number): WatchResponse {
+  const at = reader.offset;
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  if (!isObjectType(label)) throw new FluvioDecodeError("watch response", at, `unsupported object type '${label}'`);
+  const codec = METADATA_CODECS[label] as (typeof METADATA_CODECS)["Topic"];
+  const epoch = inner.i64("epoch");
+  const changes = inner.vec(
+    "changes",
+    (r) => ({ msgType: r.variant(MSG_TYPES, "message type"), metadata: codec.decode(r, version) }),
+    3,
+  );
+  const all = inner.vec("all", (r) => codec.decode(r, version), 2);
+  return { type: label, epoch, changes, all } as WatchResponse;
+}
+
+// ---- Create ----
+
+export interface CommonCreateRequest {
+  name: string;
+  dryRun: boolean;
+  /** Milliseconds; from version 7. */
+  timeout: number | null;
+}
+
+export type CreateRequest =
+  | { type: "Topic"; common: CommonCreateRequest; spec: TopicSpec }
+  | { type: "CustomSpu"; common: CommonCreateRequest; spec: CustomSpuSpec };
+
+/** A create of an object type we cannot decode the spec of; answer it with an error Status. */
+export interface UnsupportedCreateRequest {
+  type: "unsupported";
+  /** The object type's label (for classic requests, derived from the create kind). */
+  label: string;
+  common: CommonCreateRequest;
+}
+
+/** The u8 object kind of a classic create request, by label (classic.rs CREATE_TYPE). */
+const CLASSIC_CREATE_KINDS: Record<number, string> = {
+  0: "Topic",
+  1: "CustomSpu",
+  2: "SpuGroup",
+  4: "SmartModule",
+  5: "TableFormat",
+  6: "Mirror",
+};
+
+export function encodeCreateRequest(writer: Writer, request: CreateRequest, version: number): void {
+  const writeSpec = (w: Writer): void => {
+    if (request.type === "Topic") encodeTopicSpec(w, request.spec, version);
+    else encodeCustomSpuSpec(w, request.spec);
+  };
+  if (version < DYNAMIC_OBJECT_VERSION) {
+    encodeCommonCreateRequest(writer, request.common, version);
+    writer.u8(request.type === "Topic" ? 0 : 1);
+    writeSpec(writer);
+    return;
+  }
+  encodeTypeBuffer(writer, request.type, version, (w) => {
+    encodeCommonCreateRequest(w, request.common, version);
+    writeSpec(w);
+  });
+}
+
+export function decodeCreateRequest(reader: Reader, version: number): CreateRequest | UnsupportedCreateRequest {
+  let label: string;
+  let inner: Reader;
+  let common: CommonCreateRequest;
+  if (version < DYNAMIC_OBJECT_VERSION) {
+    inner = reader;
+    common = decodeCommonCreateRequest(inner, version);
+    const kind = inner.u8("create kind");
+    label = CLASSIC_CREATE_KINDS[kind] ?? `create kind ${kind}`;
+  } else {
+    ({ label, inner } = decodeTypeBuffer(reader, version));
+    common = decodeCommonCreateRequest(inner, version);
+  }
+  if (label === "Topic") return { type: "Topic", common, spec: decodeTopicSpec(inner, version) };
+  if (label === "CustomSpu") return { type: "CustomSpu", common, spec: decodeCustomSpuSpec(inner) };
+  return { type: "unsupported", label, common };
+}
+
+function encodeCommonCreateRequest(writer: Writer, common: CommonCreateRequest, version: number): void {
+  writer.string(common.name);
+  writer.bool(common.dryRun);
+  if (version >= 7) writer.option(common.timeout, (w, timeout) => w.u32(timeout));
+}
+
+function decodeCommonCreateRequest(reader: Reader, version: number): CommonCreateRequest {
+  return {
+    name: reader.string("name"),
+    dryRun: reader.bool("dry run"),
+    timeout: version >= 7 ? reader.option("timeout", (r) => r.u32("timeout")) : null,
+  };
+}
+
+// ---- Delete ----
+
+/** A CustomSpu is deleted by name or by id; every other type by its name. */
+export type CustomSpuKey = { name: string } | { id: number };
+
+export interface DeleteRequest {
+  type: string;
+  /** A CustomSpuKey when `type` is "CustomSpu", else the object's name. */
+  key: string | CustomSpuKey;
+  /** From version 13. */
+  force: boolean;
+}
+
+export function encodeDeleteRequest(writer: Writer, request: DeleteRequest, version: number): void {
+  const isCustomSpu = request.type === "CustomSpu";
+  if (isCustomSpu !== (typeof request.key !== "string")) {
+    throw new FluvioEncodeError(`a '${request.type}' is deleted by ${isCustomSpu ? "a CustomSpuKey" : "its name"}`);
+  }
+  encodeTypeBuffer(writer, request.type, version, (w) => {
+    const key = request.key;
+    if (typeof key === "string") {
+      w.string(key);
+    } else if ("name" in key) {
+      w.string("Name");
+      w.string(key.name);
+    } else {
+      w.string("Id");
+      w.i32(key.id);
+    }
+    if (version >= 13) w.bool(request.force);
+  });
+}
+
+export function decodeDeleteRequest(reader: Reader, version: number): DeleteRequest {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  let key: string | CustomSpuKey;
+  if (label === "CustomSpu") {
+    const at = inner.offset;
+    const keyType = inner.string("custom spu key type");
+    if (keyType === "Name") key = { name: inner.string("custom spu name") };
+    else if (keyType === "Id") key = { id: inner.i32("custom spu id") };
+    else throw new FluvioDecodeError("custom spu key", at, `key type '${keyType}' is neither 'Name' nor 'Id'`);
+  } else {
+    key = inner.string("object name");
+  }
+  return { type: label, key, force: version >= 13 ? inner.bool("force") : false };
+}
+
+// ---- Status, the answer to Create and Delete ----
+
+export interface Status {
+  name: string;
+  errorCode: ErrorCode;
+  errorMessage: string | null;
+}
+
+export function encodeStatus(writer: Writer, status: Status): void {
+  writer.string(status.name);
+  encodeErrorCode(writer, status.errorCode);
+  writer.optionString(status.errorMessage);
+}
+
+export function decodeStatus(reader: Reader): Status {
+  return { name: reader.string("name"), errorCode: decodeErrorCode(reader), errorMessage: reader.optionString("error message") };
+}
