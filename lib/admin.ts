@@ -1,18 +1,36 @@
 /**
- * The client of the SC's admin API. SPUs come back in Fluvio's JSON shape, so this parser
- * serves any engine that speaks it. A refusal that carries one of the CLI's error codes (a
- * topic that exists, replication beyond the SPUs, an SPU registered twice) keeps that code;
- * others, and answers that are not what was asked for, are ADMIN_ERROR.
- * Every call carries the cluster token (lib/token.ts), read once per command into the
- * `AdminTarget` or `RunningCluster` that callers pass along.
+ * The CLI's client of a cluster's public ports, in Fluvio's own protocol (fluvio-connection.ts):
+ * the SC's object API for SPUs, topics and partitions, and each SPU's Produce, FetchOffsets and
+ * StreamFetch. Because it is Fluvio's protocol, this client would serve a real Fluvio SC too.
+ *
+ * Refusals keep the CLI's error codes where Fluvio's error code says the same thing (a topic
+ * that exists, an SPU registered twice, ...); a port that does not answer is SC_UNREACHABLE or
+ * SPU_UNREACHABLE; an answer that does not decode is ADMIN_ERROR or SPU_ERROR.
  */
 import { ClusterError, type ErrorCode } from "./errors.ts";
 import type { ClusterPaths } from "./home.ts";
 import type { ResolvedSpec } from "./spec.ts";
 import { isScRunning, locateSavedCluster } from "./state.ts";
-import { authorizationHeaders, readToken } from "./token.ts";
-import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
-import type { SpuObject, TopicObject } from "./engine/control-plane/store.ts";
+import { FluvioConnection } from "./fluvio-connection.ts";
+import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION, UPDATE_OFFSETS_VERSION } from "./engine/wire/fluvio/api-keys.ts";
+import type { ErrorCode as FluvioErrorCode } from "./engine/wire/fluvio/error-code.ts";
+import { decodeFetchOffsetsResponse, encodeFetchOffsetsRequest } from "./engine/wire/fluvio/fetch-offsets.ts";
+import type { ObjectMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "./engine/wire/fluvio/metadata.ts";
+import {
+  decodeListResponse,
+  decodeStatus,
+  encodeCreateRequest,
+  encodeDeleteRequest,
+  encodeListRequest,
+  type CreateRequest,
+  type DeleteRequest,
+} from "./engine/wire/fluvio/object-api.ts";
+import { decodeProduceResponse, encodeProduceRequest } from "./engine/wire/fluvio/produce.ts";
+import type { Reader } from "./engine/wire/fluvio/reader.ts";
+import { decodeBatches, encodeBatches, recordBatch } from "./engine/wire/fluvio/record-batch.ts";
+import { decodeStreamFetchResponse, encodeStreamFetchRequest } from "./engine/wire/fluvio/stream-fetch.ts";
+import { encodeUpdateOffsetsRequest } from "./engine/wire/fluvio/update-offsets.ts";
+import type { Writer } from "./engine/wire/fluvio/writer.ts";
 
 /** One SPU as the SC reports it. */
 export interface SpuReport {
@@ -20,85 +38,62 @@ export interface SpuReport {
   online: boolean;
 }
 
+/** A topic as the CLI shows it. */
+export interface TopicView {
+  name: string;
+  partitions: number;
+  replication: number;
+}
+
+/** A partition as `status` and `topic` show it. */
+export interface PartitionView {
+  topic: string;
+  partition: number;
+  leader: number;
+  replicas: number[];
+  /** The replicas holding every acknowledged record; the leader is always one. */
+  isr: number[];
+  /** The leader is connected and has reported the partition under the current epoch. */
+  online: boolean;
+  /** The leader is offline and no in-sync replica is online to take over (no unclean election). */
+  leaderless: boolean;
+  /** The leader is offline and an online in-sync replica will be elected once elections are open. */
+  electionPending: boolean;
+  /** The leader's end offset and high watermark as last reported; null while it is offline. */
+  endOffset: number | null;
+  highWatermark: number | null;
+}
+
+/** A registered SPU in the shape `spu list --json` prints. */
+export interface SpuEntry {
+  name: string;
+  spec: {
+    spuId: number;
+    spuType: string;
+    publicEndpoint: { port: number; host: string };
+    privateEndpoint: { port: number; host: string };
+    rack: string | null;
+  };
+  status: { resolution: string };
+}
+
 const REQUEST_TIMEOUT_MS = 2_000;
 
-export function adminUrl(spec: Pick<ResolvedSpec, "host" | "sc">): string {
-  return `http://${spec.host}:${spec.sc.publicPort}`;
+/** `host:port` of the SC's public port: what Fluvio clients and profiles call the endpoint. */
+export function scEndpoint(spec: Pick<ResolvedSpec, "host" | "sc">): string {
+  return `${spec.host}:${spec.sc.publicPort}`;
 }
 
-/** Where the SC's admin API answers, and the token it wants: what every admin call takes. */
+/** The SC's public port, and the connection to it this command has open. */
 export interface AdminTarget {
-  url: string;
-  token: string;
+  address: { host: string; port: number };
+  connection?: Promise<FluvioConnection>;
 }
 
-/** The admin target of the cluster at `paths`; throws TOKEN_MISSING when its token cannot be read. */
-export function adminTarget(spec: Pick<ResolvedSpec, "host" | "sc">, paths: ClusterPaths): AdminTarget {
-  return { url: adminUrl(spec), token: readToken(paths) };
+/** The SC of the cluster whose spec is `spec`. */
+export function adminTarget(spec: Pick<ResolvedSpec, "host" | "sc">): AdminTarget {
+  return { address: { host: spec.host, port: spec.sc.publicPort } };
 }
-
-/** The error for a 401: the daemon holds another token than the file (it was replaced while they ran). */
-function unauthorizedError(what: string): ClusterError {
-  return new ClusterError("UNAUTHORIZED", `${what} refused the cluster token`, {
-    hint: "the token file changed after the cluster started; 'cluster shutdown' then 'cluster resume' restarts it with the file's token",
-  });
-}
-
-/** Parses Fluvio's SPU list (`[{spec: {spuId}, status: {resolution}}]`), the SC's answer to `GET /spus`; throws ADMIN_ERROR when it is not one. */
-export function parseSpuList(body: unknown): SpuReport[] {
-  const malformed = (what: string) =>
-    new ClusterError("ADMIN_ERROR", `the SC answered GET /spus with ${what}`, {
-      hint: "the SC and this CLI may be of different versions; 'cluster logs sc' shows what the SC did",
-    });
-  if (!Array.isArray(body)) throw malformed(`'${preview(body)}', not a JSON array`);
-  return body.map((entry) => {
-    const id = entry?.spec?.spuId;
-    if (!Number.isInteger(id)) throw malformed(`an SPU entry without an integer spec.spuId: '${preview(entry)}'`);
-    return { id, online: entry?.status?.resolution === "Online" };
-  });
-}
-
-/** `value` as JSON, cut to a length that fits in a message. */
-function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
-}
-
-/** Calls the admin API; a connection failure throws SC_UNREACHABLE, an error answer ADMIN_ERROR. */
-async function request(
-  target: AdminTarget,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<unknown> {
-  let response: Response;
-  try {
-    const headers = { ...init.headers, ...authorizationHeaders(target.token) };
-    response = await fetch(target.url + path, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  } catch (error) {
-    throw new ClusterError("SC_UNREACHABLE", `the SC admin API at ${target.url} does not answer`, {
-      hint: "check 'cluster status'; 'cluster resume' restarts a stopped SC",
-      cause: error,
-    });
-  }
-  const body = await response.json().catch(() => undefined);
-  const call = `${init.method ?? "GET"} ${path}`;
-  if (response.status === 401) throw unauthorizedError(`the SC admin API at ${target.url}`);
-  if (!response.ok) {
-    const error = (body as { error?: { code?: string; message?: string } })?.error;
-    const message = error?.message ?? `HTTP ${response.status}`;
-    if (error?.code && PASSED_CODES.has(error.code as ErrorCode)) throw new ClusterError(error.code as ErrorCode, message);
-    throw new ClusterError("ADMIN_ERROR", `the SC refused ${call}: ${message}`);
-  }
-  if (body === undefined) {
-    throw new ClusterError("ADMIN_ERROR", `the SC answered ${call} with HTTP ${response.status} and a body that is not JSON`, {
-      hint: "'cluster logs sc' shows what the SC did",
-    });
-  }
-  return body;
-}
-
-/** Codes of SC refusals that the CLI reports as they are. */
-const PASSED_CODES = new Set<ErrorCode>(["TOPIC_EXISTS", "NO_TOPIC", "TOPIC_INVALID", "INSUFFICIENT_SPUS", "SPU_EXISTS", "NO_SPU"]);
 
 /** A cluster whose SC runs, for the verbs that need it (topics, produce, consume). */
 export interface RunningCluster {
@@ -107,7 +102,7 @@ export interface RunningCluster {
   admin: AdminTarget;
 }
 
-/** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER, NOT_RUNNING or TOKEN_MISSING. */
+/** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER or NOT_RUNNING. */
 export function locateRunningCluster(options: { home?: string; name?: string }): RunningCluster {
   const { paths, spec } = locateSavedCluster(options);
   if (!isScRunning(paths)) {
@@ -115,46 +110,211 @@ export function locateRunningCluster(options: { home?: string; name?: string }):
       hint: `run 'cluster resume --name ${paths.name}' to start it`,
     });
   }
-  return { paths, spec, admin: adminTarget(spec, paths) };
+  return { paths, spec, admin: adminTarget(spec) };
 }
 
-/** Every topic, as the SC stores it. */
-export function listTopics(target: AdminTarget): Promise<TopicObject[]> {
-  return request(target, "/topics") as Promise<TopicObject[]>;
+/** The open connection of `target`, opened now if there is none (or the last one failed). */
+async function connectionOf(target: AdminTarget, unreachable: (cause: unknown) => ClusterError): Promise<FluvioConnection> {
+  target.connection ??= FluvioConnection.open(target.address, REQUEST_TIMEOUT_MS);
+  try {
+    return await target.connection;
+  } catch (error) {
+    target.connection = undefined;
+    throw unreachable(error);
+  }
 }
 
-/** Creates a topic; the SC refuses with TOPIC_EXISTS, TOPIC_INVALID or INSUFFICIENT_SPUS. */
-export async function createTopic(
-  target: AdminTarget,
-  topic: { name: string; partitions: number; replication: number },
-): Promise<TopicObject & { partitions: PartitionView[] }> {
-  return (await request(target, "/topics", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(topic),
-  })) as TopicObject & { partitions: PartitionView[] };
+function scUnreachable(target: AdminTarget): (cause: unknown) => ClusterError {
+  return (cause) =>
+    new ClusterError("SC_UNREACHABLE", `the SC at ${target.address.host}:${target.address.port} does not answer`, {
+      hint: "check 'cluster status'; 'cluster resume' restarts a stopped SC",
+      cause,
+    });
+}
+
+/** One request to the SC's object API; its answer's body is read by `read`. */
+async function scRequest<T>(target: AdminTarget, apiKey: number, writeBody: (writer: Writer, version: number) => void, read: (body: Reader, version: number) => T): Promise<T> {
+  const unreachable = scUnreachable(target);
+  const connection = await connectionOf(target, unreachable);
+  const version = Math.min(connection.versionOf(apiKey) ?? SC_OBJECT_VERSION, SC_OBJECT_VERSION);
+  let body: Reader;
+  try {
+    body = await connection.request(apiKey, version, (writer) => writeBody(writer, version), { timeoutMs: REQUEST_TIMEOUT_MS });
+  } catch (error) {
+    target.connection = undefined;
+    connection.close();
+    throw unreachable(error);
+  }
+  try {
+    return read(body, version);
+  } catch (error) {
+    throw new ClusterError("ADMIN_ERROR", `the SC's answer does not decode: ${(error as Error).message}`, {
+      hint: "the SC and this CLI may be of different versions; 'cluster logs sc' shows what the SC did",
+      cause: error,
+    });
+  }
+}
+
+async function listObjects<K extends keyof ObjectMetadata>(target: AdminTarget, type: K): Promise<ObjectMetadata[K][]> {
+  const response = await scRequest(
+    target,
+    SC_API_KEY.list,
+    (writer, version) => encodeListRequest(writer, { type, nameFilters: [], summary: false, system: false }, version),
+    decodeListResponse,
+  );
+  if (response.type !== type) throw new ClusterError("ADMIN_ERROR", `the SC answered a list of '${type}' with a list of '${response.type}'`);
+  return response.items as ObjectMetadata[K][];
+}
+
+/** The CLI's codes for the Fluvio error codes the SC answers with. */
+const SC_REFUSALS: Partial<Record<FluvioErrorCode["code"], ErrorCode>> = {
+  TopicAlreadyExists: "TOPIC_EXISTS",
+  TopicNotFound: "NO_TOPIC",
+  TopicInvalidName: "TOPIC_INVALID",
+  TopicInvalidConfiguration: "TOPIC_INVALID",
+  // What Fluvio's SC answers when the SPUs cannot hold the replicas asked for.
+  TopicError: "INSUFFICIENT_SPUS",
+  SpuAlreadyExists: "SPU_EXISTS",
+  SpuNotFound: "NO_SPU",
+};
+
+/** Sends a Create or Delete and throws the refusal its Status carries. */
+async function changeObject(target: AdminTarget, apiKey: number, writeBody: (writer: Writer, version: number) => void, what: string): Promise<void> {
+  const status = await scRequest(target, apiKey, writeBody, (body) => decodeStatus(body));
+  if (status.errorCode.code === "None") return;
+  const message = status.errorMessage ?? `the SC refused to ${what}: ${status.errorCode.code}`;
+  const code = SC_REFUSALS[status.errorCode.code];
+  if (code) throw new ClusterError(code, message);
+  throw new ClusterError("ADMIN_ERROR", `the SC refused to ${what}: ${message}`);
+}
+
+function spuReport(spu: SpuMetadata): SpuReport {
+  return { id: spu.spec.id, online: spu.status.resolution === "Online" };
+}
+
+/** The registered SPUs and whether each is online. */
+export async function listSpus(target: AdminTarget): Promise<SpuReport[]> {
+  return (await listObjects(target, "SPU")).map(spuReport);
+}
+
+/** The registered SPUs in the shape `spu list --json` prints. */
+export async function listSpuEntries(target: AdminTarget): Promise<SpuEntry[]> {
+  return (await listObjects(target, "SPU")).map((spu) => ({
+    name: spu.name,
+    spec: {
+      spuId: spu.spec.id,
+      spuType: spu.spec.spuType,
+      publicEndpoint: { port: spu.spec.publicEndpoint.port, host: hostOf(spu) },
+      privateEndpoint: { port: spu.spec.privateEndpoint.port, host: spu.spec.privateEndpoint.host },
+      rack: spu.spec.rack,
+    },
+    status: { resolution: spu.status.resolution },
+  }));
+}
+
+/** Where clients reach an SPU, as Fluvio's client picks it: the first ingress's hostname, else its IP. */
+function hostOf(spu: SpuMetadata): string {
+  const ingress = spu.spec.publicEndpoint.ingress[0];
+  return ingress?.hostname ?? ingress?.ip ?? "";
+}
+
+/** Registers an SPU; the SC refuses with SPU_EXISTS when its id is registered already. */
+export async function registerSpu(target: AdminTarget, spu: { id: number; host: string; publicPort: number; privatePort: number }): Promise<void> {
+  const request: CreateRequest = {
+    type: "CustomSpu",
+    common: { name: `custom-spu-${spu.id}`, dryRun: false, timeout: null },
+    spec: {
+      id: spu.id,
+      publicEndpoint: { port: spu.publicPort, ingress: [{ hostname: null, ip: spu.host }], encryption: "PLAINTEXT" },
+      privateEndpoint: { port: spu.privatePort, host: spu.host, encryption: "PLAINTEXT" },
+      rack: null,
+      publicEndpointLocal: null,
+    },
+  };
+  await changeObject(target, SC_API_KEY.create, (writer, version) => encodeCreateRequest(writer, request, version), `register SPU ${spu.id}`);
+}
+
+/** Unregisters SPU `id`; the SC refuses with NO_SPU when it is not registered. */
+export async function unregisterSpu(target: AdminTarget, id: number): Promise<void> {
+  const request: DeleteRequest = { type: "CustomSpu", key: { id }, force: false };
+  await changeObject(target, SC_API_KEY.delete, (writer, version) => encodeDeleteRequest(writer, request, version), `unregister SPU ${id}`);
+}
+
+function topicView(topic: TopicMetadata): TopicView {
+  const replicas = topic.spec.replicas;
+  if (replicas.type === "Computed") return { name: topic.name, partitions: replicas.partitions, replication: replicas.replicationFactor };
+  const maps = replicas.type === "Assigned" ? replicas.maps : [];
+  return { name: topic.name, partitions: maps.length, replication: maps[0]?.replicas.length ?? 0 };
+}
+
+/** Every topic. */
+export async function listTopics(target: AdminTarget): Promise<TopicView[]> {
+  return (await listObjects(target, "Topic")).map(topicView);
+}
+
+/** Creates a topic; the SC refuses with TOPIC_EXISTS, TOPIC_INVALID or INSUFFICIENT_SPUS. Resolves with its partitions. */
+export async function createTopic(target: AdminTarget, topic: { name: string; partitions: number; replication: number }): Promise<PartitionView[]> {
+  const request: CreateRequest = {
+    type: "Topic",
+    common: { name: topic.name, dryRun: false, timeout: null },
+    spec: {
+      replicas: { type: "Computed", partitions: topic.partitions, replicationFactor: topic.replication, ignoreRackAssignment: false },
+      cleanupPolicy: null,
+      storage: null,
+      compressionType: "Any",
+      deduplication: null,
+      system: false,
+    },
+  };
+  await changeObject(target, SC_API_KEY.create, (writer, version) => encodeCreateRequest(writer, request, version), `create topic '${topic.name}'`);
+  return listPartitions(target, topic.name);
 }
 
 /** Deletes a topic and its partitions; the SC refuses with NO_TOPIC. */
 export async function deleteTopic(target: AdminTarget, name: string): Promise<void> {
-  await request(target, `/topics/${encodeURIComponent(name)}`, { method: "DELETE" });
+  const request: DeleteRequest = { type: "Topic", key: name, force: false };
+  await changeObject(target, SC_API_KEY.delete, (writer, version) => encodeDeleteRequest(writer, request, version), `delete topic '${name}'`);
 }
 
-/** Every partition (of `topic` when given) with leader, replicas, in-sync set and offsets. */
-export function listPartitions(target: AdminTarget, topic?: string): Promise<PartitionView[]> {
-  return request(target, topic === undefined ? "/partitions" : `/partitions?topic=${encodeURIComponent(topic)}`) as Promise<PartitionView[]>;
+/** A partition as the SC describes it (its name is `<topic>-<index>`). */
+export function partitionView(partition: PartitionMetadata): PartitionView {
+  const cut = partition.name.lastIndexOf("-");
+  const { leader, replicas } = partition.spec;
+  const { resolution, leader: leaderStatus } = partition.status;
+  const followers = new Set(partition.status.replicas.map((replica) => replica.spu));
+  const online = resolution === "Online";
+  return {
+    topic: partition.name.slice(0, cut),
+    partition: Number(partition.name.slice(cut + 1)),
+    leader,
+    replicas,
+    isr: replicas.filter((id) => id === leader || followers.has(id)),
+    online,
+    leaderless: resolution === "LeaderOffline",
+    electionPending: resolution === "ElectionLeaderFound",
+    endOffset: online && leaderStatus.leo >= 0 ? leaderStatus.leo : null,
+    highWatermark: online && leaderStatus.hw >= 0 ? leaderStatus.hw : null,
+  };
 }
 
-/** Where a partition is led: the leader's id and public URL. */
+/** Every partition (of `topic` when given), sorted by topic and index. */
+export async function listPartitions(target: AdminTarget, topic?: string): Promise<PartitionView[]> {
+  return (await listObjects(target, "Partition"))
+    .map(partitionView)
+    .filter((view) => topic === undefined || view.topic === topic)
+    .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** Where a partition is led: the leader's id and public address. */
 export interface PartitionLeader {
   partition: number;
   leader: number;
-  url: string;
+  address: { host: string; port: number };
 }
 
 /** The leader of every partition of `topic`, by partition number; throws NO_TOPIC when there is no such topic. */
 export async function topicLeaders(cluster: RunningCluster, topic: string): Promise<PartitionLeader[]> {
-  const [partitions, spus] = await Promise.all([listPartitions(cluster.admin, topic), listSpusRaw(cluster.admin)]);
+  const [partitions, spus] = await Promise.all([listPartitions(cluster.admin, topic), listObjects(cluster.admin, "SPU")]);
   const name = cluster.paths.name;
   if (partitions.length === 0) {
     throw new ClusterError("NO_TOPIC", `topic '${topic}' does not exist in cluster '${name}'`, {
@@ -162,10 +322,10 @@ export async function topicLeaders(cluster: RunningCluster, topic: string): Prom
     });
   }
   return partitions.map((view) => {
-    const spu = (spus as SpuObject[]).find((entry) => entry.spec.spuId === view.leader);
-    const host = spu?.spec.publicEndpoint.ingress[0]?.hostname ?? cluster.spec.host;
-    const port = spu?.spec.publicEndpoint.port ?? cluster.spec.spus.find((entry) => entry.id === view.leader)?.publicPort;
-    return { partition: view.partition, leader: view.leader, url: `http://${host}:${port}` };
+    const spu = spus.find((entry) => entry.spec.id === view.leader);
+    const host = (spu && hostOf(spu)) || cluster.spec.host;
+    const port = spu?.spec.publicEndpoint.port ?? cluster.spec.spus.find((entry) => entry.id === view.leader)?.publicPort ?? 0;
+    return { partition: view.partition, leader: view.leader, address: { host, port } };
   });
 }
 
@@ -181,102 +341,242 @@ export async function partitionLeader(cluster: RunningCluster, topic: string, pa
   return found;
 }
 
-/**
- * Calls an SPU's data API and reads its answer with `read`: an error answer becomes a
- * ClusterError with the SPU's code (OFFSET_OUT_OF_RANGE, NOT_LEADER, PRODUCE_TIMEOUT, ...); no
- * answer within `timeoutMs` (a wedged SPU), or a connection failure, SPU_UNREACHABLE, which
- * withLeader retries at the partition's leader of the moment; a refused token UNAUTHORIZED; an
- * answer `read` cannot make sense of (it throws) SPU_ERROR.
- */
-export async function spuRequest<T>(
-  leader: PartitionLeader,
-  path: string,
-  options: {
-    cluster: RunningCluster;
-    method?: string;
-    body?: Uint8Array;
-    signal?: AbortSignal;
-    timeoutMs: number;
-    parse: (body: Uint8Array, headers: Headers) => T;
-  },
-): Promise<T> {
-  const { cluster, parse, timeoutMs, ...init } = options;
-  const clusterName = cluster.paths.name;
-  const call = `${init.method ?? "GET"} ${path.split("?")[0]}`;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-  const unreachable = (cause: unknown) =>
+// ---- SPUs: produce and consume ----
+
+/** Connections to SPUs, one per leader address, for the life of the command. */
+const spuConnections = new Map<string, Promise<FluvioConnection>>();
+
+function spuUnreachable(leader: PartitionLeader, clusterName: string, why: string): (cause: unknown) => ClusterError {
+  return (cause) =>
     new ClusterError(
       "SPU_UNREACHABLE",
-      timeout.aborted
-        ? `SPU ${leader.leader}, the leader of partition ${leader.partition}, did not answer ${call} at ${leader.url} within ${timeoutMs / 1000}s`
-        : `SPU ${leader.leader}, the leader of partition ${leader.partition}, does not answer at ${leader.url}`,
+      `SPU ${leader.leader}, the leader of partition ${leader.partition}, ${why} at ${leader.address.host}:${leader.address.port}`,
+      { hint: `check 'cluster status --name ${clusterName}'; 'cluster resume --name ${clusterName}' restarts a stopped SPU`, cause },
+    );
+}
+
+async function spuConnection(leader: PartitionLeader, clusterName: string): Promise<FluvioConnection> {
+  const key = `${leader.address.host}:${leader.address.port}`;
+  const target: AdminTarget = { address: leader.address, connection: spuConnections.get(key) };
+  try {
+    return await connectionOf(target, spuUnreachable(leader, clusterName, "does not answer"));
+  } finally {
+    if (target.connection) spuConnections.set(key, target.connection);
+    else spuConnections.delete(key);
+  }
+}
+
+function forgetSpuConnection(leader: PartitionLeader, connection: FluvioConnection): void {
+  spuConnections.delete(`${leader.address.host}:${leader.address.port}`);
+  connection.close();
+}
+
+/** The CLI's code for an SPU's error answer. */
+function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterName: string): ClusterError {
+  const hint = `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`;
+  switch (errorCode.code) {
+    case "NotLeaderForPartition":
+      return new ClusterError("NOT_LEADER", `SPU ${leader.leader} does not lead partition ${leader.partition}`, { hint });
+    case "OffsetOutOfRange":
+      return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
+    case "RequestTimedOut":
+      return new ClusterError("PRODUCE_TIMEOUT", `the in-sync replicas of partition ${leader.partition} did not all confirm in time`, { hint });
+    case "Other":
+      return new ClusterError(errorCode.message.includes("is unreachable from SPU") ? "SC_UNREACHABLE" : "SPU_ERROR", errorCode.message, { hint });
+    default:
+      return new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered ${errorCode.code}`, { hint });
+  }
+}
+
+/** Produces `values` (no keys) as one batch to `leader`; resolves once every in-sync replica has them (acks=all). */
+export async function produceBatch(
+  cluster: RunningCluster,
+  topic: string,
+  leader: PartitionLeader,
+  values: Uint8Array[],
+  timeoutMs: number,
+): Promise<{ baseOffset: number; lastOffset: number }> {
+  const connection = await spuConnection(leader, cluster.paths.name);
+  const records = encodeBatches([recordBatch(values.map((value) => ({ value })), { firstTimestamp: Date.now() })]);
+  let body: Reader;
+  try {
+    body = await connection.request(
+      SPU_API_KEY.produce,
+      SPU_VERSION,
+      (writer) =>
+        encodeProduceRequest(
+          writer,
+          {
+            transactionalId: null,
+            isolation: "ReadCommitted",
+            timeoutMs,
+            topics: [{ name: topic, partitions: [{ partitionIndex: leader.partition, records }] }],
+            smartModules: [],
+          },
+          SPU_VERSION,
+        ),
+      { timeoutMs },
+    );
+  } catch (error) {
+    forgetSpuConnection(leader, connection);
+    throw spuUnreachable(leader, cluster.paths.name, `did not answer a produce within ${timeoutMs / 1000}s`)(error);
+  }
+  const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeProduceResponse(body, SPU_VERSION).responses[0]?.partitions[0]);
+  if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);
+  return { baseOffset: answer.baseOffset, lastOffset: answer.baseOffset + values.length - 1 };
+}
+
+/** The error for an SPU answer that does not decode (or lacks the partition asked about). */
+function malformedAnswer(leader: PartitionLeader, clusterName: string, problem?: unknown): ClusterError {
+  return new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered with a malformed body${problem ? `: ${(problem as Error).message}` : ""}`, {
+    hint: `the SPU and this CLI may be of different versions; 'cluster logs spu-${leader.leader} --name ${clusterName}' shows what it did`,
+    cause: problem,
+  });
+}
+
+/** Reads an SPU's answer with `read`; an answer it cannot make sense of is SPU_ERROR. */
+function decodeSpuAnswer<T>(leader: PartitionLeader, clusterName: string, read: () => T | undefined): T {
+  let value: T | undefined;
+  try {
+    value = read();
+  } catch (error) {
+    throw malformedAnswer(leader, clusterName, error);
+  }
+  if (value === undefined) throw malformedAnswer(leader, clusterName);
+  return value;
+}
+
+/** The start offset and high watermark of a partition, from its leader. */
+export async function partitionOffsets(cluster: RunningCluster, topic: string, leader: PartitionLeader): Promise<{ start: number; highWatermark: number }> {
+  const connection = await spuConnection(leader, cluster.paths.name);
+  let body: Reader;
+  try {
+    body = await connection.request(
+      SPU_API_KEY.fetchOffsets,
+      SPU_VERSION,
+      (writer) => encodeFetchOffsetsRequest(writer, { topics: [{ name: topic, partitions: [{ partitionIndex: leader.partition }] }], consumerId: null }, SPU_VERSION),
+      { timeoutMs: REQUEST_TIMEOUT_MS },
+    );
+  } catch (error) {
+    forgetSpuConnection(leader, connection);
+    throw spuUnreachable(leader, cluster.paths.name, `did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`)(error);
+  }
+  const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeFetchOffsetsResponse(body).topics[0]?.partitions[0]);
+  if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);
+  return { start: answer.startOffset, highWatermark: answer.lastStableOffset };
+}
+
+/** Records a stream delivered: their values, the offset after the last, and the leader's high watermark then. */
+export interface StreamedRecords {
+  values: Uint8Array[];
+  nextOffset: number;
+  highWatermark: number;
+}
+
+/**
+ * A StreamFetch from `offset` at `leader`: `next()` waits for the next answer, and says the
+ * records were consumed (UpdateOffsets) so the SPU sends on. An error answer, or the
+ * connection failing, rejects `next()`; `close()` ends the stream.
+ */
+export class RecordStream {
+  readonly #leader: PartitionLeader;
+  readonly #clusterName: string;
+  readonly #connection: FluvioConnection;
+  readonly #answers: (StreamedRecords | ClusterError)[] = [];
+  #waiter: (() => void) | undefined;
+  #cancel: () => void;
+  #streamId: number | undefined;
+
+  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection) {
+    this.#leader = leader;
+    this.#clusterName = clusterName;
+    this.#connection = connection;
+    this.#cancel = () => {};
+  }
+
+  static async open(cluster: RunningCluster, topic: string, leader: PartitionLeader, offset: number, maxBytes: number): Promise<RecordStream> {
+    // A stream of its own connection: closing it is how a Fluvio stream ends.
+    const connection = await FluvioConnection.open(leader.address, REQUEST_TIMEOUT_MS).catch((error) => {
+      throw spuUnreachable(leader, cluster.paths.name, "does not answer")(error);
+    });
+    const stream = new RecordStream(leader, cluster.paths.name, connection);
+    const { cancel } = connection.stream(
+      SPU_API_KEY.streamFetch,
+      SPU_VERSION,
+      (writer) =>
+        encodeStreamFetchRequest(
+          writer,
+          {
+            topic,
+            partition: leader.partition,
+            fetchOffset: offset,
+            maxBytes,
+            isolation: "ReadCommitted",
+            wasmModule: new Uint8Array(0),
+            smartModule: null,
+            derivedStream: null,
+            smartModules: [],
+            consumerId: null,
+          },
+          SPU_VERSION,
+        ),
       {
-        hint: `check 'cluster status --name ${clusterName}'; 'cluster resume --name ${clusterName}' restarts a stopped SPU`,
-        cause,
+        onAnswer: (body) => stream.#onAnswer(body),
+        onClose: (error) => stream.#push(spuUnreachable(leader, cluster.paths.name, "closed the stream")(error)),
       },
     );
-  let response: Response;
-  let body: Uint8Array;
-  try {
-    response = await fetch(leader.url + path, { ...init, signal, headers: authorizationHeaders(cluster.admin.token) });
-    // The whole body, under the same timeout: a body cut off is no answer, like no response.
-    body = new Uint8Array(await response.arrayBuffer());
-  } catch (error) {
-    throw unreachable(error);
+    stream.#cancel = cancel;
+    return stream;
   }
-  if (response.ok) {
-    try {
-      return parse(body, response.headers);
-    } catch (error) {
-      throw new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered ${call} with a malformed body: ${(error as Error).message}`, {
-        hint: `the SPU and this CLI may be of different versions; 'cluster logs spu-${leader.leader} --name ${clusterName}' shows what it did`,
-        cause: error,
+
+  /** The next records, or undefined when none came within `waitMs`. */
+  async next(waitMs: number): Promise<StreamedRecords | undefined> {
+    if (this.#answers.length === 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.#waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
+      this.#waiter = undefined;
+    }
+    const answer = this.#answers.shift();
+    if (answer instanceof ClusterError) {
+      this.close();
+      throw answer;
+    }
+    if (answer && this.#streamId !== undefined) {
+      const update = { offsets: [{ offset: answer.nextOffset, sessionId: this.#streamId }] };
+      // The SPU's acknowledgement of an offset update carries nothing the stream needs.
+      this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+    }
+    return answer;
+  }
+
+  close(): void {
+    this.#cancel();
+    this.#connection.close();
+  }
+
+  #onAnswer(body: Reader): void {
+    try {
+      const response = decodeStreamFetchResponse(body, SPU_VERSION);
+      this.#streamId = response.streamId;
+      const { partition } = response;
+      if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
+      const batches = decodeBatches(partition.records);
+      const values = batches.flatMap((batch) => batch.records.map((record) => record.value));
+      const last = batches[batches.length - 1];
+      const nextOffset = last ? last.baseOffset + last.records.length : -1;
+      this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
+    } catch (error) {
+      this.#push(malformedAnswer(this.#leader, this.#clusterName, error));
     }
   }
-  if (response.status === 401) throw unauthorizedError(`SPU ${leader.leader} at ${leader.url}`);
-  const error = (parseJson(body) as { error?: { code?: string; message?: string } } | undefined)?.error;
-  const code = (SPU_CODES.has(error?.code as ErrorCode) ? error!.code : "LEADER_UNAVAILABLE") as ErrorCode;
-  throw new ClusterError(code, error?.message ?? `SPU ${leader.leader} answered HTTP ${response.status}`, {
-    hint: `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`,
-  });
-}
 
-const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT", "SC_UNREACHABLE"]);
-
-/** `body` parsed as JSON, or undefined when it is not JSON. */
-function parseJson(body: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(body).toString("utf8"));
-  } catch {
-    return undefined;
+  #push(answer: StreamedRecords | ClusterError): void {
+    this.#answers.push(answer);
+    this.#waiter?.();
   }
-}
-
-/** The registered SPUs and whether each is online. */
-export async function listSpus(target: AdminTarget): Promise<SpuReport[]> {
-  return parseSpuList(await request(target, "/spus"));
-}
-
-/** The raw SPU list, exactly as the SC gives it (for `spu list --json`). */
-export function listSpusRaw(target: AdminTarget): Promise<unknown> {
-  return request(target, "/spus");
-}
-
-/** Registers an SPU; the SC refuses with SPU_EXISTS when its id is registered already. */
-export async function registerSpu(
-  target: AdminTarget,
-  spu: { id: number; host: string; publicPort: number; privatePort: number },
-): Promise<void> {
-  await request(target, "/spus", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(spu),
-  });
-}
-
-/** Unregisters SPU `id`; the SC refuses with NO_SPU when it is not registered. */
-export async function unregisterSpu(target: AdminTarget, id: number): Promise<void> {
-  await request(target, `/spus/${id}`, { method: "DELETE" });
 }

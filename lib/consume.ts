@@ -8,11 +8,10 @@
  * with exit 0, as it ends `cat`.
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, partitionLeader, spuRequest, type PartitionLeader, type RunningCluster } from "./admin.ts";
+import { locateRunningCluster, partitionLeader, partitionOffsets, RecordStream, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, timeoutOption, type CommonArgs } from "./output.ts";
-import { decodeLogFrames } from "./engine/wire/http/records.ts";
 
 /** Bytes of records asked for per request. */
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
@@ -53,25 +52,86 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
   const from = options.from ?? "end";
   let offset: number | undefined = from === "beginning" ? 0 : from === "end" ? undefined : from;
   let end: number | undefined;
-  while (!options.signal?.aborted) {
-    const request = {
-      topic: options.topic,
-      offset,
-      waitMs: options.stopAtEnd ? 0 : LONG_POLL_MS,
-      cluster,
-      signal: options.signal,
-    };
-    const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
-    const answer = await withLeader(following, (current) => read(current, request)).catch((error) => {
-      if (options.signal?.aborted) return { value: { values: [], nextOffset: offset ?? 0, highWatermark: 0 }, leader };
+  const reader = new StreamReader(cluster, options.topic);
+  try {
+    while (!options.signal?.aborted) {
+      const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false };
+      const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
+      const answer = await withLeader(following, (current) => reader.read(current, request)).catch((error) => {
+        if (options.signal?.aborted) return { value: { values: [], nextOffset: offset ?? 0, end: end ?? 0 }, leader };
+        throw error;
+      });
+      leader = answer.leader;
+      const { values, nextOffset } = answer.value;
+      end ??= answer.value.end;
+      if (values.length > 0) yield { offset: nextOffset - values.length, values };
+      offset = nextOffset;
+      if (options.stopAtEnd && offset >= end) return;
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * Reads a partition through one StreamFetch at a time: opened at the leader at the offset
+ * asked for (a moved leader or a new offset opens another), each read the next answer.
+ */
+class StreamReader {
+  readonly #cluster: RunningCluster;
+  readonly #topic: string;
+  #stream: { leader: PartitionLeader; offset: number; records: RecordStream } | undefined;
+
+  constructor(cluster: RunningCluster, topic: string) {
+    this.#cluster = cluster;
+    this.#topic = topic;
+  }
+
+  /**
+   * The records from `offset` (the partition's end when undefined), and where the log ended when
+   * reading began (`end`): found now if not given. With `stopAtEnd` an offset beyond that end
+   * is OFFSET_OUT_OF_RANGE, and reading stops there.
+   */
+  async read(
+    leader: PartitionLeader,
+    request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean },
+  ): Promise<{ values: Uint8Array[]; nextOffset: number; end: number }> {
+    let { offset, end } = request;
+    if (offset === undefined || end === undefined || this.#stream?.leader !== leader) {
+      const offsets = await partitionOffsets(this.#cluster, this.#topic, leader);
+      end ??= offsets.highWatermark;
+      offset ??= offsets.highWatermark;
+      if (offset < offsets.start || (request.stopAtEnd && offset > end)) {
+        throw new ClusterError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside partition ${leader.partition} of '${this.#topic}' (offsets ${offsets.start} to ${end})`, {
+          hint: `pass an --offset within that range, -B to read from the beginning, or neither to read new records only`,
+        });
+      }
+    }
+    if (request.stopAtEnd && offset >= end) return { values: [], nextOffset: offset, end };
+    if (!this.#stream || this.#stream.leader !== leader || this.#stream.offset !== offset) {
+      this.close();
+      this.#stream = { leader, offset, records: await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES) };
+    }
+    const answer = await this.#stream.records.next(LONG_POLL_MS + READ_MARGIN_MS).catch((error) => {
+      this.close();
       throw error;
     });
-    leader = answer.leader;
-    const { values, nextOffset, highWatermark } = answer.value;
-    end ??= highWatermark;
-    if (values.length > 0) yield { offset: nextOffset - values.length, values };
-    offset = nextOffset;
-    if (options.stopAtEnd && offset >= end) return;
+    if (!answer) {
+      // A leader that sends nothing may be one the SC has replaced (a hung SPU): ask where it is now.
+      const now = (await topicLeaders(this.#cluster, this.#topic)).find((entry) => entry.partition === leader.partition);
+      if (now && now.leader !== leader.leader) {
+        this.close();
+        throw new ClusterError("NOT_LEADER", `SPU ${leader.leader} no longer leads partition ${leader.partition} of '${this.#topic}'`);
+      }
+      return { values: [], nextOffset: offset, end };
+    }
+    this.#stream.offset = answer.nextOffset;
+    return { values: answer.values, nextOffset: answer.nextOffset, end };
+  }
+
+  close(): void {
+    this.#stream?.records.close();
+    this.#stream = undefined;
   }
 }
 
@@ -82,41 +142,6 @@ export async function consumeToEnd(options: Omit<ConsumeOptions, "stopAtEnd">): 
     batch.values.forEach((value, index) => records.push({ offset: batch.offset + index, value: Buffer.from(value).toString("utf8") }));
   }
   return { topic: options.topic, partition: options.partition ?? 0, records };
-}
-
-async function read(
-  leader: PartitionLeader,
-  request: { topic: string; offset: number | undefined; waitMs: number; cluster: RunningCluster; signal?: AbortSignal },
-): Promise<{ values: Uint8Array[]; nextOffset: number; highWatermark: number }> {
-  const query = new URLSearchParams({ maxBytes: String(CONSUME_MAX_BYTES), waitMs: String(request.waitMs) });
-  if (request.offset !== undefined) query.set("offset", String(request.offset));
-  try {
-    return await spuRequest(leader, `/consume/${encodeURIComponent(request.topic)}/${leader.partition}?${query}`, {
-      cluster: request.cluster,
-      signal: request.signal,
-      // The leader holds the read for waitMs at most; past that (and a margin) it is wedged.
-      timeoutMs: request.waitMs + READ_MARGIN_MS,
-      parse: (body, headers) => ({
-        values: decodeLogFrames(body),
-        nextOffset: offsetHeader(headers, "x-next-offset"),
-        highWatermark: offsetHeader(headers, "x-high-watermark"),
-      }),
-    });
-  } catch (error) {
-    if (!(error instanceof ClusterError) || error.code !== "OFFSET_OUT_OF_RANGE") throw error;
-    throw new ClusterError("OFFSET_OUT_OF_RANGE", error.message, {
-      hint: `pass an --offset within that range, -B to read from the beginning, or neither to read new records only`,
-      cause: error,
-    });
-  }
-}
-
-/** The offset in header `name` of a consume answer; throws when it is missing or not one. */
-function offsetHeader(headers: Headers, name: string): number {
-  const text = headers.get(name);
-  const value = Number(text);
-  if (text === null || text === "" || !Number.isInteger(value) || value < 0) throw new Error(`header '${name}' is '${text}', not an offset`);
-  return value;
 }
 
 /**

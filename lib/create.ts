@@ -6,7 +6,7 @@
  * The cluster token (lib/token.ts) is written before any process starts: every daemon reads it.
  */
 import type { Argv } from "yargs";
-import { adminTarget, adminUrl } from "./admin.ts";
+import { adminTarget, scEndpoint } from "./admin.ts";
 import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import {
@@ -53,7 +53,7 @@ export interface CreateOptions {
 export interface CreateResult {
   name: string;
   phase: "running";
-  adminUrl: string;
+  endpoint: string;
   portBase: number;
   spus: { expected: number[]; registered: number[]; online: number[] };
   elapsedMs: number;
@@ -91,7 +91,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
 
     const sets = await confirmSpus({
       paths,
-      admin: adminTarget(resolved, paths),
+      admin: adminTarget(resolved),
       expected: expectedSpuIds(resolved),
       processes,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
@@ -102,7 +102,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
     return {
       name: paths.name,
       phase: "running",
-      adminUrl: adminUrl(resolved),
+      endpoint: scEndpoint(resolved),
       portBase: resolved.portBase,
       spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
       elapsedMs: Math.round(performance.now() - started),
@@ -237,7 +237,7 @@ function seedSpus(spec: ResolvedSpec): void {
 export function formatCreateResult(result: CreateResult): string {
   return (
     `cluster '${result.name}' is running: SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online, ` +
-    `admin ${result.adminUrl} (${formatSeconds(result.elapsedMs)})`
+    `SC ${result.endpoint} (${formatSeconds(result.elapsedMs)})`
   );
 }
 

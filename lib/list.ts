@@ -10,7 +10,7 @@ export interface ClusterSummary {
   name: string;
   phase: Phase;
   spus: number;
-  adminUrl: string | null;
+  endpoint: string | null;
 }
 
 /** Observes every cluster of the home at once. */
@@ -21,7 +21,7 @@ export async function listClusters(options: { home?: string }): Promise<ClusterS
     name: status.name,
     phase: status.phase,
     spus: status.spus.expected.length,
-    adminUrl: status.adminUrl,
+    endpoint: status.endpoint,
   }));
 }
 
@@ -31,7 +31,7 @@ export function formatClusterList(clusters: ClusterSummary[]): string {
   return [
     `${"NAME".padEnd(width)}  ${"PHASE".padEnd(8)}  SPUS  ADMIN`,
     ...clusters.map(
-      (cluster) => `${cluster.name.padEnd(width)}  ${cluster.phase.padEnd(8)}  ${String(cluster.spus).padEnd(4)}  ${cluster.adminUrl ?? "-"}`,
+      (cluster) => `${cluster.name.padEnd(width)}  ${cluster.phase.padEnd(8)}  ${String(cluster.spus).padEnd(4)}  ${cluster.endpoint ?? "-"}`,
     ),
   ].join("\n");
 }

@@ -11,11 +11,10 @@
  * while stdin stays open (`tail -f | cluster produce`).
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
+import { locateRunningCluster, produceBatch, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "./output.ts";
-import { encodeValues } from "./engine/wire/http/records.ts";
 import { PRODUCE_TIMEOUT_MS } from "./engine/data-plane/replica.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
@@ -116,17 +115,10 @@ async function sendBatch(
   values: Uint8Array[],
   context: { cluster: RunningCluster; topic: string; timeoutMs: number; result: ProduceResult },
 ): Promise<PartitionLeader> {
-  const body = encodeValues(values);
-  const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, async (current) => {
-    return spuRequest(current, `/produce/${encodeURIComponent(context.topic)}/${current.partition}`, {
-      cluster: context.cluster,
-      method: "POST",
-      body,
-      // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
-      timeoutMs: PRODUCE_TIMEOUT_MS + 5_000,
-      parse: parseAcknowledgement,
-    });
-  });
+  const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
+    // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
+    produceBatch(context.cluster, context.topic, current, values, PRODUCE_TIMEOUT_MS + 5_000),
+  );
   const { baseOffset, lastOffset } = sent.value;
   context.result.records += values.length;
   const written = context.result.partitions.find((entry) => entry.partition === leader.partition);
@@ -137,15 +129,6 @@ async function sendBatch(
     context.result.partitions.push({ partition: leader.partition, records: values.length, firstOffset: baseOffset, lastOffset });
   }
   return sent.leader;
-}
-
-/** The offsets in a produce answer (`{baseOffset, lastOffset}`); throws when it is not one. */
-function parseAcknowledgement(body: Uint8Array): { baseOffset: number; lastOffset: number } {
-  const answer = JSON.parse(Buffer.from(body).toString("utf8")) as { baseOffset?: unknown; lastOffset?: unknown } | null;
-  if (!Number.isInteger(answer?.baseOffset) || !Number.isInteger(answer?.lastOffset)) {
-    throw new Error(`expected {baseOffset, lastOffset} as integers, got '${Buffer.from(body).toString("utf8").slice(0, 80)}'`);
-  }
-  return answer as { baseOffset: number; lastOffset: number };
 }
 
 /** The chunks `reader` reads, until its stream ends. */

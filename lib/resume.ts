@@ -7,7 +7,7 @@
  * token file must be there.
  */
 import type { Argv } from "yargs";
-import { adminTarget, adminUrl, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
+import { adminTarget, scEndpoint, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
 import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
@@ -19,7 +19,7 @@ import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { formatPlan, type Plan } from "./plan.ts";
 import { locateExistingCluster, readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
-import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
+import type { PartitionView } from "./admin.ts";
 import { ensureToken } from "./token.ts";
 
 export interface ResumeOptions {
@@ -35,7 +35,7 @@ export interface ResumeResult {
   alreadyRunning: boolean;
   /** Components started by this resume ("sc", "spu-5002"). */
   started: string[];
-  adminUrl: string;
+  endpoint: string;
   spus: { expected: number[]; registered: number[]; online: number[] };
   /** Partitions whose leader was confirmed back. */
   partitions: number;
@@ -99,7 +99,7 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
     await ensurePortsFree(spec.host, missing, paths.name);
     // With nothing running no daemon holds a token yet, so a cluster without one can get one now.
     if (running.length === 0 && ensureToken(paths)) options.onProgress?.(`wrote a token for cluster '${paths.name}' to '${paths.token}'`);
-    const admin = adminTarget(spec, paths);
+    const admin = adminTarget(spec);
 
     const scRunning = !missing.some((component) => component.role === "sc");
     if (scRunning) await registerMissingSpus(spec, admin);
@@ -134,7 +134,7 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       phase: "running",
       alreadyRunning: missing.length === 0,
       started: missing.map((component) => component.name),
-      adminUrl: adminUrl(spec),
+      endpoint: scEndpoint(spec),
       spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
       partitions,
       elapsedMs: Math.round(performance.now() - started),
@@ -211,7 +211,7 @@ export function formatResumeResult(result: ResumeResult): string {
   const spus = `SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online`;
   if (result.alreadyRunning) return `cluster '${result.name}' is already running: ${spus}; nothing to do`;
   const leaders = result.partitions > 0 ? `; ${result.partitions} partition leader(s) back` : "";
-  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders}, admin ${result.adminUrl} (${formatSeconds(result.elapsedMs)})`;
+  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders}, SC ${result.endpoint} (${formatSeconds(result.elapsedMs)})`;
 }
 
 /** Flags of `create` that must not be given to `resume`, which relaunches the saved spec as it is. */

@@ -4,7 +4,7 @@
  * cluster lock, so an extra SPU that makes `resume` fail can be removed without starting it.
  */
 import type { Argv } from "yargs";
-import { adminTarget, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
+import { adminTarget, listSpuEntries, registerSpu, unregisterSpu, type SpuEntry } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/control-plane/store.ts";
@@ -12,22 +12,35 @@ import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
 import { isScRunning, locateSavedCluster } from "./state.ts";
 
-/** The SPU list in Fluvio's JSON shape; from the store, all offline, when the SC is stopped. */
-export async function listClusterSpus(options: { home?: string; name?: string }): Promise<unknown[]> {
-  const { paths, spec } = locateSavedCluster(options);
-  if (isScRunning(paths)) return (await listSpusRaw(adminTarget(spec, paths))) as unknown[];
-  return new MetadataStore(spec.metadataDir)
-    .listSpus()
-    .map((spu) => ({ ...spu, status: { resolution: "Offline" } }));
+/** A stored SPU as `spu list` shows it: offline, since the SC that would say otherwise is stopped. */
+function storedSpuEntry(spu: SpuObject): SpuEntry {
+  const { spuId, spuType, publicEndpoint, privateEndpoint, rack } = spu.spec;
+  return {
+    name: spu.name,
+    spec: {
+      spuId,
+      spuType,
+      publicEndpoint: { port: publicEndpoint.port, host: publicEndpoint.ingress[0]?.hostname ?? "" },
+      privateEndpoint: { port: privateEndpoint.port, host: privateEndpoint.host },
+      rack,
+    },
+    status: { resolution: "Offline" },
+  };
 }
 
-export function formatSpuList(spus: unknown[]): string {
-  const reports = parseSpuList(spus);
-  const rows = (spus as SpuObject[]).map((spu, index) => [
+/** The registered SPUs, from the SC; from its store, all offline, when the SC is stopped. */
+export async function listClusterSpus(options: { home?: string; name?: string }): Promise<SpuEntry[]> {
+  const { paths, spec } = locateSavedCluster(options);
+  if (isScRunning(paths)) return listSpuEntries(adminTarget(spec));
+  return new MetadataStore(spec.metadataDir).listSpus().map(storedSpuEntry);
+}
+
+export function formatSpuList(spus: SpuEntry[]): string {
+  const rows = spus.map((spu) => [
     String(spu.spec.spuId),
     spu.name,
-    reports[index]!.online ? "Online" : "Offline",
-    `${spu.spec.publicEndpoint.ingress[0]?.hostname}:${spu.spec.publicEndpoint.port}`,
+    spu.status.resolution,
+    `${spu.spec.publicEndpoint.host}:${spu.spec.publicEndpoint.port}`,
     `${spu.spec.privateEndpoint.host}:${spu.spec.privateEndpoint.port}`,
   ]);
   const header = ["ID", "NAME", "STATUS", "PUBLIC", "PRIVATE"];
@@ -60,7 +73,7 @@ export async function registerClusterSpu(options: {
   try {
     // Decided under the lock: a resume finishing meanwhile must not leave the store edited behind a running SC.
     if (isScRunning(paths)) {
-      await registerSpu(adminTarget(spec, paths), { id: options.id, host: spec.host, ...ports });
+      await registerSpu(adminTarget(spec), { id: options.id, host: spec.host, ...ports });
     } else {
       const store = new MetadataStore(spec.metadataDir);
       if (store.listSpus().some((spu) => spu.spec.spuId === options.id)) {
@@ -83,7 +96,7 @@ export async function unregisterClusterSpu(options: {
   const lock = acquireLock(paths.lock, { verb: "spu unregister", subject: `cluster '${paths.name}'` });
   try {
     if (isScRunning(paths)) {
-      await unregisterSpu(adminTarget(spec, paths), options.id);
+      await unregisterSpu(adminTarget(spec), options.id);
     } else {
       const store = new MetadataStore(spec.metadataDir);
       if (!store.listSpus().some((spu) => spu.spec.spuId === options.id)) {

@@ -4,7 +4,7 @@
  * Exit codes follow the LSB convention pg_ctl uses: 0 running, 1 degraded, 3 stopped, 4 absent.
  */
 import type { Argv } from "yargs";
-import { adminTarget, adminUrl, listPartitions, listSpus, listTopics, type AdminTarget } from "./admin.ts";
+import { adminTarget, listPartitions, listSpus, listTopics, scEndpoint, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
@@ -13,7 +13,6 @@ import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./engine/control-plane/store.ts";
-import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";
@@ -30,7 +29,7 @@ export interface ProcessStatus {
 export interface ClusterStatus {
   name: string;
   phase: Phase;
-  adminUrl: string | null;
+  endpoint: string | null;
   portBase: number | null;
   spus: { expected: number[]; registered: number[]; online: number[] };
   /** How the SC's SPUs differ from the saved spec. */
@@ -69,7 +68,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
   const status: ClusterStatus = {
     name: paths.name,
     phase: "absent",
-    adminUrl: null,
+    endpoint: null,
     portBase: null,
     spus: { expected: [], registered: [], online: [] },
     drift: { unregistered: [], extra: [], offline: [] },
@@ -90,11 +89,11 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
 
   let sets: SpuSets | undefined;
   if (spec) {
-    status.adminUrl = adminUrl(spec);
+    status.endpoint = scEndpoint(spec);
     status.portBase = spec.portBase;
     // Only a live SC is asked, so only then is the token read (an unreadable one is a problem).
     const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
-    const admin = scAlive ? attempt(() => adminTarget(spec, paths), status.problems) : undefined;
+    const admin = scAlive ? attempt(() => adminTarget(spec), status.problems) : undefined;
     sets = await observeSpuSets(spec, status, admin);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
@@ -164,7 +163,7 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: 
 
 /** Topics and partitions from the SC when it runs (`admin` given); otherwise from its store, every leader offline. */
 async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: AdminTarget | undefined): Promise<void> {
-  let topics: TopicObject[] | undefined;
+  let topics: TopicView[] | undefined;
   if (admin) {
     try {
       [topics, status.partitions] = await Promise.all([listTopics(admin), listPartitions(admin)]);
@@ -175,7 +174,11 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
   }
   if (!topics) {
     const store = new MetadataStore(spec.metadataDir);
-    topics = attempt(() => store.list<TopicObject>("Topic"), status.problems) ?? [];
+    topics = (attempt(() => store.list<TopicObject>("Topic"), status.problems) ?? []).map((topic) => ({
+      name: topic.name,
+      partitions: topic.spec.partitions,
+      replication: topic.spec.replicationFactor,
+    }));
     const stored = attempt(() => store.list<PartitionObject>("Partition"), status.problems) ?? [];
     status.partitions = stored
       .filter((partition) => topics!.some((topic) => topic.name === partition.spec.topic))
@@ -184,7 +187,8 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
         topic: partition.spec.topic,
         partition: partition.spec.partition,
         replicas: partition.spec.replicas,
-        ...partition.leaderAndIsr,
+        leader: partition.leaderAndIsr.leader,
+        isr: partition.leaderAndIsr.isr,
         online: false,
         // Only a running SC knows which SPUs are connected.
         leaderless: false,
@@ -193,7 +197,7 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
         highWatermark: null,
       }));
   }
-  status.topics = topics.map((topic) => ({ name: topic.name, partitions: topic.spec.partitions, replication: topic.spec.replicationFactor }));
+  status.topics = topics;
 }
 
 /** One line per partition: leader, replicas, in-sync set, and the end offset consumers reach (the high watermark). */
@@ -221,7 +225,7 @@ export function formatLeader(partition: PartitionView): string {
 /** The human-readable status: a headline, one line per process, the SPU sets and any drift. */
 export function formatStatus(status: ClusterStatus): string {
   if (status.phase === "absent") return `cluster '${status.name}' does not exist`;
-  const admin = status.adminUrl && status.phase !== "stopped" ? ` (admin ${status.adminUrl})` : "";
+  const admin = status.endpoint && status.phase !== "stopped" ? ` (SC ${status.endpoint})` : "";
   const lines = [`cluster '${status.name}' is ${status.phase}${admin}`];
   const nameWidth = Math.max(9, ...status.processes.map((process) => process.name.length));
   lines.push(`  ${"COMPONENT".padEnd(nameWidth)}  ${"PID".padEnd(8)}  ${"STATE".padEnd(7)}  PORTS`);

@@ -4,11 +4,10 @@
  * Kafka would refuse); this verb adds the command that fixes it to each refusal.
  */
 import type { Argv } from "yargs";
-import { createTopic, deleteTopic, listPartitions, listTopics, locateRunningCluster } from "./admin.ts";
+import { createTopic, deleteTopic, listPartitions, listTopics, locateRunningCluster, type PartitionView } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { MAX_TOPIC_NAME_LENGTH } from "./engine/topic-name.ts";
-import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 
 /** One topic and where its partitions are. */
 export interface TopicSummary {
@@ -29,12 +28,9 @@ export async function createClusterTopic(options: {
   const cluster = locateRunningCluster(options);
   const name = cluster.paths.name;
   try {
-    const created = await createTopic(cluster.admin, {
-      name: options.topic,
-      partitions: options.partitions ?? 1,
-      replication: options.replication ?? 1,
-    });
-    return summarize(created.name, created.spec.partitions, created.spec.replicationFactor, created.partitions);
+    const topic = { name: options.topic, partitions: options.partitions ?? 1, replication: options.replication ?? 1 };
+    const placed = await createTopic(cluster.admin, topic);
+    return summarize(topic.name, topic.partitions, topic.replication, placed);
   } catch (error) {
     if (!(error instanceof ClusterError)) throw error;
     const hints: Partial<Record<string, string>> = {
@@ -53,8 +49,8 @@ export async function listClusterTopics(options: { home?: string; name?: string 
   return topics.map((topic) =>
     summarize(
       topic.name,
-      topic.spec.partitions,
-      topic.spec.replicationFactor,
+      topic.partitions,
+      topic.replication,
       partitions.filter((partition) => partition.topic === topic.name),
     ),
   );

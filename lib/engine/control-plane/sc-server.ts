@@ -1,10 +1,12 @@
 /**
  * The SC as one object: its controller (controller.ts), the SPU sessions on the private port
- * (spu-sessions.ts) and the admin API on the public port (wire/http/sc-admin-api.ts).
+ * (spu-sessions.ts) and Fluvio's SC protocol on the public port (wire/fluvio/sc-public-server.ts).
  * lib/engine/sc.ts starts one as a daemon; tests start one in-process.
  */
+import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
-import { serveScAdminApi } from "../wire/http/sc-admin-api.ts";
+import { serveScPublic } from "../wire/fluvio/sc-public-server.ts";
+import type { Link } from "../wire/link.ts";
 import { Controller } from "./controller.ts";
 import { SpuSessions } from "./spu-sessions.ts";
 import { MetadataStore } from "./store.ts";
@@ -22,7 +24,7 @@ export interface ScServerOptions {
 export class ScServer {
   readonly controller: Controller;
   readonly #sessions = new SpuSessions();
-  readonly #admin: Bun.Server<undefined>;
+  readonly #public: TCPSocketListener<Link>;
   readonly #graceTimer: ReturnType<typeof setTimeout>;
 
   /** Loads the store and listens on both addresses; throws if either cannot be bound (nothing is left listening). */
@@ -32,17 +34,17 @@ export class ScServer {
       push: (id, assignment) => sessions.push(id, assignment),
       disconnect: (id) => sessions.disconnect(id),
     });
-    this.#admin = serveScAdminApi(this.controller, { address: options.publicAddress, token: options.token });
+    this.#public = serveScPublic(this.controller, options.publicAddress);
     try {
       sessions.listen(options.privateAddress, options.token, this.controller);
     } catch (error) {
-      this.#admin.stop(true);
+      this.#public.stop(true);
       throw error;
     }
     this.#graceTimer = setTimeout(() => this.controller.endStartGrace(ELECTION_GRACE_MS), ELECTION_GRACE_MS);
     const { publicAddress: pub, privateAddress: priv } = options;
     log(
-      `SC ready: admin http://${pub.host}:${pub.port}, SPUs ${priv.host}:${priv.port}, ` +
+      `SC ready: Fluvio clients ${pub.host}:${pub.port}, SPUs ${priv.host}:${priv.port}, ` +
         `${this.controller.spuCount} SPU(s) registered, ${this.controller.topicCount} topic(s)`,
     );
   }
@@ -51,7 +53,7 @@ export class ScServer {
   stop(): void {
     clearTimeout(this.#graceTimer);
     this.controller.closeElections();
-    this.#admin.stop(true);
+    this.#public.stop(true);
     this.#sessions.close();
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The SPU as one object: its replicas (replica-manager.ts), its session with the SC, the
- * follower links on its private port (follower-links.ts) and produce and consume on its public
- * port (wire/http/spu-data-api.ts). lib/engine/spu.ts starts one as a daemon; tests start one
- * in-process.
+ * follower links on its private port (follower-links.ts) and Fluvio's SPU protocol on its
+ * public port (wire/fluvio/spu-public-server.ts). lib/engine/spu.ts starts one as a daemon;
+ * tests start one in-process.
  *
  * The session with the SC opens with a hello (wire/handshake.ts) and is redialled whenever
  * the SC is away, so an SPU may start before its SC. Over it the SC assigns replicas, and the
@@ -13,7 +13,7 @@ import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { HelloClient } from "../wire/handshake.ts";
-import { serveSpuDataApi } from "../wire/http/spu-data-api.ts";
+import { SpuPublicServer } from "../wire/fluvio/spu-public-server.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
@@ -40,7 +40,7 @@ export class SpuServer {
   readonly #sc: HelloClient;
   /** The SC accepted this SPU's hello on the current link. */
   #accepted = false;
-  readonly #data: Bun.Server<undefined>;
+  readonly #public: SpuPublicServer;
   readonly #peers: TCPSocketListener<Link>;
   readonly #heartbeat: ReturnType<typeof setInterval>;
 
@@ -64,11 +64,11 @@ export class SpuServer {
     const pub = options.publicAddress;
     const priv = options.privateAddress;
     log(`SPU ${id} starting: public ${pub.host}:${pub.port}, private ${priv.host}:${priv.port}, SC ${scName}, data ${options.dataDir}`);
-    this.#data = serveSpuDataApi(this.replicas, { spuId: id, address: pub, token, scConnected: () => this.#accepted });
+    this.#public = new SpuPublicServer(this.replicas, { spuId: id, address: pub });
     try {
       this.#peers = listenLinks(priv, (link) => serveFollower(link, token, this.replicas));
     } catch (error) {
-      this.#data.stop(true);
+      this.#public.stop();
       this.replicas.closeAll();
       throw error;
     }
@@ -104,7 +104,7 @@ export class SpuServer {
   stop(): void {
     clearInterval(this.#heartbeat);
     this.#sc.stop();
-    this.#data.stop(true);
+    this.#public.stop();
     this.#peers.stop(true);
     this.replicas.closeAll();
   }

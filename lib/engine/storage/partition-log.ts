@@ -721,3 +721,17 @@ export function firstFrames(bytes: Uint8Array, count: number): Uint8Array {
   for (let i = 0; i < count && position < view.length; i++) position += FRAME_HEADER_BYTES + view.readUInt32LE(position);
   return bytes.subarray(0, position);
 }
+
+/** The values of frames as `readRaw` returns them (views into `bytes`); throws if `bytes` ends inside a frame. */
+export function frameValues(bytes: Uint8Array): Uint8Array[] {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values: Uint8Array[] = [];
+  let position = 0;
+  while (position + FRAME_HEADER_BYTES <= view.length) {
+    const length = view.readUInt32LE(position);
+    values.push(view.subarray(position + FRAME_HEADER_BYTES, position + FRAME_HEADER_BYTES + length));
+    position += FRAME_HEADER_BYTES + length;
+  }
+  if (position !== view.length) throw new Error(`log frames end inside a frame at byte ${position}`);
+  return values;
+}
