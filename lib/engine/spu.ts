@@ -29,6 +29,7 @@ import { parseAddress, parseDaemonArgs } from "./daemon-args.ts";
 import { log } from "./log.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
+  HELLO_TIMEOUT_MS,
   type FetchMessage,
   type HelloMessage,
   type RecordsMessage,
@@ -198,6 +199,12 @@ function acceptFollower(socket: Link): void {
     }
   };
 
+  // A connection that never completes its hello (junk, a frame cut short) is not held open.
+  socket.setTimeout(HELLO_TIMEOUT_MS);
+  socket.on("timeout", () => {
+    log(`a follower connection from ${socket.remoteAddress} sent no hello for ${HELLO_TIMEOUT_MS} ms; closing it`);
+    socket.destroy();
+  });
   socket.on("data", (chunk: Buffer) => {
     // Nothing more a refused connection sends is read.
     if (refused) return;
@@ -212,6 +219,7 @@ function acceptFollower(socket: Link): void {
             return;
           }
           greeted = true;
+          socket.setTimeout(0);
         } else if (frame.header.type === "fetch") {
           queue.push(frame.header as unknown as FetchMessage);
         }
