@@ -239,11 +239,14 @@ export async function spuRequest<T>(
   const error = (parseJson(body) as { error?: { code?: string; message?: string } } | undefined)?.error;
   const code = (SPU_CODES.has(error?.code as ErrorCode) ? error!.code : "LEADER_UNAVAILABLE") as ErrorCode;
   throw new ClusterError(code, error?.message ?? `SPU ${leader.leader} answered HTTP ${response.status}`, {
-    hint: `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`,
+    hint:
+      code === "DISK_FULL"
+        ? `free space on the disk named above and run the command again; the cluster carries on by itself once there is room ('cluster status --name ${clusterName}' shows it)`
+        : `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`,
   });
 }
 
-const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT", "SC_UNREACHABLE"]);
+const SPU_CODES = new Set<ErrorCode>(["OFFSET_OUT_OF_RANGE", "NOT_LEADER", "PRODUCE_TIMEOUT", "SC_UNREACHABLE", "DISK_FULL"]);
 
 /** `body` parsed as JSON, or undefined when it is not JSON. */
 function parseJson(body: Uint8Array): unknown {

@@ -1,8 +1,31 @@
 /**
  * Daemon logging: one timestamped line per event on stdout, which the CLI appends to
  * `logs/<role>.log`.
+ *
+ * NOTE: written with writeSync, each failure caught: a log on a full disk must not end the
+ * daemon (process.stdout emits an unhandled 'error' on ENOSPC and Bun exits), and a stream
+ * that has failed once writes nothing more. Lines that cannot be written are counted, and the
+ * next line that can be says how many were lost.
  */
+import { writeSync } from "node:fs";
+
+const STDOUT = 1;
+let lost = 0;
+let lostReason = "";
 
 export function log(message: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+  const now = new Date().toISOString();
+  const line = `${now} ${message}\n`;
+  const text = lost > 0 ? `${now} ${lost} log line(s) before this one were lost: ${lostReason}\n${line}` : line;
+  try {
+    writeFully(Buffer.from(text));
+    lost = 0;
+  } catch (error) {
+    lost++;
+    lostReason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  }
+}
+
+function writeFully(bytes: Buffer): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(STDOUT, bytes, done, bytes.length - done);
 }

@@ -55,6 +55,9 @@ const SESSION_TIMEOUT_MS = 3_000;
 /** How long after start the SC waits for SPUs to reconnect before it replaces missing leaders. */
 const ELECTION_GRACE_MS = 3_000;
 let electionsOpen = false;
+/** An election the SC could not record (a full disk) is tried again this often. */
+const ELECTION_RETRY_MS = 1_000;
+let electionRetry: ReturnType<typeof setTimeout> | undefined;
 /** Partitions last logged as leaderless, so each is logged once per outage. */
 const loggedLeaderless = new Set<string>();
 
@@ -118,6 +121,12 @@ function electLeaders(trigger: string): void {
     log(`partition '${name}' has no leader: ${reason}; it waits for an in-sync replica to return (${trigger})`);
   }
   pushAssignments([...told].filter((id) => connections.has(id)));
+  if (leaderless.some((entry) => entry.unrecorded) && !electionRetry) {
+    electionRetry = setTimeout(() => {
+      electionRetry = undefined;
+      electLeaders("retrying an election the SC could not record");
+    }, ELECTION_RETRY_MS);
+  }
 }
 
 async function createTopic(request: Request): Promise<Response> {
