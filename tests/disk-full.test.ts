@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clusterPaths, logFileOf } from "../lib/home.ts";
 import { stopProcesses } from "../lib/procs.ts";
+import { MetadataStore } from "../lib/engine/store.ts";
+import { TopicRegistry } from "../lib/engine/topic-registry.ts";
 import { ok, waitForStatus } from "./cluster-data.ts";
 import { CLI, portBlocks, recordedProcesses } from "./helpers.ts";
 
@@ -143,4 +145,55 @@ describe("a cluster whose disk fills up", () => {
     },
     120_000,
   );
+});
+
+/** A metadata store on a disk that fills up when told to: every write then fails as a full disk's does. */
+class FillingStore extends MetadataStore {
+  full = false;
+
+  override put(kind: Parameters<MetadataStore["put"]>[0], name: string, object: unknown): void {
+    if (this.full) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    super.put(kind, name, object);
+  }
+}
+
+describe("the SC's partition metadata on a full disk", () => {
+  function registryWithTopic() {
+    const dir = mkdtempSync(join(tmpdir(), "cluster-registry-full-"));
+    const store = new FillingStore(dir);
+    const registry = new TopicRegistry(store);
+    registry.create({ name: "t", replication: 3 }, [5001, 5002, 5003]);
+    const view = () => registry.listPartitions(() => true, "t")[0]!;
+    return { dir, store, registry, view, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  test("TopicRegistry.changeIsr() is refused with the reason, and the in-sync set stays as written", () => {
+    const { store, registry, view, cleanup } = registryWithTopic();
+    try {
+      const { leader, leaderEpoch } = view();
+      store.full = true;
+      const result = registry.changeIsr(leader, { type: "isr", topic: "t", partition: 0, leaderEpoch, isr: [leader] });
+      expect(result).toEqual({ refused: expect.stringMatching(/^the SC cannot record it: no room on '.+' \(.+ free\)$/) });
+      expect(view().isr).toEqual([5001, 5002, 5003]);
+      expect(new TopicRegistry(new MetadataStore(store.dir)).listPartitions(() => true, "t")[0]!.isr).toEqual([5001, 5002, 5003]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("TopicRegistry.electLeaders() keeps the old leader when the new one cannot be written, and says it must be tried again", () => {
+    const { store, registry, view, cleanup } = registryWithTopic();
+    try {
+      const { leader } = view();
+      store.full = true;
+      const result = registry.electLeaders((id) => id !== leader);
+      expect(result.elected).toEqual([]);
+      expect(result.leaderless).toEqual([{ name: "t-0", reason: expect.stringContaining("the SC cannot record SPU"), unrecorded: true }]);
+      expect(view()).toMatchObject({ leader, leaderEpoch: 0 });
+      store.full = false;
+      expect(registry.electLeaders((id) => id !== leader).elected.map((partition) => partition.leaderAndIsr.leaderEpoch)).toEqual([1]);
+    } finally {
+      cleanup();
+    }
+  });
 });
