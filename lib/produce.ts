@@ -8,7 +8,8 @@
  * leader (withLeader), and the old leader may have passed it to the new one before it failed,
  * so a batch can be stored twice. A batch this verb reports as acknowledged is in every
  * in-sync replica; one it could not send within `--timeout` fails the command at once, even
- * while stdin stays open (`tail -f | cluster produce`).
+ * while stdin stays open (`tail -f | cluster produce`). The report, and a failure's message,
+ * say which offsets were acknowledged and which records may be stored twice (produce-report.ts).
  */
 import type { Argv } from "yargs";
 import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";

@@ -75,9 +75,9 @@ export class Link {
   }
 
   /**
-   * Emits "timeout" once `milliseconds` pass in which this link received nothing (counted from
-   * this call; 0 turns it off). Any byte received starts the count again; what this side
-   * writes does not, so a peer that has gone silent is noticed however much is sent to it.
+   * Emits "timeout", once, when `milliseconds` pass in which this link received nothing
+   * (counted from this call; 0 turns it off). Any byte received starts the count again; what
+   * this side writes does not, so a peer gone silent is noticed however much is sent to it.
    * Each link has its own deadline: one silent link times out alone.
    */
   setTimeout(milliseconds: number): void {
@@ -89,20 +89,20 @@ export class Link {
     this.#checkIdleIn(milliseconds);
   }
 
-  #checkIdleIn(milliseconds: number): void {
+  #checkIdleIn(milliseconds: number, recheck = false): void {
     const dueAt = performance.now() + milliseconds;
-    this.#idleTimer = setTimeout(() => this.#checkIdle(dueAt), milliseconds);
+    this.#idleTimer = setTimeout(() => this.#checkIdle(dueAt, recheck), milliseconds);
   }
 
-  #checkIdle(dueAt: number): void {
+  #checkIdle(dueAt: number, recheck: boolean): void {
     this.#idleTimer = undefined;
     if (this.destroyed || this.#idleMs <= 0) return;
     const now = performance.now();
     const idle = now - this.#lastReceivedAt;
     if (idle < this.#idleMs) return this.#checkIdleIn(this.#idleMs - idle);
     // NOTE: a check that runs late means the event loop was busy, and the peer's bytes may be
-    // waiting unread: look again after a turn of I/O before calling the peer silent.
-    if (now - dueAt > LATE_CHECK_MS) return this.#checkIdleIn(LATE_CHECK_MS);
+    // waiting unread: look once more after a turn of I/O before calling the peer silent.
+    if (!recheck && now - dueAt > LATE_CHECK_MS) return this.#checkIdleIn(LATE_CHECK_MS, true);
     for (const handler of this.#handlers.timeout) handler();
   }
 
