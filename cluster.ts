@@ -86,7 +86,8 @@ function reportError(error: unknown, json: boolean): number {
   const code = error instanceof ClusterError ? error.code : "USAGE";
   const hint = error instanceof ClusterError ? error.hint : "run 'cluster --help' or 'cluster <command> --help'";
   if (json) {
-    process.stdout.write(`${JSON.stringify({ error: { code, message: error.message, hint } }, null, 2)}\n`);
+    const details = error instanceof ClusterError ? error.details : {};
+    process.stdout.write(`${JSON.stringify({ error: { ...details, code, message: error.message, hint } }, null, 2)}\n`);
   } else {
     process.stderr.write(`error: ${error.message}\n${hint ? `hint: ${hint}\n` : ""}`);
   }

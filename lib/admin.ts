@@ -371,6 +371,9 @@ function forgetSpuConnection(leader: PartitionLeader, connection: FluvioConnecti
   connection.close();
 }
 
+/** The CLI's codes an SPU names in an `Other` answer. */
+const SPU_CODES: ErrorCode[] = ["SC_UNREACHABLE", "DISK_FULL"];
+
 /** The CLI's code for an SPU's error answer. */
 function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterName: string): ClusterError {
   const hint = `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`;
@@ -381,8 +384,17 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
       return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
     case "RequestTimedOut":
       return new ClusterError("PRODUCE_TIMEOUT", `the in-sync replicas of partition ${leader.partition} did not all confirm in time`, { hint });
-    case "Other":
-      return new ClusterError(errorCode.message.includes("is unreachable from SPU") ? "SC_UNREACHABLE" : "SPU_ERROR", errorCode.message, { hint });
+    case "Other": {
+      // This engine's SPUs name the CLI's code before the message where Fluvio has none (spu-public-server.ts).
+      const [, named, message] = /^([A-Z_]+): (.*)$/s.exec(errorCode.message) ?? [];
+      const code = SPU_CODES.find((candidate) => candidate === named) ?? "SPU_ERROR";
+      if (code === "DISK_FULL") {
+        return new ClusterError(code, message!, {
+          hint: `free space on the disk named above and run the command again; the cluster carries on by itself once there is room ('cluster status --name ${clusterName}' shows it)`,
+        });
+      }
+      return new ClusterError(code, message ?? errorCode.message, { hint });
+    }
     default:
       return new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered ${errorCode.code}`, { hint });
   }

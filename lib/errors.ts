@@ -39,6 +39,7 @@ export type ErrorCode =
   | "NOT_LEADER"
   | "LEADER_UNAVAILABLE"
   | "PRODUCE_TIMEOUT"
+  | "DISK_FULL"
   | "SPU_UNREACHABLE"
   | "SPU_ERROR"
   | "DIAGNOSTICS_FAILED"
@@ -50,10 +51,13 @@ export class ClusterError extends Error {
   override name = "ClusterError";
   readonly code: ErrorCode;
   readonly hint: string;
+  /** Facts a script may want beside the message (`--json` prints them in the error object). */
+  readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.hint = options.hint ?? "";
+    this.details = options.details ?? {};
   }
 }

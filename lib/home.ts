@@ -102,12 +102,20 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array): vo
   const temp = `${path}.${process.pid}.tmp`;
   const fd = openSync(temp, "w", 0o600);
   try {
-    writeSync(fd, typeof contents === "string" ? Buffer.from(contents) : contents);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      const bytes = typeof contents === "string" ? Buffer.from(contents) : contents;
+      // NOTE: a write to a nearly full disk may take only part; the next one then fails with ENOSPC.
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    // A temp file left by a write that failed (a full disk) would take the space of another.
+    rmSync(temp, { force: true });
+    throw error;
   }
-  renameSync(temp, path);
   fsyncDir(dirname(path));
 }
 

@@ -16,11 +16,8 @@ export interface ProcessRecord {
   argv: string[];
 }
 
-/**
- * The start time of `pid`, or `null` when no live process has that pid (a zombie counts as
- * exited). Linux reads /proc; elsewhere `ps` answers.
- */
-export function readStartTime(pid: number): string | null {
+/** A process's kernel state letter (R, S, D, T, Z, ...) and start time, or `null` when there is no process `pid`. Linux reads /proc; elsewhere `ps` answers. */
+function readProcess(pid: number): { state: string; startTime: string } | null {
   if (process.platform === "linux") {
     let stat: string;
     try {
@@ -30,19 +27,42 @@ export function readStartTime(pid: number): string | null {
     }
     // NOTE: the command name (field 2) may hold spaces and parentheses, so split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const state = fields[0];
-    if (state === "Z" || state === "X") return null;
-    return fields[19] ?? null;
+    const startTime = fields[19];
+    return startTime === undefined ? null : { state: fields[0] ?? "", startTime };
   }
   const result = Bun.spawnSync(["ps", "-o", "stat=,lstart=", "-p", String(pid)]);
   const line = result.stdout.toString().trim();
-  if (result.exitCode !== 0 || line === "" || line.startsWith("Z")) return null;
-  return line.slice(line.indexOf(" ") + 1).trim();
+  if (result.exitCode !== 0 || line === "") return null;
+  return { state: line[0]!, startTime: line.slice(line.indexOf(" ") + 1).trim() };
+}
+
+/** The start time of `pid`, or `null` when no live process has that pid (a zombie counts as exited). */
+export function readStartTime(pid: number): string | null {
+  const found = readProcess(pid);
+  if (!found || found.state === "Z" || found.state === "X") return null;
+  return found.startTime;
 }
 
 /** True when the process of `record` still runs: same pid *and* same start time. */
 export function isAlive(record: ProcessRecord): boolean {
   return record.startTime !== null && readStartTime(record.pid) === record.startTime;
+}
+
+/**
+ * What the process of `record` is doing: `running` (or sleeping, waiting on I/O: it can
+ * serve), `suspended` (stopped by a signal such as SIGSTOP, state T: it exists and holds its
+ * ports, but does nothing until SIGCONT), `zombie` (it exited and its parent has not reaped
+ * it), or `gone` (no such process, or the pid is another process's now). `isAlive` is true
+ * exactly for `running` and `suspended`.
+ */
+export type ProcessState = "running" | "suspended" | "zombie" | "gone";
+
+export function processState(record: ProcessRecord): ProcessState {
+  const found = record.startTime === null ? null : readProcess(record.pid);
+  if (!found || found.startTime !== record.startTime || found.state === "X") return "gone";
+  if (found.state === "Z") return "zombie";
+  if (found.state === "T" || found.state === "t") return "suspended";
+  return "running";
 }
 
 /** A process just started: its record, and the handshake that lets it keep running. */

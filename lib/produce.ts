@@ -8,7 +8,8 @@
  * leader (withLeader), and the old leader may have passed it to the new one before it failed,
  * so a batch can be stored twice. A batch this verb reports as acknowledged is in every
  * in-sync replica; one it could not send within `--timeout` fails the command at once, even
- * while stdin stays open (`tail -f | cluster produce`).
+ * while stdin stays open (`tail -f | cluster produce`). The report, and a failure's message,
+ * say which offsets were acknowledged and which records may be stored twice (produce-report.ts).
  */
 import type { Argv } from "yargs";
 import { locateRunningCluster, produceBatch, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
@@ -16,6 +17,7 @@ import { ClusterError, UsageError } from "./errors.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { PRODUCE_TIMEOUT_MS } from "./engine/data-plane/replica.ts";
+import { formatPartitions, reportPartitions, type AcknowledgedBatch, type PartitionReport } from "./produce-report.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
 const MAX_BATCH_BYTES = 1024 * 1024;
@@ -41,8 +43,8 @@ export interface ProduceResult {
   topic: string;
   records: number;
   batches: number;
-  /** Offsets given, per partition written. */
-  partitions: { partition: number; records: number; firstOffset: number; lastOffset: number }[];
+  /** Offsets given, per partition written (produce-report.ts). */
+  partitions: PartitionReport[];
 }
 
 /** Produces every line of `options.input` as a record; resolves once all are acknowledged. */
@@ -55,6 +57,7 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
     });
   }
   const result: ProduceResult = { topic: options.topic, records: 0, batches: 0, partitions: [] };
+  const acknowledged: AcknowledgedBatch[] = [];
   const queue: Uint8Array[] = [];
   let queuedBytes = 0;
   let ended = false;
@@ -81,12 +84,14 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
       const index =
         options.partition !== undefined ? leaders.findIndex((entry) => entry.partition === options.partition) : result.batches % leaders.length;
       result.batches++;
-      leaders[index] = await sendBatch(leaders[index]!, values, {
+      const sent = await sendBatch(leaders[index]!, values, {
         cluster,
         topic: options.topic,
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000,
-        result,
       });
+      leaders[index] = sent.leader;
+      acknowledged.push(sent.batch);
+      result.records += values.length;
     }
   })();
   const reader = options.input.getReader();
@@ -95,40 +100,49 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   // This also marks the failure handled while the input is read.
   sender.catch(() => reader.cancel().catch(() => {}));
 
-  for await (const value of splitLines(chunksOf(reader))) {
-    queue.push(value);
-    queuedBytes += 4 + value.byteLength;
+  try {
+    for await (const value of splitLines(chunksOf(reader))) {
+      queue.push(value);
+      queuedBytes += 4 + value.byteLength;
+      wakeSender?.();
+      // Read ahead at most two batches; a failed send ends the wait with its error.
+      if (queuedBytes >= 2 * MAX_BATCH_BYTES) await Promise.race([new Promise<void>((resolve) => (wakeReader = resolve)), sender]);
+    }
+    ended = true;
     wakeSender?.();
-    // Read ahead at most two batches; a failed send ends the wait with its error.
-    if (queuedBytes >= 2 * MAX_BATCH_BYTES) await Promise.race([new Promise<void>((resolve) => (wakeReader = resolve)), sender]);
+    await sender;
+  } catch (error) {
+    throw withAcknowledged(error, options.topic, reportPartitions(acknowledged));
   }
-  ended = true;
-  wakeSender?.();
-  await sender;
-  result.partitions.sort((a, b) => a.partition - b.partition);
+  result.partitions = reportPartitions(acknowledged);
   return result;
 }
 
-/** Sends one batch until its partition's leader acknowledges it; returns that leader, for the next batch. */
+/** A failed produce's error, saying what was acknowledged before it (in `details` too, for `--json`). */
+function withAcknowledged(error: unknown, topic: string, partitions: PartitionReport[]): unknown {
+  if (!(error instanceof ClusterError)) return error;
+  const records = partitions.reduce((sum, entry) => sum + entry.records, 0);
+  const before =
+    records === 0 ? `no record was acknowledged to '${topic}'` : `${records} record(s) were acknowledged to '${topic}' before it: ${formatPartitions(partitions)}`;
+  return new ClusterError(error.code, `${error.message}; ${before}`, {
+    hint: error.hint,
+    cause: error,
+    details: { acknowledged: { records, partitions } },
+  });
+}
+
+/** Sends one batch until its partition's leader acknowledges it; returns the batch as acknowledged and that leader, for the next batch. */
 async function sendBatch(
   leader: PartitionLeader,
   values: Uint8Array[],
-  context: { cluster: RunningCluster; topic: string; timeoutMs: number; result: ProduceResult },
-): Promise<PartitionLeader> {
+  context: { cluster: RunningCluster; topic: string; timeoutMs: number },
+): Promise<{ batch: AcknowledgedBatch; leader: PartitionLeader }> {
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
     // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
     produceBatch(context.cluster, context.topic, current, values, PRODUCE_TIMEOUT_MS + 5_000),
   );
   const { baseOffset, lastOffset } = sent.value;
-  context.result.records += values.length;
-  const written = context.result.partitions.find((entry) => entry.partition === leader.partition);
-  if (written) {
-    written.records += values.length;
-    written.lastOffset = lastOffset;
-  } else {
-    context.result.partitions.push({ partition: leader.partition, records: values.length, firstOffset: baseOffset, lastOffset });
-  }
-  return sent.leader;
+  return { batch: { partition: leader.partition, baseOffset, lastOffset, attempts: sent.attempts }, leader: sent.leader };
 }
 
 /** The chunks `reader` reads, until its stream ends. */
@@ -159,8 +173,7 @@ export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenera
 /** "produced 3 record(s) to 'orders' in 1 batch(es): partition 0 offsets 0..2" */
 export function formatProduceResult(result: ProduceResult): string {
   if (result.records === 0) return `no records produced to '${result.topic}': the input was empty`;
-  const where = result.partitions.map((entry) => `partition ${entry.partition} offsets ${entry.firstOffset}..${entry.lastOffset}`).join(", ");
-  return `produced ${result.records} record(s) to '${result.topic}' in ${result.batches} batch(es): ${where}`;
+  return `produced ${result.records} record(s) to '${result.topic}' in ${result.batches} batch(es): ${formatPartitions(result.partitions)}`;
 }
 
 interface ProduceArgs extends CommonArgs {

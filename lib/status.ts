@@ -9,7 +9,7 @@ import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
 import { componentName, findEntry, planComponents } from "./launch.ts";
-import { isAlive } from "./procs.ts";
+import { processState, type ProcessRecord } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./engine/control-plane/store.ts";
@@ -17,12 +17,22 @@ import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";
 
+/**
+ * A process as `status` shows it: `running`; `suspended` (stopped by SIGSTOP or the like: it
+ * exists and holds its ports, but serves nothing until SIGCONT); `zombie` (it exited, and its
+ * parent has not reaped it); `stopped` (not running: exited, never started, or its pid is
+ * another process's now).
+ */
+export type ProcessStateName = "running" | "suspended" | "zombie" | "stopped";
+
 export interface ProcessStatus {
   role: Role;
   id: number | null;
   name: string;
   pid: number | null;
+  /** The recorded process exists and has not exited (`running` or `suspended`): it must be stopped before it can be started again. */
   alive: boolean;
+  state: ProcessStateName;
   ports: number[];
 }
 
@@ -42,17 +52,24 @@ export interface ClusterStatus {
   problems: string[];
 }
 
-/** The phase from what was observed: every process alive and the SPU set confirmed is running. */
+/**
+ * The phase from what was observed: every process running and the SPU set confirmed is
+ * running; none alive is stopped. A suspended process (SIGSTOP) is alive but serves nothing,
+ * so a cluster with one is degraded, at once, before the SC notices its silence.
+ */
 export function derivePhase(observed: {
   exists: boolean;
   processCount: number;
   aliveCount: number;
+  /** Alive and not suspended; all of them when absent. */
+  runningCount?: number;
   spusConfirmed: boolean;
   problems: number;
 }): Phase {
   if (!observed.exists) return "absent";
   if (observed.aliveCount === 0 && observed.problems === 0) return "stopped";
-  if (observed.aliveCount < observed.processCount || !observed.spusConfirmed || observed.problems > 0) return "degraded";
+  const running = observed.runningCount ?? observed.aliveCount;
+  if (running < observed.processCount || !observed.spusConfirmed || observed.problems > 0) return "degraded";
   return "running";
 }
 
@@ -86,6 +103,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
   }
   status.processes = describeProcesses(spec, paths, state);
   const aliveCount = status.processes.filter((process) => process.alive).length;
+  const runningCount = status.processes.filter((process) => process.state === "running").length;
 
   let sets: SpuSets | undefined;
   if (spec) {
@@ -103,6 +121,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     exists: true,
     processCount: status.processes.length,
     aliveCount,
+    runningCount,
     spusConfirmed: sets?.confirmed ?? false,
     problems: status.problems.length,
   });
@@ -126,7 +145,7 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       id: entry.id,
       name: componentName(entry),
       pid: entry.pid,
-      alive: isAlive(entry),
+      ...observeProcess(entry),
       ports: entry.ports ?? [],
     }));
   }
@@ -137,10 +156,16 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       id: component.id,
       name: component.name,
       pid: entry?.pid ?? null,
-      alive: entry !== undefined && isAlive(entry),
+      ...observeProcess(entry),
       ports: component.ports,
     };
   });
+}
+
+/** `alive` and `state` from one look at the process of `record` (none recorded: stopped). */
+function observeProcess(record: ProcessRecord | undefined): { alive: boolean; state: ProcessStateName } {
+  const state = record ? processState(record) : "gone";
+  return { alive: state === "running" || state === "suspended", state: state === "gone" ? "stopped" : state };
 }
 
 /** The SC's SPU sets when it runs (`admin` given); otherwise the registered set from its store, none online. */
@@ -228,10 +253,11 @@ export function formatStatus(status: ClusterStatus): string {
   const admin = status.endpoint && status.phase !== "stopped" ? ` (SC ${status.endpoint})` : "";
   const lines = [`cluster '${status.name}' is ${status.phase}${admin}`];
   const nameWidth = Math.max(9, ...status.processes.map((process) => process.name.length));
-  lines.push(`  ${"COMPONENT".padEnd(nameWidth)}  ${"PID".padEnd(8)}  ${"STATE".padEnd(7)}  PORTS`);
+  const stateWidth = Math.max(7, ...status.processes.map((process) => process.state.length));
+  lines.push(`  ${"COMPONENT".padEnd(nameWidth)}  ${"PID".padEnd(8)}  ${"STATE".padEnd(stateWidth)}  PORTS`);
   for (const process of status.processes) {
     lines.push(
-      `  ${process.name.padEnd(nameWidth)}  ${String(process.pid ?? "-").padEnd(8)}  ${(process.alive ? "running" : "stopped").padEnd(7)}  ${process.ports.join(" ")}`,
+      `  ${process.name.padEnd(nameWidth)}  ${String(process.pid ?? "-").padEnd(8)}  ${process.state.padEnd(stateWidth)}  ${process.ports.join(" ")}`,
     );
   }
   const ids = (list: number[]) => (list.length > 0 ? list.join(" ") : "none");
@@ -254,6 +280,13 @@ export function formatStatus(status: ClusterStatus): string {
   if (status.phase === "degraded") {
     const down = status.processes.filter((process) => !process.alive).map((process) => process.name);
     if (down.length > 0) lines.push(`  not running: ${down.join(", ")}; 'cluster resume --name ${status.name}' restarts them`);
+    const suspended = status.processes.filter((process) => process.state === "suspended");
+    if (suspended.length > 0) {
+      lines.push(
+        `  suspended (by SIGSTOP or the like, serving nothing): ${suspended.map((process) => process.name).join(", ")}; ` +
+          `'kill -CONT ${suspended.map((process) => process.pid).join(" ")}' lets them go on, 'cluster shutdown --name ${status.name}' stops them`,
+      );
+    }
   }
   return lines.join("\n");
 }

@@ -19,18 +19,22 @@ function isLeaderMoving(error: unknown): boolean {
 /**
  * Runs `call` against `leader`, and while it fails because the leader moved, against the
  * partition's leader as the SC lists it now, for up to `timeoutMs` from the first failure.
- * Resolves with `call`'s result and the leader that gave it; the last error when time runs out.
+ * Resolves with `call`'s result, the leader that gave it and how many calls it took (a call
+ * that failed may still have done its work: a producer must say so); the last error when time
+ * runs out.
  */
 export async function withLeader<T>(
   options: { cluster: RunningCluster; topic: string; leader: PartitionLeader; timeoutMs: number; signal?: AbortSignal },
   call: (leader: PartitionLeader) => Promise<T>,
-): Promise<{ value: T; leader: PartitionLeader }> {
+): Promise<{ value: T; leader: PartitionLeader; attempts: number }> {
   let leader = options.leader;
+  let attempts = 0;
   let deadline: number | undefined;
   let backoffMs = FIRST_BACKOFF_MS;
   for (;;) {
+    attempts++;
     try {
-      return { value: await call(leader), leader };
+      return { value: await call(leader), leader, attempts };
     } catch (error) {
       if (!isLeaderMoving(error) || options.signal?.aborted) throw error;
       deadline ??= Date.now() + options.timeoutMs;

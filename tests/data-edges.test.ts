@@ -114,7 +114,32 @@ describe("produce", () => {
       expect(exitCode).toBe(1);
       const { error } = JSON.parse(await new Response(producer.stdout).text());
       expect(error.code).toBe("NO_TOPIC");
-      expect(error.message).toBe("topic 'doomed' does not exist in cluster 'local'");
+      expect(error.message).toBe("topic 'doomed' does not exist in cluster 'local'; 1 record(s) were acknowledged to 'doomed' before it: partition 0 offset 0");
+      expect(error.acknowledged.records).toBe(1);
+    } finally {
+      producer.kill("SIGKILL");
+    }
+  }, 60_000);
+
+  test("produce reports the offsets it was given as they are, not one range over another producer's records in between", async () => {
+    const home = await createCluster(1);
+    await ok(home, ["topic", "create", "shared"]);
+    const producer = Bun.spawn([process.execPath, CLI, "produce", "shared"], {
+      env: { ...process.env, CLUSTER_HOME: home },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      producer.stdin.write("first a\nfirst b\n");
+      await producer.stdin.flush();
+      await waitForStatus(home, (status) => status.partitions[0]?.highWatermark === 2);
+      const other = await ok(home, ["produce", "shared"], "other\n");
+      producer.stdin.write("last\n");
+      await producer.stdin.end();
+      expect(await withinHangBound("the producer's exit", producer.exited)).toBe(0);
+      expect(await new Response(producer.stdout).text()).toMatch(/^produced 3 record\(s\) to 'shared' in [23] batch\(es\): partition 0 offsets 0\.\.1, 3\n$/);
+      expect(other.stdout).toBe("produced 1 record(s) to 'shared' in 1 batch(es): partition 0 offset 2\n");
     } finally {
       producer.kill("SIGKILL");
     }

@@ -49,7 +49,9 @@ describe("produce and consume", () => {
     const input = `${lines(10_000).join("\n")}\n`;
     const produced = await ok(home, ["produce", "bulk", "--json"], input);
     expect(produced.json.records).toBe(10_000);
-    expect(produced.json.partitions).toEqual([{ partition: 0, records: 10_000, firstOffset: 0, lastOffset: 9_999 }]);
+    expect(produced.json.partitions).toEqual([
+      { partition: 0, records: 10_000, firstOffset: 0, lastOffset: 9_999, ranges: [{ first: 0, last: 9_999 }], maybeDuplicated: 0 },
+    ]);
     await ok(home, ["shutdown"]);
     await ok(home, ["resume"]);
 

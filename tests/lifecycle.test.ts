@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
-import { findBusyPorts, isAlive, readStartTime, stopProcesses } from "../lib/procs.ts";
+import { findBusyPorts, isAlive, processState, readStartTime, stopProcesses, type ProcessRecord } from "../lib/procs.ts";
 import { readState, writeState } from "../lib/state.ts";
 import { cli, portBlocks, recordedProcesses, tempHome } from "./helpers.ts";
 
@@ -119,6 +119,87 @@ describe("degraded clusters", () => {
     expect(resumed.json.error.message).toContain("EEXIST");
     expect(recordedProcesses(home).filter(isAlive)).toEqual([]);
     expect((await cli(home, ["status"])).exitCode).toBe(3);
+  });
+
+  test("an SPU stopped with SIGSTOP is shown suspended, alive but not serving, and the cluster degraded at once; after SIGCONT it runs again", async () => {
+    const home = tempHome();
+    expect((await cli(home, ["create", "--spus", "2", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
+    const pid = pidsOf(home).get("spu-5002")!;
+    process.kill(pid, "SIGSTOP");
+    try {
+      const status = await cli(home, ["status", "--json"]);
+      expect(status.exitCode).toBe(1);
+      expect(status.json.phase).toBe("degraded");
+      expect(status.json.processes.map((entry: { name: string; alive: boolean; state: string }) => [entry.name, entry.alive, entry.state])).toEqual([
+        ["sc", true, "running"],
+        ["spu-5001", true, "running"],
+        ["spu-5002", true, "suspended"],
+      ]);
+      const text = await cli(home, ["status"]);
+      expect(text.stdout).toMatch(new RegExp(`spu-5002 +${pid} +suspended +`));
+      expect(text.stdout).toContain(`suspended (by SIGSTOP or the like, serving nothing): spu-5002; 'kill -CONT ${pid}' lets them go on`);
+      expect(text.stdout).not.toContain("not running:");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    const deadline = Date.now() + 30_000;
+    let phase = "";
+    while (phase !== "running" && Date.now() < deadline) {
+      phase = (await cli(home, ["status", "--json"])).json.phase;
+      if (phase !== "running") await Bun.sleep(100);
+    }
+    expect(phase).toBe("running");
+  });
+});
+
+/** The first line `stream` gives, without waiting for it to end. */
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.includes("\n")) break;
+  }
+  return text.split("\n")[0]!.trim();
+}
+
+/** `probe()` once it equals `wanted`, or its last value after a second (a signal takes a moment to land). */
+async function eventually<T>(probe: () => T, wanted: T): Promise<T> {
+  let value = probe();
+  for (let attempt = 0; attempt < 100 && value !== wanted; attempt++) {
+    await Bun.sleep(10);
+    value = probe();
+  }
+  return value;
+}
+
+describe("processState()", () => {
+  test("tells a running process from a suspended one (SIGSTOP), a zombie, and a pid that is gone", async () => {
+    // The shell's child exits at once and is never reaped: the shell has become 'sleep', which does not wait.
+    const parent = Bun.spawn(["sh", "-c", "sleep 0 & echo $!; exec sleep 30"], { stdout: "pipe" });
+    try {
+      const zombiePid = Number(await firstLine(parent.stdout));
+      expect(Number.isInteger(zombiePid)).toBe(true);
+      let zombie: ProcessRecord | undefined;
+      for (let attempt = 0; attempt < 100 && !zombie; attempt++) {
+        const stat = readFileSync(`/proc/${zombiePid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (fields[0] === "Z") zombie = { pid: zombiePid, startTime: fields[19]!, argv: [] };
+        else await Bun.sleep(10);
+      }
+      const live: ProcessRecord = { pid: parent.pid, startTime: readStartTime(parent.pid), argv: [] };
+      expect(processState(live)).toBe("running");
+      process.kill(parent.pid, "SIGSTOP");
+      expect(await eventually(() => processState(live), "suspended")).toBe("suspended");
+      expect(isAlive(live)).toBe(true);
+      process.kill(parent.pid, "SIGCONT");
+      expect(await eventually(() => processState(live), "running")).toBe("running");
+      expect(processState(zombie!)).toBe("zombie");
+      expect(isAlive(zombie!)).toBe(false);
+      expect(processState({ ...live, startTime: "1" })).toBe("gone");
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 });
 

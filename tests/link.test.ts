@@ -64,4 +64,35 @@ describe("Link", () => {
     expect(events).toEqual(["error"]);
     expect(link.destroyed).toBe(true);
   });
+
+  test("a link that keeps receiving never times out, while a silent one beside it times out alone, and not before its deadline", async () => {
+    // NOTE: spans two of the 4 s sweeps in which Bun's own socket.timeout() fires (link.ts).
+    const timedOut: { name: string; atMs: number }[] = [];
+    const started = performance.now();
+    listeners.push(listenLinks({ host: "127.0.0.1", port: PORT + 3 }, (link) => {
+      let name = "";
+      link.setTimeout(1_500);
+      link.on("data", (chunk) => (name ||= Buffer.from(chunk).toString("utf8", 0, 6)));
+      link.on("timeout", () => {
+        timedOut.push({ name, atMs: performance.now() - started });
+        link.destroy();
+      });
+    }));
+    const chatty = connectLink({ host: "127.0.0.1", port: PORT + 3 });
+    chatty.write(Buffer.from("chatty"));
+    const ticks = setInterval(() => chatty.write(Buffer.from("x")), 200);
+    await Bun.sleep(500);
+    const silent = connectLink({ host: "127.0.0.1", port: PORT + 3 });
+    silent.write(Buffer.from("silent"));
+    try {
+      await Bun.sleep(8_500);
+    } finally {
+      clearInterval(ticks);
+      chatty.destroy();
+      silent.destroy();
+    }
+    expect(timedOut.map((entry) => entry.name)).toEqual(["silent"]);
+    // Opened at 0.5 s with a 1.5 s deadline: never before 2 s.
+    expect(timedOut[0]!.atMs).toBeGreaterThanOrEqual(1_950);
+  }, 20_000);
 });

@@ -16,6 +16,9 @@ describe("derivePhase()", () => {
     [{ exists: true, processCount: 4, aliveCount: 4, spusConfirmed: false, problems: 0 }, "degraded"],
     [{ exists: true, processCount: 4, aliveCount: 4, spusConfirmed: true, problems: 1 }, "degraded"],
     [{ exists: true, processCount: 0, aliveCount: 0, spusConfirmed: false, problems: 1 }, "degraded"],
+    // One process suspended (SIGSTOP): alive, so not stopped, but not serving, even while the SC still counts it online.
+    [{ exists: true, processCount: 4, aliveCount: 4, runningCount: 3, spusConfirmed: true, problems: 0 }, "degraded"],
+    [{ exists: true, processCount: 4, aliveCount: 1, runningCount: 0, spusConfirmed: false, problems: 0 }, "degraded"],
   ])("derivePhase(%j) is %p", (observed, phase) => {
     expect(derivePhase(observed)).toBe(phase);
   });

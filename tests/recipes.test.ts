@@ -3,6 +3,7 @@
  * after each target what the cluster really is (phase, SPUs, pids), not what make printed.
  */
 import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { isAlive } from "../lib/procs.ts";
@@ -96,6 +97,32 @@ describe("examples/Makefile", () => {
     const stopped = await make(home, "status");
     expect(stopped.exitCode).not.toBe(0);
     expect(stopped.stdout).toContain("cluster 'local' is stopped");
+  });
+});
+
+describe("examples/Makefile on a machine without Bun on the PATH", () => {
+  test("finds the project's own Bun (node_modules/.bin/bun, from npm ci) and runs up, status and down", async () => {
+    const home = tempHome();
+    const withoutBun = (process.env.PATH ?? "")
+      .split(":")
+      .filter((dir) => dir !== "" && !existsSync(join(dir, "bun")))
+      .join(":");
+    expect((await $({ nothrow: true, quiet: true, env: { PATH: withoutBun } })`sh -c ${"command -v bun"}`).exitCode).not.toBe(0);
+    const makeWithoutBun = (target: string, vars: string[] = []) =>
+      $({
+        quiet: true,
+        nothrow: true,
+        env: { PATH: withoutBun, HOME: process.env.HOME ?? "/", CLUSTER_HOME: home },
+      })`make --no-print-directory -C ${EXAMPLES} ${target} ${vars}`;
+
+    const up = await makeWithoutBun("up", [`PORT_BASE=${nextPortBase()}`]);
+    expect(up.stderr).not.toContain("not found");
+    expect(up.exitCode).toBe(0);
+    const status = await makeWithoutBun("status");
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain("cluster 'local' is running");
+    expect((await makeWithoutBun("down")).exitCode).toBe(0);
+    expect(livePids(home)).toEqual([]);
   });
 });
 

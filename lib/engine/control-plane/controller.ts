@@ -27,6 +27,9 @@ export interface ControllerHooks {
   disconnect(id: number): void;
 }
 
+/** An election the SC could not record (a full disk) is tried again this often. */
+const ELECTION_RETRY_MS = 1_000;
+
 /** What a change touched, for listeners that mirror the store (Fluvio's Watch). */
 export type ChangeKind = "SPU" | "Topic" | "Partition";
 
@@ -40,6 +43,7 @@ export class Controller {
   /** Partitions last logged as leaderless, so each is logged once per outage. */
   readonly #loggedLeaderless = new Set<string>();
   readonly #listeners = new Set<(kind: ChangeKind) => void>();
+  #electionRetry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(store: MetadataStore, hooks: ControllerHooks) {
     this.#store = store;
@@ -106,6 +110,7 @@ export class Controller {
   /** Stops electing: the SC is leaving, so the sessions closing now are not SPUs leaving. */
   closeElections(): void {
     this.#electionsOpen = false;
+    clearTimeout(this.#electionRetry);
   }
 
   recordReport(id: number, replicas: ReplicaReport[]): void {
@@ -218,5 +223,11 @@ export class Controller {
     }
     if (elected.length > 0) this.#changed("Partition");
     this.#pushTo(told);
+    if (leaderless.some((entry) => entry.unrecorded) && !this.#electionRetry) {
+      this.#electionRetry = setTimeout(() => {
+        this.#electionRetry = undefined;
+        this.#electLeaders("retrying an election the SC could not record");
+      }, ELECTION_RETRY_MS);
+    }
   }
 }

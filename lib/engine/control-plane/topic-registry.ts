@@ -2,11 +2,15 @@
  * The SC's topics and partitions: created, deleted and re-led only here, persisted in the
  * metadata store before anyone is told, and joined with what leaders last reported.
  *
+ * A new leader or in-sync set is taken only once written: when the write fails (a full disk),
+ * the partition stays as it was, and the caller hears why.
+ *
  * A topic's Topic object is its commit point: `create` writes the Partition objects first and
  * the Topic last, `delete` removes the Topic first, and on start Partition objects without
  * their Topic (a create or delete cut short) are removed.
  */
 import { assignReplicas } from "./assignment.ts";
+import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { electLeader } from "./election.ts";
 import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../replica-info.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
@@ -171,15 +175,22 @@ export class TopicRegistry {
    * in-sync replica (election.ts), persisting each new LeaderAndIsr before anyone is told.
    * Returns the partitions changed and those left leaderless, for the SC to push and log.
    */
-  electLeaders(isOnline: (spuId: number) => boolean): { elected: PartitionObject[]; leaderless: { name: string; reason: string }[] } {
+  electLeaders(isOnline: (spuId: number) => boolean): {
+    elected: PartitionObject[];
+    /** `unrecorded`: a leader was elected but could not be written, so the election must be tried again. */
+    leaderless: { name: string; reason: string; unrecorded?: boolean }[];
+  } {
     const elected: PartitionObject[] = [];
-    const leaderless: { name: string; reason: string }[] = [];
+    const leaderless: { name: string; reason: string; unrecorded?: boolean }[] = [];
     for (const partition of this.#partitions.values()) {
       const result = electLeader({ replicas: partition.spec.replicas, current: partition.leaderAndIsr, isOnline });
       if (result.kind === "leaderless") leaderless.push({ name: partition.name, reason: result.reason });
       if (result.kind !== "elect") continue;
-      partition.leaderAndIsr = result.next;
-      this.#store.put("Partition", partition.name, partition);
+      const failure = this.#commitLeaderAndIsr(partition, result.next);
+      if (failure) {
+        leaderless.push({ name: partition.name, reason: `the SC cannot record SPU ${result.next.leader} as its new leader: ${failure}`, unrecorded: true });
+        continue;
+      }
       this.#reports.delete(partition.name);
       elected.push(partition);
     }
@@ -227,8 +238,19 @@ export class TopicRegistry {
     if (!isr.includes(leader) || !isr.every((id) => partition.spec.replicas.includes(id))) {
       return { refused: `in-sync set [${isr.join(", ")}] must hold the leader and only replicas` };
     }
-    partition.leaderAndIsr = { ...partition.leaderAndIsr, isr: partition.spec.replicas.filter((id) => isr.includes(id)) };
-    this.#store.put("Partition", partition.name, partition);
+    const failure = this.#commitLeaderAndIsr(partition, { ...partition.leaderAndIsr, isr: partition.spec.replicas.filter((id) => isr.includes(id)) });
+    if (failure) return { refused: `the SC cannot record it: ${failure}` };
     return { changed: partition.spec.replicas };
+  }
+
+  /** Writes `partition` with `next` as its leader and in-sync set, then takes it; on a failed write changes nothing and says why. */
+  #commitLeaderAndIsr(partition: PartitionObject, next: PartitionObject["leaderAndIsr"]): string | undefined {
+    try {
+      this.#store.put("Partition", partition.name, { ...partition, leaderAndIsr: next });
+    } catch (error) {
+      return isDiskFull(error) ? describeDiskFull(this.#store.dir) : (error as Error).message;
+    }
+    partition.leaderAndIsr = next;
+    return undefined;
   }
 }

@@ -7,13 +7,19 @@
  * (it led before, or followed a leader that lost its place), the leader answers DIVERGING and
  * the follower cuts its log there before fetching again. A connection opens with a `hello`
  * carrying the cluster token; a leader that refuses it closes the link, and it is tried again.
+ *
+ * Records that cannot be stored because the disk is full are fetched again after a capped
+ * exponential backoff, on the same link; the leader meanwhile sees this follower lag and
+ * drops it from the in-sync set, and takes it back once it has caught up (isr.ts).
  */
 import { log } from "../daemon/log.ts";
+import { RepeatedFailure } from "../daemon/repeated-failure.ts";
+import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { HelloClient } from "../wire/handshake.ts";
 import type { Link } from "../wire/link.ts";
 import { readRecords, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
-import type { Replica } from "./replica.ts";
+import { FAILURE_LOG_INTERVAL_MS, type Replica } from "./replica.ts";
 
 /** Most bytes of records asked for in one fetch. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
@@ -21,6 +27,9 @@ const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 const FETCH_WAIT_MS = 500;
 /** How soon a fetch the leader refused (it does not lead this epoch yet) is asked again. */
 const REFUSED_FETCH_RETRY_MS = 250;
+/** After records could not be stored for want of disk space, the next fetch waits this long, doubling up to STORE_MAX_RETRY_MS. */
+const STORE_FIRST_RETRY_MS = 100;
+const STORE_MAX_RETRY_MS = 5_000;
 
 /** Keeps one follower replica fetching from its leader until stopped (reconnecting after any failure). */
 export class FollowerFetcher {
@@ -32,6 +41,7 @@ export class FollowerFetcher {
   readonly #link: HelloClient;
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #storeFailure: RepeatedFailure;
 
   constructor(options: {
     replica: Replica;
@@ -45,6 +55,12 @@ export class FollowerFetcher {
     this.#changed = options.changed;
     this.leader = options.replica.assignment.leader;
     this.leaderEpoch = options.replica.assignment.leaderEpoch;
+    this.#storeFailure = new RepeatedFailure({
+      what: `replica '${this.#name()}' storing records from leader SPU ${this.leader}`,
+      firstDelayMs: STORE_FIRST_RETRY_MS,
+      maxDelayMs: STORE_MAX_RETRY_MS,
+      logIntervalMs: FAILURE_LOG_INTERVAL_MS,
+    });
     this.#link = new HelloClient(options.leaderAddress, {
       spuId: this.#selfId,
       token: options.token,
@@ -81,7 +97,6 @@ export class FollowerFetcher {
 
   #onRecords(socket: Link, answer: RecordsMessage, body: Uint8Array): void {
     if (this.#stopped) return;
-    this.#link.answered();
     if (answer.error === "DIVERGING" && answer.truncateTo !== undefined && answer.truncateTo < this.#replica.log.endOffset) {
       // Records from there on are not the leader's: no one acknowledged them under this epoch.
       log(
@@ -98,14 +113,35 @@ export class FollowerFetcher {
       this.#timer = setTimeout(() => this.#fetch(socket, FETCH_WAIT_MS), REFUSED_FETCH_RETRY_MS);
       return;
     }
-    if (body.length > 0) {
-      this.#replica.log.appendRaw(body);
-      this.#replica.log.sync();
+    try {
+      this.#store(body, answer);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      const delayMs = this.#storeFailure.fail(describeDiskFull(this.#replica.log.dir, body.length));
+      this.#timer = setTimeout(() => this.#fetch(socket, 0), delayMs);
+      return;
     }
-    this.#replica.followLeaderEpochs(answer.epochs ?? []);
-    this.#replica.followLeaderHighWatermark(answer.highWatermark);
+    this.#storeFailure.succeed();
+    this.#link.answered();
     this.#changed();
     this.#fetch(socket, body.length > 0 ? 0 : FETCH_WAIT_MS);
+  }
+
+  /** Appends and fsyncs the records of an answer and keeps the leader's history for them; on a failure keeps none of it. */
+  #store(body: Uint8Array, answer: RecordsMessage): void {
+    const log = this.#replica.log;
+    const before = log.endOffset;
+    // A failed append is undone by the log itself.
+    if (body.length > 0) log.appendRaw(body);
+    try {
+      if (body.length > 0) log.sync();
+      this.#replica.followLeaderEpochs(answer.epochs ?? []);
+    } catch (error) {
+      // Records not durable, or without their epochs on disk, must not be acknowledged by the next fetch's offset.
+      if (log.endOffset > before) log.truncateTo(before);
+      throw error;
+    }
+    this.#replica.followLeaderHighWatermark(answer.highWatermark);
   }
 
   #name(): string {

@@ -9,7 +9,7 @@ import type { FetchResult } from "../replica-info.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import type { Link } from "../wire/link.ts";
-import { readFetch, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
+import { HELLO_TIMEOUT_MS, readFetch, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
 import type { ReplicaManager } from "./replica-manager.ts";
 
 const NOT_LEADER: FetchResult = { endOffset: 0, highWatermark: 0, epochs: [], records: new Uint8Array(0), refusal: "NOT_LEADER" };
@@ -58,12 +58,21 @@ export function serveFollower(link: Link, token: string, replicas: ReplicaManage
   link.on("close", () => {
     if (follower) replicas.get(follower.topic, follower.partition)?.followerDisconnected(follower.id);
   });
+  // A connection that never completes its hello (junk, a frame cut short) is not held open.
+  link.setTimeout(HELLO_TIMEOUT_MS);
+  link.on("timeout", () => {
+    log(`a follower connection from ${link.remoteAddress} sent no hello for ${HELLO_TIMEOUT_MS} ms; closing it`);
+    link.destroy();
+  });
   acceptHello(link, {
     token,
     kind: "follower connection",
-    accepted: () => (frame) => {
-      queue.push(readFetch(frame.header));
-      void next();
+    accepted: () => {
+      link.setTimeout(0);
+      return (frame) => {
+        queue.push(readFetch(frame.header));
+        void next();
+      };
     },
   });
 }

@@ -25,9 +25,10 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../home.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
 import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
-import { openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";
+import { FRAME_HEADER_BYTES, firstFrames, openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";
 import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../replica-info.ts";
-import { firstFrames } from "../storage/partition-log.ts";
+import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
+import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;
@@ -36,11 +37,16 @@ export const PRODUCE_TIMEOUT_MS = 30_000;
 /** An in-sync set change the SC has not confirmed within this time is asked for again. */
 const ISR_RETRY_MS = 1_000;
 const CHECKPOINT_INTERVAL_MS = 1_000;
+/** A checkpoint that cannot be written is tried again after this, doubling up to CHECKPOINT_MAX_RETRY_MS. */
+const CHECKPOINT_FIRST_RETRY_MS = 1_000;
+const CHECKPOINT_MAX_RETRY_MS = 30_000;
+/** A storage failure repeated in a row is logged at most this often. */
+export const FAILURE_LOG_INTERVAL_MS = 10_000;
 const CHECKPOINT_FILE = "high-watermark";
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Why a replica cannot serve a request; each wire adapter maps it to its protocol's answer. */
-export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST";
+export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST" | "DISK_FULL";
 
 /** A request a replica cannot serve, with the reason in the engine's terms. */
 export class ReplicaError extends Error {
@@ -96,6 +102,7 @@ export class Replica {
   #flushScheduled = false;
   #checkpointTimer: ReturnType<typeof setTimeout> | null = null;
   #checkpointed = -1;
+  #checkpointFailure: RepeatedFailure;
   #closed = false;
 
   constructor(dir: string, assignment: ReplicaAssignmentInfo, selfId: number, hooks: ReplicaHooks) {
@@ -105,6 +112,12 @@ export class Replica {
     this.#selfId = selfId;
     this.#hooks = hooks;
     this.#assignment = assignment;
+    this.#checkpointFailure = new RepeatedFailure({
+      what: `replica '${assignment.topic}-${assignment.partition}' checkpointing its high watermark`,
+      firstDelayMs: CHECKPOINT_FIRST_RETRY_MS,
+      maxDelayMs: CHECKPOINT_MAX_RETRY_MS,
+      logIntervalMs: FAILURE_LOG_INTERVAL_MS,
+    });
     this.#epochs = clampHistory(readHistory(dir), this.log.endOffset);
     this.#syncedEnd = this.log.endOffset;
     this.#highWatermark = Math.min(readCheckpoint(dir), this.log.endOffset);
@@ -152,7 +165,13 @@ export class Replica {
     this.#ensureLeader();
     const stuck = this.#stuckShrink();
     if (stuck) throw stuck;
-    const result = this.log.append(values);
+    let result;
+    try {
+      result = this.log.append(values);
+    } catch (error) {
+      // The log undid the partial write: nothing of this batch is stored.
+      throw isDiskFull(error) ? this.#diskFullError(values.reduce((sum, value) => sum + FRAME_HEADER_BYTES + value.byteLength, 0)) : error;
+    }
     this.#wake();
     this.#scheduleFlush();
     await new Promise<void>((resolve, reject) => {
@@ -316,7 +335,7 @@ export class Replica {
     this.#failWaiters(new ReplicaError("NOT_LEADER", `partition '${this.#assignment.topic}-${this.#assignment.partition}' is closing on this SPU`));
     this.#wake();
     if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
-    this.#writeCheckpoint();
+    this.#tryCheckpoint();
     this.log.close();
   }
 
@@ -373,7 +392,14 @@ export class Replica {
     setImmediate(() => {
       this.#flushScheduled = false;
       if (this.#closed) return;
-      this.log.sync();
+      try {
+        this.log.sync();
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        // What waits is not durable: it fails, and the producer may send it again.
+        this.#failWaiters(this.#diskFullError());
+        return;
+      }
       this.#syncedEnd = this.log.endOffset;
       this.#advance();
       this.#hooks.changed();
@@ -453,18 +479,37 @@ export class Replica {
     }
   }
 
-  #scheduleCheckpoint(): void {
+  #scheduleCheckpoint(delayMs = CHECKPOINT_INTERVAL_MS): void {
     if (this.#checkpointTimer) return;
     this.#checkpointTimer = setTimeout(() => {
       this.#checkpointTimer = null;
-      this.#writeCheckpoint();
-    }, CHECKPOINT_INTERVAL_MS);
+      const retryMs = this.#tryCheckpoint();
+      if (retryMs !== undefined) this.#scheduleCheckpoint(retryMs);
+    }, delayMs);
   }
 
-  #writeCheckpoint(): void {
-    if (this.#checkpointed === this.#highWatermark) return;
-    writeFileAtomic(join(this.log.dir, CHECKPOINT_FILE), `${this.#highWatermark}\n`);
+  /**
+   * Writes the high watermark checkpoint if it moved. A failure (a full disk) is logged and
+   * survived: the checkpoint only spares a restarted leader a wait for its followers. Returns
+   * how long to wait before trying again after a failure.
+   */
+  #tryCheckpoint(): number | undefined {
+    if (this.#checkpointed === this.#highWatermark) return undefined;
+    try {
+      writeFileAtomic(join(this.log.dir, CHECKPOINT_FILE), `${this.#highWatermark}\n`);
+    } catch (error) {
+      const reason = isDiskFull(error) ? describeDiskFull(this.log.dir) : (error as Error).message;
+      return this.#checkpointFailure.fail(reason);
+    }
     this.#checkpointed = this.#highWatermark;
+    this.#checkpointFailure.succeed();
+    return undefined;
+  }
+
+  /** The error for a write of this replica's log (of `bytes`, when known) that found the disk full. */
+  #diskFullError(bytes?: number): ReplicaError {
+    const { topic, partition } = this.#assignment;
+    return new ReplicaError("DISK_FULL", `SPU ${this.#selfId} cannot store partition '${topic}-${partition}': ${describeDiskFull(this.log.dir, bytes)}`);
   }
 }
 

@@ -410,11 +410,19 @@ export class PartitionLog {
     const previous = this.activeSegment();
     fsyncSync(previous.fd as number);
     fsyncSync(this.activeIndexFd);
-    closeSync(this.activeIndexFd);
+    // The new files first: if they cannot be made (a full disk), the active segment stays usable.
     const segment = this.createSegmentFile(this.end);
     segment.fd = openSync(this.logPath(segment), constants.O_RDWR);
+    let indexFd: number;
+    try {
+      indexFd = openSync(this.indexPath(segment), constants.O_RDWR);
+    } catch (error) {
+      closeSync(segment.fd);
+      throw error;
+    }
     segment.index = { relOffsets: [], positions: [] };
-    this.activeIndexFd = openSync(this.indexPath(segment), constants.O_RDWR);
+    closeSync(this.activeIndexFd);
+    this.activeIndexFd = indexFd;
     this.segments.push(segment);
     this.dirDirty = true;
     return segment;

@@ -8,8 +8,17 @@
  * a bare Bun.serve process: 25 MiB, 32.5 MiB once node:net is loaded); Bun.listen and
  * Bun.connect cost nothing to load. A native socket may take only part of a write, so what it
  * does not take waits here, in order, until the socket drains.
+ *
+ * NOTE: the idle timeout is kept here, per link, and not with Bun's `socket.timeout(seconds)`.
+ * That one (uSockets underneath) counts in sweeps of one timer per event loop, every 4 s: a
+ * timeout of 1 to 4 s fires at the next sweep, anywhere from 0 to 4 s away; neither received
+ * bytes nor writes restart it; and every socket due at a sweep fires in the same millisecond.
+ * With it the SC closed every SPU session at once, every 4 s, however busy the sessions were.
  */
 import type { Socket, TCPSocketListener } from "bun";
+
+/** How late an idle check may run before it waits one more turn of I/O (see #checkIdle). */
+const LATE_CHECK_MS = 50;
 
 type Handlers = {
   connect: () => void;
@@ -26,7 +35,9 @@ export class Link {
   #socket: Socket<Link> | undefined;
   #pending: Uint8Array[] = [];
   #endWhenFlushed = false;
-  #idleSeconds = 0;
+  #idleMs = 0;
+  #lastReceivedAt = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #handlers: { [Event in keyof Handlers]: Handlers[Event][] } = { connect: [], data: [], timeout: [], error: [], close: [] };
 
   on<Event extends keyof Handlers>(event: Event, handler: Handlers[Event]): this {
@@ -62,16 +73,41 @@ export class Link {
     else this.#closed();
   }
 
-  /** Emits "timeout" once the link has been idle for `milliseconds` (whole seconds, rounded up). */
+  /**
+   * Emits "timeout", once, when `milliseconds` pass in which this link received nothing
+   * (counted from this call; 0 turns it off). Any byte received starts the count again; what
+   * this side writes does not, so a peer gone silent is noticed however much is sent to it.
+   * Each link has its own deadline: one silent link times out alone.
+   */
   setTimeout(milliseconds: number): void {
-    this.#idleSeconds = Math.ceil(milliseconds / 1000);
-    this.#socket?.timeout(this.#idleSeconds);
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#idleMs = milliseconds;
+    if (milliseconds <= 0 || this.destroyed) return;
+    this.#lastReceivedAt = performance.now();
+    this.#checkIdleIn(milliseconds);
+  }
+
+  #checkIdleIn(milliseconds: number, recheck = false): void {
+    const dueAt = performance.now() + milliseconds;
+    this.#idleTimer = setTimeout(() => this.#checkIdle(dueAt, recheck), milliseconds);
+  }
+
+  #checkIdle(dueAt: number, recheck: boolean): void {
+    this.#idleTimer = undefined;
+    if (this.destroyed || this.#idleMs <= 0) return;
+    const now = performance.now();
+    const idle = now - this.#lastReceivedAt;
+    if (idle < this.#idleMs) return this.#checkIdleIn(this.#idleMs - idle);
+    // NOTE: a check that runs late means the event loop was busy, and the peer's bytes may be
+    // waiting unread: look once more after a turn of I/O before calling the peer silent.
+    if (!recheck && now - dueAt > LATE_CHECK_MS) return this.#checkIdleIn(LATE_CHECK_MS, true);
+    for (const handler of this.#handlers.timeout) handler();
   }
 
   attach(socket: Socket<Link>): void {
     this.#socket = socket;
     this.remoteAddress = socket.remoteAddress;
-    if (this.#idleSeconds > 0) socket.timeout(this.#idleSeconds);
     if (this.destroyed) {
       socket.terminate();
       return;
@@ -96,6 +132,8 @@ export class Link {
 
   #closed(): void {
     this.destroyed = true;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#pending = [];
     for (const handler of this.#handlers.close.splice(0)) handler();
   }
@@ -107,13 +145,12 @@ export class Link {
       for (const handler of socket.data.#handlers.connect) handler();
     },
     data(socket: Socket<Link>, chunk: Buffer) {
-      for (const handler of socket.data.#handlers.data) handler(chunk);
+      const link = socket.data;
+      if (link.#idleMs > 0) link.#lastReceivedAt = performance.now();
+      for (const handler of link.#handlers.data) handler(chunk);
     },
     drain(socket: Socket<Link>) {
       socket.data.#flush();
-    },
-    timeout(socket: Socket<Link>) {
-      for (const handler of socket.data.#handlers.timeout) handler();
     },
     error(socket: Socket<Link>, error: Error) {
       for (const handler of socket.data.#handlers.error) handler(error);

@@ -35,6 +35,8 @@ import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignme
 export const REPORT_INTERVAL_MS = 20;
 /** How often an SPU tells the SC it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 1_000;
+/** A connection to a private port that has not completed its `hello` this long after its last byte is closed. */
+export const HELLO_TIMEOUT_MS = 3_000;
 
 /** The first frame of every connection to the SC's or an SPU's private port. */
 export interface HelloMessage {

@@ -49,7 +49,9 @@ function errorCodeOf(error: unknown): ErrorCode {
     NOT_LEADER: { code: "NotLeaderForPartition" },
     OFFSET_OUT_OF_RANGE: { code: "OffsetOutOfRange" },
     PRODUCE_TIMEOUT: { code: "RequestTimedOut", timeoutMs: 0, requestKind: "Produce" },
-    SC_UNREACHABLE: { code: "Other", message: error.message },
+    // Fluvio has no code for these: the message names the CLI's (admin.ts reads it back).
+    SC_UNREACHABLE: { code: "Other", message: `SC_UNREACHABLE: ${error.message}` },
+    DISK_FULL: { code: "Other", message: `DISK_FULL: ${error.message}` },
     BAD_REQUEST: { code: "Other", message: error.message },
   };
   return codes[error.code];
