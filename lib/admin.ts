@@ -9,7 +9,6 @@
 import { ClusterError, type ErrorCode } from "./errors.ts";
 import type { ClusterPaths } from "./home.ts";
 import type { ResolvedSpec } from "./spec.ts";
-import { isScRunning, locateSavedCluster } from "./state.ts";
 import { authorizationHeaders, readToken } from "./token.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 import type { SpuObject, TopicObject } from "./engine/store.ts";
@@ -105,17 +104,6 @@ export interface RunningCluster {
   paths: ClusterPaths;
   spec: ResolvedSpec;
   admin: AdminTarget;
-}
-
-/** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER, NOT_RUNNING or TOKEN_MISSING. */
-export function locateRunningCluster(options: { home?: string; name?: string }): RunningCluster {
-  const { paths, spec } = locateSavedCluster(options);
-  if (!isScRunning(paths)) {
-    throw new ClusterError("NOT_RUNNING", `cluster '${paths.name}' is not running`, {
-      hint: `run 'cluster resume --name ${paths.name}' to start it`,
-    });
-  }
-  return { paths, spec, admin: adminTarget(spec, paths) };
 }
 
 /** Every topic, as the SC stores it. */

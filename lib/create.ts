@@ -14,11 +14,11 @@ import {
   clusterPaths,
   ensureDir,
   listClusterNames,
-  locateCluster,
   removeClusterDir,
   type ClusterPaths,
 } from "./home.ts";
 import { ensurePortsFree, planComponents, startComponents } from "./launch.ts";
+import { locateCluster } from "./locate.ts";
 import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/store.ts";
 import { formatPlan, type Plan } from "./plan.ts";

@@ -5,8 +5,9 @@
  */
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
-import { clusterExists, isDirectory, locateCluster, removeClusterDir, type ClusterPaths } from "./home.ts";
+import { clusterExists, isDirectory, removeClusterDir, type ClusterPaths } from "./home.ts";
 import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
+import { locateCluster } from "./locate.ts";
 import { acquireLock } from "./lock.ts";
 import { clusterOptions, formatSeconds, printResult, type CommonArgs } from "./output.ts";
 import { formatPlan, type Plan } from "./plan.ts";

@@ -11,8 +11,9 @@
  * while stdin stays open (`tail -f | cluster produce`).
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, spuRequest, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
+import { spuRequest, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
+import { locateCluster } from "./locate.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { encodeValues } from "./engine/records.ts";
@@ -48,7 +49,7 @@ export interface ProduceResult {
 
 /** Produces every line of `options.input` as a record; resolves once all are acknowledged. */
 export async function produceRecords(options: ProduceOptions): Promise<ProduceResult> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const leaders = await topicLeaders(cluster, options.topic);
   if (options.partition !== undefined && !leaders.some((leader) => leader.partition === options.partition)) {
     throw new ClusterError("NO_PARTITION", `topic '${options.topic}' has no partition ${options.partition} (it has ${leaders.length})`, {

@@ -7,8 +7,8 @@
  * token file must be there.
  */
 import type { Argv } from "yargs";
-import { adminTarget, adminUrl, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
-import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
+import { adminTarget, adminUrl, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
+import { confirmLeaders, confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
@@ -18,8 +18,8 @@ import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOpti
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { formatPlan, type Plan } from "./plan.ts";
-import { locateExistingCluster, readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import { locateCluster } from "./locate.ts";
+import { readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
 
 export interface ResumeOptions {
@@ -56,7 +56,7 @@ function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
 
 /** What `resume` would do: start the components of the saved spec that are not running. */
 export async function planResume(options: ResumeOptions): Promise<Plan> {
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const spec = readSpecToResume(paths);
   const processes = readState(paths).processes;
   const missing = missingComponents(planComponents(spec, paths), processes, isAlive);
@@ -81,7 +81,7 @@ export async function planResume(options: ResumeOptions): Promise<Plan> {
 
 export async function resumeCluster(options: ResumeOptions): Promise<ResumeResult> {
   const started = performance.now();
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const lock = acquireLock(paths.lock, { verb: "resume", subject: `cluster '${paths.name}'` });
   let startedNow: ProcessEntry[] = [];
   try {
@@ -144,40 +144,6 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
     throw error;
   } finally {
     lock.release();
-  }
-}
-
-/** Names of the partitions whose leader has not reported back: "orders-0 (leader SPU 5002)". */
-export function leaderlessPartitions(partitions: PartitionView[]): string[] {
-  return partitions.filter((partition) => !partition.online).map((partition) => `${partition.topic}-${partition.partition} (leader SPU ${partition.leader})`);
-}
-
-/**
- * Polls the SC until every partition's leader is online and has reported its log open, so a
- * resumed cluster serves every topic; returns how many partitions there are.
- */
-async function confirmLeaders(options: {
-  admin: AdminTarget;
-  logsDir: string;
-  timeoutMs: number;
-  onProgress?: (text: string) => void;
-}): Promise<number> {
-  const deadline = Date.now() + options.timeoutMs;
-  let pause = 2;
-  for (;;) {
-    const partitions = await listPartitions(options.admin);
-    const waiting = leaderlessPartitions(partitions);
-    if (waiting.length === 0) return partitions.length;
-    options.onProgress?.(`partition leaders ${partitions.length - waiting.length}/${partitions.length} back, waiting for ${waiting.join(", ")}`);
-    if (Date.now() >= deadline) {
-      throw new ClusterError(
-        "LEADER_UNAVAILABLE",
-        `${waiting.length} partition(s) have no live leader after ${options.timeoutMs / 1000}s: ${waiting.join(", ")}`,
-        { hint: `see the SPU logs in '${options.logsDir}', or raise --timeout` },
-      );
-    }
-    await Bun.sleep(pause);
-    pause = Math.min(pause * 2, MAX_POLL_MS);
   }
 }
 

@@ -7,7 +7,8 @@ import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts"
 import { acquireLock } from "./lock.ts";
 import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { formatPlan, type Plan } from "./plan.ts";
-import { locateExistingCluster, readState, writeState } from "./state.ts";
+import { locateCluster } from "./locate.ts";
+import { readState, writeState } from "./state.ts";
 
 export interface ShutdownOptions {
   home?: string;
@@ -32,7 +33,7 @@ const DEFAULT_GRACE_SECONDS = 10;
 
 /** What `shutdown` would do: the live recorded processes it would signal, SPUs first. */
 export function planShutdown(options: ShutdownOptions): Plan {
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const running = stopOrder(liveEntries(readState(paths).processes));
   return {
     dryRun: true,
@@ -48,7 +49,7 @@ export function planShutdown(options: ShutdownOptions): Plan {
 
 export async function shutdownCluster(options: ShutdownOptions): Promise<ShutdownResult> {
   const started = performance.now();
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const lock = acquireLock(paths.lock, { verb: "shutdown", subject: `cluster '${paths.name}'` });
   try {
     const state = readState(paths);

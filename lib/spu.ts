@@ -10,11 +10,12 @@ import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
-import { isScRunning, locateSavedCluster } from "./state.ts";
+import { locateCluster } from "./locate.ts";
+import { isScRunning } from "./state.ts";
 
 /** The SPU list in Fluvio's JSON shape; from the store, all offline, when the SC is stopped. */
 export async function listClusterSpus(options: { home?: string; name?: string }): Promise<unknown[]> {
-  const { paths, spec } = locateSavedCluster(options);
+  const { paths, spec } = locateCluster(options, "have-spec");
   if (isScRunning(paths)) return (await listSpusRaw(adminTarget(spec, paths))) as unknown[];
   return new MetadataStore(spec.metadataDir)
     .listSpus()
@@ -54,7 +55,7 @@ export async function registerClusterSpu(options: {
   publicPort?: number;
   privatePort?: number;
 }): Promise<{ name: string; registered: number }> {
-  const { paths, spec } = locateSavedCluster(options);
+  const { paths, spec } = locateCluster(options, "have-spec");
   const ports = spuPorts(spec, options.id, options);
   const lock = acquireLock(paths.lock, { verb: "spu register", subject: `cluster '${paths.name}'` });
   try {
@@ -79,7 +80,7 @@ export async function unregisterClusterSpu(options: {
   name?: string;
   id: number;
 }): Promise<{ name: string; unregistered: number }> {
-  const { paths, spec } = locateSavedCluster(options);
+  const { paths, spec } = locateCluster(options, "have-spec");
   const lock = acquireLock(paths.lock, { verb: "spu unregister", subject: `cluster '${paths.name}'` });
   try {
     if (isScRunning(paths)) {

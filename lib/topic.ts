@@ -4,7 +4,8 @@
  * Kafka would refuse); this verb adds the command that fixes it to each refusal.
  */
 import type { Argv } from "yargs";
-import { createTopic, deleteTopic, listPartitions, listTopics, locateRunningCluster } from "./admin.ts";
+import { createTopic, deleteTopic, listPartitions, listTopics } from "./admin.ts";
+import { locateCluster } from "./locate.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { MAX_TOPIC_NAME_LENGTH } from "./engine/topic-name.ts";
@@ -26,7 +27,7 @@ export async function createClusterTopic(options: {
   partitions?: number;
   replication?: number;
 }): Promise<TopicSummary> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const name = cluster.paths.name;
   try {
     const created = await createTopic(cluster.admin, {
@@ -48,7 +49,7 @@ export async function createClusterTopic(options: {
 
 /** Every topic with its partitions' leaders, replicas and in-sync sets. */
 export async function listClusterTopics(options: { home?: string; name?: string }): Promise<TopicSummary[]> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const [topics, partitions] = await Promise.all([listTopics(cluster.admin), listPartitions(cluster.admin)]);
   return topics.map((topic) =>
     summarize(
@@ -62,7 +63,7 @@ export async function listClusterTopics(options: { home?: string; name?: string 
 
 /** Deletes topic `topic` and every record of it. */
 export async function deleteClusterTopic(options: { home?: string; name?: string; topic: string }): Promise<{ deleted: string }> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   try {
     await deleteTopic(cluster.admin, options.topic);
   } catch (error) {

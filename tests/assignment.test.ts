@@ -9,7 +9,7 @@ import { openPartitionLog } from "../lib/engine/partition-log.ts";
 import { decodeLogFrames, decodeValues, encodeValues, firstFrames } from "../lib/engine/records.ts";
 import { partitionName, topicNameProblem } from "../lib/engine/topic-name.ts";
 import { splitLines } from "../lib/produce.ts";
-import { leaderlessPartitions } from "../lib/resume.ts";
+import { leaderlessPartitions } from "../lib/confirm-spus.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
