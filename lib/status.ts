@@ -13,8 +13,8 @@ import { componentName, findEntry, planComponents } from "./launch.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { MetadataStore, type PartitionObject, type TopicObject } from "./engine/store.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import { storedSpuIds, type TopicObject } from "./engine/store.ts";
+import { readStoredTopics, type PartitionView } from "./engine/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";
@@ -156,10 +156,10 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: 
       status.problems.push(error.message);
     }
   }
-  const stored = attempt(() => new MetadataStore(spec.metadataDir).listSpus(), status.problems) ?? [];
+  const stored = attempt(() => storedSpuIds(spec.metadataDir), status.problems) ?? [];
   return compareSpuSets(
     expected,
-    stored.map((spu) => ({ id: spu.spec.spuId, online: false })),
+    stored.map((id) => ({ id, online: false })),
   );
 }
 
@@ -175,24 +175,9 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
     }
   }
   if (!topics) {
-    const store = new MetadataStore(spec.metadataDir);
-    topics = attempt(() => store.list<TopicObject>("Topic"), status.problems) ?? [];
-    const stored = attempt(() => store.list<PartitionObject>("Partition"), status.problems) ?? [];
-    status.partitions = stored
-      .filter((partition) => topics!.some((topic) => topic.name === partition.spec.topic))
-      .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
-      .map((partition) => ({
-        topic: partition.spec.topic,
-        partition: partition.spec.partition,
-        replicas: partition.spec.replicas,
-        ...partition.leaderAndIsr,
-        online: false,
-        // Only a running SC knows which SPUs are connected.
-        leaderless: false,
-        electionPending: false,
-        endOffset: null,
-        highWatermark: null,
-      }));
+    const stored = attempt(() => readStoredTopics(spec.metadataDir), status.problems) ?? { topics: [], partitions: [] };
+    topics = stored.topics;
+    status.partitions = stored.partitions;
   }
   status.topics = topics.map((topic) => ({ name: topic.name, partitions: topic.spec.partitions, replication: topic.spec.replicationFactor }));
 }
