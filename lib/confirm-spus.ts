@@ -11,6 +11,7 @@ import { logFileOf, type ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
 import { componentName } from "./launch.ts";
+import type { LifecycleVerb } from "./plan.ts";
 import { pollUntil, type PollOptions } from "./poll-until.ts";
 import type { ProcessEntry } from "./state.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
@@ -95,7 +96,7 @@ export interface ConfirmOptions {
    * Which verb is confirming. A failed `create` removes the cluster, logs included, so its
    * errors carry the log lines themselves and say to run `create` again, not `resume`.
    */
-  verb: "create" | "resume";
+  verb: LifecycleVerb;
   onProgress?: (sets: SpuSets | undefined) => void;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Argv } from "yargs";
 import { UsageError } from "./errors.ts";
+import { formatPlan, type ShownPlan } from "./plan.ts";
 
 export interface CommonArgs {
   name?: string;
@@ -83,4 +84,33 @@ export function createProgress(argv: CommonArgs): { update(text: string): void; 
 /** "0.23s" */
 export function formatSeconds(milliseconds: number): string {
   return `${(milliseconds / 1000).toFixed(2)}s`;
+}
+
+/** The arguments every lifecycle verb takes: `--timeout` and `--dry-run` besides the common ones. */
+export interface LifecycleArgs extends CommonArgs {
+  timeout: number;
+  dryRun?: boolean;
+}
+
+/**
+ * The handler of a lifecycle verb: with `--dry-run` it prints the plan `preview` shows; else it
+ * runs the verb with progress on stderr and prints the result. Resolves to the exit code, 0.
+ */
+export async function runLifecycleVerb<Options, Result>(
+  argv: CommonArgs & { dryRun?: boolean },
+  verb: {
+    options: Options;
+    preview: (options: Options) => Promise<ShownPlan>;
+    run: (options: Options & { onProgress: (text: string) => void }) => Promise<Result>;
+    format: (result: Result) => string;
+  },
+): Promise<number> {
+  if (argv.dryRun) {
+    printResult(argv, await verb.preview(verb.options), formatPlan);
+    return 0;
+  }
+  const progress = createProgress(argv);
+  const result = await verb.run({ ...verb.options, onProgress: progress.update }).finally(progress.clear);
+  printResult(argv, result, verb.format);
+  return 0;
 }
