@@ -53,14 +53,16 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
     const { actions } = plan;
     for (let index = 0; index < actions.length; index++) {
       const action = actions[index]!;
+      let done: Action = action;
       if (action.action === "stop") {
         const stops = [action];
         while (actions[index + 1]?.action === "stop") stops.push(actions[++index] as StopAction);
         await run.stop(stops);
+        done = stops.at(-1)!;
       } else {
         await run.perform(action);
       }
-      if (actions[index]!.progress) context.onProgress?.(actions[index]!.progress!);
+      if (done.progress !== undefined) context.onProgress?.(done.progress);
     }
     return run.applied;
   } catch (error) {

@@ -21,8 +21,7 @@ import {
 import { planComponents } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
-import { storedSpuPath } from "./engine/store.ts";
-import type { Plan, ShownPlan } from "./plan.ts";
+import { seedSpuAction, type Plan, type ShownPlan } from "./plan.ts";
 import { clusterOptions, formatSeconds, runLifecycleVerb, timeoutOption, type LifecycleArgs } from "./output.ts";
 import {
   choosePortBase,
@@ -57,7 +56,6 @@ export interface CreateResult {
   spus: { expected: number[]; registered: number[]; online: number[] };
   elapsedMs: number;
 }
-
 
 /** What `create` acts on: the spec asked for, and the port blocks other clusters of the home claim. */
 export interface CreateObservation {
@@ -99,6 +97,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
         onProgress: options.onProgress,
         claim,
       });
+      // The plan ends by confirming the SPU set, so a create that got here has it.
       const sets = applied.spus!;
       return {
         name: paths.name,
@@ -157,7 +156,7 @@ export function planCreate(observed: CreateObservation): CreatePlan {
       { action: "write-spec", path: paths.spec, spec },
       { action: "write-token", path: paths.token },
       { action: "check-ports", host: spec.host, components },
-      ...spec.spus.map((spu) => ({ action: "seed-spu" as const, path: storedSpuPath(spec.metadataDir, spu.id), metadataDir: spec.metadataDir, host: spec.host, spu })),
+      ...spec.spus.map((spu) => seedSpuAction(spec, spu)),
       {
         action: "write-state",
         path: paths.state,

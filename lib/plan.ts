@@ -8,6 +8,7 @@
 import { componentName, type Component } from "./launch.ts";
 import type { ResolvedSpec, ResolvedSpu } from "./spec.ts";
 import type { Intent, ProcessEntry } from "./state.ts";
+import { storedSpuPath } from "./engine/store.ts";
 
 export type LifecycleVerb = "create" | "resume" | "shutdown" | "delete";
 
@@ -40,6 +41,11 @@ export interface Plan {
   /** What state.yaml records as the plan begins; `write-state` records these, less those stopped, plus those started. */
   processes: ProcessEntry[];
   actions: Action[];
+}
+
+/** The action that registers `spu` of `spec` in the store of an SC that is not running. */
+export function seedSpuAction(spec: ResolvedSpec, spu: ResolvedSpu): Action {
+  return { action: "seed-spu", path: storedSpuPath(spec.metadataDir, spu.id), metadataDir: spec.metadataDir, host: spec.host, spu };
 }
 
 /** The processes `plan` stops, in the order state.yaml records them. */

@@ -16,10 +16,10 @@ import { liveEntries, missingComponents, planComponents, stopOrder } from "./lau
 import { locateCluster } from "./locate.ts";
 import { acquireLock, findStaleHolder, type LockHolder } from "./lock.ts";
 import { clusterOptions, formatSeconds, runLifecycleVerb, timeoutOption, type LifecycleArgs } from "./output.ts";
-import { startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
+import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
-import { storedSpuIds, storedSpuPath } from "./engine/store.ts";
+import { storedSpuIds } from "./engine/store.ts";
 import type { PartitionView } from "./engine/topic-registry.ts";
 
 export interface ResumeOptions {
@@ -116,9 +116,7 @@ export function planResume(observed: ResumeObservation): Plan {
       ? spec.spus
           .filter((spu) => !registered.spus.some((report) => report.id === spu.id))
           .map((spu) => ({ action: "register-spu", adminUrl: adminAt, spu: { id: spu.id, host: spec.host, publicPort: spu.publicPort, privatePort: spu.privatePort } }))
-      : spec.spus
-          .filter((spu) => !registered.ids.includes(spu.id))
-          .map((spu) => ({ action: "seed-spu", path: storedSpuPath(spec.metadataDir, spu.id), metadataDir: spec.metadataDir, host: spec.host, spu }));
+      : spec.spus.filter((spu) => !registered.ids.includes(spu.id)).map((spu) => seedSpuAction(spec, spu));
   const starting = `starting ${missing.map((component) => component.name).join(", ")} of cluster '${paths.name}'`;
   return {
     ...plan,
@@ -156,9 +154,9 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
       onProgress: options.onProgress,
     });
-    // A plan with nothing to do confirmed nothing: the SC's answers to the observation stand.
-    const { registered } = observed;
-    const sets = applied.spus ?? compareSpuSets(expectedSpuIds(observed.spec), registered.by === "sc" ? registered.spus : []);
+    // A plan is empty only when the running SC's answers already confirmed the cluster.
+    const answered = observed.registered.by === "sc" ? observed.registered : undefined;
+    const sets = applied.spus ?? compareSpuSets(expectedSpuIds(observed.spec), answered?.spus ?? []);
     const startedNow = startedComponents(plan);
     return {
       name: paths.name,
@@ -167,7 +165,7 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       started: startedNow.map((component) => component.name),
       adminUrl: adminUrl(observed.spec),
       spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
-      partitions: applied.partitions ?? (registered.by === "sc" ? registered.partitions.length : 0),
+      partitions: applied.partitions ?? answered?.partitions.length ?? 0,
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {
