@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
 import { authorizationHeaders, readToken } from "../lib/token.ts";
-import { encodeValues } from "../lib/engine/records.ts";
+import { encodeValues } from "../lib/engine/wire/http/records.ts";
 
 const TRIALS = Number(process.argv[2] ?? 5);
 /** A port block of the failover tests' range (26000-31900) that tests leave alone. */

@@ -10,8 +10,8 @@ import { ClusterError, type ErrorCode } from "./errors.ts";
 import type { ClusterPaths } from "./home.ts";
 import type { ResolvedSpec } from "./spec.ts";
 import { authorizationHeaders, readToken } from "./token.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
-import type { SpuObject, TopicObject } from "./engine/store.ts";
+import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
+import type { SpuObject, TopicObject } from "./engine/control-plane/store.ts";
 
 /** One SPU as the SC reports it. */
 export interface SpuReport {

@@ -15,7 +15,7 @@ import type { HeldLock } from "./lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken, readToken } from "./token.ts";
-import { seedSpus } from "./engine/store.ts";
+import { seedSpus } from "./engine/control-plane/store.ts";
 
 export interface ApplyContext {
   paths: ClusterPaths;

@@ -14,7 +14,7 @@ import { componentName } from "./launch.ts";
 import type { LifecycleVerb } from "./plan.ts";
 import { pollUntil, type PollOptions } from "./poll-until.ts";
 import type { ProcessEntry } from "./state.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 
 /** The SC's view compared with the spec. */
 export interface SpuSets {

@@ -13,7 +13,7 @@ import { ClusterError, UsageError } from "./errors.ts";
 import { locateCluster } from "./locate.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, timeoutOption, type CommonArgs } from "./output.ts";
-import { decodeLogFrames } from "./engine/records.ts";
+import { decodeLogFrames } from "./engine/wire/http/records.ts";
 
 /** Bytes of records asked for per request. */
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;

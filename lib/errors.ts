@@ -41,7 +41,9 @@ export type ErrorCode =
   | "PRODUCE_TIMEOUT"
   | "SPU_UNREACHABLE"
   | "SPU_ERROR"
-  | "DIAGNOSTICS_FAILED";
+  | "DIAGNOSTICS_FAILED"
+  | "PROFILE_EXISTS"
+  | "PROFILE_INVALID";
 
 /** A failure the user can act on: a stable `code`, a message, and a `hint` naming the next command. */
 export class ClusterError extends Error {

@@ -1,8 +1,10 @@
 /**
  * The CLI's one retry loop: try, and while the answer is "not yet", pause and try again until
  * a time limit. Every wait goes through it: SPUs confirmed, partition leaders back, processes
- * gone, ports free again, a partition's new leader found.
+ * gone, ports free again, a partition's new leader found. Its pauses are the daemons' redial
+ * backoff (lib/engine/wire/backoff.ts).
  */
+import { Backoff } from "./engine/wire/backoff.ts";
 
 /** Time and sleep; tests pass a fake one so a table can say exactly when each try happens. */
 export interface Clock {
@@ -32,8 +34,7 @@ export interface PollOptions {
  */
 export async function pollUntil<T>(attempt: () => T | undefined | Promise<T | undefined>, options: PollOptions): Promise<T | undefined> {
   const clock = options.clock ?? REAL_CLOCK;
-  const maxPauseMs = options.maxPauseMs ?? options.firstPauseMs;
-  let pauseMs = options.firstPauseMs;
+  const pauses = new Backoff(options.firstPauseMs, options.maxPauseMs ?? options.firstPauseMs);
   let deadline: number | undefined;
   for (;;) {
     const answer = await attempt();
@@ -41,7 +42,6 @@ export async function pollUntil<T>(attempt: () => T | undefined | Promise<T | un
     deadline ??= clock.now() + options.timeoutMs;
     const left = deadline - clock.now();
     if (left <= 0) return undefined;
-    await clock.sleep(Math.min(pauseMs, left));
-    pauseMs = Math.min(pauseMs * 2, maxPauseMs);
+    await clock.sleep(Math.min(pauses.next(), left));
   }
 }

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { RECORDED_SIGNAL } from "./engine/adoption.ts";
+import { RECORDED_SIGNAL } from "./engine/daemon/adoption.ts";
 import { pollUntil } from "./poll-until.ts";
 
 /** What `state.yaml` keeps about a process this tool started. */

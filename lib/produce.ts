@@ -16,8 +16,8 @@ import { ClusterError, UsageError } from "./errors.ts";
 import { locateCluster } from "./locate.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "./output.ts";
-import { encodeValues } from "./engine/records.ts";
-import { PRODUCE_TIMEOUT_MS } from "./engine/replica.ts";
+import { encodeValues } from "./engine/wire/http/records.ts";
+import { PRODUCE_TIMEOUT_MS } from "./engine/data-plane/replica.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
 const MAX_BATCH_BYTES = 1024 * 1024;

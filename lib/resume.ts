@@ -19,8 +19,8 @@ import { clusterOptions, formatSeconds, runLifecycleVerb, timeoutOption, type Li
 import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
-import { storedSpuIds } from "./engine/store.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import { storedSpuIds } from "./engine/control-plane/store.ts";
+import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 
 export interface ResumeOptions {
   home?: string;

@@ -7,7 +7,7 @@ import type { Argv } from "yargs";
 import { adminTarget, listSpusRaw, parseSpuList, registerSpu, unregisterSpu } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { acquireLock } from "./lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/store.ts";
+import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/control-plane/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
 import { locateCluster } from "./locate.ts";

@@ -13,8 +13,8 @@ import { componentName, findEntry, planComponents } from "./launch.ts";
 import { isAlive } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { storedSpuIds, type TopicObject } from "./engine/store.ts";
-import { readStoredTopics, type PartitionView } from "./engine/topic-registry.ts";
+import { storedSpuIds, type TopicObject } from "./engine/control-plane/store.ts";
+import { readStoredTopics, type PartitionView } from "./engine/control-plane/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";

@@ -9,7 +9,7 @@ import { locateCluster } from "./locate.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { MAX_TOPIC_NAME_LENGTH } from "./engine/topic-name.ts";
-import type { PartitionView } from "./engine/topic-registry.ts";
+import type { PartitionView } from "./engine/control-plane/topic-registry.ts";
 
 /** One topic and where its partitions are. */
 export interface TopicSummary {

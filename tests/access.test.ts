@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
 import { generateToken, readToken, refuseRequest, tokenMatches } from "../lib/token.ts";
-import { encodeFrame, FrameReader, type Frame } from "../lib/engine/frame.ts";
-import { decodeLogFrames, encodeValues } from "../lib/engine/records.ts";
+import { encodeFrame, FrameReader, type Frame } from "../lib/engine/wire/frame.ts";
+import { decodeLogFrames, encodeValues } from "../lib/engine/wire/http/records.ts";
 import { cli, portBlocks, tempHome, type CliResult } from "./helpers.ts";
 
 const nextPortBase = portBlocks(11000);

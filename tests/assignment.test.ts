@@ -3,10 +3,10 @@
  * high watermark and in-sync set decisions, and the produce/consume wire encodings.
  */
 import { describe, expect, test } from "bun:test";
-import { assignReplicas } from "../lib/engine/assignment.ts";
-import { desiredIsr, highWatermark, type FollowerState } from "../lib/engine/isr.ts";
-import { openPartitionLog } from "../lib/engine/partition-log.ts";
-import { decodeLogFrames, decodeValues, encodeValues, firstFrames } from "../lib/engine/records.ts";
+import { assignReplicas } from "../lib/engine/control-plane/assignment.ts";
+import { desiredIsr, highWatermark, type FollowerState } from "../lib/engine/data-plane/isr.ts";
+import { firstFrames, openPartitionLog } from "../lib/engine/storage/partition-log.ts";
+import { decodeLogFrames, decodeValues, encodeValues } from "../lib/engine/wire/http/records.ts";
 import { partitionName, topicNameProblem } from "../lib/engine/topic-name.ts";
 import { splitLines } from "../lib/produce.ts";
 import { leaderlessPartitions } from "../lib/confirm-spus.ts";

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
-import { openPartitionLog } from "../lib/engine/partition-log.ts";
+import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
 import { cli } from "./helpers.ts";
 
 /** Runs `cluster ...args` in `home`; throws with its output unless it exits 0. */

@@ -15,13 +15,13 @@ import { parseSpuList, spuRequest, type RunningCluster } from "../lib/admin.ts";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
 import { readToken } from "../lib/token.ts";
-import { encodeFrame } from "../lib/engine/frame.ts";
+import { encodeFrame } from "../lib/engine/wire/frame.ts";
 import { formatLeader } from "../lib/status.ts";
 import { ClusterError } from "../lib/errors.ts";
-import { decideMarker, MARKER_FILE, parseMarker, readMarker, type Marker, type MarkerDecision } from "../lib/engine/replica-marker.ts";
-import { decodeLogFrames } from "../lib/engine/records.ts";
-import { MetadataStore } from "../lib/engine/store.ts";
-import { AdminRefusal, TopicRegistry, type PartitionView } from "../lib/engine/topic-registry.ts";
+import { decideMarker, MARKER_FILE, parseMarker, readMarker, type Marker, type MarkerDecision } from "../lib/engine/data-plane/replica-marker.ts";
+import { decodeLogFrames } from "../lib/engine/wire/http/records.ts";
+import { MetadataStore } from "../lib/engine/control-plane/store.ts";
+import { AdminRefusal, TopicRegistry, type PartitionView } from "../lib/engine/control-plane/topic-registry.ts";
 import { ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 
@@ -122,14 +122,14 @@ describe("produce", () => {
 });
 
 describe("a follower connection", () => {
-  test("a fetch the leader fails to serve drops that connection, says so in the SPU's log, and leaves the SPU serving", async () => {
+  test("a malformed fetch drops that connection, says so in the SPU's log, and leaves the SPU serving", async () => {
     const home = await createCluster(1);
     await ok(home, ["topic", "create", "fetched"]);
     await ok(home, ["produce", "fetched"], "kept\n");
     const { leaderEpoch } = (await ok(home, ["status", "--json"])).json.partitions[0];
     const spu = readState(clusterPaths(home, "local")).processes.find((entry) => entry.id === 5001)!;
     const token = readToken(clusterPaths(home, "local"));
-    // An epoch history that is not a list: serving it throws inside the leader's fetch.
+    // An epoch history that is not a list: the leader's reading of the fetch refuses it.
     const fetch = { type: "fetch", topic: "fetched", partition: 0, replicaId: 5009, leaderEpoch, offset: 1, maxBytes: 1 << 20, waitMs: 0, epochs: 7 };
     const socket = connect(spu.ports[1]!, "127.0.0.1");
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
@@ -142,7 +142,7 @@ describe("a follower connection", () => {
       socket.destroy();
     }
     const log = readFileSync(join(clusterPaths(home, "local").logs, "spu-5001.log"), "utf8");
-    expect(log).toContain("dropped the follower connection of SPU 5009 (for 'fetched-0'): a fetch failed: TypeError");
+    expect(log).toContain("dropped a follower connection from 127.0.0.1: malformed fetch: 'epochs' is not an array");
     expect((await ok(home, ["consume", "fetched", "-B", "-d"])).stdout).toBe("kept\n");
   }, 60_000);
 });

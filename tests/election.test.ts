@@ -6,8 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { electLeader, type ElectionResult } from "../lib/engine/election.ts";
-import { clampHistory, divergencePoint, epochAt, readHistory, withEpoch, writeHistory, type EpochEntry } from "../lib/engine/leader-epochs.ts";
+import { electLeader, type ElectionResult } from "../lib/engine/control-plane/election.ts";
+import { clampHistory, divergencePoint, epochAt, readHistory, withEpoch, writeHistory, type EpochEntry } from "../lib/engine/storage/leader-epochs.ts";
 
 describe("electLeader()", () => {
   const replicas = [5001, 5002, 5003];

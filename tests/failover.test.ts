@@ -12,8 +12,8 @@ import { clusterPaths } from "../lib/home.ts";
 import { isAlive } from "../lib/procs.ts";
 import { readState, type ProcessEntry } from "../lib/state.ts";
 import { authorizationHeaders, readToken } from "../lib/token.ts";
-import { openPartitionLog } from "../lib/engine/partition-log.ts";
-import { decodeLogFrames, encodeValues } from "../lib/engine/records.ts";
+import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
+import { decodeLogFrames, encodeValues } from "../lib/engine/wire/http/records.ts";
 import { logValues, ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 

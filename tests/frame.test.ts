@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeFrame, FrameReader } from "../lib/engine/frame.ts";
+import { encodeFrame, FrameReader } from "../lib/engine/wire/frame.ts";
 
 describe("FrameReader", () => {
   const frames = [

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { encodeFrame, FrameReader, type Frame } from "../lib/engine/frame.ts";
-import { connectLink, listenLinks, type Link } from "../lib/engine/link.ts";
+import { encodeFrame, FrameReader, type Frame } from "../lib/engine/wire/frame.ts";
+import { connectLink, listenLinks, type Link } from "../lib/engine/wire/link.ts";
 
 // Port 11950-11999: this file's block (access tests use 11000-11900).
 const PORT = 11_950;

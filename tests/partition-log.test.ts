@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FRAME_HEADER_BYTES, openPartitionLog, type PartitionLog, type PartitionLogOptions } from "../lib/engine/partition-log";
+import { FRAME_HEADER_BYTES, openPartitionLog, type PartitionLog, type PartitionLogOptions } from "../lib/engine/storage/partition-log";
 
 const SMALL_SEGMENTS: PartitionLogOptions = { segmentBytes: 1024, indexIntervalBytes: 128 };
 

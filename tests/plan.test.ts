@@ -17,7 +17,7 @@ import { planResume, type ResumeObservation } from "../lib/resume.ts";
 import { planShutdown, type ShutdownObservation } from "../lib/shutdown.ts";
 import { resolveSpec } from "../lib/spec.ts";
 import type { ClusterState, ProcessEntry } from "../lib/state.ts";
-import type { PartitionView } from "../lib/engine/topic-registry.ts";
+import type { PartitionView } from "../lib/engine/control-plane/topic-registry.ts";
 
 const paths = clusterPaths("/h", "dev");
 const spec = resolveSpec({ spus: 2 }, paths, 19000);

@@ -5,7 +5,7 @@
  *   consume response body: the partition log's own frames (see partition-log.ts), sent as
  *                          stored, so a read is one copy from the file to the socket
  */
-import { FRAME_HEADER_BYTES } from "./partition-log.ts";
+import { FRAME_HEADER_BYTES } from "../../storage/partition-log.ts";
 
 /** Encodes values as a produce request body. */
 export function encodeValues(values: readonly Uint8Array[]): Uint8Array {
@@ -48,12 +48,4 @@ export function decodeLogFrames(bytes: Uint8Array): Uint8Array[] {
   }
   if (position !== view.length) throw new Error(`a consume response ends inside a record frame at byte ${position}`);
   return values;
-}
-
-/** The first `count` frames of `bytes` (frames as the partition log stores them). */
-export function firstFrames(bytes: Uint8Array, count: number): Uint8Array {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let position = 0;
-  for (let i = 0; i < count && position < view.length; i++) position += FRAME_HEADER_BYTES + view.readUInt32LE(position);
-  return bytes.subarray(0, position);
 }

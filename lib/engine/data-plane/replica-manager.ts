@@ -10,20 +10,14 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ensureDir, removePath, writeFileAtomic } from "../home.ts";
+import { ensureDir, removePath, writeFileAtomic } from "../../home.ts";
 import { FollowerFetcher } from "./follower-fetcher.ts";
-import { log } from "./log.ts";
-import {
-  REPORT_INTERVAL_MS,
-  replicaKey,
-  type IsrMessage,
-  type ReplicaAssignmentInfo,
-  type ReplicasMessage,
-  type ReportMessage,
-} from "./protocol.ts";
+import { log } from "../daemon/log.ts";
+import { REPORT_INTERVAL_MS } from "../wire/protocol.ts";
+import { replicaKey, type IsrChange, type ReplicaAssignmentInfo, type ReplicaReport, type SpuAssignment } from "../replica-info.ts";
 import { Replica } from "./replica.ts";
 import { decideMarker, MARKER_FILE, readMarker } from "./replica-marker.ts";
-import { partitionName } from "./topic-name.ts";
+import { partitionName } from "../topic-name.ts";
 
 /** How often leaders look for followers that lag. */
 const ISR_CHECK_INTERVAL_MS = 250;
@@ -33,7 +27,8 @@ export class ReplicaManager {
   readonly #dataDir: string;
   readonly #selfId: number;
   readonly #token: string;
-  readonly #send: (header: ReportMessage | IsrMessage) => void;
+  readonly #report: (replicas: ReplicaReport[]) => void;
+  readonly #proposeIsr: (change: IsrChange) => void;
   readonly #scConnected: () => boolean;
   readonly #replicas = new Map<string, Replica>();
   readonly #fetchers = new Map<string, FollowerFetcher>();
@@ -44,21 +39,23 @@ export class ReplicaManager {
   readonly #isrTimer: ReturnType<typeof setInterval>;
 
   /**
-   * `send` delivers a message to the SC (dropped while it is away: the next assignment
-   * resynchronises); `scConnected` says whether it would be delivered. `token` opens the
+   * `report` and `proposeIsr` tell the SC (dropped while it is away: the next assignment
+   * resynchronises); `scConnected` says whether they would be delivered. `token` opens the
    * connections to the leaders this SPU follows.
    */
   constructor(options: {
     dataDir: string;
     selfId: number;
     token: string;
-    send: (header: ReportMessage | IsrMessage) => void;
+    report: (replicas: ReplicaReport[]) => void;
+    proposeIsr: (change: IsrChange) => void;
     scConnected: () => boolean;
   }) {
     this.#dataDir = options.dataDir;
     this.#selfId = options.selfId;
     this.#token = options.token;
-    this.#send = options.send;
+    this.#report = options.report;
+    this.#proposeIsr = options.proposeIsr;
     this.#scConnected = options.scConnected;
     this.#isrTimer = setInterval(() => {
       for (const replica of this.#replicas.values()) replica.checkIsr();
@@ -69,9 +66,9 @@ export class ReplicaManager {
     return this.#replicas.get(replicaKey(topic, partition));
   }
 
-  /** Makes this SPU's replicas match `message`, then reports their offsets. */
-  apply(message: ReplicasMessage): void {
-    const wanted = new Map(message.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
+  /** Makes this SPU's replicas match `assignment`, then reports their offsets. */
+  apply(assignment: SpuAssignment): void {
+    const wanted = new Map(assignment.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
     for (const key of this.#refused.keys()) if (!wanted.has(key)) this.#refused.delete(key);
     for (const [key, replica] of this.#replicas) {
       const info = wanted.get(key);
@@ -82,7 +79,7 @@ export class ReplicaManager {
       const replica = this.#replicas.get(key) ?? this.#open(key, info);
       if (!replica) continue;
       replica.update(info);
-      this.#follow(key, replica, message.spus);
+      this.#follow(key, replica, assignment.spus);
     }
     this.#removeStrayDirs(new Set([...wanted.values()].map((info) => partitionName(info.topic, info.partition))));
     this.#sendReport();
@@ -108,7 +105,7 @@ export class ReplicaManager {
     clearTimeout(this.#reportTimer);
     this.#reportTimer = undefined;
     this.#lastReportAt = Date.now();
-    this.#send({ type: "report", replicas: [...this.#replicas.values()].map((replica) => replica.report()) });
+    this.#report([...this.#replicas.values()].map((replica) => replica.report()));
   }
 
   /** Opens the replica `info` assigns, or logs why its directory's data is left alone and returns undefined. */
@@ -131,7 +128,7 @@ export class ReplicaManager {
     const replica = new Replica(dir, info, this.#selfId, {
       proposeIsr: (isr) => {
         log(`leader of '${name}' asks the SC for in-sync set [${isr.join(", ")}]`);
-        this.#send({ type: "isr", topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
+        this.#proposeIsr({ topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
       },
       changed: () => this.scheduleReport(),
       scConnected: () => this.#scConnected(),
@@ -158,7 +155,7 @@ export class ReplicaManager {
   }
 
   /** Starts, restarts or stops the fetcher of `replica` to match its leader and epoch. */
-  #follow(key: string, replica: Replica, spus: ReplicasMessage["spus"]): void {
+  #follow(key: string, replica: Replica, spus: SpuAssignment["spus"]): void {
     const current = this.#fetchers.get(key);
     const { leader, leaderEpoch } = replica.assignment;
     if (current && !replica.isLeader && current.leader === leader && current.leaderEpoch === leaderEpoch) return;

@@ -10,7 +10,6 @@
  * does not take waits here, in order, until the socket drains.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { log } from "./log.ts";
 
 type Handlers = {
   connect: () => void;
@@ -139,8 +138,16 @@ export function connectLink(address: { host: string; port: number }): Link {
   return link;
 }
 
-/** Listens on `host:port` (throws if it cannot bind) and hands each accepted link to `onLink`. */
+/** Listens on `host:port` (throws, naming it, if it cannot bind) and hands each accepted link to `onLink`. */
 export function listenLinks(address: { host: string; port: number }, onLink: (link: Link) => void): TCPSocketListener<Link> {
+  try {
+    return listen(address, onLink);
+  } catch (error) {
+    throw new Error(`cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`);
+  }
+}
+
+function listen(address: { host: string; port: number }, onLink: (link: Link) => void): TCPSocketListener<Link> {
   return Bun.listen<Link>({
     hostname: address.host,
     port: address.port,
@@ -153,14 +160,4 @@ export function listenLinks(address: { host: string; port: number }, onLink: (li
       },
     },
   });
-}
-
-/** For a daemon's listener: binds, or logs why it cannot and exits 1 (the CLI then shows the log). */
-export function listenOrExit(address: { host: string; port: number }, onLink: (link: Link) => void): TCPSocketListener<Link> {
-  try {
-    return listenLinks(address, onLink);
-  } catch (error) {
-    log(`cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`);
-    process.exit(1);
-  }
 }

@@ -8,18 +8,19 @@
  * the follower cuts its log there before fetching again. A connection opens with a `hello`
  * carrying the cluster token; a leader that refuses it closes the link, and it is tried again.
  */
-import { connectLink, type Link } from "./link.ts";
-import { encodeFrame, FrameReader } from "./frame.ts";
-import { log } from "./log.ts";
-import type { FetchMessage, HelloMessage, RecordsMessage } from "./protocol.ts";
+import { log } from "../daemon/log.ts";
+import { encodeFrame } from "../wire/frame.ts";
+import { HelloClient } from "../wire/handshake.ts";
+import type { Link } from "../wire/link.ts";
+import { readRecords, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
 import type { Replica } from "./replica.ts";
 
 /** Most bytes of records asked for in one fetch. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 /** How long a leader holds a fetch that finds no new records. */
 const FETCH_WAIT_MS = 500;
-const FIRST_RETRY_MS = 5;
-const MAX_RETRY_MS = 250;
+/** How soon a fetch the leader refused (it does not lead this epoch yet) is asked again. */
+const REFUSED_FETCH_RETRY_MS = 250;
 
 /** Keeps one follower replica fetching from its leader until stopped (reconnecting after any failure). */
 export class FollowerFetcher {
@@ -27,14 +28,9 @@ export class FollowerFetcher {
   readonly leaderEpoch: number;
   readonly #replica: Replica;
   readonly #selfId: number;
-  readonly #token: string;
-  readonly #address: { host: string; port: number };
   readonly #changed: () => void;
-  #socket: Link | undefined;
-  #retryMs = FIRST_RETRY_MS;
+  readonly #link: HelloClient;
   #stopped = false;
-  /** Set once a refusal is logged: the fetcher keeps retrying, and logs it only once. */
-  #refusalLogged = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: {
@@ -46,54 +42,28 @@ export class FollowerFetcher {
   }) {
     this.#replica = options.replica;
     this.#selfId = options.selfId;
-    this.#token = options.token;
-    this.#address = options.leaderAddress;
     this.#changed = options.changed;
     this.leader = options.replica.assignment.leader;
     this.leaderEpoch = options.replica.assignment.leaderEpoch;
-    this.#connect();
+    this.#link = new HelloClient(options.leaderAddress, {
+      spuId: this.#selfId,
+      token: options.token,
+      peer: `leader SPU ${this.leader}`,
+      self: `replica '${this.#name()}'`,
+      opened: (link) => this.#fetch(link, 0),
+      onFrame: (frame, link) => this.#onRecords(link, readRecords(frame.header), frame.body),
+      closed: () => clearTimeout(this.#timer),
+    });
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    this.#socket?.destroy();
-  }
-
-  #connect(): void {
-    if (this.#stopped) return;
-    const socket = connectLink(this.#address);
-    const reader = new FrameReader();
-    this.#socket = socket;
-    socket.on("connect", () => {
-      socket.write(encodeFrame<HelloMessage>({ type: "hello", spuId: this.#selfId, token: this.#token }));
-      this.#fetch(socket, 0);
-    });
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        for (const frame of reader.push(chunk)) {
-          if (frame.header.type === "refused") {
-            if (!this.#refusalLogged) log(`leader SPU ${this.leader} refused replica '${this.#name()}': ${String(frame.header.reason)}`);
-            this.#refusalLogged = true;
-            continue;
-          }
-          this.#onRecords(socket, frame.header as unknown as RecordsMessage, frame.body);
-        }
-      } catch (error) {
-        log(`replica '${this.#name()}' dropped its link to leader SPU ${this.leader}: ${(error as Error).message}`);
-        socket.destroy();
-      }
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      if (this.#stopped) return;
-      this.#timer = setTimeout(() => this.#connect(), this.#retryMs);
-      this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
-    });
+    this.#link.stop();
   }
 
   #fetch(socket: Link, waitMs: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || socket.destroyed) return;
     const { topic, partition } = this.#replica.assignment;
     const request: FetchMessage = {
       type: "fetch",
@@ -111,7 +81,7 @@ export class FollowerFetcher {
 
   #onRecords(socket: Link, answer: RecordsMessage, body: Uint8Array): void {
     if (this.#stopped) return;
-    this.#retryMs = FIRST_RETRY_MS;
+    this.#link.answered();
     if (answer.error === "DIVERGING" && answer.truncateTo !== undefined && answer.truncateTo < this.#replica.log.endOffset) {
       // Records from there on are not the leader's: no one acknowledged them under this epoch.
       log(
@@ -125,7 +95,7 @@ export class FollowerFetcher {
     }
     if (answer.error) {
       // The leader does not (yet) see this partition as we do: ask again shortly, or stop when the SC reassigns it.
-      this.#timer = setTimeout(() => this.#fetch(socket, FETCH_WAIT_MS), MAX_RETRY_MS);
+      this.#timer = setTimeout(() => this.#fetch(socket, FETCH_WAIT_MS), REFUSED_FETCH_RETRY_MS);
       return;
     }
     if (body.length > 0) {

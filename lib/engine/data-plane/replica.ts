@@ -22,12 +22,12 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../home.ts";
+import { writeFileAtomic } from "../../home.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
-import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "./leader-epochs.ts";
-import { openPartitionLog, type PartitionLog } from "./partition-log.ts";
-import type { FetchMessage, RecordsMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
-import { firstFrames } from "./records.ts";
+import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
+import { openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";
+import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../replica-info.ts";
+import { firstFrames } from "../storage/partition-log.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;
@@ -37,16 +37,18 @@ export const PRODUCE_TIMEOUT_MS = 30_000;
 const ISR_RETRY_MS = 1_000;
 const CHECKPOINT_INTERVAL_MS = 1_000;
 const CHECKPOINT_FILE = "high-watermark";
+const EMPTY: Uint8Array = new Uint8Array(0);
 
-/** A request a replica cannot serve, with the code and HTTP status the client gets. */
+/** Why a replica cannot serve a request; each wire adapter maps it to its protocol's answer. */
+export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST";
+
+/** A request a replica cannot serve, with the reason in the engine's terms. */
 export class ReplicaError extends Error {
-  readonly code: "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST";
-  readonly status: number;
+  readonly code: ReplicaErrorCode;
 
-  constructor(code: ReplicaError["code"], status: number, message: string) {
+  constructor(code: ReplicaErrorCode, message: string) {
     super(message);
     this.code = code;
-    this.status = status;
   }
 }
 
@@ -163,7 +165,6 @@ export class Replica {
           reject(
             new ReplicaError(
               "PRODUCE_TIMEOUT",
-              504,
               `in-sync replicas [${this.#effectiveIsr().join(", ")}] did not all confirm offsets ${result.baseOffset}..${result.lastOffset} within ${PRODUCE_TIMEOUT_MS / 1000}s`,
             ),
           );
@@ -176,30 +177,29 @@ export class Replica {
   }
 
   /** Serves a follower's fetch: records from its offset (waiting up to `waitMs` when there are none yet). */
-  async fetch(request: FetchMessage): Promise<{ header: RecordsMessage; body?: Uint8Array }> {
-    const answer = (error?: RecordsMessage["error"]): RecordsMessage => ({
-      type: "records",
-      offset: request.offset,
+  async fetch(request: FollowerFetch): Promise<FetchResult> {
+    const answer = (refusal?: FetchRefusal, records = EMPTY): FetchResult => ({
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
       epochs: this.#epochs,
-      ...(error ? { error } : {}),
+      records,
+      ...(refusal ? { refusal } : {}),
     });
-    if (this.#closed || !this.isLeader) return { header: answer("NOT_LEADER") };
-    if (request.leaderEpoch !== this.#assignment.leaderEpoch) return { header: answer("FENCED") };
+    if (this.#closed || !this.isLeader) return answer("NOT_LEADER");
+    if (request.leaderEpoch !== this.#assignment.leaderEpoch) return answer("FENCED");
     // The offset acknowledges records only if the follower's are ours: else it must cut them first.
-    const common = divergencePoint(request.epochs ?? [], request.offset, this.#epochs, this.log.endOffset);
-    if (common < request.offset) return { header: { ...answer("DIVERGING"), truncateTo: common } };
-    if (request.offset < this.log.startOffset) return { header: answer("OFFSET_OUT_OF_RANGE") };
+    const common = divergencePoint(request.epochs, request.offset, this.#epochs, this.log.endOffset);
+    if (common < request.offset) return { ...answer("DIVERGING"), truncateTo: common };
+    if (request.offset < this.log.startOffset) return answer("OFFSET_OUT_OF_RANGE");
     this.#recordFetch(request.replicaId, request.offset);
     if (request.offset === this.log.endOffset && request.waitMs > 0) {
       await this.#waitForChange(request.waitMs, () => this.log.endOffset > request.offset);
-      if (this.#closed || !this.isLeader) return { header: answer("NOT_LEADER") };
+      if (this.#closed || !this.isLeader) return answer("NOT_LEADER");
     }
     const read = this.log.readRaw(request.offset, request.maxBytes);
     const follower = this.#followers.get(request.replicaId);
     if (follower) follower.lastSentEnd = this.log.endOffset;
-    return { header: answer(), body: read.bytes };
+    return answer(undefined, read.bytes);
   }
 
   /** A fetch connection of follower `id` opened. */
@@ -230,7 +230,6 @@ export class Replica {
     if (offset > this.log.endOffset || offset < this.log.startOffset) {
       throw new ReplicaError(
         "OFFSET_OUT_OF_RANGE",
-        416,
         `offset ${offset} is outside partition '${this.#assignment.topic}-${this.#assignment.partition}' (offsets ${this.log.startOffset} to ${this.#highWatermark})`,
       );
     }
@@ -314,7 +313,7 @@ export class Replica {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#failWaiters(new ReplicaError("NOT_LEADER", 503, `partition '${this.#assignment.topic}-${this.#assignment.partition}' is closing on this SPU`));
+    this.#failWaiters(new ReplicaError("NOT_LEADER", `partition '${this.#assignment.topic}-${this.#assignment.partition}' is closing on this SPU`));
     this.#wake();
     if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
     this.#writeCheckpoint();
@@ -424,7 +423,6 @@ export class Replica {
     const left = this.#assignment.isr.filter((id) => !proposed.includes(id));
     return new ReplicaError(
       "SC_UNREACHABLE",
-      503,
       `partition '${this.#assignment.topic}-${this.#assignment.partition}' cannot acknowledge: in-sync replica(s) ${left.join(", ")} left and the SC, which must record it, is unreachable from SPU ${this.#selfId}`,
     );
   }
@@ -434,7 +432,7 @@ export class Replica {
     this.#followers.clear();
     this.#proposed = null;
     this.#failWaiters(
-      new ReplicaError("NOT_LEADER", 409, `SPU ${this.#selfId} no longer leads partition '${this.#assignment.topic}-${this.#assignment.partition}'`),
+      new ReplicaError("NOT_LEADER", `SPU ${this.#selfId} no longer leads partition '${this.#assignment.topic}-${this.#assignment.partition}'`),
     );
     this.#wake();
   }
@@ -450,7 +448,6 @@ export class Replica {
     if (this.#closed || !this.isLeader) {
       throw new ReplicaError(
         "NOT_LEADER",
-        409,
         `SPU ${this.#selfId} does not lead partition '${this.#assignment.topic}-${this.#assignment.partition}' (SPU ${this.#assignment.leader} does)`,
       );
     }

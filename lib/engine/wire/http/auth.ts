@@ -3,8 +3,8 @@
  * produce and consume endpoints wrap their handlers in `authorized`, so one rule, one answer and
  * one log line serve both. Health endpoints stay open: `status` and scripts probe them.
  */
-import { refuseRequest } from "../token.ts";
-import { log } from "./log.ts";
+import { refuseRequest } from "../../../token.ts";
+import { log } from "../../daemon/log.ts";
 
 /**
  * `handler` behind the cluster token: a request without it gets 401 UNAUTHORIZED and a log

@@ -8,22 +8,23 @@
  */
 import { assignReplicas } from "./assignment.ts";
 import { electLeader } from "./election.ts";
-import type { IsrMessage, ReplicaAssignmentInfo, ReplicaReport } from "./protocol.ts";
+import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../replica-info.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
-import { partitionName, topicNameProblem } from "./topic-name.ts";
+import { partitionName, topicNameProblem } from "../topic-name.ts";
 
 /** Most partitions a topic may have. */
 const MAX_PARTITIONS = 1000;
 
-/** A refused admin request: `code` is one of the CLI's error codes, `status` the HTTP status. */
-export class AdminRefusal extends Error {
-  readonly code: string;
-  readonly status: number;
+/** Why the control plane refuses an admin request, in the engine's terms; each wire adapter maps it to its protocol's answer. */
+export type AdminRefusalCode = "TOPIC_INVALID" | "TOPIC_EXISTS" | "INSUFFICIENT_SPUS" | "NO_TOPIC" | "SPU_EXISTS" | "NO_SPU";
 
-  constructor(code: string, status: number, message: string) {
+/** A refused admin request; `code` is also one of the CLI's error codes. */
+export class AdminRefusal extends Error {
+  readonly code: AdminRefusalCode;
+
+  constructor(code: AdminRefusalCode, message: string) {
     super(message);
     this.code = code;
-    this.status = status;
   }
 }
 
@@ -82,21 +83,20 @@ export class TopicRegistry {
   create(request: { name: unknown; partitions?: unknown; replication?: unknown }, online: number[]): TopicObject {
     const name = typeof request.name === "string" ? request.name : "";
     const problem = topicNameProblem(name);
-    if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", 400, problem);
+    if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", problem);
     // Only an absent field has a default: null (what JSON makes of NaN) is a value, and refused.
     const partitions = request.partitions === undefined ? 1 : request.partitions;
     const replication = request.replication === undefined ? 1 : request.replication;
     if (!Number.isInteger(partitions) || (partitions as number) < 1 || (partitions as number) > MAX_PARTITIONS) {
-      throw new AdminRefusal("TOPIC_INVALID", 400, `partitions must be an integer from 1 to ${MAX_PARTITIONS}, not '${partitions}'`);
+      throw new AdminRefusal("TOPIC_INVALID", `partitions must be an integer from 1 to ${MAX_PARTITIONS}, not '${partitions}'`);
     }
     if (!Number.isInteger(replication) || (replication as number) < 1) {
-      throw new AdminRefusal("TOPIC_INVALID", 400, `replication must be an integer of at least 1, not '${replication}'`);
+      throw new AdminRefusal("TOPIC_INVALID", `replication must be an integer of at least 1, not '${replication}'`);
     }
-    if (this.#topics.has(name)) throw new AdminRefusal("TOPIC_EXISTS", 409, `topic '${name}' already exists`);
+    if (this.#topics.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
     if ((replication as number) > online.length) {
       throw new AdminRefusal(
         "INSUFFICIENT_SPUS",
-        422,
         `replication ${replication} needs ${replication} online SPUs; ${online.length} ${online.length === 1 ? "is" : "are"} online` +
           (online.length > 0 ? ` (${online.join(", ")})` : ""),
       );
@@ -129,7 +129,7 @@ export class TopicRegistry {
   /** Deletes topic `name` and its partitions; throws NO_TOPIC when there is none. */
   delete(name: string): void {
     const topic = this.#topics.get(name);
-    if (!topic) throw new AdminRefusal("NO_TOPIC", 404, `topic '${name}' does not exist`);
+    if (!topic) throw new AdminRefusal("NO_TOPIC", `topic '${name}' does not exist`);
     this.#store.remove("Topic", name);
     this.#topics.delete(name);
     for (let partition = 0; partition < topic.spec.partitions; partition++) {
@@ -216,7 +216,7 @@ export class TopicRegistry {
    * current epoch and is a set of the partition's replicas holding the leader. Returns the
    * partition's replicas when it changed (they must be told), else why not.
    */
-  changeIsr(spuId: number, message: IsrMessage): { changed: number[] } | { refused: string } {
+  changeIsr(spuId: number, message: IsrChange): { changed: number[] } | { refused: string } {
     const partition = this.#partitions.get(partitionName(message.topic, message.partition));
     if (!partition) return { refused: `no partition '${partitionName(message.topic, message.partition)}'` };
     const { leader, leaderEpoch } = partition.leaderAndIsr;

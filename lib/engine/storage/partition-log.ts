@@ -713,3 +713,11 @@ function checkPositiveInteger(name: string, value: number, max: number): number 
   }
   return value;
 }
+
+/** The first `count` frames of `bytes` (frames as this log stores them, as `readRaw` returns them). */
+export function firstFrames(bytes: Uint8Array, count: number): Uint8Array {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let position = 0;
+  for (let i = 0; i < count && position < view.length; i++) position += FRAME_HEADER_BYTES + view.readUInt32LE(position);
+  return bytes.subarray(0, position);
+}

@@ -1,0 +1,57 @@
+/**
+ * The SC as one object: its controller (controller.ts), the SPU sessions on the private port
+ * (spu-sessions.ts) and the admin API on the public port (wire/http/sc-admin-api.ts).
+ * lib/engine/sc.ts starts one as a daemon; tests start one in-process.
+ */
+import { log } from "../daemon/log.ts";
+import { serveScAdminApi } from "../wire/http/sc-admin-api.ts";
+import { Controller } from "./controller.ts";
+import { SpuSessions } from "./spu-sessions.ts";
+import { MetadataStore } from "./store.ts";
+
+/** How long after start the SC waits for SPUs to reconnect before it replaces missing leaders. */
+const ELECTION_GRACE_MS = 3_000;
+
+export interface ScServerOptions {
+  token: string;
+  metadataDir: string;
+  publicAddress: { host: string; port: number };
+  privateAddress: { host: string; port: number };
+}
+
+export class ScServer {
+  readonly controller: Controller;
+  readonly #sessions = new SpuSessions();
+  readonly #admin: Bun.Server<undefined>;
+  readonly #graceTimer: ReturnType<typeof setTimeout>;
+
+  /** Loads the store and listens on both addresses; throws if either cannot be bound (nothing is left listening). */
+  constructor(options: ScServerOptions) {
+    const sessions = this.#sessions;
+    this.controller = new Controller(new MetadataStore(options.metadataDir), {
+      push: (id, assignment) => sessions.push(id, assignment),
+      disconnect: (id) => sessions.disconnect(id),
+    });
+    this.#admin = serveScAdminApi(this.controller, { address: options.publicAddress, token: options.token });
+    try {
+      sessions.listen(options.privateAddress, options.token, this.controller);
+    } catch (error) {
+      this.#admin.stop(true);
+      throw error;
+    }
+    this.#graceTimer = setTimeout(() => this.controller.endStartGrace(ELECTION_GRACE_MS), ELECTION_GRACE_MS);
+    const { publicAddress: pub, privateAddress: priv } = options;
+    log(
+      `SC ready: admin http://${pub.host}:${pub.port}, SPUs ${priv.host}:${priv.port}, ` +
+        `${this.controller.spuCount} SPU(s) registered, ${this.controller.topicCount} topic(s)`,
+    );
+  }
+
+  /** Closes both ports and every session, without electing: the SPUs are not leaving, the SC is. */
+  stop(): void {
+    clearTimeout(this.#graceTimer);
+    this.controller.closeElections();
+    this.#admin.stop(true);
+    this.#sessions.close();
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * A leader's side of replication, on its SPU's private port: each follower opens a link with
+ * a hello carrying the cluster token (wire/handshake.ts), then sends fetches for one
+ * partition, answered in order, one at a time (replica.ts `fetch`). A fetch that fails drops
+ * the link; the follower reconnects and asks again.
+ */
+import { log } from "../daemon/log.ts";
+import type { FetchResult } from "../replica-info.ts";
+import { encodeFrame } from "../wire/frame.ts";
+import { acceptHello } from "../wire/handshake.ts";
+import type { Link } from "../wire/link.ts";
+import { readFetch, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
+import type { ReplicaManager } from "./replica-manager.ts";
+
+const NOT_LEADER: FetchResult = { endOffset: 0, highWatermark: 0, epochs: [], records: new Uint8Array(0), refusal: "NOT_LEADER" };
+
+/** The wire form of a fetch's answer: the header, with the records as the frame's body. */
+function recordsFrame(request: FetchMessage, result: FetchResult): Uint8Array {
+  const { records, refusal, truncateTo, endOffset, highWatermark, epochs } = result;
+  const header: RecordsMessage = { type: "records", offset: request.offset, endOffset, highWatermark, epochs };
+  if (refusal) header.error = refusal;
+  if (truncateTo !== undefined) header.truncateTo = truncateTo;
+  return encodeFrame(header, records);
+}
+
+/** Serves one follower link of this SPU's replicas. */
+export function serveFollower(link: Link, token: string, replicas: ReplicaManager): void {
+  const queue: FetchMessage[] = [];
+  let follower: { id: number; topic: string; partition: number } | undefined;
+  let busy = false;
+
+  // Never rejects: a fetch that fails drops the link, so neither `busy` stays set nor the
+  // daemon meets an unhandled rejection.
+  const next = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      while (queue.length > 0 && !link.destroyed) {
+        const request = queue.shift()!;
+        if (!follower) {
+          follower = { id: request.replicaId, topic: request.topic, partition: request.partition };
+          replicas.get(follower.topic, follower.partition)?.followerConnected(follower.id);
+        }
+        const replica = replicas.get(request.topic, request.partition);
+        const result = replica ? await replica.fetch(request) : NOT_LEADER;
+        if (!link.destroyed) link.write(recordsFrame(request, result));
+      }
+    } catch (error) {
+      const who = follower ? `SPU ${follower.id} (for '${follower.topic}-${follower.partition}')` : link.remoteAddress;
+      log(`dropped the follower connection of ${who}: a fetch failed: ${(error as Error).stack ?? error}`);
+      queue.length = 0;
+      link.destroy();
+    } finally {
+      busy = false;
+    }
+  };
+
+  link.on("close", () => {
+    if (follower) replicas.get(follower.topic, follower.partition)?.followerDisconnected(follower.id);
+  });
+  acceptHello(link, {
+    token,
+    kind: "follower connection",
+    accepted: () => (frame) => {
+      queue.push(readFetch(frame.header));
+      void next();
+    },
+  });
+}

@@ -1,0 +1,186 @@
+/**
+ * The control messages of the built-in engine, carried as frame headers (frame.ts).
+ *
+ * Every connection, SPU to SC and follower to leader, opens with:
+ *   hello     the SPU's id and the cluster token (lib/token.ts); anything else, or a wrong
+ *             token, is answered `refused` with a reason and the connection closed
+ * SC to SPU, on connect and after every change:
+ *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs
+ *             it fetches from; a replica missing from the set is dropped with its data
+ * SPU to SC:
+ *   heartbeat every HEARTBEAT_INTERVAL_MS, so the SC can tell a hung SPU from an idle one
+ *   report    end offset and high watermark of each replica, after every assignment and then
+ *             at most every REPORT_INTERVAL_MS while they change
+ *   isr       a leader asks the SC to record a new in-sync set; the SC persists it and
+ *             answers with a new `replicas` message, after which the leader relies on it
+ * Follower to leader, on the leader's private port, one connection per partition:
+ *   fetch     "send records from `offset`"; the offset also acknowledges that the follower
+ *             holds, fsynced, everything before it (Kafka's pull replication). It carries the
+ *             follower's leader-epoch history, so the leader counts the acknowledgement only
+ *             when the follower's log is a prefix of its own (leader-epochs.ts)
+ *   records   leader's answer; the body is log frames as stored, or empty after waiting
+ *             up to `waitMs` for new records; with the leader's history, which the follower
+ *             keeps for the records it holds. DIVERGING tells the follower to cut its log at
+ *             `truncateTo` first
+ */
+
+import type { EpochEntry } from "../storage/leader-epochs.ts";
+import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../replica-info.ts";
+
+/**
+ * How often at most an SPU reports its replicas' offsets to the SC. Shorter than a CLI's
+ * start-up (about 45 ms), so a `status` run right after a `produce` shows the new end offset;
+ * a report is one small frame, so 50 a second cost the SC nothing it would notice.
+ */
+export const REPORT_INTERVAL_MS = 20;
+/** How often an SPU tells the SC it is alive. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** The first frame of every connection to the SC's or an SPU's private port. */
+export interface HelloMessage {
+  type: "hello";
+  spuId: number;
+  /** The cluster token; the value is never logged. */
+  token: string;
+}
+
+/** The answer to a hello that is not accepted, just before the connection closes. */
+export interface RefusedMessage {
+  type: "refused";
+  reason: string;
+}
+
+/** SC to SPU: every replica the SPU holds (a full set, not a change). */
+export interface ReplicasMessage extends SpuAssignment {
+  type: "replicas";
+}
+
+/** SPU to SC: the offsets of its replicas. */
+export interface ReportMessage {
+  type: "report";
+  replicas: ReplicaReport[];
+}
+
+/** Leader to SC: record this in-sync set for the partition (refused unless from the leader at the current epoch). */
+export interface IsrMessage extends IsrChange {
+  type: "isr";
+}
+
+/** Follower to leader, on the leader's private port: a fetch for one partition. */
+export interface FetchMessage extends FollowerFetch {
+  type: "fetch";
+  topic: string;
+  partition: number;
+}
+
+/** Leader to follower: the answer to a fetch; its body holds the records as log frames. */
+export interface RecordsMessage {
+  type: "records";
+  /** Offset of the first record in the body. */
+  offset: number;
+  endOffset: number;
+  highWatermark: number;
+  /** The leader's leader-epoch history. */
+  epochs: EpochEntry[];
+  error?: FetchRefusal;
+  /** With DIVERGING: where the follower's log leaves the leader's. */
+  truncateTo?: number;
+}
+
+/** SC to SPU: the hello is accepted; the SPU is online from now on. */
+export interface AcceptedMessage {
+  type: "accepted";
+}
+
+/** SPU to SC, every HEARTBEAT_INTERVAL_MS. */
+export interface HeartbeatMessage {
+  type: "heartbeat";
+}
+
+/** What an SPU sends the SC after its hello. */
+export type SpuToScMessage = HeartbeatMessage | ReportMessage | IsrMessage;
+/** What the SC sends an SPU after accepting it. */
+export type ScToSpuMessage = AcceptedMessage | ReplicasMessage;
+
+type Header = { type: string; [key: string]: unknown };
+type FieldType = "number" | "string" | "boolean" | "array";
+
+/** Throws unless each named field of `object` has its type; `what` names the object in the message. */
+function expectFields(object: unknown, fields: Record<string, FieldType>, what: string): void {
+  if (typeof object !== "object" || object === null) throw new Error(`malformed ${what}: not an object`);
+  for (const [name, type] of Object.entries(fields)) {
+    const value = (object as Record<string, unknown>)[name];
+    const ok = type === "array" ? Array.isArray(value) : typeof value === type;
+    if (!ok) throw new Error(`malformed ${what}: '${name}' is not a${type === "array" ? "n" : ""} ${type}`);
+  }
+}
+
+function expectEach(items: unknown[], fields: Record<string, FieldType>, what: string): void {
+  for (const item of items) expectFields(item, fields, what);
+}
+
+const ASSIGNMENT_FIELDS: Record<string, FieldType> = {
+  topic: "string",
+  topicId: "string",
+  partition: "number",
+  replicas: "array",
+  leader: "number",
+  leaderEpoch: "number",
+  isr: "array",
+};
+
+/** A `hello` header as a HelloMessage; throws on a malformed one. */
+export function readHello(header: Header): HelloMessage {
+  expectFields(header, { spuId: "number", token: "string" }, "hello");
+  return header as unknown as HelloMessage;
+}
+
+/** A frame header an SPU sent the SC; throws on an unknown type or a malformed message. */
+export function readSpuToSc(header: Header): SpuToScMessage {
+  switch (header.type) {
+    case "heartbeat":
+      return header as HeartbeatMessage;
+    case "report":
+      expectFields(header, { replicas: "array" }, "report");
+      expectEach(header.replicas as unknown[], { topic: "string", partition: "number", leaderEpoch: "number", endOffset: "number", highWatermark: "number" }, "report entry");
+      return header as unknown as ReportMessage;
+    case "isr":
+      expectFields(header, { topic: "string", partition: "number", leaderEpoch: "number", isr: "array" }, "isr");
+      return header as unknown as IsrMessage;
+    default:
+      throw new Error(`unexpected message '${header.type}' from an SPU`);
+  }
+}
+
+/** A frame header the SC sent an SPU; throws on an unknown type or a malformed message. */
+export function readScToSpu(header: Header): ScToSpuMessage {
+  switch (header.type) {
+    case "accepted":
+      return header as AcceptedMessage;
+    case "replicas":
+      expectFields(header, { spus: "array", replicas: "array" }, "replicas");
+      expectEach(header.spus as unknown[], { id: "number", host: "string", privatePort: "number" }, "replicas' SPU");
+      expectEach(header.replicas as unknown[], ASSIGNMENT_FIELDS, "replica assignment");
+      return header as unknown as ReplicasMessage;
+    default:
+      throw new Error(`unexpected message '${header.type}' from the SC`);
+  }
+}
+
+/** A follower's `fetch` header; throws on anything else. */
+export function readFetch(header: Header): FetchMessage {
+  if (header.type !== "fetch") throw new Error(`unexpected message '${header.type}' from a follower`);
+  expectFields(
+    header,
+    { topic: "string", partition: "number", replicaId: "number", leaderEpoch: "number", offset: "number", maxBytes: "number", waitMs: "number", epochs: "array" },
+    "fetch",
+  );
+  return header as unknown as FetchMessage;
+}
+
+/** A leader's `records` header; throws on anything else. */
+export function readRecords(header: Header): RecordsMessage {
+  if (header.type !== "records") throw new Error(`unexpected message '${header.type}' from a leader`);
+  expectFields(header, { offset: "number", endOffset: "number", highWatermark: "number", epochs: "array" }, "records");
+  return header as unknown as RecordsMessage;
+}
