@@ -22,7 +22,7 @@ import { planComponents } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { seedSpuAction, type Plan, type ShownPlan } from "./plan.ts";
-import { clusterOptions, formatSeconds, runLifecycleVerb, timeoutOption, type LifecycleArgs } from "./output.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, timeoutOption, type LifecycleArgs } from "./output.ts";
 import {
   choosePortBase,
   ensureValidSpec,
@@ -253,11 +253,17 @@ export const createCommand = {
       .option("dry-run", { type: "boolean", describe: "Print what would be done (processes, ports, files) and do none of it" })
       .example("$0 create --spus 3", "a cluster of 3 SPUs on ports from 9000")
       .example("$0 create --name dev --spec specs/three-spus.yaml", "a second cluster from a spec file"),
-  handler: (argv: CreateArgs): Promise<number> =>
-    runLifecycleVerb(argv, {
-      options: { home: argv.home, name: argv.name, spus: argv.spus, specFile: argv.spec, portBase: argv.portBase, timeoutSeconds: argv.timeout },
-      preview: previewCreate,
-      run: createCluster,
-      format: formatCreateResult,
+  handler: lifecycleHandler({
+    options: (argv: CreateArgs): CreateOptions => ({
+      home: argv.home,
+      name: argv.name,
+      spus: argv.spus,
+      specFile: argv.spec,
+      portBase: argv.portBase,
+      timeoutSeconds: argv.timeout,
     }),
+    preview: previewCreate,
+    run: createCluster,
+    format: formatCreateResult,
+  }),
 };

@@ -10,7 +10,7 @@ import { applyPlan, previewPlan } from "./apply.ts";
 import { liveEntries, stopOrder } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock } from "./lock.ts";
-import { clusterOptions, formatSeconds, runLifecycleVerb, type CommonArgs } from "./output.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions } from "./output.ts";
 import { stoppedEntries, type Plan, type ShownPlan } from "./plan.ts";
 import { readState, type ProcessEntry } from "./state.ts";
 
@@ -125,11 +125,5 @@ export const deleteCommand = {
     clusterOptions(yargs)
       .option("dry-run", { type: "boolean", describe: "Print the pids that would be signalled and what would be removed, and do nothing" })
       .example("$0 delete --name dev", "remove cluster 'dev' and all its data"),
-  handler: (argv: CommonArgs & { dryRun?: boolean }): Promise<number> =>
-    runLifecycleVerb(argv, {
-      options: { home: argv.home, name: argv.name },
-      preview: previewDelete,
-      run: deleteCluster,
-      format: formatDeleteResult,
-    }),
+  handler: lifecycleHandler({ options: lifecycleOptions, preview: previewDelete, run: deleteCluster, format: formatDeleteResult }),
 };

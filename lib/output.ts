@@ -86,31 +86,37 @@ export function formatSeconds(milliseconds: number): string {
   return `${(milliseconds / 1000).toFixed(2)}s`;
 }
 
-/** The arguments every lifecycle verb takes: `--timeout` and `--dry-run` besides the common ones. */
+/** The arguments of a lifecycle verb: `--dry-run`, and `--timeout` where it has one, besides the common ones. */
 export interface LifecycleArgs extends CommonArgs {
-  timeout: number;
+  timeout?: number;
   dryRun?: boolean;
+}
+
+/** The options every lifecycle verb's function takes from its arguments: `--home`, `--name`, `--timeout`. */
+export function lifecycleOptions(argv: LifecycleArgs): { home?: string; name?: string; timeoutSeconds?: number } {
+  return { home: argv.home, name: argv.name, timeoutSeconds: argv.timeout };
 }
 
 /**
  * The handler of a lifecycle verb: with `--dry-run` it prints the plan `preview` shows; else it
  * runs the verb with progress on stderr and prints the result. Resolves to the exit code, 0.
  */
-export async function runLifecycleVerb<Options, Result>(
-  argv: CommonArgs & { dryRun?: boolean },
-  verb: {
-    options: Options;
-    preview: (options: Options) => Promise<ShownPlan>;
-    run: (options: Options & { onProgress: (text: string) => void }) => Promise<Result>;
-    format: (result: Result) => string;
-  },
-): Promise<number> {
-  if (argv.dryRun) {
-    printResult(argv, await verb.preview(verb.options), formatPlan);
+export function lifecycleHandler<Args extends LifecycleArgs, Options, Result>(verb: {
+  /** The verb's options from its arguments. */
+  options: (argv: Args) => Options;
+  preview: (options: Options) => Promise<ShownPlan>;
+  run: (options: Options & { onProgress: (text: string) => void }) => Promise<Result>;
+  format: (result: Result) => string;
+}): (argv: Args) => Promise<number> {
+  return async (argv) => {
+    const options = verb.options(argv);
+    if (argv.dryRun) {
+      printResult(argv, await verb.preview(options), formatPlan);
+      return 0;
+    }
+    const progress = createProgress(argv);
+    const result = await verb.run({ ...options, onProgress: progress.update }).finally(progress.clear);
+    printResult(argv, result, verb.format);
     return 0;
-  }
-  const progress = createProgress(argv);
-  const result = await verb.run({ ...verb.options, onProgress: progress.update }).finally(progress.clear);
-  printResult(argv, result, verb.format);
-  return 0;
+  };
 }

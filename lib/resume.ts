@@ -15,7 +15,7 @@ import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
 import { liveEntries, missingComponents, planComponents, stopOrder } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock, findStaleHolder, type LockHolder } from "./lock.ts";
-import { clusterOptions, formatSeconds, runLifecycleVerb, timeoutOption, type LifecycleArgs } from "./output.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
 import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
@@ -208,11 +208,5 @@ export const resumeCommand = {
       })
       .option("dry-run", { type: "boolean", describe: "Print the processes that would be started and do nothing" })
       .example("$0 resume --name dev", "start cluster 'dev' again with its data"),
-  handler: (argv: LifecycleArgs): Promise<number> =>
-    runLifecycleVerb(argv, {
-      options: { home: argv.home, name: argv.name, timeoutSeconds: argv.timeout },
-      preview: previewResume,
-      run: resumeCluster,
-      format: formatResumeResult,
-    }),
+  handler: lifecycleHandler({ options: lifecycleOptions, preview: previewResume, run: resumeCluster, format: formatResumeResult }),
 };

@@ -7,7 +7,7 @@ import { applyPlan, previewPlan } from "./apply.ts";
 import type { ClusterPaths } from "./home.ts";
 import { liveEntries, stopOrder } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
-import { clusterOptions, formatSeconds, runLifecycleVerb, timeoutOption, type LifecycleArgs } from "./output.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
 import { stoppedEntries, type Plan, type ShownPlan } from "./plan.ts";
 import { locateCluster } from "./locate.ts";
 import { readState, type ClusterState, type ProcessEntry } from "./state.ts";
@@ -116,11 +116,5 @@ export const shutdownCommand = {
     timeoutOption(clusterOptions(yargs), "Grace period in seconds between SIGTERM and SIGKILL", DEFAULT_GRACE_SECONDS)
       .option("dry-run", { type: "boolean", describe: "Print the pids that would be signalled and do nothing" })
       .example("$0 shutdown --name dev", "stop cluster 'dev'; 'cluster resume --name dev' brings it back"),
-  handler: (argv: LifecycleArgs): Promise<number> =>
-    runLifecycleVerb(argv, {
-      options: { home: argv.home, name: argv.name, timeoutSeconds: argv.timeout },
-      preview: previewShutdown,
-      run: shutdownCluster,
-      format: formatShutdownResult,
-    }),
+  handler: lifecycleHandler({ options: lifecycleOptions, preview: previewShutdown, run: shutdownCluster, format: formatShutdownResult }),
 };
