@@ -10,7 +10,6 @@
 import { ClusterError, type ErrorCode } from "./errors.ts";
 import type { ClusterPaths } from "./home.ts";
 import type { ResolvedSpec } from "./spec.ts";
-import { isScRunning, locateSavedCluster } from "./state.ts";
 import { FluvioConnection } from "./fluvio-connection.ts";
 import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION, UPDATE_OFFSETS_VERSION } from "./engine/wire/fluvio/api-keys.ts";
 import type { ErrorCode as FluvioErrorCode } from "./engine/wire/fluvio/error-code.ts";
@@ -100,17 +99,6 @@ export interface RunningCluster {
   paths: ClusterPaths;
   spec: ResolvedSpec;
   admin: AdminTarget;
-}
-
-/** The cluster `--home`/`--name` select, if its SC runs; throws NO_CLUSTER or NOT_RUNNING. */
-export function locateRunningCluster(options: { home?: string; name?: string }): RunningCluster {
-  const { paths, spec } = locateSavedCluster(options);
-  if (!isScRunning(paths)) {
-    throw new ClusterError("NOT_RUNNING", `cluster '${paths.name}' is not running`, {
-      hint: `run 'cluster resume --name ${paths.name}' to start it`,
-    });
-  }
-  return { paths, spec, admin: adminTarget(spec) };
 }
 
 /** The open connection of `target`, opened now if there is none (or the last one failed). */

@@ -6,7 +6,8 @@
  */
 import { fileURLToPath } from "node:url";
 import type { Argv } from "yargs";
-import { listClusterNames, locateCluster, resolveHome } from "./home.ts";
+import { listClusterNames, resolveHome } from "./home.ts";
+import { locateCluster } from "./locate.ts";
 import { listLogComponents } from "./logs.ts";
 
 /** A verb's long flags, or its subcommands' flags. */

@@ -2,15 +2,19 @@
  * `confirmSpus` closes `create` and `resume`: it polls the SC until the set of registered SPU
  * ids and the set of online SPU ids both equal the expected set, exactly. This is the fix for
  * the reference tool, which compared a *count* over every SPU the SC ever stored and so waited
- * forever for "3/1 SPU confirmed".
+ * forever for "3/1 SPU confirmed". `resume` then waits for every partition's leader too
+ * (`confirmLeaders`), so a resumed cluster serves every topic.
  */
-import { listSpus, type AdminTarget, type SpuReport } from "./admin.ts";
+import { listPartitions, listSpus, type AdminTarget, type SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
 import { componentName } from "./launch.ts";
+import type { LifecycleVerb } from "./plan.ts";
+import { pollUntil, type PollOptions } from "./poll-until.ts";
 import type { ProcessEntry } from "./state.ts";
+import type { PartitionView } from "./admin.ts";
 
 /** The SC's view compared with the spec. */
 export interface SpuSets {
@@ -36,7 +40,11 @@ const FIRST_POLL_MS = 2;
  * short cap costs little; a 50 ms cap left create 3 SPUs waiting ~30 ms after the last SPU
  * came online (bench/lifecycle.ts).
  */
-export const MAX_POLL_MS = 8;
+const MAX_POLL_MS = 8;
+
+function confirmPolling(timeoutMs: number): PollOptions {
+  return { timeoutMs, firstPauseMs: FIRST_POLL_MS, maxPauseMs: MAX_POLL_MS };
+}
 
 function sorted(ids: Iterable<number>): number[] {
   return [...ids].sort((a, b) => a - b);
@@ -88,17 +96,15 @@ export interface ConfirmOptions {
    * Which verb is confirming. A failed `create` removes the cluster, logs included, so its
    * errors carry the log lines themselves and say to run `create` again, not `resume`.
    */
-  verb: "create" | "resume";
+  verb: LifecycleVerb;
   onProgress?: (sets: SpuSets | undefined) => void;
 }
 
 /** Polls until the SPU sets are confirmed and returns them; throws SPU_EXTRA, SPU_DIED, SC_DIED or SPU_CONFIRM_TIMEOUT. */
 export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
   const { paths, expected } = options;
-  const deadline = Date.now() + options.timeoutMs;
-  let pause = FIRST_POLL_MS;
   let last: SpuSets | undefined;
-  for (;;) {
+  const confirmed = await pollUntil(async () => {
     ensureProcessesAlive(options);
     const reports = await listSpus(options.admin).catch((error) => {
       if (error instanceof ClusterError && error.code === "SC_UNREACHABLE") return undefined;
@@ -110,10 +116,41 @@ export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
       if (last.confirmed) return last;
     }
     options.onProgress?.(last);
-    if (Date.now() >= deadline) throw timeoutError(options, last);
-    await Bun.sleep(pause);
-    pause = Math.min(pause * 2, MAX_POLL_MS);
-  }
+    return undefined;
+  }, confirmPolling(options.timeoutMs));
+  if (!confirmed) throw timeoutError(options, last);
+  return confirmed;
+}
+
+/** Names of the partitions whose leader has not reported back: "orders-0 (leader SPU 5002)". */
+export function leaderlessPartitions(partitions: PartitionView[]): string[] {
+  return partitions.filter((partition) => !partition.online).map((partition) => `${partition.topic}-${partition.partition} (leader SPU ${partition.leader})`);
+}
+
+/**
+ * Polls the SC until every partition's leader is online and has reported its log open;
+ * returns how many partitions there are. Throws LEADER_UNAVAILABLE naming those still waited for.
+ */
+export async function confirmLeaders(options: {
+  admin: AdminTarget;
+  logsDir: string;
+  timeoutMs: number;
+  onProgress?: (text: string) => void;
+}): Promise<number> {
+  let waiting: string[] = [];
+  const count = await pollUntil(async () => {
+    const partitions = await listPartitions(options.admin);
+    waiting = leaderlessPartitions(partitions);
+    if (waiting.length === 0) return partitions.length;
+    options.onProgress?.(`partition leaders ${partitions.length - waiting.length}/${partitions.length} back, waiting for ${waiting.join(", ")}`);
+    return undefined;
+  }, confirmPolling(options.timeoutMs));
+  if (count !== undefined) return count;
+  throw new ClusterError(
+    "LEADER_UNAVAILABLE",
+    `${waiting.length} partition(s) have no live leader after ${options.timeoutMs / 1000}s: ${waiting.join(", ")}`,
+    { hint: `see the SPU logs in '${options.logsDir}', or raise --timeout` },
+  );
 }
 
 function ensureProcessesAlive(options: ConfirmOptions): void {

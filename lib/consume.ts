@@ -8,8 +8,9 @@
  * with exit 0, as it ends `cat`.
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, partitionLeader, partitionOffsets, RecordStream, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
+import { partitionLeader, partitionOffsets, RecordStream, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
+import { locateCluster } from "./locate.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, timeoutOption, type CommonArgs } from "./output.ts";
 
@@ -46,7 +47,7 @@ export interface ConsumedBatch {
 
 /** Yields batches of records in offset order; ends at the end of the log with `stopAtEnd`, else when `signal` aborts. */
 export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<ConsumedBatch> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const partition = options.partition ?? 0;
   let leader = await partitionLeader(cluster, options.topic, partition);
   const from = options.from ?? "end";

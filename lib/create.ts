@@ -6,24 +6,23 @@
  * The cluster token (lib/token.ts) is written before any process starts: every daemon reads it.
  */
 import type { Argv } from "yargs";
-import { adminTarget, scEndpoint } from "./admin.ts";
-import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress } from "./confirm-spus.ts";
+import { scEndpoint } from "./admin.ts";
+import { applyPlan, previewPlan } from "./apply.ts";
+import { DEFAULT_CONFIRM_SECONDS, formatIds } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import {
   clusterExists,
   clusterPaths,
   ensureDir,
   listClusterNames,
-  locateCluster,
   removeClusterDir,
   type ClusterPaths,
 } from "./home.ts";
-import { ensurePortsFree, planComponents, startComponents } from "./launch.ts";
-import { acquireLock } from "./lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/control-plane/store.ts";
-import { formatPlan, type Plan } from "./plan.ts";
-import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
-import { stopProcesses } from "./procs.ts";
+import { planComponents } from "./launch.ts";
+import { locateCluster } from "./locate.ts";
+import { acquireLock, type HeldLock } from "./lock.ts";
+import { seedSpuAction, type Plan, type ShownPlan } from "./plan.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, timeoutOption, type LifecycleArgs } from "./output.ts";
 import {
   choosePortBase,
   ensureValidSpec,
@@ -36,9 +35,8 @@ import {
   type ResolvedSpec,
   type Spec,
 } from "./spec.ts";
-import { readSavedSpec, writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
+import { readSavedSpec } from "./state.ts";
 import { observeCluster } from "./status.ts";
-import { ensureToken } from "./token.ts";
 
 export interface CreateOptions {
   home?: string;
@@ -59,6 +57,20 @@ export interface CreateResult {
   elapsedMs: number;
 }
 
+/** What `create` acts on: the spec asked for, and the port blocks other clusters of the home claim. */
+export interface CreateObservation {
+  paths: ClusterPaths;
+  spec: Spec;
+  /** Each port a saved spec of another cluster of this home holds, with that cluster's name. */
+  claimedBy: Map<number, string>;
+  /** Where automatic port blocks start (CLUSTER_PORT_BASE, or 9000). */
+  firstPortBase: number;
+}
+
+/** A create plan, and the spec it saves. */
+export interface CreatePlan extends Plan {
+  spec: ResolvedSpec;
+}
 
 /** Creates and starts the cluster; resolves once every SPU of the spec is confirmed online. */
 export async function createCluster(options: CreateOptions): Promise<CreateResult> {
@@ -70,51 +82,93 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
   ensureHome(paths.home);
   ensureDir(paths.dir);
   const lock = acquireLock(paths.lock, { verb: "create", subject: `cluster '${paths.name}'` });
-  let processes: ProcessEntry[] = [];
-  // Set once the directory is known to be ours: from then on, a failure removes it.
-  let ours = false;
   try {
     if (clusterExists(paths)) throw await existsError(paths);
-    ours = true;
-    const resolved = claimPorts(paths, spec);
-    ensureToken(paths);
-    const components = planComponents(resolved, paths);
-    await ensurePortsFree(resolved.host, components, paths.name);
-
-    seedSpus(resolved);
-    writeState(paths, { intent: "starting", processes: [] });
-    options.onProgress?.(`starting the SC and ${resolved.spus.length} SPU(s) of cluster '${paths.name}'`);
-    const launched = startComponents(components, paths);
-    processes = launched.entries;
-    writeState(paths, { intent: "starting", processes });
-    launched.confirmRecorded();
-
-    const sets = await confirmSpus({
-      paths,
-      admin: adminTarget(resolved),
-      expected: expectedSpuIds(resolved),
-      processes,
-      timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
-      verb: "create",
-      onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
-    });
-    writeState(paths, { intent: "running", processes });
-    return {
-      name: paths.name,
-      phase: "running",
-      endpoint: scEndpoint(resolved),
-      portBase: resolved.portBase,
-      spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
-      elapsedMs: Math.round(performance.now() - started),
-    };
-  } catch (error) {
-    // Leave no trace: stop what was started, then remove what was written (initdb does the same).
-    await stopProcesses(processes, { graceMs: 2_000 });
-    if (ours) removeClusterDir(paths);
-    throw error;
+    // From here the directory is ours: if anything fails, it goes (initdb does the same).
+    let claim: HeldLock | undefined;
+    try {
+      // The port block is chosen under the home's lock and the lock let go once the spec that
+      // claims the block is saved, so two creates at once never choose the same block.
+      claim = acquireLock(`${paths.home}/.lock`, { verb: "create", subject: `home '${paths.home}'`, wait: true });
+      const plan = planCreate(observeCreate(paths, spec));
+      const applied = await applyPlan(plan, {
+        paths,
+        timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
+        onProgress: options.onProgress,
+        claim,
+      });
+      // The plan ends by confirming the SPU set, so a create that got here has it.
+      const sets = applied.spus!;
+      return {
+        name: paths.name,
+        phase: "running",
+        endpoint: scEndpoint(plan.spec),
+        portBase: plan.spec.portBase,
+        spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
+        elapsedMs: Math.round(performance.now() - started),
+      };
+    } catch (error) {
+      removeClusterDir(paths);
+      throw error;
+    } finally {
+      claim?.release();
+    }
   } finally {
     lock.release();
   }
+}
+
+/** What `create` would do, checked as far as it can be without writing anything. */
+export async function previewCreate(options: CreateOptions): Promise<ShownPlan> {
+  const paths = locateCluster(options);
+  const spec = await buildSpec(options);
+  if (clusterExists(paths)) throw await existsError(paths);
+  return previewPlan(planCreate(observeCreate(paths, spec)), paths);
+}
+
+/** Reads the port blocks the other clusters of the home have claimed (even stopped ones, which `resume` will need). */
+export function observeCreate(paths: ClusterPaths, spec: Spec): CreateObservation {
+  const claimedBy = new Map<number, string>();
+  for (const other of listClusterNames(paths.home)) {
+    if (other === paths.name) continue;
+    const saved = tryReadSpec(clusterPaths(paths.home, other));
+    for (const port of saved ? specPorts(saved) : []) claimedBy.set(port, other);
+  }
+  return { paths, spec, claimedBy, firstPortBase: firstPortBase() };
+}
+
+/**
+ * The plan of `create`: save the spec with its port block (the one asked for, or the first
+ * no other cluster claims), write the token, check every port, seed the SC's store with the
+ * SPUs, start every process, record them, confirm the SPU set, record the cluster running.
+ */
+export function planCreate(observed: CreateObservation): CreatePlan {
+  const { paths } = observed;
+  const spec = resolveInHome(observed);
+  const components = planComponents(spec, paths);
+  const endpoint = scEndpoint(spec);
+  return {
+    verb: "create",
+    name: paths.name,
+    spec,
+    processes: [],
+    actions: [
+      { action: "write-spec", path: paths.spec, spec },
+      { action: "write-token", path: paths.token },
+      { action: "check-ports", host: spec.host, components },
+      ...spec.spus.map((spu) => seedSpuAction(spec, spu)),
+      {
+        action: "write-state",
+        path: paths.state,
+        intent: "starting",
+        progress: `starting the SC and ${spec.spus.length} SPU(s) of cluster '${paths.name}'`,
+      },
+      ...components.map((component) => ({ action: "start" as const, component })),
+      { action: "write-state", path: paths.state, intent: "starting" },
+      { action: "confirm-spus", endpoint: endpoint, expected: expectedSpuIds(spec) },
+      { action: "write-state", path: paths.state, intent: "running" },
+    ],
+  };
 }
 
 /** The spec from `--spec FILE` and flags (flags win), validated before anything is touched. */
@@ -153,34 +207,10 @@ function ensureHome(home: string): void {
   }
 }
 
-/**
- * Picks the port block and resolves the spec, under the home's lock so that two creates at
- * once cannot pick the same block, and saves it while still holding that lock.
- */
-function claimPorts(paths: ClusterPaths, spec: Spec): ResolvedSpec {
-  const homeLock = acquireLock(`${paths.home}/.lock`, { verb: "create", subject: `home '${paths.home}'`, wait: true });
-  try {
-    const resolved = resolveInHome(paths, spec);
-    // Written under the home lock so the next create sees this block as claimed.
-    writeSavedSpec(paths, resolved);
-    return resolved;
-  } finally {
-    homeLock.release();
-  }
-}
-
-/**
- * Resolves the spec with its port block: the one asked for, or the first one no other
- * cluster of this home has claimed (even a stopped one, which `resume` will need).
- */
-function resolveInHome(paths: ClusterPaths, spec: Spec): ResolvedSpec {
-  const claimedBy = new Map<number, string>();
-  for (const other of listClusterNames(paths.home)) {
-    if (other === paths.name) continue;
-    const saved = tryReadSpec(clusterPaths(paths.home, other));
-    for (const port of saved ? specPorts(saved) : []) claimedBy.set(port, other);
-  }
-  const portBase = choosePortBase(spec.portBase, spec.spus ?? 1, new Set(claimedBy.keys()), firstPortBase());
+/** The spec resolved with its port block; throws PORT_IN_USE when the block asked for is another cluster's. */
+function resolveInHome(observed: CreateObservation): ResolvedSpec {
+  const { paths, spec, claimedBy } = observed;
+  const portBase = choosePortBase(spec.portBase, spec.spus ?? 1, new Set(claimedBy.keys()), observed.firstPortBase);
   const resolved = resolveSpec(spec, paths, portBase);
   const clash = specPorts(resolved).find((port) => claimedBy.has(port));
   if (clash !== undefined) {
@@ -191,47 +221,12 @@ function resolveInHome(paths: ClusterPaths, spec: Spec): ResolvedSpec {
   return resolved;
 }
 
-/** What `create` would do, checked as far as it can be without writing anything. */
-export async function planCreate(options: CreateOptions): Promise<Plan> {
-  const paths = locateCluster(options);
-  const spec = await buildSpec(options);
-  if (clusterExists(paths)) throw await existsError(paths);
-  const resolved = resolveInHome(paths, spec);
-  const components = planComponents(resolved, paths);
-  await ensurePortsFree(resolved.host, components, paths.name);
-  const store = new MetadataStore(resolved.metadataDir);
-  return {
-    dryRun: true,
-    verb: "create",
-    name: paths.name,
-    actions: [
-      { action: "write", path: paths.spec },
-      { action: "write", path: paths.token },
-      ...resolved.spus.map((spu) => ({ action: "write" as const, path: store.pathOf("SPU", spuObjectName(spu.id)) })),
-      { action: "write", path: paths.state },
-      { action: "check-ports", host: resolved.host, ports: components.flatMap((component) => component.ports) },
-      ...components.map((component) => ({
-        action: "start" as const,
-        component: component.name,
-        argv: component.argv,
-        ports: component.ports,
-      })),
-    ],
-  };
-}
-
 function tryReadSpec(paths: ClusterPaths): ResolvedSpec | undefined {
   try {
     return readSavedSpec(paths);
   } catch {
     return undefined;
   }
-}
-
-/** Writes the spec's SPUs into the SC's store before its first start, as initdb writes a catalog. */
-function seedSpus(spec: ResolvedSpec): void {
-  const store = new MetadataStore(spec.metadataDir);
-  for (const spu of spec.spus) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, spec.host, spu));
 }
 
 export function formatCreateResult(result: CreateResult): string {
@@ -241,12 +236,10 @@ export function formatCreateResult(result: CreateResult): string {
   );
 }
 
-interface CreateArgs extends CommonArgs {
+interface CreateArgs extends LifecycleArgs {
   spus?: number;
   spec?: string;
   portBase?: number;
-  timeout: number;
-  dryRun?: boolean;
 }
 
 export const createCommand = {
@@ -260,22 +253,17 @@ export const createCommand = {
       .option("dry-run", { type: "boolean", describe: "Print what would be done (processes, ports, files) and do none of it" })
       .example("$0 create --spus 3", "a cluster of 3 SPUs on ports from 9000")
       .example("$0 create --name dev --spec specs/three-spus.yaml", "a second cluster from a spec file"),
-  handler: async (argv: CreateArgs): Promise<number> => {
-    const options: CreateOptions = {
+  handler: lifecycleHandler({
+    options: (argv: CreateArgs): CreateOptions => ({
       home: argv.home,
       name: argv.name,
       spus: argv.spus,
       specFile: argv.spec,
       portBase: argv.portBase,
       timeoutSeconds: argv.timeout,
-    };
-    if (argv.dryRun) {
-      printResult(argv, await planCreate(options), formatPlan);
-      return 0;
-    }
-    const progress = createProgress(argv);
-    const result = await createCluster({ ...options, onProgress: progress.update }).finally(progress.clear);
-    printResult(argv, result, formatCreateResult);
-    return 0;
-  },
+    }),
+    preview: previewCreate,
+    run: createCluster,
+    format: formatCreateResult,
+  }),
 };

@@ -5,11 +5,13 @@
  */
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
-import { clusterExists, isDirectory, locateCluster, removeClusterDir, type ClusterPaths } from "./home.ts";
-import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
+import { clusterExists, isDirectory, type ClusterPaths } from "./home.ts";
+import { applyPlan, previewPlan } from "./apply.ts";
+import { liveEntries, stopOrder } from "./launch.ts";
+import { locateCluster } from "./locate.ts";
 import { acquireLock } from "./lock.ts";
-import { clusterOptions, formatSeconds, printResult, type CommonArgs } from "./output.ts";
-import { formatPlan, type Plan } from "./plan.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions } from "./output.ts";
+import { stoppedEntries, type Plan, type ShownPlan } from "./plan.ts";
 import { readState, type ProcessEntry } from "./state.ts";
 
 export interface DeleteOptions {
@@ -30,33 +32,48 @@ export interface DeleteResult {
 
 const DELETE_GRACE_MS = 5_000;
 
-/**
- * Refuses a cluster "directory" that is something else: a file a person put in the home is
- * theirs to remove, not this command's.
- */
-function ensureDirectory(paths: ClusterPaths): void {
-  if (isDirectory(paths.dir)) return;
-  throw new ClusterError("STATE_CORRUPT", `'${paths.dir}' is not a directory, so it is not a cluster this tool made`, {
-    hint: "look at it and remove it by hand if it is not needed",
-  });
+/** What `delete` acts on: whether the cluster is there, and which of its recorded processes still run. */
+export interface DeleteObservation {
+  paths: ClusterPaths;
+  exists: boolean;
+  isDirectory: boolean;
+  recorded: ProcessEntry[];
+  running: ProcessEntry[];
+  /** Why the recorded processes could not be read (a broken state file). */
+  stateProblem?: string;
 }
 
-/** What `delete` would do: signal the live recorded processes, then remove the directory. */
-export function planDelete(options: DeleteOptions): Plan {
-  const paths = locateCluster(options);
-  const plan: Plan = { dryRun: true, verb: "delete", name: paths.name, actions: [] };
-  if (!clusterExists(paths)) return { ...plan, note: "there is no such cluster" };
-  ensureDirectory(paths);
-  let running: ProcessEntry[] = [];
+export function observeDelete(paths: ClusterPaths): DeleteObservation {
+  const observed: DeleteObservation = { paths, exists: clusterExists(paths), isDirectory: isDirectory(paths.dir), recorded: [], running: [] };
+  if (!observed.exists || !observed.isDirectory) return observed;
   try {
-    running = stopOrder(liveEntries(readState(paths).processes));
+    observed.recorded = readState(paths).processes;
   } catch (error) {
     if (!(error instanceof ClusterError)) throw error;
+    observed.stateProblem = `${error.message}; processes it recorded could not be stopped`;
+  }
+  observed.running = liveEntries(observed.recorded);
+  return observed;
+}
+
+/**
+ * The plan of `delete`: stop the live recorded processes (SPUs first), then remove the whole
+ * directory. It refuses a cluster "directory" that is something else: a file a person put in
+ * the home is theirs to remove, not this command's.
+ */
+export function planDelete(observed: DeleteObservation): Plan {
+  const { paths } = observed;
+  const plan = { verb: "delete" as const, name: paths.name, processes: observed.recorded };
+  if (!observed.exists) return { ...plan, note: "there is no such cluster", actions: [] };
+  if (!observed.isDirectory) {
+    throw new ClusterError("STATE_CORRUPT", `'${paths.dir}' is not a directory, so it is not a cluster this tool made`, {
+      hint: "look at it and remove it by hand if it is not needed",
+    });
   }
   return {
     ...plan,
     actions: [
-      ...running.map((entry) => ({ action: "signal" as const, component: componentName(entry), pid: entry.pid, signal: "SIGTERM" as const })),
+      ...stopOrder(observed.running).map((entry) => ({ action: "stop" as const, entry, graceMs: DELETE_GRACE_MS })),
       { action: "remove", path: paths.dir },
     ],
   };
@@ -66,30 +83,30 @@ export async function deleteCluster(options: DeleteOptions): Promise<DeleteResul
   const started = performance.now();
   const paths = locateCluster(options);
   const result: DeleteResult = { name: paths.name, phase: "absent", deleted: false, stopped: [], warnings: [], elapsedMs: 0 };
-  if (!clusterExists(paths)) return { ...result, elapsedMs: Math.round(performance.now() - started) };
-  ensureDirectory(paths);
-
+  // The lock lives in the cluster's directory: that there is none to delete (or that it is
+  // not a directory) is known without it; what to stop is decided again under it.
+  if (planDelete(observeDelete(paths)).actions.length === 0) return { ...result, elapsedMs: Math.round(performance.now() - started) };
   const lock = acquireLock(paths.lock, { verb: "delete", subject: `cluster '${paths.name}'` });
   try {
-    let recorded: ProcessEntry[] = [];
-    try {
-      recorded = readState(paths).processes;
-    } catch (error) {
-      if (!(error instanceof ClusterError)) throw error;
-      result.warnings.push(`${error.message}; processes it recorded could not be stopped`);
-    }
-    const running = liveEntries(recorded);
-    await stopEntries(running, { graceMs: DELETE_GRACE_MS, clusterName: paths.name });
-    removeClusterDir(paths);
+    const observed = observeDelete(paths);
+    const plan = planDelete(observed);
+    await applyPlan(plan, { paths, timeoutMs: 0 });
     return {
       ...result,
-      deleted: true,
-      stopped: running.map((entry) => entry.pid),
+      deleted: plan.actions.some((action) => action.action === "remove"),
+      stopped: stoppedEntries(plan).map((entry) => entry.pid),
+      warnings: observed.stateProblem ? [observed.stateProblem] : [],
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {
     lock.release();
   }
+}
+
+/** What `delete` would do: signal the live recorded processes, then remove the directory. */
+export function previewDelete(options: DeleteOptions): Promise<ShownPlan> {
+  const paths = locateCluster(options);
+  return previewPlan(planDelete(observeDelete(paths)), paths);
 }
 
 export function formatDeleteResult(result: DeleteResult): string {
@@ -108,9 +125,5 @@ export const deleteCommand = {
     clusterOptions(yargs)
       .option("dry-run", { type: "boolean", describe: "Print the pids that would be signalled and what would be removed, and do nothing" })
       .example("$0 delete --name dev", "remove cluster 'dev' and all its data"),
-  handler: async (argv: CommonArgs & { dryRun?: boolean }): Promise<number> => {
-    if (argv.dryRun) printResult(argv, planDelete(argv), formatPlan);
-    else printResult(argv, await deleteCluster(argv), formatDeleteResult);
-    return 0;
-  },
+  handler: lifecycleHandler({ options: lifecycleOptions, preview: previewDelete, run: deleteCluster, format: formatDeleteResult }),
 };

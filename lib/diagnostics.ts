@@ -12,7 +12,7 @@ import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
 import { ensureDir, removePath, type ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
-import { locateExistingCluster } from "./state.ts";
+import { locateCluster } from "./locate.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { observeCluster } from "./status.ts";
 
@@ -42,7 +42,7 @@ export function diagnosticsBaseName(name: string, now: Date): string {
 
 /** Writes the diagnostics archive of the cluster `options` select and returns where. */
 export async function writeDiagnostics(options: DiagnosticsOptions): Promise<DiagnosticsResult> {
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const top = diagnosticsBaseName(paths.name, new Date());
   const cwd = options.cwd ?? process.cwd();
   const output = resolve(cwd, options.output ?? `${top}.tar.gz`);

@@ -51,7 +51,7 @@ export function resolveHome(home?: string): string {
 }
 
 /** `--name`, else `$CLUSTER_NAME`, else `local`; validated so no path escapes the home. */
-function resolveName(name?: string): string {
+export function resolveName(name?: string): string {
   const resolved = name ?? (process.env.CLUSTER_NAME || DEFAULT_NAME);
   validateName(resolved);
   return resolved;
@@ -69,11 +69,6 @@ function validateName(name: string): void {
 /** The log file of one component ("sc", "spu-5001") of the cluster at `paths`. */
 export function logFileOf(paths: ClusterPaths, component: string): string {
   return join(paths.logs, `${component}.log`);
-}
-
-/** The paths of the cluster that `--home`/`--name` (or their environment variables) select. */
-export function locateCluster(options: { home?: string; name?: string }): ClusterPaths {
-  return clusterPaths(resolveHome(options.home), resolveName(options.name));
 }
 
 export function clusterPaths(home: string, name: string): ClusterPaths {

@@ -5,6 +5,7 @@
  */
 import { ClusterError } from "./errors.ts";
 import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
+import { pollUntil } from "./poll-until.ts";
 import { findBusyPorts, isAlive, startDetached, stopProcesses } from "./procs.ts";
 import type { ResolvedSpec } from "./spec.ts";
 import type { ProcessEntry, Role } from "./state.ts";
@@ -20,7 +21,7 @@ export interface Component {
   logFile: string;
 }
 
-const PORT_RETRIES = 5;
+const PORT_WAIT_MS = 500;
 const PORT_RETRY_MS = 100;
 const SC_SCRIPT = new URL("./engine/sc.ts", import.meta.url).pathname;
 const SPU_SCRIPT = new URL("./engine/spu.ts", import.meta.url).pathname;
@@ -96,14 +97,13 @@ export function missingComponents(
 
 /** Throws PORT_IN_USE naming every port of `components` that something already holds. */
 export async function ensurePortsFree(host: string, components: Component[], clusterName: string): Promise<void> {
-  const ports = components.flatMap((component) => component.ports);
-  let busy = await findBusyPorts(host, ports);
+  let busy = components.flatMap((component) => component.ports);
   // NOTE: a daemon whose starter was killed before recording it exits on its own within
   // milliseconds (see lib/engine/adoption.ts); give such a port a moment before calling it taken.
-  for (let attempt = 0; busy.length > 0 && attempt < PORT_RETRIES; attempt++) {
-    await Bun.sleep(PORT_RETRY_MS);
+  await pollUntil(async () => {
     busy = await findBusyPorts(host, busy);
-  }
+    return busy.length === 0 ? busy : undefined;
+  }, { timeoutMs: PORT_WAIT_MS, firstPauseMs: PORT_RETRY_MS });
   if (busy.length === 0) return;
   const owners = busy.map((port) => {
     const owner = components.find((component) => component.ports.includes(port))!;

@@ -34,6 +34,7 @@ export interface LockHolder {
 /** A held lock; `staleHolder` is set when the previous holder died while holding it. */
 export interface HeldLock {
   staleHolder?: LockHolder;
+  /** Lets the lock go; safe to repeat. */
   release(): void;
 }
 
@@ -59,14 +60,16 @@ export function acquireLock(path: string, options: { verb: string; subject: stri
       closeSync(fd);
       continue;
     }
-    const previous = parseHolder(readFileSync(path, "utf8"));
-    const staleHolder = previous && readStartTime(previous.pid) !== previous.startTime ? previous : undefined;
+    const staleHolder = findStaleHolder(path);
     const me: LockHolder = { pid: process.pid, startTime: readStartTime(process.pid), verb: options.verb };
     ftruncateSync(fd, 0);
     writeSync(fd, `${me.pid} ${me.startTime} ${me.verb}\n`, 0);
+    let held = true;
     return {
       staleHolder,
       release() {
+        if (!held) return;
+        held = false;
         // An empty file tells the next holder that this one finished cleanly.
         try {
           ftruncateSync(fd, 0);
@@ -76,6 +79,22 @@ export function acquireLock(path: string, options: { verb: string; subject: stri
       },
     };
   }
+}
+
+/**
+ * The holder recorded in the lock file at `path` if it died holding the lock (a holder that
+ * finished left the file empty); read without taking the lock, so a dry run can see it too.
+ */
+export function findStaleHolder(path: string): LockHolder | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  const holder = parseHolder(text);
+  return holder && readStartTime(holder.pid) !== holder.startTime ? holder : undefined;
 }
 
 function isSameFile(fd: number, path: string): boolean {

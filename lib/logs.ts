@@ -10,7 +10,8 @@ import { ClusterError, UsageError } from "./errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
 import { planComponents } from "./launch.ts";
 import { clusterOptions, type CommonArgs } from "./output.ts";
-import { locateExistingCluster, readSavedSpec } from "./state.ts";
+import { locateCluster } from "./locate.ts";
+import { readSavedSpec } from "./state.ts";
 
 /** One line of one component's log. */
 export interface LogLine {
@@ -137,7 +138,7 @@ function readAt(fd: number, position: number, length: number): Buffer {
 export function readLogs(options: LogsOptions): { lines: LogLine[]; sources: LogSource[] } {
   const count = options.lines ?? DEFAULT_LOG_LINES;
   if (!Number.isInteger(count) || count < 0) throw new UsageError(`--lines must be a whole number of 0 or more (got ${count})`);
-  const sources = selectLogSources(locateExistingCluster(options), options.component);
+  const sources = selectLogSources(locateCluster(options, "exist"), options.component);
   const lines = sources.flatMap((source) => {
     const tail = readLastLines(source.path, count);
     source.offset = tail.size;

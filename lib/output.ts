@@ -6,6 +6,7 @@
  */
 import type { Argv } from "yargs";
 import { UsageError } from "./errors.ts";
+import { formatPlan, type ShownPlan } from "./plan.ts";
 
 export interface CommonArgs {
   name?: string;
@@ -83,4 +84,39 @@ export function createProgress(argv: CommonArgs): { update(text: string): void; 
 /** "0.23s" */
 export function formatSeconds(milliseconds: number): string {
   return `${(milliseconds / 1000).toFixed(2)}s`;
+}
+
+/** The arguments of a lifecycle verb: `--dry-run`, and `--timeout` where it has one, besides the common ones. */
+export interface LifecycleArgs extends CommonArgs {
+  timeout?: number;
+  dryRun?: boolean;
+}
+
+/** The options every lifecycle verb's function takes from its arguments: `--home`, `--name`, `--timeout`. */
+export function lifecycleOptions(argv: LifecycleArgs): { home?: string; name?: string; timeoutSeconds?: number } {
+  return { home: argv.home, name: argv.name, timeoutSeconds: argv.timeout };
+}
+
+/**
+ * The handler of a lifecycle verb: with `--dry-run` it prints the plan `preview` shows; else it
+ * runs the verb with progress on stderr and prints the result. Resolves to the exit code, 0.
+ */
+export function lifecycleHandler<Args extends LifecycleArgs, Options, Result>(verb: {
+  /** The verb's options from its arguments. */
+  options: (argv: Args) => Options;
+  preview: (options: Options) => Promise<ShownPlan>;
+  run: (options: Options & { onProgress: (text: string) => void }) => Promise<Result>;
+  format: (result: Result) => string;
+}): (argv: Args) => Promise<number> {
+  return async (argv) => {
+    const options = verb.options(argv);
+    if (argv.dryRun) {
+      printResult(argv, await verb.preview(options), formatPlan);
+      return 0;
+    }
+    const progress = createProgress(argv);
+    const result = await verb.run({ ...options, onProgress: progress.update }).finally(progress.clear);
+    printResult(argv, result, verb.format);
+    return 0;
+  };
 }

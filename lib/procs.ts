@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { RECORDED_SIGNAL } from "./engine/daemon/adoption.ts";
+import { pollUntil } from "./poll-until.ts";
 
 /** What `state.yaml` keeps about a process this tool started. */
 export interface ProcessRecord {
@@ -117,14 +118,11 @@ export function signalProcess(record: ProcessRecord, signal: NodeJS.Signals): bo
 
 /** Waits until none of `records` is alive or `timeoutMs` passes; returns the ones still alive. */
 export async function waitForExit(records: ProcessRecord[], timeoutMs: number): Promise<ProcessRecord[]> {
-  const deadline = Date.now() + timeoutMs;
-  let alive = records.filter(isAlive);
-  let pause = 2;
-  while (alive.length > 0 && Date.now() < deadline) {
-    await Bun.sleep(pause);
-    pause = Math.min(pause * 2, 50);
+  let alive = records;
+  await pollUntil(() => {
     alive = alive.filter(isAlive);
-  }
+    return alive.length === 0 ? alive : undefined;
+  }, { timeoutMs, firstPauseMs: 2, maxPauseMs: 50 });
   return alive;
 }
 

@@ -12,8 +12,9 @@
  * say which offsets were acknowledged and which records may be stored twice (produce-report.ts).
  */
 import type { Argv } from "yargs";
-import { locateRunningCluster, produceBatch, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
+import { produceBatch, topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
+import { locateCluster } from "./locate.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "./output.ts";
 import { PRODUCE_TIMEOUT_MS } from "./engine/data-plane/replica.ts";
@@ -49,7 +50,7 @@ export interface ProduceResult {
 
 /** Produces every line of `options.input` as a record; resolves once all are acknowledged. */
 export async function produceRecords(options: ProduceOptions): Promise<ProduceResult> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const leaders = await topicLeaders(cluster, options.topic);
   if (options.partition !== undefined && !leaders.some((leader) => leader.partition === options.partition)) {
     throw new ClusterError("NO_PARTITION", `topic '${options.topic}' has no partition ${options.partition} (it has ${leaders.length})`, {

@@ -7,20 +7,20 @@
  * token file must be there.
  */
 import type { Argv } from "yargs";
-import { adminTarget, scEndpoint, listPartitions, listSpus, registerSpu, type AdminTarget } from "./admin.ts";
-import { confirmSpus, DEFAULT_CONFIRM_SECONDS, formatIds, formatSpuProgress, MAX_POLL_MS } from "./confirm-spus.ts";
+import { adminTarget, scEndpoint, listPartitions, listSpus, type SpuReport } from "./admin.ts";
+import { applyPlan, previewPlan } from "./apply.ts";
+import { compareSpuSets, DEFAULT_CONFIRM_SECONDS, formatIds, leaderlessPartitions } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
-import { ensurePortsFree, liveEntries, missingComponents, planComponents, startComponents, stopEntries } from "./launch.ts";
-import { acquireLock } from "./lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName } from "./engine/control-plane/store.ts";
-import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
-import { isAlive } from "./procs.ts";
+import { liveEntries, missingComponents, planComponents, stopOrder } from "./launch.ts";
+import { locateCluster } from "./locate.ts";
+import { acquireLock, findStaleHolder, type LockHolder } from "./lock.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
+import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
-import { formatPlan, type Plan } from "./plan.ts";
-import { locateExistingCluster, readSavedSpec, readState, writeState, type ProcessEntry } from "./state.ts";
+import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
+import { storedSpuIds } from "./engine/control-plane/store.ts";
 import type { PartitionView } from "./admin.ts";
-import { ensureToken } from "./token.ts";
 
 export interface ResumeOptions {
   home?: string;
@@ -54,157 +54,129 @@ function readSpecToResume(paths: ClusterPaths): ResolvedSpec {
   return spec;
 }
 
-/** What `resume` would do: start the components of the saved spec that are not running. */
-export async function planResume(options: ResumeOptions): Promise<Plan> {
-  const paths = locateExistingCluster(options);
+/** What `resume` acts on: the saved spec, what of it runs, and which SPUs are registered. */
+export interface ResumeObservation {
+  paths: ClusterPaths;
+  spec: ResolvedSpec;
+  /** The recorded processes that still run. */
+  running: ProcessEntry[];
+  /** The command before this one died while starting processes (its lock was left behind). */
+  interrupted: boolean;
+  tokenExists: boolean;
+  /** The SPUs as the running SC reports them, with its partitions; or, with the SC not running, the ids its store holds. */
+  registered: { by: "sc"; spus: SpuReport[]; partitions: PartitionView[] } | { by: "store"; ids: number[] };
+}
+
+/**
+ * Reads the saved spec and state, and asks the SC (when it runs and is kept) which SPUs it
+ * has. Reads the token now unless this resume is to write one, so a running cluster without
+ * one fails with TOKEN_MISSING before anything starts.
+ */
+export async function observeResume(paths: ClusterPaths, staleHolder: LockHolder | undefined): Promise<ResumeObservation> {
   const spec = readSpecToResume(paths);
-  const processes = readState(paths).processes;
-  const missing = missingComponents(planComponents(spec, paths), processes, isAlive);
-  await ensurePortsFree(spec.host, missing, paths.name);
-  const makesToken = liveEntries(processes).length === 0 && !pathExists(paths.token);
-  return {
-    dryRun: true,
-    verb: "resume",
+  const state = readState(paths);
+  const interrupted = staleHolder !== undefined && state.intent === "starting";
+  const running = liveEntries(state.processes);
+  const kept = interrupted ? [] : running;
+  const tokenExists = pathExists(paths.token);
+  const admin = kept.length > 0 || tokenExists ? adminTarget(spec) : undefined;
+  const observed = { paths, spec, running, interrupted, tokenExists };
+  if (admin && kept.some((entry) => entry.role === "sc")) {
+    const [spus, partitions] = await Promise.all([listSpus(admin), listPartitions(admin)]);
+    return { ...observed, registered: { by: "sc", spus, partitions } };
+  }
+  return { ...observed, registered: { by: "store", ids: storedSpuIds(spec.metadataDir) } };
+}
+
+/**
+ * The plan of `resume`: start the spec's processes that do not run (after stopping all of
+ * them if the last command died while starting them), each SPU registered first, then
+ * confirm the SPU set and every partition's leader. A cluster that runs and is confirmed
+ * needs nothing.
+ */
+export function planResume(observed: ResumeObservation): Plan {
+  const { paths, spec, running, interrupted, registered } = observed;
+  // The processes a command that died while starting left are exiting by themselves if it
+  // never confirmed them recorded (lib/engine/adoption.ts), and which ones those are cannot be
+  // told from here: stop them all and start afresh rather than count on them.
+  const kept = interrupted ? [] : running;
+  const missing = missingComponents(planComponents(spec, paths), kept, () => true);
+  const endpoint = scEndpoint(spec);
+  const expected = expectedSpuIds(spec);
+  const plan = {
+    verb: "resume" as const,
     name: paths.name,
     ...(missing.length === 0 && { note: "every process is already running" }),
-    actions:
-      missing.length === 0
-        ? []
-        : [
-            { action: "check-ports", host: spec.host, ports: missing.flatMap((component) => component.ports) },
-            ...(makesToken ? [{ action: "write" as const, path: paths.token }] : []),
-            ...missing.map((component) => ({ action: "start" as const, component: component.name, argv: component.argv, ports: component.ports })),
-            { action: "write", path: paths.state },
-          ],
+    processes: running,
   };
+  if (missing.length === 0 && registered.by === "sc" && isConfirmed(expected, registered)) return { ...plan, actions: [] };
+
+  const registering: Action[] =
+    registered.by === "sc"
+      ? spec.spus
+          .filter((spu) => !registered.spus.some((report) => report.id === spu.id))
+          .map((spu) => ({ action: "register-spu", endpoint: endpoint, spu: { id: spu.id, host: spec.host, publicPort: spu.publicPort, privatePort: spu.privatePort } }))
+      : spec.spus.filter((spu) => !registered.ids.includes(spu.id)).map((spu) => seedSpuAction(spec, spu));
+  const starting = `starting ${missing.map((component) => component.name).join(", ")} of cluster '${paths.name}'`;
+  return {
+    ...plan,
+    actions: [
+      ...(interrupted ? stopOrder(running).map((entry) => ({ action: "stop" as const, entry, graceMs: RESTART_GRACE_MS })) : []),
+      ...(missing.length > 0 ? [{ action: "check-ports" as const, host: spec.host, components: missing }] : []),
+      // With nothing running no daemon holds a token yet, so a cluster without one can get one now.
+      ...(kept.length === 0 && !observed.tokenExists
+        ? [{ action: "write-token" as const, path: paths.token, progress: `wrote a token for cluster '${paths.name}' to '${paths.token}'` }]
+        : []),
+      ...registering,
+      ...missing.map((component, index) => ({ action: "start" as const, component, ...(index === missing.length - 1 && { progress: starting }) })),
+      ...(missing.length > 0 ? [{ action: "write-state" as const, path: paths.state, intent: "starting" as const }] : []),
+      { action: "confirm-spus", endpoint: endpoint, expected },
+      { action: "confirm-leaders", endpoint: endpoint },
+      { action: "write-state", path: paths.state, intent: "running" },
+    ],
+  };
+}
+
+/** Whether the running SC already has exactly the expected SPUs online and every partition led. */
+function isConfirmed(expected: number[], registered: { spus: SpuReport[]; partitions: PartitionView[] }): boolean {
+  return compareSpuSets(expected, registered.spus).confirmed && leaderlessPartitions(registered.partitions).length === 0;
 }
 
 export async function resumeCluster(options: ResumeOptions): Promise<ResumeResult> {
   const started = performance.now();
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const lock = acquireLock(paths.lock, { verb: "resume", subject: `cluster '${paths.name}'` });
-  let startedNow: ProcessEntry[] = [];
   try {
-    const spec = readSpecToResume(paths);
-    const state = readState(paths);
-    if (lock.staleHolder && state.intent === "starting") {
-      // The command before this one died while starting processes. Those it never confirmed
-      // as recorded are exiting by themselves (lib/engine/adoption.ts), and which ones those
-      // are cannot be told from here: stop them all and start afresh rather than count on them.
-      await stopEntries(liveEntries(state.processes), { graceMs: RESTART_GRACE_MS, clusterName: paths.name });
-      state.processes = [];
-    }
-    const running = liveEntries(state.processes);
-    const missing = missingComponents(planComponents(spec, paths), running, isAlive);
-    await ensurePortsFree(spec.host, missing, paths.name);
-    // With nothing running no daemon holds a token yet, so a cluster without one can get one now.
-    if (running.length === 0 && ensureToken(paths)) options.onProgress?.(`wrote a token for cluster '${paths.name}' to '${paths.token}'`);
-    const admin = adminTarget(spec);
-
-    const scRunning = !missing.some((component) => component.role === "sc");
-    if (scRunning) await registerMissingSpus(spec, admin);
-    else seedMissingSpus(spec);
-    if (missing.length > 0) {
-      options.onProgress?.(`starting ${missing.map((component) => component.name).join(", ")} of cluster '${paths.name}'`);
-    }
-    const launched = startComponents(missing, paths);
-    startedNow = launched.entries;
-    const processes = [...running, ...startedNow];
-    writeState(paths, { intent: "starting", processes });
-    launched.confirmRecorded();
-
-    const sets = await confirmSpus({
+    const observed = await observeResume(paths, lock.staleHolder);
+    const plan = planResume(observed);
+    const applied = await applyPlan(plan, {
       paths,
-      admin,
-      expected: expectedSpuIds(spec),
-      processes,
-      timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
-      verb: "resume",
-      onProgress: (current) => options.onProgress?.(formatSpuProgress(current)),
-    });
-    const partitions = await confirmLeaders({
-      admin,
-      logsDir: paths.logs,
       timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
       onProgress: options.onProgress,
     });
-    writeState(paths, { intent: "running", processes });
+    // A plan is empty only when the running SC's answers already confirmed the cluster.
+    const answered = observed.registered.by === "sc" ? observed.registered : undefined;
+    const sets = applied.spus ?? compareSpuSets(expectedSpuIds(observed.spec), answered?.spus ?? []);
+    const startedNow = startedComponents(plan);
     return {
       name: paths.name,
       phase: "running",
-      alreadyRunning: missing.length === 0,
-      started: missing.map((component) => component.name),
-      endpoint: scEndpoint(spec),
+      alreadyRunning: startedNow.length === 0,
+      started: startedNow.map((component) => component.name),
+      endpoint: scEndpoint(observed.spec),
       spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
-      partitions,
+      partitions: applied.partitions ?? answered?.partitions.length ?? 0,
       elapsedMs: Math.round(performance.now() - started),
     };
-  } catch (error) {
-    if (startedNow.length > 0) await rollBack(paths, startedNow);
-    throw error;
   } finally {
     lock.release();
   }
 }
 
-/** Names of the partitions whose leader has not reported back: "orders-0 (leader SPU 5002)". */
-export function leaderlessPartitions(partitions: PartitionView[]): string[] {
-  return partitions.filter((partition) => !partition.online).map((partition) => `${partition.topic}-${partition.partition} (leader SPU ${partition.leader})`);
-}
-
-/**
- * Polls the SC until every partition's leader is online and has reported its log open, so a
- * resumed cluster serves every topic; returns how many partitions there are.
- */
-async function confirmLeaders(options: {
-  admin: AdminTarget;
-  logsDir: string;
-  timeoutMs: number;
-  onProgress?: (text: string) => void;
-}): Promise<number> {
-  const deadline = Date.now() + options.timeoutMs;
-  let pause = 2;
-  for (;;) {
-    const partitions = await listPartitions(options.admin);
-    const waiting = leaderlessPartitions(partitions);
-    if (waiting.length === 0) return partitions.length;
-    options.onProgress?.(`partition leaders ${partitions.length - waiting.length}/${partitions.length} back, waiting for ${waiting.join(", ")}`);
-    if (Date.now() >= deadline) {
-      throw new ClusterError(
-        "LEADER_UNAVAILABLE",
-        `${waiting.length} partition(s) have no live leader after ${options.timeoutMs / 1000}s: ${waiting.join(", ")}`,
-        { hint: `see the SPU logs in '${options.logsDir}', or raise --timeout` },
-      );
-    }
-    await Bun.sleep(pause);
-    pause = Math.min(pause * 2, MAX_POLL_MS);
-  }
-}
-
-/** Stops what this resume started and records the processes that were already running. */
-async function rollBack(paths: ClusterPaths, startedNow: ProcessEntry[]): Promise<void> {
-  await stopEntries(startedNow, { graceMs: 2_000, clusterName: paths.name });
-  const before = readState(paths).processes.filter((entry) => !startedNow.some((mine) => mine.pid === entry.pid));
-  const stillRunning = liveEntries(before);
-  writeState(paths, { intent: stillRunning.length > 0 ? "running" : "stopped", processes: stillRunning });
-}
-
-/** With the SC stopped, puts back into its store any spec SPU missing there (the SC reads it on start). */
-function seedMissingSpus(spec: ResolvedSpec): void {
-  const store = new MetadataStore(spec.metadataDir);
-  const stored = new Set(store.listSpus().map((spu) => spu.spec.spuId));
-  for (const spu of spec.spus) {
-    if (!stored.has(spu.id)) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, spec.host, spu));
-  }
-}
-
-/** With the SC running, registers through its admin API any spec SPU it does not have. */
-async function registerMissingSpus(spec: ResolvedSpec, admin: AdminTarget): Promise<void> {
-  const registered = new Set((await listSpus(admin)).map((spu) => spu.id));
-  for (const spu of spec.spus) {
-    if (registered.has(spu.id)) continue;
-    await registerSpu(admin, { id: spu.id, host: spec.host, publicPort: spu.publicPort, privatePort: spu.privatePort });
-  }
+/** What `resume` would do: start the components of the saved spec that are not running. */
+export async function previewResume(options: ResumeOptions): Promise<ShownPlan> {
+  const paths = locateCluster(options, "exist");
+  return previewPlan(planResume(await observeResume(paths, findStaleHolder(paths.lock))), paths);
 }
 
 export function formatResumeResult(result: ResumeResult): string {
@@ -216,11 +188,6 @@ export function formatResumeResult(result: ResumeResult): string {
 
 /** Flags of `create` that must not be given to `resume`, which relaunches the saved spec as it is. */
 const CONFIGURATION_FLAGS = ["spus", "spec", "port-base"] as const;
-
-interface ResumeArgs extends CommonArgs {
-  timeout: number;
-  dryRun?: boolean;
-}
 
 export const resumeCommand = {
   command: "resume",
@@ -241,19 +208,5 @@ export const resumeCommand = {
       })
       .option("dry-run", { type: "boolean", describe: "Print the processes that would be started and do nothing" })
       .example("$0 resume --name dev", "start cluster 'dev' again with its data"),
-  handler: async (argv: ResumeArgs): Promise<number> => {
-    if (argv.dryRun) {
-      printResult(argv, await planResume(argv), formatPlan);
-      return 0;
-    }
-    const progress = createProgress(argv);
-    const result = await resumeCluster({
-      home: argv.home,
-      name: argv.name,
-      timeoutSeconds: argv.timeout,
-      onProgress: progress.update,
-    }).finally(progress.clear);
-    printResult(argv, result, formatResumeResult);
-    return 0;
-  },
+  handler: lifecycleHandler({ options: lifecycleOptions, preview: previewResume, run: resumeCluster, format: formatResumeResult }),
 };

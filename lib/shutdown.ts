@@ -3,11 +3,14 @@
  * period) and keeps everything else: spec, metadata, data and logs. Idempotent.
  */
 import type { Argv } from "yargs";
-import { componentName, liveEntries, stopEntries, stopOrder } from "./launch.ts";
+import { applyPlan, previewPlan } from "./apply.ts";
+import type { ClusterPaths } from "./home.ts";
+import { liveEntries, stopOrder } from "./launch.ts";
 import { acquireLock } from "./lock.ts";
-import { clusterOptions, createProgress, formatSeconds, printResult, timeoutOption, type CommonArgs } from "./output.ts";
-import { formatPlan, type Plan } from "./plan.ts";
-import { locateExistingCluster, readState, writeState } from "./state.ts";
+import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
+import { stoppedEntries, type Plan, type ShownPlan } from "./plan.ts";
+import { locateCluster } from "./locate.ts";
+import { readState, type ClusterState, type ProcessEntry } from "./state.ts";
 
 export interface ShutdownOptions {
   home?: string;
@@ -30,43 +33,58 @@ export interface ShutdownResult {
 
 const DEFAULT_GRACE_SECONDS = 10;
 
-/** What `shutdown` would do: the live recorded processes it would signal, SPUs first. */
-export function planShutdown(options: ShutdownOptions): Plan {
-  const paths = locateExistingCluster(options);
-  const running = stopOrder(liveEntries(readState(paths).processes));
+/** What `shutdown` acts on: the recorded processes, and those of them that still run. */
+export interface ShutdownObservation {
+  paths: ClusterPaths;
+  state: ClusterState;
+  running: ProcessEntry[];
+}
+
+export function observeShutdown(paths: ClusterPaths): ShutdownObservation {
+  const state = readState(paths);
+  return { paths, state, running: liveEntries(state.processes) };
+}
+
+/**
+ * The plan of `shutdown`: record that it is stopping, stop the live processes (SPUs first,
+ * SIGKILL after `graceMs`), record the cluster stopped. With nothing running it only clears
+ * records of processes that are gone.
+ */
+export function planShutdown(observed: ShutdownObservation, graceMs: number): Plan {
+  const { paths, state } = observed;
+  const running = stopOrder(observed.running);
+  const plan = { verb: "shutdown" as const, name: paths.name, processes: state.processes };
+  if (running.length === 0) {
+    const recordsStopped = state.intent === "stopped" && state.processes.length === 0;
+    return {
+      ...plan,
+      note: "it is already stopped",
+      actions: recordsStopped ? [] : [{ action: "write-state", path: paths.state, intent: "stopped" }],
+    };
+  }
   return {
-    dryRun: true,
-    verb: "shutdown",
-    name: paths.name,
-    ...(running.length === 0 && { note: "it is already stopped" }),
+    ...plan,
     actions: [
-      ...running.map((entry) => ({ action: "signal" as const, component: componentName(entry), pid: entry.pid, signal: "SIGTERM" as const })),
-      ...(running.length > 0 ? [{ action: "write" as const, path: paths.state }] : []),
+      { action: "write-state", path: paths.state, intent: "stopping", progress: `stopping ${running.length} process(es) of cluster '${paths.name}'` },
+      ...running.map((entry) => ({ action: "stop" as const, entry, graceMs })),
+      { action: "write-state", path: paths.state, intent: "stopped" },
     ],
   };
 }
 
 export async function shutdownCluster(options: ShutdownOptions): Promise<ShutdownResult> {
   const started = performance.now();
-  const paths = locateExistingCluster(options);
+  const paths = locateCluster(options, "exist");
   const lock = acquireLock(paths.lock, { verb: "shutdown", subject: `cluster '${paths.name}'` });
   try {
-    const state = readState(paths);
-    const running = liveEntries(state.processes);
-    if (running.length > 0) {
-      options.onProgress?.(`stopping ${running.length} process(es) of cluster '${paths.name}'`);
-      writeState(paths, { intent: "stopping", processes: state.processes });
-    }
-    const { killed } = await stopEntries(running, {
-      graceMs: (options.timeoutSeconds ?? DEFAULT_GRACE_SECONDS) * 1000,
-      clusterName: paths.name,
-    });
-    writeState(paths, { intent: "stopped", processes: [] });
+    const plan = planShutdown(observeShutdown(paths), graceMsOf(options));
+    const { killed } = await applyPlan(plan, { paths, timeoutMs: 0, onProgress: options.onProgress });
+    const stopped = stoppedEntries(plan);
     return {
       name: paths.name,
       phase: "stopped",
-      alreadyStopped: running.length === 0,
-      stopped: running.map((entry) => entry.pid),
+      alreadyStopped: stopped.length === 0,
+      stopped: stopped.map((entry) => entry.pid),
       killed: killed.map((entry) => entry.pid),
       elapsedMs: Math.round(performance.now() - started),
     };
@@ -75,15 +93,20 @@ export async function shutdownCluster(options: ShutdownOptions): Promise<Shutdow
   }
 }
 
+/** What `shutdown` would do: the live recorded processes it would signal, SPUs first. */
+export function previewShutdown(options: ShutdownOptions): Promise<ShownPlan> {
+  const paths = locateCluster(options, "exist");
+  return previewPlan(planShutdown(observeShutdown(paths), graceMsOf(options)), paths);
+}
+
+function graceMsOf(options: ShutdownOptions): number {
+  return (options.timeoutSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+}
+
 export function formatShutdownResult(result: ShutdownResult): string {
   if (result.alreadyStopped) return `cluster '${result.name}' is already stopped`;
   const killed = result.killed.length > 0 ? `; killed ${result.killed.join(", ")} after the grace period` : "";
   return `cluster '${result.name}' is stopped: ${result.stopped.length} process(es) ended${killed}; data kept (${formatSeconds(result.elapsedMs)})`;
-}
-
-interface ShutdownArgs extends CommonArgs {
-  timeout: number;
-  dryRun?: boolean;
 }
 
 export const shutdownCommand = {
@@ -93,19 +116,5 @@ export const shutdownCommand = {
     timeoutOption(clusterOptions(yargs), "Grace period in seconds between SIGTERM and SIGKILL", DEFAULT_GRACE_SECONDS)
       .option("dry-run", { type: "boolean", describe: "Print the pids that would be signalled and do nothing" })
       .example("$0 shutdown --name dev", "stop cluster 'dev'; 'cluster resume --name dev' brings it back"),
-  handler: async (argv: ShutdownArgs): Promise<number> => {
-    if (argv.dryRun) {
-      printResult(argv, planShutdown(argv), formatPlan);
-      return 0;
-    }
-    const progress = createProgress(argv);
-    const result = await shutdownCluster({
-      home: argv.home,
-      name: argv.name,
-      timeoutSeconds: argv.timeout,
-      onProgress: progress.update,
-    }).finally(progress.clear);
-    printResult(argv, result, formatShutdownResult);
-    return 0;
-  },
+  handler: lifecycleHandler({ options: lifecycleOptions, preview: previewShutdown, run: shutdownCluster, format: formatShutdownResult }),
 };

@@ -10,7 +10,8 @@ import { acquireLock } from "./lock.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "./engine/control-plane/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "./spec.ts";
-import { isScRunning, locateSavedCluster } from "./state.ts";
+import { locateCluster } from "./locate.ts";
+import { isScRunning } from "./state.ts";
 
 /** A stored SPU as `spu list` shows it: offline, since the SC that would say otherwise is stopped. */
 function storedSpuEntry(spu: SpuObject): SpuEntry {
@@ -30,7 +31,7 @@ function storedSpuEntry(spu: SpuObject): SpuEntry {
 
 /** The registered SPUs, from the SC; from its store, all offline, when the SC is stopped. */
 export async function listClusterSpus(options: { home?: string; name?: string }): Promise<SpuEntry[]> {
-  const { paths, spec } = locateSavedCluster(options);
+  const { paths, spec } = locateCluster(options, "have-spec");
   if (isScRunning(paths)) return listSpuEntries(adminTarget(spec));
   return new MetadataStore(spec.metadataDir).listSpus().map(storedSpuEntry);
 }
@@ -67,7 +68,7 @@ export async function registerClusterSpu(options: {
   publicPort?: number;
   privatePort?: number;
 }): Promise<{ name: string; registered: number }> {
-  const { paths, spec } = locateSavedCluster(options);
+  const { paths, spec } = locateCluster(options, "have-spec");
   const ports = spuPorts(spec, options.id, options);
   const lock = acquireLock(paths.lock, { verb: "spu register", subject: `cluster '${paths.name}'` });
   try {
@@ -92,7 +93,7 @@ export async function unregisterClusterSpu(options: {
   name?: string;
   id: number;
 }): Promise<{ name: string; unregistered: number }> {
-  const { paths, spec } = locateSavedCluster(options);
+  const { paths, spec } = locateCluster(options, "have-spec");
   const lock = acquireLock(paths.lock, { verb: "spu unregister", subject: `cluster '${paths.name}'` });
   try {
     if (isScRunning(paths)) {

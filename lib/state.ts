@@ -4,7 +4,7 @@
  * A file that does not have the expected shape is STATE_CORRUPT, naming the file.
  */
 import { ClusterError } from "./errors.ts";
-import { clusterExists, locateCluster, readYamlFile, writeYamlAtomic, type ClusterPaths } from "./home.ts";
+import { readYamlFile, writeYamlAtomic, type ClusterPaths } from "./home.ts";
 import { isAlive, type ProcessRecord } from "./procs.ts";
 import type { ResolvedSpec } from "./spec.ts";
 
@@ -81,27 +81,6 @@ export function readState(paths: ClusterPaths): ClusterState {
     ...value,
     processes: value.processes.map((entry) => ({ ...entry, startTime: entry.startTime === null ? null : String(entry.startTime) })),
   };
-}
-
-/** The cluster `--home`/`--name` select; throws NO_CLUSTER when nothing of it exists. */
-export function locateExistingCluster(options: { home?: string; name?: string }): ClusterPaths {
-  const paths = locateCluster(options);
-  if (!clusterExists(paths)) throw noClusterError(paths);
-  return paths;
-}
-
-/** The selected cluster and its saved spec; throws NO_CLUSTER when it has none. */
-export function locateSavedCluster(options: { home?: string; name?: string }): { paths: ClusterPaths; spec: ResolvedSpec } {
-  const paths = locateCluster(options);
-  const spec = clusterExists(paths) ? readSavedSpec(paths) : undefined;
-  if (!spec) throw noClusterError(paths);
-  return { paths, spec };
-}
-
-function noClusterError(paths: ClusterPaths): ClusterError {
-  return new ClusterError("NO_CLUSTER", `no cluster '${paths.name}' in '${paths.home}'`, {
-    hint: `run 'cluster create --name ${paths.name}' to make one, or 'cluster list' to see the clusters of this home`,
-  });
 }
 
 /** Whether the SC recorded in `state.yaml` still runs. */

@@ -7,12 +7,14 @@ import type { Argv } from "yargs";
 import { adminTarget, listPartitions, listSpus, listTopics, scEndpoint, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
-import { clusterExists, locateCluster, type ClusterPaths } from "./home.ts";
+import { clusterExists, type ClusterPaths } from "./home.ts";
+import { locateCluster } from "./locate.ts";
 import { componentName, findEntry, planComponents } from "./launch.ts";
 import { processState, type ProcessRecord } from "./procs.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { MetadataStore, type PartitionObject, type TopicObject } from "./engine/control-plane/store.ts";
+import { storedSpuIds } from "./engine/control-plane/store.ts";
+import { readStoredTopics } from "./engine/control-plane/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";
@@ -179,10 +181,10 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: 
       status.problems.push(error.message);
     }
   }
-  const stored = attempt(() => new MetadataStore(spec.metadataDir).listSpus(), status.problems) ?? [];
+  const stored = attempt(() => storedSpuIds(spec.metadataDir), status.problems) ?? [];
   return compareSpuSets(
     expected,
-    stored.map((spu) => ({ id: spu.spec.spuId, online: false })),
+    stored.map((id) => ({ id, online: false })),
   );
 }
 
@@ -198,31 +200,23 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
     }
   }
   if (!topics) {
-    const store = new MetadataStore(spec.metadataDir);
-    topics = (attempt(() => store.list<TopicObject>("Topic"), status.problems) ?? []).map((topic) => ({
-      name: topic.name,
-      partitions: topic.spec.partitions,
-      replication: topic.spec.replicationFactor,
+    const stored = attempt(() => readStoredTopics(spec.metadataDir), status.problems) ?? { topics: [], partitions: [] };
+    topics = stored.topics.map((topic) => ({ name: topic.name, partitions: topic.spec.partitions, replication: topic.spec.replicationFactor }));
+    // The shape the SC's public port gives (admin.ts): the stored leader epoch is the SC's own business.
+    status.partitions = stored.partitions.map(({ topic, partition, leader, replicas, isr, online, leaderless, electionPending, endOffset, highWatermark }) => ({
+      topic,
+      partition,
+      leader,
+      replicas,
+      isr,
+      online,
+      leaderless,
+      electionPending,
+      endOffset,
+      highWatermark,
     }));
-    const stored = attempt(() => store.list<PartitionObject>("Partition"), status.problems) ?? [];
-    status.partitions = stored
-      .filter((partition) => topics!.some((topic) => topic.name === partition.spec.topic))
-      .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
-      .map((partition) => ({
-        topic: partition.spec.topic,
-        partition: partition.spec.partition,
-        replicas: partition.spec.replicas,
-        leader: partition.leaderAndIsr.leader,
-        isr: partition.leaderAndIsr.isr,
-        online: false,
-        // Only a running SC knows which SPUs are connected.
-        leaderless: false,
-        electionPending: false,
-        endOffset: null,
-        highWatermark: null,
-      }));
   }
-  status.topics = topics;
+  status.topics = topics ?? [];
 }
 
 /** One line per partition: leader, replicas, in-sync set, and the end offset consumers reach (the high watermark). */

@@ -4,8 +4,9 @@
  * Kafka would refuse); this verb adds the command that fixes it to each refusal.
  */
 import type { Argv } from "yargs";
-import { createTopic, deleteTopic, listPartitions, listTopics, locateRunningCluster, type PartitionView } from "./admin.ts";
+import { createTopic, deleteTopic, listPartitions, listTopics, type PartitionView } from "./admin.ts";
 import { ClusterError, UsageError } from "./errors.ts";
+import { locateCluster } from "./locate.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { MAX_TOPIC_NAME_LENGTH } from "./engine/topic-name.ts";
 
@@ -25,7 +26,7 @@ export async function createClusterTopic(options: {
   partitions?: number;
   replication?: number;
 }): Promise<TopicSummary> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const name = cluster.paths.name;
   try {
     const topic = { name: options.topic, partitions: options.partitions ?? 1, replication: options.replication ?? 1 };
@@ -44,7 +45,7 @@ export async function createClusterTopic(options: {
 
 /** Every topic with its partitions' leaders, replicas and in-sync sets. */
 export async function listClusterTopics(options: { home?: string; name?: string }): Promise<TopicSummary[]> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   const [topics, partitions] = await Promise.all([listTopics(cluster.admin), listPartitions(cluster.admin)]);
   return topics.map((topic) =>
     summarize(
@@ -58,7 +59,7 @@ export async function listClusterTopics(options: { home?: string; name?: string 
 
 /** Deletes topic `topic` and every record of it. */
 export async function deleteClusterTopic(options: { home?: string; name?: string; topic: string }): Promise<{ deleted: string }> {
-  const cluster = locateRunningCluster(options);
+  const cluster = locateCluster(options, "run");
   try {
     await deleteTopic(cluster.admin, options.topic);
   } catch (error) {

@@ -6,6 +6,7 @@
  */
 import { topicLeaders, type PartitionLeader, type RunningCluster } from "./admin.ts";
 import { ClusterError, type ErrorCode } from "./errors.ts";
+import { pollUntil } from "./poll-until.ts";
 
 const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 500;
@@ -29,26 +30,26 @@ export async function withLeader<T>(
 ): Promise<{ value: T; leader: PartitionLeader; attempts: number }> {
   let leader = options.leader;
   let attempts = 0;
-  let deadline: number | undefined;
-  let backoffMs = FIRST_BACKOFF_MS;
-  for (;;) {
+  let failure: ClusterError | undefined;
+  const answer = await pollUntil(async () => {
+    if (failure) {
+      const leaders = await topicLeaders(options.cluster, options.topic);
+      leader = leaders.find((entry) => entry.partition === leader.partition) ?? leader;
+    }
     attempts++;
     try {
       return { value: await call(leader), leader, attempts };
     } catch (error) {
       if (!isLeaderMoving(error) || options.signal?.aborted) throw error;
-      deadline ??= Date.now() + options.timeoutMs;
-      if (Date.now() + backoffMs > deadline) {
-        const last = error as ClusterError;
-        throw new ClusterError(last.code, `${last.message}; no leader answered for partition ${leader.partition} within ${options.timeoutMs / 1000}s`, {
-          hint: last.hint,
-          cause: last,
-        });
-      }
-      await Bun.sleep(backoffMs);
-      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
-      const leaders = await topicLeaders(options.cluster, options.topic);
-      leader = leaders.find((entry) => entry.partition === leader.partition) ?? leader;
+      failure = error as ClusterError;
+      return undefined;
     }
-  }
+  }, { timeoutMs: options.timeoutMs, firstPauseMs: FIRST_BACKOFF_MS, maxPauseMs: MAX_BACKOFF_MS });
+  if (answer) return answer;
+  // Only a try that failed because the leader moved leaves polling without an answer.
+  const last = failure!;
+  throw new ClusterError(last.code, `${last.message}; no leader answered for partition ${leader.partition} within ${options.timeoutMs / 1000}s`, {
+    hint: last.hint,
+    cause: last,
+  });
 }

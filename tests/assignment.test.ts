@@ -9,7 +9,7 @@ import { firstFrames, openPartitionLog } from "../lib/engine/storage/partition-l
 import { decodeLogFrames, decodeValues, encodeValues } from "../lib/engine/wire/http/records.ts";
 import { partitionName, topicNameProblem } from "../lib/engine/topic-name.ts";
 import { splitLines } from "../lib/produce.ts";
-import { leaderlessPartitions } from "../lib/resume.ts";
+import { leaderlessPartitions } from "../lib/confirm-spus.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

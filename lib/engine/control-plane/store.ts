@@ -5,8 +5,9 @@
  * every acknowledged record. A status (is an SPU online? a partition's end offset?) is never
  * written, because a status read back from disk after a restart would be a lie.
  *
- * `create` also uses it, before the SC first starts, to seed the SPUs of the spec (as initdb
- * writes the first catalog), and `spu unregister` uses it while the SC is stopped.
+ * The functions at the end are what the CLI may do with a store whose SC is not running:
+ * `create` and `resume` seed the spec's SPUs, `status` reads what is registered. `spu
+ * register|unregister` still edits it through `MetadataStore` while the SC is stopped.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -140,4 +141,26 @@ export class MetadataStore {
   remove(kind: Kind, name: string): void {
     removePath(this.pathOf(kind, name));
   }
+}
+
+// The control plane's offline API: what the CLI reads and writes of a store whose SC is not
+// running, so no verb needs to know the store's layout.
+
+/** Ids of the SPUs registered in the store at `metadataDir`; throws STATE_CORRUPT naming a broken file. */
+export function storedSpuIds(metadataDir: string): number[] {
+  return new MetadataStore(metadataDir).listSpus().map((spu) => spu.spec.spuId);
+}
+
+/** The file that holds SPU `id` in the store at `metadataDir`. */
+export function storedSpuPath(metadataDir: string, id: number): string {
+  return new MetadataStore(metadataDir).pathOf("SPU", spuObjectName(id));
+}
+
+/**
+ * Registers `spus`, listening on `host`, in the store at `metadataDir` of an SC that is not
+ * running; the SC reads them when it starts, as a server reads the catalog initdb wrote.
+ */
+export function seedSpus(metadataDir: string, host: string, spus: { id: number; publicPort: number; privatePort: number }[]): void {
+  const store = new MetadataStore(metadataDir);
+  for (const spu of spus) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, host, spu));
 }

@@ -1,0 +1,167 @@
+/**
+ * The one place a lifecycle verb's plan (lib/plan.ts) is carried out, action by action, in
+ * order. A dry run comes through here too and performs only the plan's checks, which change
+ * nothing, so it fails where the real run would fail first.
+ *
+ * Failure policy: when an action fails, apply stops every process it started (SPUs first,
+ * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;
+ * then the error goes on to the verb (a failed `create` then removes the directory it made).
+ */
+import { registerSpu, type AdminTarget } from "./admin.ts";
+import { confirmLeaders, confirmSpus, formatSpuProgress, type SpuSets } from "./confirm-spus.ts";
+import { removePath, type ClusterPaths } from "./home.ts";
+import { ensurePortsFree, liveEntries, startComponents, stopEntries } from "./launch.ts";
+import type { HeldLock } from "./lock.ts";
+import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
+import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
+import { ensureToken } from "./token.ts";
+import { seedSpus } from "./engine/control-plane/store.ts";
+
+export interface ApplyContext {
+  paths: ClusterPaths;
+  /** How long each confirmation may wait. */
+  timeoutMs: number;
+  onProgress?: (text: string) => void;
+  /**
+   * The home's lock, held since the port block was chosen: the saved spec is the claim on
+   * that block, so the lock is let go once `write-spec` has written it.
+   */
+  claim?: HeldLock;
+}
+
+/** What running a plan did. */
+export interface Applied {
+  /** What state.yaml recorded last: the plan's processes, less those stopped, plus those started. */
+  processes: ProcessEntry[];
+  started: ProcessEntry[];
+  /** Stopped processes that ignored SIGTERM for the whole grace period. */
+  killed: ProcessEntry[];
+  /** The SPU sets `confirm-spus` confirmed. */
+  spus?: SpuSets;
+  /** How many partitions `confirm-leaders` found led. */
+  partitions?: number;
+}
+
+const UNDO_GRACE_MS = 2_000;
+
+type StopAction = Extract<Action, { action: "stop" }>;
+
+/** Performs `plan`; on a failure, undoes its starts (see the failure policy above) and throws. */
+export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Applied> {
+  const run = new PlanRun(plan, context);
+  try {
+    const { actions } = plan;
+    for (let index = 0; index < actions.length; index++) {
+      const action = actions[index]!;
+      let done: Action = action;
+      if (action.action === "stop") {
+        const stops = [action];
+        while (actions[index + 1]?.action === "stop") stops.push(actions[++index] as StopAction);
+        await run.stop(stops);
+        done = stops.at(-1)!;
+      } else {
+        await run.perform(action);
+      }
+      if (done.progress !== undefined) context.onProgress?.(done.progress);
+    }
+    return run.applied;
+  } catch (error) {
+    await run.undoStarts();
+    throw error;
+  }
+}
+
+/** What `--dry-run` prints: `plan` shown, once its checks (ports free) have passed. */
+export async function previewPlan(plan: Plan, paths: ClusterPaths): Promise<ShownPlan> {
+  await applyPlan({ ...plan, actions: plan.actions.filter((action) => action.action === "check-ports") }, { paths, timeoutMs: 0 });
+  return showPlan(plan);
+}
+
+class PlanRun {
+  readonly applied: Applied;
+  readonly #plan: Plan;
+  readonly #context: ApplyContext;
+  /** Started processes waiting for the next `write-state` before they may keep running. */
+  #unrecorded: (() => void)[] = [];
+  #target: AdminTarget | undefined;
+
+  constructor(plan: Plan, context: ApplyContext) {
+    this.#plan = plan;
+    this.#context = context;
+    this.applied = { processes: [...plan.processes], started: [], killed: [] };
+  }
+
+  async perform(action: Exclude<Action, StopAction>): Promise<void> {
+    const { paths, timeoutMs, onProgress } = this.#context;
+    switch (action.action) {
+      case "write-spec":
+        writeSavedSpec(paths, action.spec);
+        this.#context.claim?.release();
+        return;
+      case "write-token":
+        ensureToken(paths);
+        return;
+      case "seed-spu":
+        seedSpus(action.metadataDir, action.host, [action.spu]);
+        return;
+      case "write-state":
+        // A stopped cluster records no processes: whatever is left of the list has exited.
+        writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes });
+        for (const confirmRecorded of this.#unrecorded.splice(0)) confirmRecorded();
+        return;
+      case "check-ports":
+        return ensurePortsFree(action.host, action.components, paths.name);
+      case "start": {
+        const launched = startComponents([action.component], paths);
+        this.applied.started.push(...launched.entries);
+        this.applied.processes.push(...launched.entries);
+        this.#unrecorded.push(launched.confirmRecorded);
+        return;
+      }
+      case "register-spu":
+        return registerSpu(this.#admin(action.endpoint), action.spu);
+      case "confirm-spus":
+        this.applied.spus = await confirmSpus({
+          paths,
+          admin: this.#admin(action.endpoint),
+          expected: action.expected,
+          processes: this.applied.processes,
+          timeoutMs,
+          verb: this.#plan.verb,
+          onProgress: (sets) => onProgress?.(formatSpuProgress(sets)),
+        });
+        return;
+      case "confirm-leaders":
+        this.applied.partitions = await confirmLeaders({ admin: this.#admin(action.endpoint), logsDir: paths.logs, timeoutMs, onProgress });
+        return;
+      case "remove":
+        removePath(action.path);
+        return;
+    }
+  }
+
+  async stop(stops: StopAction[]): Promise<void> {
+    const entries = stops.map((stop) => stop.entry);
+    const { killed } = await stopEntries(entries, { graceMs: stops[0]!.graceMs, clusterName: this.#plan.name });
+    this.applied.killed.push(...killed);
+    this.applied.processes = this.applied.processes.filter((entry) => !entries.includes(entry));
+  }
+
+  /** Stops what this run started and records what still runs; nothing when it started nothing. */
+  async undoStarts(): Promise<void> {
+    const { started } = this.applied;
+    if (started.length === 0) return;
+    await stopEntries(started, { graceMs: UNDO_GRACE_MS, clusterName: this.#plan.name });
+    const stillRunning = liveEntries(this.applied.processes.filter((entry) => !started.includes(entry)));
+    writeState(this.#context.paths, { intent: stillRunning.length > 0 ? "running" : "stopped", processes: stillRunning });
+  }
+
+  /** The SC's public port at `endpoint` ("host:port"), one connection for the whole run. */
+  #admin(endpoint: string): AdminTarget {
+    const colon = endpoint.lastIndexOf(":");
+    if (this.#target?.address.port !== Number(endpoint.slice(colon + 1))) {
+      this.#target = { address: { host: endpoint.slice(0, colon), port: Number(endpoint.slice(colon + 1)) } };
+    }
+    return this.#target;
+  }
+}
