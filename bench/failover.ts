@@ -1,9 +1,9 @@
 /**
  * How long leader failover takes: a real 3-SPU cluster in a temp home; for each trial a topic
  * at replication 3, a few records, then its leader killed with SIGKILL (by the pid state.yaml
- * records). From the kill it times (1) the SC's admin API naming a new leader, (2) that leader
- * reporting the partition under the new epoch, and (3) a produce to it being acknowledged by
- * its in-sync replicas. `resume` then brings the killed SPU back for the next trial.
+ * records). From the kill it times (1) the SC's public port (Fluvio's List of partitions)
+ * naming a new leader, (2) that leader reporting the partition under the new epoch, and (3) a
+ * produce to it, in Fluvio's protocol, being acknowledged by its in-sync replicas. `resume` then brings the killed SPU back for the next trial.
  *
  * Run with `bun bench/failover.ts [trials]`.
  */
@@ -11,15 +11,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
-import { readState } from "../lib/state.ts";
-import { authorizationHeaders, readToken } from "../lib/token.ts";
-import { encodeValues } from "../lib/engine/wire/http/records.ts";
+import { readSavedSpec, readState } from "../lib/state.ts";
+import { adminTarget, listPartitions, produceBatch, type RunningCluster } from "../lib/admin.ts";
 
 const TRIALS = Number(process.argv[2] ?? 5);
 /** A port block of the failover tests' range (26000-31900) that tests leave alone. */
 const PORT_BASE = 31_500;
 const CLI = join(import.meta.dir, "..", "cluster.ts");
-const ADMIN = `http://127.0.0.1:${PORT_BASE + 3}`;
 /** Between two looks at the cluster: short, so the times measured are late by at most this much. */
 const POLL_MS = 2;
 /** A wait longer than this is a failover that did not happen: the bench stops and says which. */
@@ -34,17 +32,19 @@ async function run(args: string[], input?: string): Promise<void> {
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
 }
 
-/** The cluster token's headers, read once the cluster exists (the admin API and the SPUs want them). */
-let auth: { authorization: string } | undefined;
+/** The cluster as the CLI's client sees it, once it exists. */
+let cluster: RunningCluster;
 
-async function partition(topic: string): Promise<{ leader: number; leaderEpoch: number; online: boolean; isr: number[] }> {
-  return ((await (await fetch(`${ADMIN}/partitions?topic=${topic}`, { headers: auth })).json()) as any[])[0];
+async function partition(topic: string): Promise<{ leader: number; online: boolean }> {
+  return (await listPartitions(cluster.admin, topic))[0]!;
 }
 
-/** The HTTP status of one produce to `url`, or the error that kept it from being answered. */
-async function produceOnce(url: string): Promise<number | string> {
+/** "acknowledged" for one produce to SPU `leader`, or the error that kept it from being acknowledged. */
+async function produceOnce(topic: string, leader: number): Promise<string> {
+  const address = { host: "127.0.0.1", port: publicPort(leader) };
   try {
-    return (await fetch(url, { method: "POST", headers: auth, body: encodeValues([Buffer.from("after failover")]) })).status;
+    await produceBatch(cluster, topic, { partition: 0, leader, address }, [Buffer.from("after failover")], 5_000);
+    return "acknowledged";
   } catch (error) {
     return (error as Error).message;
   }
@@ -68,7 +68,9 @@ function publicPort(id: number): number {
 const rows: { elected: number; online: number; produced: number }[] = [];
 try {
   await run(["create", "--spus", "3", "--port-base", String(PORT_BASE)]);
-  auth = authorizationHeaders(readToken(clusterPaths(home, "local")));
+  const paths = clusterPaths(home, "local");
+  const spec = readSavedSpec(paths)!;
+  cluster = { paths, spec, admin: adminTarget(spec) };
   for (let trial = 0; trial < TRIALS; trial++) {
     const topic = `failover-${trial}`;
     await run(["topic", "create", topic, "--replication", "3"]);
@@ -81,12 +83,11 @@ try {
     const elected = performance.now() - killed;
     now = await pollUntil(`SPU ${now.leader} serving`, () => partition(topic), (current) => current.online);
     const online = performance.now() - killed;
-    const url = `http://127.0.0.1:${publicPort(now.leader)}/produce/${topic}/0`;
-    await pollUntil(`a produce acknowledged by SPU ${now.leader}`, () => produceOnce(url), (status) => status === 200);
+    await pollUntil(`a produce acknowledged by SPU ${now.leader}`, () => produceOnce(topic, now.leader), (answer) => answer === "acknowledged");
     const produced = performance.now() - killed;
     rows.push({ elected, online, produced });
     console.log(
-      `trial ${trial + 1}: SPU ${before.leader} killed; SPU ${now.leader} elected at epoch ${now.leaderEpoch} after ${elected.toFixed(1)} ms, ` +
+      `trial ${trial + 1}: SPU ${before.leader} killed; SPU ${now.leader} elected after ${elected.toFixed(1)} ms, ` +
         `serving after ${online.toFixed(1)} ms, first produce acknowledged after ${produced.toFixed(1)} ms`,
     );
     await run(["resume"]);

@@ -19,6 +19,7 @@ import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, time
 import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
+import { readToken } from "./token.ts";
 import { storedSpuIds } from "./engine/control-plane/store.ts";
 import type { PartitionView } from "./admin.ts";
 
@@ -79,6 +80,8 @@ export async function observeResume(paths: ClusterPaths, staleHolder: LockHolder
   const running = liveEntries(state.processes);
   const kept = interrupted ? [] : running;
   const tokenExists = pathExists(paths.token);
+  // A part started now must prove itself to the parts that run with the token they read.
+  if (kept.length > 0) readToken(paths);
   const admin = kept.length > 0 || tokenExists ? adminTarget(spec) : undefined;
   const observed = { paths, spec, running, interrupted, tokenExists };
   if (admin && kept.some((entry) => entry.role === "sc")) {

@@ -54,9 +54,10 @@ export const SPEC_FIELDS: Record<keyof Spec, FieldRule> = {
   },
   host: {
     type: "string",
-    description: "IPv4 address every listener binds",
-    pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/,
-    patternText: "an IPv4 address such as 127.0.0.1",
+    description:
+      "Loopback IPv4 address every listener binds. Fluvio's clients send no credentials, so until TLS is supported the public ports stay on loopback",
+    pattern: /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/,
+    patternText: "a loopback IPv4 address such as 127.0.0.1 (Fluvio's clients send no credentials, so until TLS is supported the public ports stay on loopback)",
     default: "127.0.0.1",
   },
   engine: {

@@ -16,6 +16,7 @@ import { readSavedSpec, readState, type ClusterState, type Role } from "./state.
 import { storedSpuIds } from "./engine/control-plane/store.ts";
 import { readStoredTopics } from "./engine/control-plane/topic-registry.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
+import { readToken } from "./token.ts";
 
 export type Phase = "running" | "degraded" | "stopped" | "absent";
 
@@ -48,8 +49,8 @@ export interface ClusterStatus {
   drift: { unregistered: number[]; extra: number[]; offline: number[] };
   processes: ProcessStatus[];
   topics: { name: string; partitions: number; replication: number }[];
-  /** Each partition's leader, replicas, in-sync set and (from a live leader) end offset and high watermark. */
-  partitions: PartitionView[];
+  /** Each partition's leader, leader epoch, replicas, in-sync set and (from a live leader) end offset and high watermark. */
+  partitions: (PartitionView & { leaderEpoch: number | null })[];
   /** Broken files and unanswered calls found while looking. */
   problems: string[];
 }
@@ -111,9 +112,11 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
   if (spec) {
     status.endpoint = scEndpoint(spec);
     status.portBase = spec.portBase;
-    // Only a live SC is asked, so only then is the token read (an unreadable one is a problem).
+    // Only a live SC is asked. While anything runs, the token must be there: no part that stops
+    // could be started again without it.
     const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
-    const admin = scAlive ? attempt(() => adminTarget(spec), status.problems) : undefined;
+    const admin = scAlive ? adminTarget(spec) : undefined;
+    if (aliveCount > 0) attempt(() => readToken(paths), status.problems);
     sets = await observeSpuSets(spec, status, admin);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
@@ -188,35 +191,31 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: 
   );
 }
 
-/** Topics and partitions from the SC when it runs (`admin` given); otherwise from its store, every leader offline. */
+/**
+ * Topics and partitions from the SC when it runs (`admin` given); otherwise from its store,
+ * every leader offline. Leader epochs come from the store either way: Fluvio's partition
+ * objects carry none, and the SC writes each new epoch there before anyone hears of it.
+ */
 async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: AdminTarget | undefined): Promise<void> {
+  const stored = attempt(() => readStoredTopics(spec.metadataDir), status.problems) ?? { topics: [], partitions: [] };
+  const epochOf = (view: PartitionView) =>
+    stored.partitions.find((partition) => partition.topic === view.topic && partition.partition === view.partition)?.leaderEpoch ?? null;
   let topics: TopicView[] | undefined;
+  let partitions: PartitionView[] | undefined;
   if (admin) {
     try {
-      [topics, status.partitions] = await Promise.all([listTopics(admin), listPartitions(admin)]);
+      [topics, partitions] = await Promise.all([listTopics(admin), listPartitions(admin)]);
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
       status.problems.push(error.message);
     }
   }
-  if (!topics) {
-    const stored = attempt(() => readStoredTopics(spec.metadataDir), status.problems) ?? { topics: [], partitions: [] };
+  if (!topics || !partitions) {
     topics = stored.topics.map((topic) => ({ name: topic.name, partitions: topic.spec.partitions, replication: topic.spec.replicationFactor }));
-    // The shape the SC's public port gives (admin.ts): the stored leader epoch is the SC's own business.
-    status.partitions = stored.partitions.map(({ topic, partition, leader, replicas, isr, online, leaderless, electionPending, endOffset, highWatermark }) => ({
-      topic,
-      partition,
-      leader,
-      replicas,
-      isr,
-      online,
-      leaderless,
-      electionPending,
-      endOffset,
-      highWatermark,
-    }));
+    partitions = stored.partitions.map(({ leaderEpoch: _epoch, ...view }) => view);
   }
-  status.topics = topics ?? [];
+  status.topics = topics;
+  status.partitions = partitions.map((view) => ({ ...view, leaderEpoch: epochOf(view) }));
 }
 
 /** One line per partition: leader, replicas, in-sync set, and the end offset consumers reach (the high watermark). */

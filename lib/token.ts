@@ -13,7 +13,6 @@ import { ClusterError } from "./errors.ts";
 import { pathExists, writeFileAtomic, type ClusterPaths } from "./home.ts";
 
 const TOKEN_BYTES = 32;
-const BEARER_PREFIX = "Bearer ";
 
 /** A fresh token: 32 random bytes, base64url (43 characters, safe in a header and a file). */
 export function generateToken(): string {
@@ -84,17 +83,4 @@ export function tokenMatches(presented: unknown, token: string): boolean {
   let difference = 0;
   for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
   return difference === 0;
-}
-
-/** The headers that carry `token` on an HTTP request. */
-export function authorizationHeaders(token: string): { authorization: string } {
-  return { authorization: `${BEARER_PREFIX}${token}` };
-}
-
-/** Why `request` is refused (no or wrong bearer token), or undefined when it carries `token`. */
-export function refuseRequest(request: Request, token: string): string | undefined {
-  const header = request.headers.get("authorization");
-  if (header === null) return "no token";
-  if (!header.startsWith(BEARER_PREFIX)) return "no bearer token";
-  return tokenMatches(header.slice(BEARER_PREFIX.length), token) ? undefined : "a wrong token";
 }

@@ -1,6 +1,7 @@
 /**
- * Access, end to end with real processes: every listener binds 127.0.0.1, and the admin API,
- * the SPUs' produce and consume endpoints and both private ports (SPU to SC, follower to
+ * Access, end to end with real processes: every listener binds 127.0.0.1; the public ports
+ * speak Fluvio's protocol, which carries no credentials, so they accept only loopback and a
+ * spec that would put them elsewhere is refused; both private ports (SPU to SC, follower to
  * leader) refuse whoever does not hold the cluster token; the token itself never shows in a
  * process's argv or environment, a log, or the CLI's output. Each refusal is checked beside
  * the same request made with the token, so a test fails if the refusal is not the token's.
@@ -11,9 +12,10 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
-import { generateToken, readToken, refuseRequest, tokenMatches } from "../lib/token.ts";
+import { generateToken, readToken, tokenMatches } from "../lib/token.ts";
 import { encodeFrame, FrameReader, type Frame } from "../lib/engine/wire/frame.ts";
-import { decodeLogFrames, encodeValues } from "../lib/engine/wire/http/records.ts";
+import { frameValues } from "../lib/engine/storage/partition-log.ts";
+import { readStoredRecord } from "../lib/engine/wire/fluvio/stored-records.ts";
 import { cli, portBlocks, tempHome, type CliResult } from "./helpers.ts";
 
 const nextPortBase = portBlocks(11000);
@@ -30,11 +32,6 @@ async function createCluster(spus: number): Promise<{ home: string; base: number
   const base = nextPortBase();
   await ok(home, ["create", "--spus", String(spus), "--port-base", String(base)]);
   return { home, base, token: readToken(clusterPaths(home, "local")) };
-}
-
-/** The ways of calling without the token: none, not a bearer token, a wrong one, the token with a byte more. */
-function wrongAuthorizations(token: string): (Record<string, string> | undefined)[] {
-  return [undefined, { authorization: token }, { authorization: "Bearer not-the-token" }, { authorization: `Bearer ${token}x` }];
 }
 
 /** A raw TCP link speaking the engine's frames: the frames received, and whether the peer closed it. */
@@ -97,16 +94,6 @@ describe("token checks", () => {
     expect(tokenMatches(presented, token)).toBe(expected);
   });
 
-  test.each([
-    ["no header", undefined, "no token"],
-    ["the bare token", token, "no bearer token"],
-    ["a wrong bearer token", "Bearer nope", "a wrong token"],
-    ["the bearer token", `Bearer ${token}`, undefined],
-  ])("refuseRequest() with %s says %p", (_, header, expected) => {
-    const request = new Request("http://127.0.0.1/", { headers: header === undefined ? {} : { authorization: header } });
-    expect(refuseRequest(request, token)).toBe(expected);
-  });
-
   test("generateToken() gives 32 random bytes as base64url, a new one each time", () => {
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(token, "base64url")).toHaveLength(32);
@@ -114,71 +101,21 @@ describe("token checks", () => {
   });
 });
 
-describe("the admin API", () => {
-  test("refuses topic creation, SPU registration and SPU listing without the token or with a wrong one, and accepts them with it", async () => {
-    const { home, base, token } = await createCluster(1);
-    const admin = `http://127.0.0.1:${base + 3}`;
-    const topic = JSON.stringify({ name: "sneaky", partitions: 1, replication: 1 });
-    const spu = JSON.stringify({ id: 5009, host: "127.0.0.1", publicPort: base + 90, privatePort: base + 91 });
-    const create = (headers?: Record<string, string>) =>
-      fetch(`${admin}/topics`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: topic });
-    const register = (headers?: Record<string, string>) =>
-      fetch(`${admin}/spus`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: spu });
-    const list = (headers?: Record<string, string>) => fetch(`${admin}/spus`, { headers });
-
-    for (const headers of wrongAuthorizations(token)) {
-      const calls = [
-        create(headers),
-        register(headers),
-        list(headers),
-        fetch(`${admin}/topics`, { headers }),
-        fetch(`${admin}/partitions`, { headers }),
-        fetch(`${admin}/spus/5001`, { method: "DELETE", headers }),
-      ];
-      for (const response of await Promise.all(calls)) {
-        expect(response.status).toBe(401);
-        expect(((await response.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
-      }
-    }
-    expect((await fetch(`${admin}/health`)).status).toBe(200);
-    const untouched = await ok(home, ["status", "--json"]);
-    expect(untouched.json.spus).toEqual({ expected: [5001], registered: [5001], online: [5001] });
-    expect(untouched.json.topics).toEqual([]);
-
-    const bearer = { authorization: `Bearer ${token}` };
-    expect((await create(bearer)).status).toBe(201);
-    expect((await register(bearer)).status).toBe(201);
-    const listed = await list(bearer);
-    expect(listed.status).toBe(200);
-    expect(((await listed.json()) as { spec: { spuId: number } }[]).map((entry) => entry.spec.spuId)).toEqual([5001, 5009]);
-    const changed = await cli(home, ["status", "--json"]);
-    expect(changed.json.spus.registered).toEqual([5001, 5009]);
-    expect(changed.json.topics.map((entry: { name: string }) => entry.name)).toEqual(["sneaky"]);
-
-    const scLog = readFileSync(join(clusterPaths(home, "local").logs, "sc.log"), "utf8");
-    expect(scLog).toContain("refused POST /topics from 127.0.0.1: no token");
-    expect(scLog).toContain("refused POST /spus from 127.0.0.1: a wrong token");
-  });
-
-  test("an SPU's produce and consume endpoints refuse a request without the token or with a wrong one; health stays open", async () => {
-    const { home, base, token } = await createCluster(1);
-    await ok(home, ["topic", "create", "private"]);
-    await ok(home, ["produce", "private"], "kept\n");
-    const spu = `http://127.0.0.1:${base + 10}`;
-    const body = encodeValues([Buffer.from("intruder")]);
-
-    for (const headers of wrongAuthorizations(token)) {
-      const produced = await fetch(`${spu}/produce/private/0`, { method: "POST", headers, body });
-      const consumed = await fetch(`${spu}/consume/private/0?offset=0`, { headers });
-      expect([produced.status, consumed.status]).toEqual([401, 401]);
-      expect(((await consumed.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
-    }
-    expect((await fetch(`${spu}/health`)).status).toBe(200);
-    expect((await ok(home, ["consume", "private", "-B", "-d"])).stdout).toBe("kept\n");
-
-    const withToken = await fetch(`${spu}/consume/private/0?offset=0`, { headers: { authorization: `Bearer ${token}` } });
-    expect(withToken.status).toBe(200);
-    expect(decodeLogFrames(new Uint8Array(await withToken.arrayBuffer())).map((value) => Buffer.from(value).toString())).toEqual(["kept"]);
+describe("the public ports", () => {
+  test.each([
+    ["an address of this machine's network", "10.1.2.3"],
+    ["every address", "0.0.0.0"],
+    ["a host name", "cluster.example"],
+  ])("create refuses a spec whose host is %s (%s): Fluvio's clients send no credentials, so until TLS the public ports stay on loopback", async (_, host) => {
+    const home = tempHome();
+    const spec = join(home, "exposed.yaml");
+    await Bun.write(spec, `spus: 1\nhost: ${host}\n`);
+    const refused = await cli(home, ["create", "--spec", spec, "--port-base", String(nextPortBase()), "--json"]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.json.error.code).toBe("SPEC_INVALID");
+    expect(refused.json.error.message).toContain(`host: must be a loopback IPv4 address such as 127.0.0.1`);
+    expect(refused.json.error.message).toContain(`(got "${host}")`);
+    expect(existsSync(clusterPaths(home, "local").dir)).toBe(false);
   });
 });
 
@@ -239,7 +176,7 @@ describe("the private ports", () => {
       const answer = await follower.firstFrame();
       expect(answer.header).toMatchObject({ type: "records", offset: 0 });
       expect(answer.header.error).toBeUndefined();
-      expect(decodeLogFrames(answer.body).map((value) => Buffer.from(value).toString())).toEqual(["secret"]);
+      expect(frameValues(answer.body).map((stored) => Buffer.from(readStoredRecord(stored).value).toString())).toEqual(["secret"]);
     } finally {
       follower.close();
     }
@@ -274,11 +211,10 @@ describe("the token", () => {
     await run(["spu", "list", "--json"]);
 
     // Refusals, each presenting a wrong value that must not be logged either.
-    const wrong = ["wrong-admin-value", "wrong-sc-value", "wrong-peer-value"];
-    expect((await fetch(`http://127.0.0.1:${base + 3}/topics`, { headers: { authorization: `Bearer ${wrong[0]}` } })).status).toBe(401);
+    const wrong = ["wrong-sc-value", "wrong-peer-value"];
     for (const [port, value] of [
-      [base + 4, wrong[1]],
-      [base + 11, wrong[2]],
+      [base + 4, wrong[0]],
+      [base + 11, wrong[1]],
     ] as const) {
       const link = await FrameLink.open(port);
       link.send({ type: "hello", spuId: 5002, token: value });
@@ -296,7 +232,6 @@ describe("the token", () => {
       expect(readFileSync(`/proc/${entry.pid}/environ`, "utf8")).not.toContain(token);
     }
     const logs = filesUnder(paths.logs).map((file) => readFileSync(file, "utf8")).join("");
-    expect(logs).toContain("refused GET /topics from 127.0.0.1: a wrong token");
     expect(logs).toContain("it claimed SPU 5002 without the cluster token");
     expect(logs).toContain("refused a follower connection from");
     for (const secret of [token, ...wrong]) expect(logs).not.toContain(secret);
@@ -304,7 +239,7 @@ describe("the token", () => {
     expect(outputs.join("")).not.toContain(token);
   });
 
-  test("resume of a cluster created without a token makes one, and a running cluster whose token file is gone fails with TOKEN_MISSING naming it", async () => {
+  test("resume of a cluster created without a token makes one, and a degraded cluster whose token file is gone fails to resume with TOKEN_MISSING naming it", async () => {
     const { home, token } = await createCluster(1);
     const paths = clusterPaths(home, "local");
     await ok(home, ["shutdown"]);
@@ -320,14 +255,15 @@ describe("the token", () => {
     expect(renewed).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await ok(home, ["topic", "create", "after"]);
 
+    // The SC runs on the old file's token; an SPU started now could not prove itself to it.
     rmSync(paths.token);
-    for (const args of [["topic", "list"], ["resume"]]) {
-      const missing = await cli(home, [...args, "--json"]);
-      expect(missing.exitCode).toBe(1);
-      expect(missing.json.error.code).toBe("TOKEN_MISSING");
-      expect(missing.json.error.message).toContain(`'${paths.token}'`);
-      expect(missing.json.error.hint).toContain("cluster shutdown --name local");
-    }
+    const spu = readState(paths).processes.find((entry) => entry.role === "spu")!;
+    process.kill(spu.pid, "SIGKILL");
+    const missing = await cli(home, ["resume", "--json"]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.json.error.code).toBe("TOKEN_MISSING");
+    expect(missing.json.error.message).toContain(`'${paths.token}'`);
+    expect(missing.json.error.hint).toContain("cluster shutdown --name local");
     const status = await cli(home, ["status", "--json"]);
     expect(status.json.phase).toBe("degraded");
     expect(status.json.problems.join("\n")).toContain(`'${paths.token}'`);

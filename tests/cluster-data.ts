@@ -5,6 +5,9 @@
 import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
+import { readStoredRecord } from "../lib/engine/wire/fluvio/stored-records.ts";
+import { adminTarget, type PartitionLeader, type RunningCluster } from "../lib/admin.ts";
+import { readSavedSpec } from "../lib/state.ts";
 import { cli } from "./helpers.ts";
 
 /** Runs `cluster ...args` in `home`; throws with its output unless it exits 0. */
@@ -12,6 +15,14 @@ export async function ok(home: string, args: string[], input?: string) {
   const result = await cli(home, args, { input });
   if (result.exitCode !== 0) throw new Error(`cluster ${args.join(" ")} exited ${result.exitCode}: ${result.stderr}${result.stdout}`);
   return result;
+}
+
+/** Cluster 'local' of `home` and SPU `spu`'s public port as the leader of `partition`, for calls straight to that SPU (the SC may be down). */
+export function atSpu(home: string, spu: number, partition = 0): { cluster: RunningCluster; leader: PartitionLeader } {
+  const paths = clusterPaths(home, "local");
+  const spec = readSavedSpec(paths)!;
+  const port = spec.spus.find((entry) => entry.id === spu)!.publicPort;
+  return { cluster: { paths, spec, admin: adminTarget(spec) }, leader: { partition, leader: spu, address: { host: spec.host, port } } };
 }
 
 /** The directory of `topic` partition 0 on SPU `spu` of cluster 'local'. */
@@ -26,7 +37,7 @@ export function logValues(home: string, spu: number, topic: string): string[] {
     const values: string[] = [];
     for (let offset = 0; offset < log.endOffset; ) {
       const { records, nextOffset } = log.read(offset, 1 << 20);
-      for (const record of records) values.push(Buffer.from(record.value).toString());
+      for (const record of records) values.push(Buffer.from(readStoredRecord(record.value).value).toString());
       offset = nextOffset;
     }
     return values;

@@ -11,7 +11,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseSpuList, spuRequest, type RunningCluster } from "../lib/admin.ts";
+import { listSpus, produceBatch, type PartitionLeader, type RunningCluster } from "../lib/admin.ts";
+import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SC_API_VERSIONS, SPU_API_VERSIONS } from "../lib/engine/wire/fluvio/api-keys.ts";
+import { encodeApiVersionsResponse } from "../lib/engine/wire/fluvio/api-versions.ts";
+import { NO_ERROR } from "../lib/engine/wire/fluvio/error-code.ts";
+import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES } from "../lib/engine/wire/fluvio/framing.ts";
+import type { Writer } from "../lib/engine/wire/fluvio/writer.ts";
 import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
 import { readToken } from "../lib/token.ts";
@@ -19,7 +24,6 @@ import { encodeFrame } from "../lib/engine/wire/frame.ts";
 import { formatLeader } from "../lib/status.ts";
 import { ClusterError } from "../lib/errors.ts";
 import { decideMarker, MARKER_FILE, parseMarker, readMarker, type Marker, type MarkerDecision } from "../lib/engine/data-plane/replica-marker.ts";
-import { decodeLogFrames } from "../lib/engine/wire/http/records.ts";
 import { MetadataStore } from "../lib/engine/control-plane/store.ts";
 import { AdminRefusal, TopicRegistry, type PartitionView } from "../lib/engine/control-plane/topic-registry.ts";
 import { ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
@@ -185,64 +189,92 @@ describe("spu register and unregister with the SC running", () => {
   });
 });
 
-describe("spuRequest()", () => {
-  /** Runs `spuRequest` against a stand-in SPU that answers every request with `answer`, and returns what it threw. */
-  async function failureAgainst(answer: () => Response | Promise<Response>, parse: (body: Uint8Array) => unknown): Promise<ClusterError> {
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: answer });
-    const cluster = { paths: { name: "local" }, admin: { token: "token" } } as RunningCluster;
+describe("the CLI's client of the public ports", () => {
+  /**
+   * A stand-in SC or SPU on a kernel-chosen loopback port: it answers ApiVersions as ours do,
+   * then every other request with `answer`'s bytes (or never, when it gives undefined).
+   */
+  async function withStandIn<T>(answer: () => Uint8Array | undefined, run: (port: number) => Promise<T>): Promise<T> {
+    const listener = Bun.listen<{ splitter: FrameSplitter }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(socket) {
+          socket.data = { splitter: new FrameSplitter({ minBytes: MIN_REQUEST_BYTES }) };
+        },
+        data(socket, chunk) {
+          for (const payload of socket.data.splitter.push(new Uint8Array(chunk))) {
+            const { header } = decodeRequest(payload);
+            const body =
+              header.apiKey === API_VERSIONS_KEY
+                ? (writer: Writer) =>
+                    encodeApiVersionsResponse(writer, { errorCode: NO_ERROR, apiKeys: [...SC_API_VERSIONS, ...SPU_API_VERSIONS], platformVersion: FLUVIO_PLATFORM_VERSION })
+                : answer();
+            if (body === undefined) continue;
+            socket.write(encodeResponse(header.correlationId, typeof body === "function" ? body : (writer) => writer.raw(body)));
+          }
+        },
+      },
+    });
     try {
-      await spuRequest({ partition: 0, leader: 5001, url: `http://127.0.0.1:${server.port}` }, "/consume/t/0?offset=0", { cluster, timeoutMs: 300, parse });
-    } catch (error) {
-      expect(error).toBeInstanceOf(ClusterError);
-      return error as ClusterError;
+      return await run(listener.port);
     } finally {
-      server.stop(true);
+      listener.stop(true);
     }
-    throw new Error("spuRequest() did not fail");
   }
 
-  test("spuRequest() reports a consume body cut inside a frame as SPU_ERROR naming the SPU and the call", async () => {
-    const error = await failureAgainst(() => new Response(new Uint8Array([1, 2, 3])), decodeLogFrames);
+  function standInCluster(port: number): { cluster: RunningCluster; leader: PartitionLeader } {
+    const cluster = { paths: { name: "local" }, admin: { address: { host: "127.0.0.1", port } } } as RunningCluster;
+    return { cluster, leader: { partition: 0, leader: 5001, address: { host: "127.0.0.1", port } } };
+  }
+
+  async function thrownBy(call: () => Promise<unknown>): Promise<ClusterError> {
+    const error = await call().then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(ClusterError);
+    return error as ClusterError;
+  }
+
+  test("produceBatch() reports an SPU answer that does not decode as SPU_ERROR naming the SPU and its log", async () => {
+    const error = await withStandIn(
+      () => new Uint8Array([1, 2, 3]),
+      (port) => {
+        const { cluster, leader } = standInCluster(port);
+        return thrownBy(() => produceBatch(cluster, "t", leader, [Buffer.from("a")], 2_000));
+      },
+    );
     expect(error.code).toBe("SPU_ERROR");
-    expect(error.message).toBe("SPU 5001 answered GET /consume/t/0 with a malformed body: a consume response ends inside a record frame at byte 0");
+    expect(error.message).toStartWith("SPU 5001 answered with a malformed body: ");
     expect(error.hint).toContain("'cluster logs spu-5001 --name local'");
   });
 
-  test("spuRequest() reports an SPU that does not answer within its time as SPU_UNREACHABLE (the code withLeader retries)", async () => {
-    const error = await failureAgainst(() => new Promise<Response>(() => {}), decodeLogFrames);
+  test("produceBatch() reports an SPU that does not answer within its time as SPU_UNREACHABLE (the code withLeader retries)", async () => {
+    const error = await withStandIn(
+      () => undefined,
+      (port) => {
+        const { cluster, leader } = standInCluster(port);
+        return thrownBy(() => produceBatch(cluster, "t", leader, [Buffer.from("a")], 300));
+      },
+    );
     expect(error.code).toBe("SPU_UNREACHABLE");
-    expect(error.message).toMatch(/^SPU 5001, the leader of partition 0, did not answer GET \/consume\/t\/0 at http:\/\/127\.0\.0\.1:\d+ within 0\.3s$/);
+    expect(error.message).toMatch(/^SPU 5001, the leader of partition 0, did not answer a produce within 0\.3s at 127\.0\.0\.1:\d+$/);
   });
-});
 
-describe("parseSpuList()", () => {
-  const cases: [string, unknown, string][] = [
-    ["an object", { spus: [] }, `the SC answered GET /spus with '{"spus":[]}', not a JSON array`],
-    ["null", null, "the SC answered GET /spus with 'null', not a JSON array"],
-    ["nothing", undefined, "the SC answered GET /spus with 'undefined', not a JSON array"],
-    ["an entry without an id", [{ spec: {} }], `the SC answered GET /spus with an SPU entry without an integer spec.spuId: '{"spec":{}}'`],
-    ["an entry with a string id", [{ spec: { spuId: "5001" } }], `an SPU entry without an integer spec.spuId: '{"spec":{"spuId":"5001"}}'`],
-  ];
-  for (const [what, body, message] of cases) {
-    test(`parseSpuList() refuses ${what} with ADMIN_ERROR naming GET /spus`, () => {
-      let thrown: unknown;
-      try {
-        parseSpuList(body);
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(ClusterError);
-      expect((thrown as ClusterError).code).toBe("ADMIN_ERROR");
-      expect((thrown as ClusterError).message).toContain(message);
-      expect((thrown as ClusterError).hint).not.toBe("");
-    });
-  }
-
-  test("parseSpuList() reads ids and online state from Fluvio's shape", () => {
-    expect(parseSpuList([{ spec: { spuId: 5001 }, status: { resolution: "Online" } }, { spec: { spuId: 5002 } }])).toEqual([
-      { id: 5001, online: true },
-      { id: 5002, online: false },
-    ]);
+  test("listSpus() reports an SC answer that does not decode as ADMIN_ERROR, and one that never comes as SC_UNREACHABLE", async () => {
+    const garbled = await withStandIn(
+      () => new Uint8Array([0, 3, 0x53]),
+      (port) => thrownBy(() => listSpus(standInCluster(port).cluster.admin)),
+    );
+    expect(garbled.code).toBe("ADMIN_ERROR");
+    expect(garbled.message).toStartWith("the SC's answer does not decode: ");
+    expect(garbled.hint).toContain("'cluster logs sc'");
+    const silent = await withStandIn(
+      () => undefined,
+      (port) => thrownBy(() => listSpus(standInCluster(port).cluster.admin)),
+    );
+    expect(silent.code).toBe("SC_UNREACHABLE");
   });
 });
 

@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { clusterPaths } from "../lib/home.ts";
 import { isAlive } from "../lib/procs.ts";
 import { readState, type ProcessEntry } from "../lib/state.ts";
-import { authorizationHeaders, readToken } from "../lib/token.ts";
+import { produceBatch, RecordStream } from "../lib/admin.ts";
+import { ClusterError } from "../lib/errors.ts";
 import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
-import { decodeLogFrames, encodeValues } from "../lib/engine/wire/http/records.ts";
-import { logValues, ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
+import { atSpu, logValues, ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 
 const nextPortBase = portBlocks(26000);
@@ -179,12 +179,15 @@ describe("the SC killed with SIGKILL", () => {
       ["spu-5001", true],
       ["spu-5002", true],
     ]);
-    const leader = recorded(home, before.leader);
-    const response = await fetch(`http://127.0.0.1:${leader.ports[0]}/consume/steady/0?offset=0`, {
-      headers: authorizationHeaders(readToken(clusterPaths(home, "local"))),
-    });
-    expect(response.status).toBe(200);
-    expect(decodeLogFrames(new Uint8Array(await response.arrayBuffer())).map((value) => Buffer.from(value).toString())).toEqual(values);
+    // Straight to the leader's public port, in Fluvio's protocol: no SC is asked where it is.
+    const { cluster, leader } = atSpu(home, before.leader);
+    const stream = await RecordStream.open(cluster, "steady", leader, 0, 1 << 20);
+    try {
+      const read = await stream.next(10_000);
+      expect(read?.values.map((value) => Buffer.from(value).toString())).toEqual(values);
+    } finally {
+      stream.close();
+    }
 
     const resumed = await ok(home, ["resume", "--json"]);
     expect(resumed.json.started).toEqual(["sc"]);
@@ -214,16 +217,11 @@ describe("the SC killed with SIGKILL", () => {
     const shrink = `leader of 'held-0' asks the SC for in-sync set [${leader}]`;
     await pollUntil(`SPU ${leader} to log "${shrink}"`, () => readFileSync(spuLog, "utf8"), (log) => log.includes(shrink));
 
-    const url = `http://127.0.0.1:${recorded(home, leader).ports[0]}/produce/held/0`;
-    const held = await fetch(url, {
-      method: "POST",
-      headers: authorizationHeaders(readToken(clusterPaths(home, "local"))),
-      body: encodeValues([Buffer.from("while the SC is down")]),
-    });
-    expect(held.status).toBe(503);
-    const { error } = (await held.json()) as { error: { code: string; message: string } };
-    expect(error.code).toBe("SC_UNREACHABLE");
-    expect(error.message).toContain(`in-sync replica(s) ${follower} left and the SC, which must record it, is unreachable from SPU ${leader}`);
+    const { cluster, leader: at } = atSpu(home, leader);
+    const error = await produceBatch(cluster, "held", at, [Buffer.from("while the SC is down")], 10_000).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(ClusterError);
+    expect((error as ClusterError).code).toBe("SC_UNREACHABLE");
+    expect((error as ClusterError).message).toContain(`in-sync replica(s) ${follower} left and the SC, which must record it, is unreachable from SPU ${leader}`);
 
     await ok(home, ["resume"]);
     await ok(home, ["produce", "held"], "second\n");

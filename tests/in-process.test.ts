@@ -6,7 +6,7 @@ import { ScServer } from "../lib/engine/control-plane/sc-server.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "../lib/engine/control-plane/store.ts";
 import { setLogSink } from "../lib/engine/daemon/log.ts";
 import { SpuServer } from "../lib/engine/data-plane/spu-server.ts";
-import { decodeLogFrames } from "../lib/engine/wire/http/records.ts";
+import { frameValues } from "../lib/engine/storage/partition-log.ts";
 
 // Ports 27900-27999: this file's block.
 const BASE = 27_900;
@@ -65,7 +65,7 @@ describe("the engine in-process", () => {
     const values = ["a", "b", "c"].map((text) => Buffer.from(text));
     expect(await replica.produce(values)).toEqual({ baseOffset: 0, lastOffset: 2 });
     const read = await replica.consume(0, { maxBytes: 1 << 20, waitMs: 0 });
-    expect(decodeLogFrames(read.bytes).map((value) => Buffer.from(value).toString())).toEqual(["a", "b", "c"]);
+    expect(frameValues(read.bytes).map((value) => Buffer.from(value).toString())).toEqual(["a", "b", "c"]);
     await until("the SC to hear the leader's report", () => (sc.controller.listPartitions("in-process")[0]?.endOffset === 3 ? true : undefined));
     expect(logged.join("")).toContain("SPU 5001 online");
   });
