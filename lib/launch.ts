@@ -124,6 +124,9 @@ export function startComponents(
   paths: ClusterPaths,
 ): { entries: ProcessEntry[]; confirmRecorded(): void } {
   ensureDir(paths.logs);
+  // NOTE: made here, not by the SPUs: an SPU makes only its own directory in it, so one that
+  // outlives a `delete` (a killed create's, exiting by itself) cannot bring the cluster back.
+  ensureDir(paths.data);
   const started = components.map((component) => ({
     component,
     process: startDetached(component.argv, { logFile: component.logFile }),

@@ -271,8 +271,8 @@ describe("several clusters", () => {
 
     const list = await cli(home, ["list", "--json"]);
     expect(list.json).toEqual([
-      { name: "one", phase: "running", spus: 1, adminUrl: "http://127.0.0.1:22003" },
-      { name: "two", phase: "running", spus: 2, adminUrl: "http://127.0.0.1:23003" },
+      { name: "one", phase: "running", spus: 1, endpoint: "127.0.0.1:22003" },
+      { name: "two", phase: "running", spus: 2, endpoint: "127.0.0.1:23003" },
     ]);
     expect((await cli(home, ["shutdown", "--name", "one"])).exitCode).toBe(0);
     expect((await cli(home, ["status", "--name", "two"])).exitCode).toBe(0);

@@ -15,7 +15,7 @@ describe("validateSpec()", () => {
     [{ spus: "x" }, ['spus: must be an integer (got "x")']],
     [{ spus: Number.NaN }, ["spus: must be an integer (got NaN)"]],
     [{ portBase: 80 }, ["portBase: must be 1024..64894 (got 80)"]],
-    [{ host: "localhost" }, ['host: must be an IPv4 address such as 127.0.0.1 (got "localhost")']],
+    [{ host: "localhost" }, ["host: must be a loopback IPv4 address such as 127.0.0.1 (Fluvio's clients send no credentials, so until TLS is supported the public ports stay on loopback) (got \"localhost\")"]],
     [{ engine: "fluvio" }, ['engine: must be one of builtin (got "fluvio")']],
     [{ replicas: 3 }, ["replicas: unknown key; known keys are spus, portBase, host, engine"]],
     [[1, 2], ["(root): must be a mapping of keys to values"]],

@@ -8,7 +8,7 @@
  * the SC is away, so an SPU may start before its SC. Over it the SC assigns replicas, and the
  * SPU heartbeats, reports offsets and asks for in-sync set changes.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
 import { encodeFrame } from "../wire/frame.ts";
@@ -48,7 +48,13 @@ export class SpuServer {
   constructor(options: SpuServerOptions) {
     const { id, token } = options;
     this.id = id;
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    // Not recursive: the CLI makes the cluster's data directory, and an SPU whose cluster was
+    // deleted under it must not make it again.
+    try {
+      mkdirSync(options.dataDir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(options.dataDir).isDirectory()) throw error;
+    }
     const toSc = (message: ReportMessage | IsrMessage | HeartbeatMessage) => {
       if (this.#accepted) this.#sc.link?.write(encodeFrame(message));
     };
