@@ -98,9 +98,9 @@ export function signalProcess(record: ProcessRecord, signal: NodeJS.Signals): bo
 }
 
 /**
- * NOTE: a look is one read of /proc/<pid>/stat per process (microseconds), and a daemon takes
- * 5 to 20 ms to exit after SIGTERM: with pauses doubling to 50 ms, shutdown noticed an exit at
- * 15 ms only at 30 ms, half of its whole run (bench/startup.ts).
+ * NOTE: a look is one read of /proc/<pid>/stat per process (microseconds), and three SPUs take
+ * a few to 20 ms to exit after SIGTERM: with pauses doubling from 2 to 50 ms, an exit at 15 ms
+ * was noticed only at 30 ms, in a shutdown of about 30 ms in all (bench/startup.ts).
  */
 const MAX_EXIT_POLL_MS = 4;
 
