@@ -36,11 +36,12 @@ const LOG_TAIL_LINES = 15;
 const TIMEOUT_TAIL_LINES = 5;
 const FIRST_POLL_MS = 2;
 /**
- * NOTE: a poll is one loopback request to the SC (well under a millisecond of its time), so a
+ * NOTE: a poll is one loopback request to the SC (about 0.1 ms of CPU on either side), so a
  * short cap costs little; a 50 ms cap left create 3 SPUs waiting ~30 ms after the last SPU
- * came online (bench/lifecycle.ts).
+ * came online (bench/lifecycle.ts), and an 8 ms cap about 4 ms on average, against a create
+ * of 60 to 100 ms (bench/startup.ts).
  */
-const MAX_POLL_MS = 8;
+const MAX_POLL_MS = 4;
 
 function confirmPolling(timeoutMs: number): PollOptions {
   return { timeoutMs, firstPauseMs: FIRST_POLL_MS, maxPauseMs: MAX_POLL_MS };

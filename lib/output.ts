@@ -3,8 +3,14 @@
  * results reach the user: results on stdout (text, or exactly one JSON document with `--json`);
  * progress on stderr, redrawn in place on a terminal and as plain lines otherwise, so a person
  * watching sees it move and a log file or CI output stays readable.
+ *
+ * NOTE: touching `process.stdout` or `process.stderr` builds a Node stream, which costs a Bun
+ * process about 12 ms, as long as Bun itself takes to start. So lines go out through
+ * `console.log` and `console.error` (written at once, a lone string printed as it is), the
+ * terminal's redraws through `writeSync`, and the terminal is asked for with isatty(3).
  */
 import type { Argv } from "yargs";
+import { writeSync } from "node:fs";
 import { UsageError } from "./errors.ts";
 import { formatPlan, type ShownPlan } from "./plan.ts";
 
@@ -14,6 +20,12 @@ export interface CommonArgs {
   json?: boolean;
   quiet?: boolean;
 }
+
+/** The options every verb takes, as yargs declares them (lib/fast-argv.ts reads the same). */
+export const GLOBAL_OPTIONS = {
+  json: { type: "boolean", global: true, describe: "Print exactly one JSON document on stdout" },
+  quiet: { type: "boolean", global: true, describe: "Print only errors (the exit code tells the rest)" },
+} as const;
 
 /** Adds `--name` and `--home` (and their environment variables) to a command. */
 export function clusterOptions<T>(yargs: Argv<T>) {
@@ -42,16 +54,38 @@ export function timeoutOption<T>(yargs: Argv<T>, describe: string, seconds: numb
 
 /** Prints `result` as one JSON document with `--json`, else as `format` renders it; nothing with `--quiet`. */
 export function printResult<T>(argv: CommonArgs, result: T, format: (result: T) => string): void {
-  if (argv.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else if (!argv.quiet) process.stdout.write(`${format(result)}\n`);
+  if (argv.json) console.log(JSON.stringify(result, null, 2));
+  else if (!argv.quiet) console.log(format(result));
 }
 
 /** Where progress goes: redrawn on a terminal, plain lines elsewhere, nowhere with `--json` or `--quiet`. */
 export type ProgressMode = "tty" | "plain" | "silent";
 
-export function progressMode(argv: CommonArgs, isTty = Boolean(process.stderr.isTTY)): ProgressMode {
+export function progressMode(argv: CommonArgs, isTty?: boolean): ProgressMode {
   if (argv.json || argv.quiet) return "silent";
-  return isTty ? "tty" : "plain";
+  return (isTty ?? isStderrTerminal()) ? "tty" : "plain";
+}
+
+/** isatty(2), loaded only when asked (bun:ffi costs about 1 ms to load, and `status` never asks). */
+function isStderrTerminal(): boolean {
+  const { dlopen, FFIType } = require("bun:ffi") as typeof import("bun:ffi");
+  const { symbols } = dlopen(process.platform === "darwin" ? "libSystem.B.dylib" : "libc.so.6", {
+    isatty: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
+  return symbols.isatty(2) === 1;
+}
+
+/** Writes all of `text` to the terminal on stderr, waiting out a terminal that is set non-blocking. */
+function writeToTerminal(text: string): void {
+  let bytes: Uint8Array = Buffer.from(text);
+  while (bytes.length > 0) {
+    try {
+      bytes = bytes.subarray(writeSync(2, bytes));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      Bun.sleepSync(1);
+    }
+  }
 }
 
 /**
@@ -67,15 +101,15 @@ export function createProgress(argv: CommonArgs): { update(text: string): void; 
     update(text) {
       if (mode === "silent") return;
       if (mode === "plain") {
-        if (text !== last) process.stderr.write(`${text}\n`);
+        if (text !== last) console.error(text);
         last = text;
         return;
       }
-      process.stderr.write(`\r\x1b[2K${text} (${formatSeconds(performance.now() - started)})`);
+      writeToTerminal(`\r\x1b[2K${text} (${formatSeconds(performance.now() - started)})`);
       shown = true;
     },
     clear() {
-      if (mode === "tty" && shown) process.stderr.write("\r\x1b[2K");
+      if (mode === "tty" && shown) writeToTerminal("\r\x1b[2K");
       shown = false;
     },
   };
