@@ -269,7 +269,7 @@ describe("previewPlan()", () => {
   test("previewPlan() performs the plan's checks and none of its changes", async () => {
     const { home, paths } = tempPaths();
     try {
-      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 47000 });
+      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29000 });
       const shown = await previewPlan(plan, paths);
       expect(shown.actions.slice(0, 2)).toEqual([
         { action: "write", path: paths.spec },
@@ -284,10 +284,10 @@ describe("previewPlan()", () => {
   test("previewPlan() fails with PORT_IN_USE where the real run would fail first", async () => {
     const { home, paths } = tempPaths();
     const squatter = createServer();
-    await new Promise<void>((resolve) => squatter.listen(47103, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => squatter.listen(29103, "127.0.0.1", resolve));
     try {
-      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 47100 });
-      await expect(previewPlan(plan, paths)).rejects.toThrow("127.0.0.1:47103 (sc) already in use");
+      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29100 });
+      await expect(previewPlan(plan, paths)).rejects.toThrow("127.0.0.1:29103 (sc) already in use");
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
       rmSync(home, { recursive: true, force: true });
