@@ -24,7 +24,8 @@ const POLL_MS = 2;
 const WAIT_LIMIT_MS = 30_000;
 
 const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
-const env = { ...process.env, CLUSTER_HOME: home };
+// Fluvio's config file in the temp home: a bench never writes a profile into the real one.
+const env = { ...process.env, CLUSTER_HOME: home, FLV_PROFILE_PATH: join(home, ".fluvio", "config") };
 
 async function run(args: string[], input?: string): Promise<void> {
   const child = Bun.spawn([process.execPath, CLI, ...args], { env, stdin: input ? Buffer.from(input) : "ignore", stdout: "ignore", stderr: "pipe" });

@@ -274,6 +274,8 @@ async function timeWithPortRetries(attempt: () => Promise<number>, retry: () => 
 async function runLifecycle(spus: number, nextPortBase: () => number, retries: { count: number }) {
   const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
   started.homes.add(home);
+  // Fluvio's config file in the temp home (the verbs inherit this environment): a bench never writes a profile into the real one.
+  process.env.FLV_PROFILE_PATH = join(home, ".fluvio", "config");
   const cli = (verb: Verb, ...extra: string[]) => [process.execPath, CLI, verb, "--home", home, "--json", ...extra];
   const ms = {} as Record<Verb, number>;
   let portBase = nextPortBase();

@@ -27,7 +27,8 @@ const REDIS_PORT = 31_090;
 const CLI = join(import.meta.dir, "..", "cluster.ts");
 
 const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
-const env = { ...process.env, CLUSTER_HOME: home };
+// Fluvio's config file in the temp home: a bench never writes a profile into the real one.
+const env = { ...process.env, CLUSTER_HOME: home, FLV_PROFILE_PATH: join(home, ".fluvio", "config") };
 
 async function run(args: string[], options: { stdin?: string } = {}): Promise<{ stdout: number; millis: number }> {
   const started = performance.now();

@@ -80,6 +80,8 @@ async function timeProcess(argv: string[], cwd: string): Promise<number> {
 async function runLifecycle(portBase: number, bareFile: string, cwd: string) {
   const home = mkdtempSync(join(tmpdir(), "cluster-bench-startup-"));
   started.homes.add(home);
+  // Fluvio's config file in the temp home (the verbs inherit this environment): a bench never writes a profile into the real one.
+  process.env.FLV_PROFILE_PATH = join(home, ".fluvio", "config");
   const args: Record<Verb, string[]> = {
     create: ["--spus", String(SPUS), "--port-base", String(portBase)],
     status: [],

@@ -15,6 +15,7 @@ import type { HeldLock } from "./lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
+import { removeFluvioProfile, writeFluvioProfile } from "./fluvio-profile.ts";
 import { seedSpus } from "./engine/control-plane/store.ts";
 
 export interface ApplyContext {
@@ -136,6 +137,12 @@ class PlanRun {
         return;
       case "remove":
         removePath(action.path);
+        return;
+      case "write-profile":
+        writeFluvioProfile(paths, { name: action.name, endpoint: action.endpoint }, { configPath: action.path });
+        return;
+      case "remove-profile":
+        removeFluvioProfile(paths);
         return;
     }
   }

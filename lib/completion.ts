@@ -23,7 +23,7 @@ const TOP_LEVEL_FLAGS = ["--help", "--version", "--json", "--quiet"];
  * new verb or flag fails a test until it is added here.
  */
 export const COMPLETION_TABLE: Record<string, VerbFlags> = {
-  create: [...CLUSTER_FLAGS, "--timeout", "--spus", "--spec", "--port-base", "--dry-run"],
+  create: [...CLUSTER_FLAGS, "--timeout", "--spus", "--spec", "--port-base", "--profile", "--dry-run"],
   shutdown: [...CLUSTER_FLAGS, "--timeout", "--dry-run"],
   resume: [...CLUSTER_FLAGS, "--timeout", "--dry-run"],
   delete: [...CLUSTER_FLAGS, "--dry-run"],
@@ -56,6 +56,7 @@ const VALUE_FLAGS: Record<string, "cluster" | "dir" | "file" | "none"> = {
   "--timeout": "none",
   "--spus": "none",
   "--port-base": "none",
+  "--profile": "none",
   "--id": "none",
   "--public-port": "none",
   "--private-port": "none",

@@ -8,6 +8,7 @@
 import type { Argv } from "yargs";
 import { scEndpoint } from "./admin.ts";
 import { applyPlan, previewPlan } from "./apply.ts";
+import { checkFluvioProfile, fluvioConfigPath, validateProfileName } from "./fluvio-profile.ts";
 import { DEFAULT_CONFIRM_SECONDS, formatIds } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import {
@@ -44,6 +45,8 @@ export interface CreateOptions {
   spus?: number;
   specFile?: string;
   portBase?: number;
+  /** The Fluvio profile to write (default: the cluster's name). */
+  profile?: string;
   timeoutSeconds?: number;
   onProgress?: (text: string) => void;
 }
@@ -65,6 +68,8 @@ export interface CreateObservation {
   claimedBy: Map<number, string>;
   /** Where automatic port blocks start (CLUSTER_PORT_BASE, or 9000). */
   firstPortBase: number;
+  /** The Fluvio profile to write, and the config file it goes in (FLV_PROFILE_PATH, or ~/.fluvio/config). */
+  profile: { name: string; configPath: string };
 }
 
 /** A create plan, and the spec it saves. */
@@ -90,7 +95,10 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
       // The port block is chosen under the home's lock and the lock let go once the spec that
       // claims the block is saved, so two creates at once never choose the same block.
       claim = acquireLock(`${paths.home}/.lock`, { verb: "create", subject: `home '${paths.home}'`, wait: true });
-      const plan = planCreate(observeCreate(paths, spec));
+      const observed = observeCreate(paths, spec, options.profile);
+      const plan = planCreate(observed);
+      // A profile name that is taken fails the create before anything starts.
+      checkFluvioProfile(paths, { name: observed.profile.name, endpoint: scEndpoint(plan.spec) }, observed.profile.configPath);
       const applied = await applyPlan(plan, {
         paths,
         timeoutMs: (options.timeoutSeconds ?? DEFAULT_CONFIRM_SECONDS) * 1000,
@@ -123,18 +131,22 @@ export async function previewCreate(options: CreateOptions): Promise<ShownPlan> 
   const paths = locateCluster(options);
   const spec = await buildSpec(options);
   if (clusterExists(paths)) throw await existsError(paths);
-  return previewPlan(planCreate(observeCreate(paths, spec)), paths);
+  const observed = observeCreate(paths, spec, options.profile);
+  const plan = planCreate(observed);
+  checkFluvioProfile(paths, { name: observed.profile.name, endpoint: scEndpoint(plan.spec) }, observed.profile.configPath);
+  return previewPlan(plan, paths);
 }
 
 /** Reads the port blocks the other clusters of the home have claimed (even stopped ones, which `resume` will need). */
-export function observeCreate(paths: ClusterPaths, spec: Spec): CreateObservation {
+export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.name): CreateObservation {
+  validateProfileName(profile);
   const claimedBy = new Map<number, string>();
   for (const other of listClusterNames(paths.home)) {
     if (other === paths.name) continue;
     const saved = tryReadSpec(clusterPaths(paths.home, other));
     for (const port of saved ? specPorts(saved) : []) claimedBy.set(port, other);
   }
-  return { paths, spec, claimedBy, firstPortBase: firstPortBase() };
+  return { paths, spec, claimedBy, firstPortBase: firstPortBase(), profile: { name: profile, configPath: fluvioConfigPath() } };
 }
 
 /**
@@ -166,6 +178,7 @@ export function planCreate(observed: CreateObservation): CreatePlan {
       ...components.map((component) => ({ action: "start" as const, component })),
       { action: "write-state", path: paths.state, intent: "starting" },
       { action: "confirm-spus", endpoint: endpoint, expected: expectedSpuIds(spec) },
+      { action: "write-profile", path: observed.profile.configPath, name: observed.profile.name, endpoint },
       { action: "write-state", path: paths.state, intent: "running" },
     ],
   };
@@ -211,7 +224,7 @@ function ensureHome(home: string): void {
 function resolveInHome(observed: CreateObservation): ResolvedSpec {
   const { paths, spec, claimedBy } = observed;
   const portBase = choosePortBase(spec.portBase, spec.spus ?? 1, new Set(claimedBy.keys()), observed.firstPortBase);
-  const resolved = resolveSpec(spec, paths, portBase);
+  const resolved = resolveSpec(spec, paths, portBase, observed.profile.name);
   const clash = specPorts(resolved).find((port) => claimedBy.has(port));
   if (clash !== undefined) {
     throw new ClusterError("PORT_IN_USE", `port ${clash} belongs to cluster '${claimedBy.get(clash)}' of this home`, {
@@ -240,6 +253,7 @@ interface CreateArgs extends LifecycleArgs {
   spus?: number;
   spec?: string;
   portBase?: number;
+  profile?: string;
 }
 
 export const createCommand = {
@@ -249,7 +263,8 @@ export const createCommand = {
     timeoutOption(clusterOptions(yargs), "Seconds to wait for every SPU to be confirmed online", DEFAULT_CONFIRM_SECONDS)
       .option("spus", { type: "number", describe: "Number of SPUs (1..64, default 1)" })
       .option("spec", { type: "string", describe: "YAML spec file (see specs/)" })
-      .option("port-base", { type: "number", describe: "Port base B: SC admin B+3, SPU i public B+10+10i (default 9000 or next free block)" })
+      .option("port-base", { type: "number", describe: "Port base B: SC B+3 (Fluvio clients), SPU i public B+10+10i (default 9000 or next free block)" })
+      .option("profile", { type: "string", describe: "Name of the Fluvio profile to write for the cluster (default: the cluster's name)" })
       .option("dry-run", { type: "boolean", describe: "Print what would be done (processes, ports, files) and do none of it" })
       .example("$0 create --spus 3", "a cluster of 3 SPUs on ports from 9000")
       .example("$0 create --name dev --spec specs/three-spus.yaml", "a second cluster from a spec file"),
@@ -260,6 +275,7 @@ export const createCommand = {
       spus: argv.spus,
       specFile: argv.spec,
       portBase: argv.portBase,
+      profile: argv.profile,
       timeoutSeconds: argv.timeout,
     }),
     preview: previewCreate,

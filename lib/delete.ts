@@ -5,6 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { ClusterError } from "./errors.ts";
+import { readFluvioProfileRecord } from "./fluvio-profile.ts";
 import { clusterExists, isDirectory, type ClusterPaths } from "./home.ts";
 import { applyPlan, previewPlan } from "./apply.ts";
 import { liveEntries, stopOrder } from "./launch.ts";
@@ -41,6 +42,8 @@ export interface DeleteObservation {
   running: ProcessEntry[];
   /** Why the recorded processes could not be read (a broken state file). */
   stateProblem?: string;
+  /** The Fluvio profile this cluster wrote, if it wrote one. */
+  profile?: { name: string; configPath: string };
 }
 
 export function observeDelete(paths: ClusterPaths): DeleteObservation {
@@ -53,6 +56,12 @@ export function observeDelete(paths: ClusterPaths): DeleteObservation {
     observed.stateProblem = `${error.message}; processes it recorded could not be stopped`;
   }
   observed.running = liveEntries(observed.recorded);
+  try {
+    const record = readFluvioProfileRecord(paths);
+    if (record) observed.profile = { name: record.name, configPath: record.configPath };
+  } catch {
+    // A record that cannot be read names nothing to remove: the cluster goes all the same.
+  }
   return observed;
 }
 
@@ -74,6 +83,7 @@ export function planDelete(observed: DeleteObservation): Plan {
     ...plan,
     actions: [
       ...stopOrder(observed.running).map((entry) => ({ action: "stop" as const, entry, graceMs: DELETE_GRACE_MS })),
+      ...(observed.profile ? [{ action: "remove-profile" as const, path: observed.profile.configPath, name: observed.profile.name }] : []),
       { action: "remove", path: paths.dir },
     ],
   };

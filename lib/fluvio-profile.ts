@@ -204,11 +204,11 @@ export interface FluvioProfileRemoval {
 export function writeFluvioProfile(
   paths: ClusterPaths,
   entry: FluvioProfileEntry,
-  options: { env?: Record<string, string | undefined> } = {},
+  options: { configPath?: string; env?: Record<string, string | undefined> } = {},
 ): FluvioProfileRecord & { changed: boolean } {
-  const configPath = editablePath(fluvioConfigPath(options.env));
+  const configPath = editablePath(options.configPath ?? fluvioConfigPath(options.env));
   const record = readFluvioProfileRecord(paths);
-  const owned = record?.configPath === configPath && record.name === entry.name ? record : undefined;
+  const owned = ownedEntry(record, configPath, entry.name);
   if (record && !owned) removeRecordedEntry(record);
   ensureDir(dirname(configPath));
   const lock = acquireLock(`${configPath}.lock`, { verb: "profile", subject: `'${configPath}'`, wait: true });
@@ -225,6 +225,19 @@ export function writeFluvioProfile(
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Throws what `writeFluvioProfile` would (PROFILE_EXISTS, PROFILE_INVALID) without writing
+ * anything, so `create` refuses a profile name that is taken before it starts a process.
+ */
+export function checkFluvioProfile(paths: ClusterPaths, entry: FluvioProfileEntry, configPath: string): void {
+  const path = editablePath(configPath);
+  addProfile(readConfigText(path) ?? "", entry, ownedEntry(readFluvioProfileRecord(paths), path, entry.name), path);
+}
+
+function ownedEntry(record: FluvioProfileRecord | undefined, configPath: string, name: string): FluvioProfileRecord | undefined {
+  return record?.configPath === configPath && record.name === name ? record : undefined;
 }
 
 /**

@@ -31,6 +31,10 @@ export type Action = (
   /** Waits until every partition's leader is back. */
   | { action: "confirm-leaders"; endpoint: string }
   | { action: "remove"; path: string }
+  /** Writes (or updates) the cluster's profile in Fluvio's config file at `path`, and makes it current. */
+  | { action: "write-profile"; path: string; name: string; endpoint: string }
+  /** Removes from Fluvio's config file at `path` exactly what this cluster wrote there. */
+  | { action: "remove-profile"; path: string; name: string }
 ) & { progress?: string };
 
 export interface Plan {
@@ -68,7 +72,9 @@ export type ShownAction =
   | { action: "register-spu"; spu: number }
   | { action: "confirm-spus"; spus: number[] }
   | { action: "confirm-leaders" }
-  | { action: "remove"; path: string };
+  | { action: "remove"; path: string }
+  | { action: "write-profile"; path: string; profile: string; endpoint: string }
+  | { action: "remove-profile"; path: string; profile: string };
 
 /** A plan as `--dry-run` prints it (one JSON document with `--json`). */
 export interface ShownPlan {
@@ -100,6 +106,10 @@ function showAction(action: Action): ShownAction {
       return { action: "confirm-leaders" };
     case "remove":
       return { action: "remove", path: action.path };
+    case "write-profile":
+      return { action: "write-profile", path: action.path, profile: action.name, endpoint: action.endpoint };
+    case "remove-profile":
+      return { action: "remove-profile", path: action.path, profile: action.name };
   }
 }
 
@@ -131,6 +141,10 @@ function describeAction(action: ShownAction): string {
       return "wait   until every partition's leader is back";
     case "remove":
       return `remove ${action.path}`;
+    case "write-profile":
+      return `write  Fluvio profile '${action.profile}' (endpoint ${action.endpoint}) in ${action.path}, and make it current`;
+    case "remove-profile":
+      return `remove Fluvio profile '${action.profile}' this cluster wrote in ${action.path}`;
   }
 }
 

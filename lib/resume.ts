@@ -9,6 +9,7 @@
 import type { Argv } from "yargs";
 import { adminTarget, scEndpoint, listPartitions, listSpus, type SpuReport } from "./admin.ts";
 import { applyPlan, previewPlan } from "./apply.ts";
+import { fluvioConfigPath } from "./fluvio-profile.ts";
 import { compareSpuSets, DEFAULT_CONFIRM_SECONDS, formatIds, leaderlessPartitions } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
@@ -17,7 +18,7 @@ import { locateCluster } from "./locate.ts";
 import { acquireLock, findStaleHolder, type LockHolder } from "./lock.ts";
 import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
 import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
-import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
+import { expectedSpuIds, profileName, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
 import { readToken } from "./token.ts";
 import { storedSpuIds } from "./engine/control-plane/store.ts";
@@ -64,6 +65,8 @@ export interface ResumeObservation {
   /** The command before this one died while starting processes (its lock was left behind). */
   interrupted: boolean;
   tokenExists: boolean;
+  /** Fluvio's config file, where the cluster's profile goes (FLV_PROFILE_PATH, or ~/.fluvio/config). */
+  fluvioConfig: string;
   /** The SPUs as the running SC reports them, with its partitions; or, with the SC not running, the ids its store holds. */
   registered: { by: "sc"; spus: SpuReport[]; partitions: PartitionView[] } | { by: "store"; ids: number[] };
 }
@@ -83,7 +86,7 @@ export async function observeResume(paths: ClusterPaths, staleHolder: LockHolder
   // A part started now must prove itself to the parts that run with the token they read.
   if (kept.length > 0) readToken(paths);
   const admin = kept.length > 0 || tokenExists ? adminTarget(spec) : undefined;
-  const observed = { paths, spec, running, interrupted, tokenExists };
+  const observed = { paths, spec, running, interrupted, tokenExists, fluvioConfig: fluvioConfigPath() };
   if (admin && kept.some((entry) => entry.role === "sc")) {
     const [spus, partitions] = await Promise.all([listSpus(admin), listPartitions(admin)]);
     return { ...observed, registered: { by: "sc", spus, partitions } };
@@ -135,6 +138,7 @@ export function planResume(observed: ResumeObservation): Plan {
       ...(missing.length > 0 ? [{ action: "write-state" as const, path: paths.state, intent: "starting" as const }] : []),
       { action: "confirm-spus", endpoint: endpoint, expected },
       { action: "confirm-leaders", endpoint: endpoint },
+      { action: "write-profile", path: observed.fluvioConfig, name: profileName(spec), endpoint },
       { action: "write-state", path: paths.state, intent: "running" },
     ],
   };

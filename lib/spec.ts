@@ -78,6 +78,8 @@ export interface ResolvedSpec {
   metadataDir: string;
   sc: { publicPort: number; privatePort: number };
   spus: ResolvedSpu[];
+  /** The Fluvio profile `create` wrote for the cluster (absent in specs saved before profiles: the cluster's name). */
+  profile?: string;
 }
 
 export interface ResolvedSpu {
@@ -178,7 +180,7 @@ export function choosePortBase(
 }
 
 /** Resolves a valid spec into the `cluster.yaml` of the cluster at `paths`. */
-export function resolveSpec(spec: Spec, paths: ClusterPaths, portBase: number): ResolvedSpec {
+export function resolveSpec(spec: Spec, paths: ClusterPaths, portBase: number, profile = paths.name): ResolvedSpec {
   const layout = portLayout(portBase, spec.spus ?? (SPEC_FIELDS.spus.default as number));
   return {
     version: 1,
@@ -189,7 +191,13 @@ export function resolveSpec(spec: Spec, paths: ClusterPaths, portBase: number): 
     metadataDir: paths.metadata,
     sc: layout.sc,
     spus: layout.spus.map((spu) => ({ ...spu, dataDir: join(paths.data, `spu-${spu.id}`) })),
+    profile,
   };
+}
+
+/** The name of the Fluvio profile of a saved cluster. */
+export function profileName(spec: ResolvedSpec): string {
+  return spec.profile ?? spec.name;
 }
 
 /** The spec ids, in order. */

@@ -28,7 +28,7 @@ describe("completeWords()", () => {
     [["cluster", "-"], ["--help", "--version", "--json", "--quiet"]],
     [["cluster", "create", "--s"], ["--spus", "--spec"]],
     [["cluster", "create", "--spus", ""], []],
-    [["cluster", "create", "--spus", "3", "--p"], ["--port-base"]],
+    [["cluster", "create", "--spus", "3", "--p"], ["--port-base", "--profile"]],
     [["cluster", "create", "--spec", "sp"], [FILE_DIRECTIVE]],
     [["cluster", "diagnostics", "-o", ""], [FILE_DIRECTIVE]],
     [["cluster", "status", "--home", "/t"], [DIR_DIRECTIVE]],

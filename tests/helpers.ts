@@ -81,7 +81,8 @@ export async function cli(home: string, args: string[], options: { env?: Record<
   const run = $({
     nothrow: true,
     quiet: true,
-    env: { ...process.env, CLUSTER_HOME: home, CLUSTER_NAME: undefined, ...options.env },
+    // Fluvio's config file in the test's home, so a cluster's profile never reaches the real one.
+    env: { ...process.env, CLUSTER_HOME: home, CLUSTER_NAME: undefined, FLV_PROFILE_PATH: join(home, ".fluvio", "config"), ...options.env },
     input: options.input,
   })`${process.execPath} ${CLI} ${args}`;
   const output = await run;

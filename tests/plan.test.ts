@@ -46,6 +46,9 @@ function brief(action: ShownAction): string {
       return `confirm-spus ${action.spus.join(" ")}`;
     case "confirm-leaders":
       return "confirm-leaders";
+    case "write-profile":
+    case "remove-profile":
+      return `${action.action} ${action.profile} ${action.path}`;
   }
 }
 
@@ -64,6 +67,7 @@ describe("planCreate()", () => {
     spec: { spus: 2, ...(portBase !== undefined && { portBase }) },
     claimedBy: new Map(claimed),
     firstPortBase: 19000,
+    profile: { name: "dev", configPath: "/f/config" },
   });
 
   test("planCreate() saves the spec and token, checks every port, seeds the SPUs, starts, records and confirms them", () => {
@@ -80,6 +84,7 @@ describe("planCreate()", () => {
       "start spu-5002",
       "write state.yaml",
       "confirm-spus 5001 5002",
+      "write-profile dev /f/config",
       "write state.yaml",
     ]);
     expect(intents(plan)).toEqual(["starting", "starting", "running"]);
@@ -125,10 +130,11 @@ describe("planResume()", () => {
     running,
     interrupted: false,
     tokenExists: true,
+    fluvioConfig: "/f/config",
     registered,
     ...more,
   });
-  const confirmations = ["confirm-spus 5001 5002", "confirm-leaders", "write state.yaml"];
+  const confirmations = ["confirm-spus 5001 5002", "confirm-leaders", "write-profile dev /f/config", "write state.yaml"];
   const startAll = ["check-ports 19003 19004 19010 19011 19020 19021", "start sc", "start spu-5001", "start spu-5002", "write state.yaml"];
 
   test.each<[string, ResumeObservation, string[]]>([
@@ -219,6 +225,12 @@ describe("planDelete()", () => {
   test.each<[string, DeleteObservation, string[], string | undefined]>([
     ["stops what runs, SPUs first, then removes the directory", observed({ recorded: [sc, spu1], running: [sc, spu1] }), ["signal spu-5001", "signal sc", "remove /h/dev"], undefined],
     ["removes a stopped cluster", observed({ recorded: [sc, spu1] }), ["remove /h/dev"], undefined],
+    [
+      "removes the Fluvio profile the cluster wrote, then the directory",
+      observed({ profile: { name: "dev", configPath: "/f/config" } }),
+      ["remove-profile dev /f/config", "remove /h/dev"],
+      undefined,
+    ],
     ["removes a cluster whose state cannot be read", observed({ stateProblem: "'state.yaml' is not valid YAML" }), ["remove /h/dev"], undefined],
     ["does nothing when there is no cluster", observed({ exists: false, isDirectory: false }), [], "there is no such cluster"],
   ])("planDelete() %s", (_, observation, expected, note) => {
@@ -269,7 +281,7 @@ describe("previewPlan()", () => {
   test("previewPlan() performs the plan's checks and none of its changes", async () => {
     const { home, paths } = tempPaths();
     try {
-      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29000 });
+      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29000, profile: { name: "local", configPath: join(home, ".fluvio", "config") } });
       const shown = await previewPlan(plan, paths);
       expect(shown.actions.slice(0, 2)).toEqual([
         { action: "write", path: paths.spec },
@@ -286,7 +298,7 @@ describe("previewPlan()", () => {
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(29103, "127.0.0.1", resolve));
     try {
-      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29100 });
+      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29100, profile: { name: "local", configPath: join(home, ".fluvio", "config") } });
       await expect(previewPlan(plan, paths)).rejects.toThrow("127.0.0.1:29103 (sc) already in use");
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
