@@ -6,16 +6,19 @@
  * Failure policy: when an action fails, apply stops every process it started (SPUs first,
  * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;
  * then the error goes on to the verb (a failed `create` then removes the directory it made).
+ *
+ * NOTE: the modules of the actions that talk to the SC (admin.ts with Fluvio's codec,
+ * confirm-spus.ts) or to Fluvio's config file (fluvio-profile.ts) load when such an action
+ * runs: `shutdown` has none of them, and loading them cost it about 8 ms of CPU.
  */
-import { registerSpu, type AdminTarget } from "./admin.ts";
-import { confirmLeaders, confirmSpus, formatSpuProgress, type SpuSets } from "./confirm-spus.ts";
+import type { AdminTarget } from "./admin.ts";
+import type { SpuSets } from "./confirm-spus.ts";
 import { removePath, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, startComponents, stopEntries } from "./launch.ts";
 import type { HeldLock } from "./lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
-import { removeFluvioProfile, writeFluvioProfile } from "./fluvio-profile.ts";
 import { seedSpus } from "./engine/control-plane/store.ts";
 
 export interface ApplyContext {
@@ -119,9 +122,12 @@ class PlanRun {
         this.#unrecorded.push(launched.confirmRecorded);
         return;
       }
-      case "register-spu":
+      case "register-spu": {
+        const { registerSpu } = await import("./admin.ts");
         return registerSpu(this.#admin(action.endpoint), action.spu);
-      case "confirm-spus":
+      }
+      case "confirm-spus": {
+        const { confirmSpus, formatSpuProgress } = await import("./confirm-spus.ts");
         this.applied.spus = await confirmSpus({
           paths,
           admin: this.#admin(action.endpoint),
@@ -132,18 +138,25 @@ class PlanRun {
           onProgress: (sets) => onProgress?.(formatSpuProgress(sets)),
         });
         return;
-      case "confirm-leaders":
+      }
+      case "confirm-leaders": {
+        const { confirmLeaders } = await import("./confirm-spus.ts");
         this.applied.partitions = await confirmLeaders({ admin: this.#admin(action.endpoint), logsDir: paths.logs, timeoutMs, onProgress });
         return;
+      }
       case "remove":
         removePath(action.path);
         return;
-      case "write-profile":
+      case "write-profile": {
+        const { writeFluvioProfile } = await import("./fluvio-profile.ts");
         writeFluvioProfile(paths, { name: action.name, endpoint: action.endpoint }, { configPath: action.path });
         return;
-      case "remove-profile":
+      }
+      case "remove-profile": {
+        const { removeFluvioProfile } = await import("./fluvio-profile.ts");
         removeFluvioProfile(paths);
         return;
+      }
     }
   }
 
