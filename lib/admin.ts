@@ -73,11 +73,6 @@ export interface SpuEntry {
 
 const REQUEST_TIMEOUT_MS = 2_000;
 
-/** `host:port` of the SC's public port: what Fluvio clients and profiles call the endpoint. */
-export function scEndpoint(spec: Pick<ResolvedSpec, "host" | "sc">): string {
-  return `${spec.host}:${spec.sc.publicPort}`;
-}
-
 /** The SC's public port, and the connection to it this command has open. */
 export interface AdminTarget {
   address: { host: string; port: number };

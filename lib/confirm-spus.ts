@@ -4,8 +4,12 @@
  * the reference tool, which compared a *count* over every SPU the SC ever stored and so waited
  * forever for "3/1 SPU confirmed". `resume` then waits for every partition's leader too
  * (`confirmLeaders`), so a resumed cluster serves every topic.
+ *
+ * NOTE: the SC client (admin.ts, with Fluvio's codec) loads when a confirmation starts: `create`
+ * and `resume` import this file for its sets and messages before they start anything, and
+ * loading the client then would delay every process they start by about 4 ms.
  */
-import { listPartitions, listSpus, type AdminTarget, type SpuReport } from "./admin.ts";
+import type { AdminTarget, SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
 import { readLastLines } from "./logs.ts";
@@ -104,6 +108,7 @@ export interface ConfirmOptions {
 /** Polls until the SPU sets are confirmed and returns them; throws SPU_EXTRA, SPU_DIED, SC_DIED or SPU_CONFIRM_TIMEOUT. */
 export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
   const { paths, expected } = options;
+  const { listSpus } = await import("./admin.ts");
   let last: SpuSets | undefined;
   const confirmed = await pollUntil(async () => {
     ensureProcessesAlive(options);
@@ -138,6 +143,7 @@ export async function confirmLeaders(options: {
   timeoutMs: number;
   onProgress?: (text: string) => void;
 }): Promise<number> {
+  const { listPartitions } = await import("./admin.ts");
   let waiting: string[] = [];
   const count = await pollUntil(async () => {
     const partitions = await listPartitions(options.admin);

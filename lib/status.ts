@@ -4,14 +4,14 @@
  * Exit codes follow the LSB convention pg_ctl uses: 0 running, 1 degraded, 3 stopped, 4 absent.
  */
 import type { Argv } from "yargs";
-import { adminTarget, listPartitions, listSpus, listTopics, scEndpoint, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
+import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, type ClusterPaths } from "./home.ts";
 import { locateCluster } from "./locate.ts";
 import { componentName, findEntry, planComponents } from "./launch.ts";
 import { processState, type ProcessRecord } from "./procs.ts";
-import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
+import { expectedSpuIds, scEndpoint, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
 import { storedSpuIds } from "./engine/control-plane/store.ts";
 import { readStoredTopics } from "./engine/control-plane/topic-registry.ts";
