@@ -25,6 +25,7 @@ import {
 } from "./engine/wire/fluvio/object-api.ts";
 import type { Reader } from "./engine/wire/fluvio/reader.ts";
 import type { Writer } from "./engine/wire/fluvio/writer.ts";
+import type { PartitionView as ControllerPartitionView } from "./engine/control-plane/topic-registry.ts";
 
 /** One SPU as the SC reports it. */
 export interface SpuReport {
@@ -39,24 +40,11 @@ export interface TopicView {
   replication: number;
 }
 
-/** A partition as `status` and `topic` show it. */
-export interface PartitionView {
-  topic: string;
-  partition: number;
-  leader: number;
-  replicas: number[];
-  /** The replicas holding every acknowledged record; the leader is always one. */
-  isr: number[];
-  /** The leader is connected and has reported the partition under the current epoch. */
-  online: boolean;
-  /** The leader is offline and no in-sync replica is online to take over (no unclean election). */
-  leaderless: boolean;
-  /** The leader is offline and an online in-sync replica will be elected once elections are open. */
-  electionPending: boolean;
-  /** The leader's end offset and high watermark as last reported; null while it is offline. */
-  endOffset: number | null;
-  highWatermark: number | null;
-}
+/**
+ * A partition as `status` and `topic` show it: the controller's view as Fluvio's partition
+ * objects carry it, which is all of it but the leader epoch.
+ */
+export type PartitionView = Omit<ControllerPartitionView, "leaderEpoch">;
 
 /** A registered SPU in the shape `spu list --json` prints. */
 export interface SpuEntry {

@@ -54,6 +54,8 @@ export interface CreateResult {
   name: string;
   phase: "running";
   endpoint: string;
+  /** The Fluvio profile written for the cluster, now the current one. */
+  profile: string;
   portBase: number;
   spus: { expected: number[]; registered: number[]; online: number[] };
   elapsedMs: number;
@@ -110,6 +112,7 @@ export async function createCluster(options: CreateOptions): Promise<CreateResul
         name: paths.name,
         phase: "running",
         endpoint: scEndpoint(plan.spec),
+        profile: observed.profile.name,
         portBase: plan.spec.portBase,
         spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
         elapsedMs: Math.round(performance.now() - started),
@@ -246,7 +249,7 @@ function tryReadSpec(paths: ClusterPaths): ResolvedSpec | undefined {
 export function formatCreateResult(result: CreateResult): string {
   return (
     `cluster '${result.name}' is running: SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online, ` +
-    `SC ${result.endpoint} (${formatSeconds(result.elapsedMs)})`
+    `SC ${result.endpoint}, Fluvio profile '${result.profile}' (${formatSeconds(result.elapsedMs)})`
   );
 }
 

@@ -73,6 +73,8 @@ export function observeDelete(paths: ClusterPaths): DeleteObservation {
 export function planDelete(observed: DeleteObservation): Plan {
   const { paths } = observed;
   const plan = { verb: "delete" as const, name: paths.name, processes: observed.recorded };
+  // A directory holding only a lock is what a create killed before it wrote anything leaves.
+  if (!observed.exists && observed.isDirectory) return { ...plan, actions: [{ action: "remove", path: paths.dir }] };
   if (!observed.exists) return { ...plan, note: "there is no such cluster", actions: [] };
   if (!observed.isDirectory) {
     throw new ClusterError("STATE_CORRUPT", `'${paths.dir}' is not a directory, so it is not a cluster this tool made`, {
@@ -105,7 +107,10 @@ export async function deleteCluster(options: DeleteOptions): Promise<DeleteResul
       ...result,
       deleted: plan.actions.some((action) => action.action === "remove"),
       stopped: stoppedEntries(plan).map((entry) => entry.pid),
-      warnings: observed.stateProblem ? [observed.stateProblem] : [],
+      warnings: [
+        ...(observed.stateProblem ? [observed.stateProblem] : []),
+        ...(observed.exists ? [] : [`'${paths.dir}' held only a lock: a create cut short before it wrote anything`]),
+      ],
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {

@@ -18,7 +18,6 @@ export type ErrorCode =
   | "SPEC_INVALID"
   | "STATE_CORRUPT"
   | "TOKEN_MISSING"
-  | "UNAUTHORIZED"
   | "HOME_UNWRITABLE"
   | "HOME_INVALID"
   | "SC_DIED"

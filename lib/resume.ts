@@ -38,6 +38,8 @@ export interface ResumeResult {
   /** Components started by this resume ("sc", "spu-5002"). */
   started: string[];
   endpoint: string;
+  /** The cluster's Fluvio profile, written again when anything was started. */
+  profile: string;
   spus: { expected: number[]; registered: number[]; online: number[] };
   /** Partitions whose leader was confirmed back. */
   partitions: number;
@@ -173,6 +175,7 @@ export async function resumeCluster(options: ResumeOptions): Promise<ResumeResul
       alreadyRunning: startedNow.length === 0,
       started: startedNow.map((component) => component.name),
       endpoint: scEndpoint(observed.spec),
+      profile: profileName(observed.spec),
       spus: { expected: sets.expected, registered: sets.registered, online: sets.online },
       partitions: applied.partitions ?? answered?.partitions.length ?? 0,
       elapsedMs: Math.round(performance.now() - started),
@@ -192,7 +195,7 @@ export function formatResumeResult(result: ResumeResult): string {
   const spus = `SPU${result.spus.online.length > 1 ? "s" : ""} ${formatIds(result.spus.online)} online`;
   if (result.alreadyRunning) return `cluster '${result.name}' is already running: ${spus}; nothing to do`;
   const leaders = result.partitions > 0 ? `; ${result.partitions} partition leader(s) back` : "";
-  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders}, SC ${result.endpoint} (${formatSeconds(result.elapsedMs)})`;
+  return `cluster '${result.name}' is running: started ${result.started.join(", ")}; ${spus}${leaders}, SC ${result.endpoint}, Fluvio profile '${result.profile}' (${formatSeconds(result.elapsedMs)})`;
 }
 
 /** Flags of `create` that must not be given to `resume`, which relaunches the saved spec as it is. */

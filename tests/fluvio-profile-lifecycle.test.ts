@@ -86,4 +86,18 @@ describe("the Fluvio profile", () => {
     expect((await cli(home, ["delete"])).exitCode).toBe(0);
     expect(readFileSync(config, "utf8")).toBe(mine);
   });
+
+  test("examples/fluvio-app.ts, the README's Fluvio app, runs on a cluster the CLI created and reads back what it produced", async () => {
+    const home = tempHome();
+    expect((await cli(home, ["create", "--spus", "3", "--port-base", String(nextPortBase())])).exitCode).toBe(0);
+    const app = Bun.spawn([process.execPath, join(import.meta.dir, "..", "examples", "fluvio-app.ts")], {
+      env: { PATH: process.env.PATH ?? "", FLV_PROFILE_PATH: configOf(home) },
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    const [output, code] = await Promise.all([new Response(app.stdout).text(), app.exited]);
+    expect(output).toBe("en: hello\nfr: bonjour\nde: hallo\n");
+    expect(code).toBe(0);
+    expect((await cli(home, ["consume", "greetings", "-B", "-d"])).stdout).toBe("hello\nbonjour\nhallo\n");
+  });
 });

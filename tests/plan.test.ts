@@ -233,6 +233,7 @@ describe("planDelete()", () => {
     ],
     ["removes a cluster whose state cannot be read", observed({ stateProblem: "'state.yaml' is not valid YAML" }), ["remove /h/dev"], undefined],
     ["does nothing when there is no cluster", observed({ exists: false, isDirectory: false }), [], "there is no such cluster"],
+    ["removes the directory a create killed before it wrote anything left, holding only a lock", observed({ exists: false }), ["remove /h/dev"], undefined],
   ])("planDelete() %s", (_, observation, expected, note) => {
     const plan = planDelete(observation);
     expect(briefly(plan)).toEqual(expected);

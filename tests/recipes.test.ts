@@ -112,7 +112,7 @@ describe("examples/Makefile on a machine without Bun on the PATH", () => {
       $({
         quiet: true,
         nothrow: true,
-        env: { PATH: withoutBun, HOME: process.env.HOME ?? "/", CLUSTER_HOME: home },
+        env: { PATH: withoutBun, HOME: process.env.HOME ?? "/", CLUSTER_HOME: home, FLV_PROFILE_PATH: process.env.FLV_PROFILE_PATH! },
       })`make --no-print-directory -C ${EXAMPLES} ${target} ${vars}`;
 
     const up = await makeWithoutBun("up", [`PORT_BASE=${nextPortBase()}`]);

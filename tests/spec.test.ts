@@ -63,7 +63,7 @@ describe("choosePortBase()", () => {
 });
 
 describe("resolveSpec()", () => {
-  test("resolveSpec() spells out every id, port and directory", () => {
+  test("resolveSpec() spells out every id, port and directory, and the Fluvio profile (the cluster's name unless given)", () => {
     const paths = clusterPaths("/h", "dev");
     const resolved = resolveSpec({ spus: 2 }, paths, 19000);
     expect(resolved).toEqual({
@@ -78,7 +78,9 @@ describe("resolveSpec()", () => {
         { id: 5001, publicPort: 19010, privatePort: 19011, dataDir: "/h/dev/data/spu-5001" },
         { id: 5002, publicPort: 19020, privatePort: 19021, dataDir: "/h/dev/data/spu-5002" },
       ],
+      profile: "dev",
     });
+    expect(resolveSpec({ spus: 2 }, paths, 19000, "mine").profile).toBe("mine");
   });
 });
 

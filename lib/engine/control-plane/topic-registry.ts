@@ -32,7 +32,7 @@ export class AdminRefusal extends Error {
   }
 }
 
-/** A partition as `GET /partitions` lists it. */
+/** A partition as the controller describes it (its leader, replicas, in-sync set, and what its leader last reported). */
 export interface PartitionView {
   topic: string;
   partition: number;

@@ -4,6 +4,7 @@
  * then at most once per interval with a count, and once when it works again. Without this a
  * follower retried every few milliseconds, a log line each time, onto the disk that was full.
  */
+import { Backoff } from "../wire/backoff.ts";
 import { log as daemonLog } from "./log.ts";
 
 export interface RepeatedFailureOptions {
@@ -22,6 +23,7 @@ export interface RepeatedFailureOptions {
 /** The failures of one operation since it last worked, and what to log and wait for them. */
 export class RepeatedFailure {
   readonly #options: Required<RepeatedFailureOptions>;
+  readonly #backoff: Backoff;
   /** Failures since the operation last worked. */
   #failures = 0;
   /** Failures not yet counted in a log line. */
@@ -31,6 +33,7 @@ export class RepeatedFailure {
 
   constructor(options: RepeatedFailureOptions) {
     this.#options = { log: daemonLog, now: Date.now, ...options };
+    this.#backoff = new Backoff(options.firstDelayMs, options.maxDelayMs);
   }
 
   /** Failures since the operation last worked. */
@@ -43,7 +46,7 @@ export class RepeatedFailure {
     const { what, firstDelayMs, maxDelayMs, logIntervalMs, log, now } = this.#options;
     const at = now();
     this.#failures++;
-    const delayMs = Math.min(firstDelayMs * 2 ** Math.min(this.#failures - 1, 30), maxDelayMs);
+    const delayMs = this.#backoff.next();
     if (this.#failures === 1) {
       this.#firstAt = at;
       this.#loggedAt = at;
@@ -66,6 +69,7 @@ export class RepeatedFailure {
     log(`${what} works again, after ${this.#failures} failed attempt(s) over ${seconds(now() - this.#firstAt)}`);
     this.#failures = 0;
     this.#unlogged = 0;
+    this.#backoff.reset();
   }
 }
 
