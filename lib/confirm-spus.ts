@@ -12,7 +12,6 @@
 import type { AdminTarget, SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
-import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
 import { componentName } from "./launch.ts";
 import type { LifecycleVerb } from "./plan.ts";
@@ -173,7 +172,7 @@ function ensureProcessesAlive(options: ConfirmOptions): void {
         : `fix the cause above ('cluster logs ${component} --name ${paths.name}' shows more), then run 'cluster resume --name ${paths.name}'`;
     throw new ClusterError(
       entry.role === "sc" ? "SC_DIED" : "SPU_DIED",
-      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${readLastLines(logFile, LOG_TAIL_LINES).lines.join("\n")}`,
+      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${readLastLines(logFile, LOG_TAIL_LINES).join("\n")}`,
       { hint },
     );
   }
@@ -220,7 +219,12 @@ function logTails(paths: ClusterPaths, components: string[]): string {
   return components
     .map((component) => {
       const logFile = logFileOf(paths, component);
-      return `\nlast lines of '${logFile}':\n${readLastLines(logFile, TIMEOUT_TAIL_LINES).lines.join("\n")}`;
+      return `\nlast lines of '${logFile}':\n${readLastLines(logFile, TIMEOUT_TAIL_LINES).join("\n")}`;
     })
     .join("");
+}
+
+/** The last `count` lines of a log, for an error; logs.ts is loaded only on these paths, which `status` never takes. */
+function readLastLines(logFile: string, count: number): string[] {
+  return (require("./logs.ts") as typeof import("./logs.ts")).readLastLines(logFile, count).lines;
 }

@@ -13,8 +13,7 @@ import { componentName, findEntry, planComponents } from "./launch.ts";
 import { processState, type ProcessRecord } from "./procs.ts";
 import { expectedSpuIds, scEndpoint, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { storedSpuIds } from "./engine/control-plane/store.ts";
-import { readStoredTopics } from "./engine/control-plane/topic-registry.ts";
+import { readStoredTopics, storedSpuIds } from "./engine/control-plane/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { readToken } from "./token.ts";
 
