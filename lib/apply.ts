@@ -3,9 +3,17 @@
  * order. A dry run comes through here too and performs only the plan's checks, which change
  * nothing, so it fails where the real run would fail first.
  *
+ * Every process a plan starts is launched as the plan begins, held (its daemon reads and binds
+ * nothing, lib/engine/daemon/adoption.ts) until the `write-state` after its `start` records
+ * it: a Bun process takes tens of milliseconds to load its code on a busy machine, and so it
+ * loads while the plan writes files and checks ports, instead of after. The order of what the
+ * processes do is the plan's: nothing binds a port before `check-ports` or reads the token
+ * before `write-token`.
+ *
  * Failure policy: when an action fails, apply stops every process it started (SPUs first,
  * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;
  * then the error goes on to the verb (a failed `create` then removes the directory it made).
+ * Processes launched for a `start` not reached yet are stopped with them.
  *
  * NOTE: the modules of the actions that talk to the SC (admin.ts with Fluvio's codec,
  * confirm-spus.ts) or to Fluvio's config file (fluvio-profile.ts) load when such an action
@@ -48,12 +56,15 @@ export interface Applied {
 
 const UNDO_GRACE_MS = 2_000;
 
+type Launched = ReturnType<typeof startComponents>;
+
 type StopAction = Extract<Action, { action: "stop" }>;
 
 /** Performs `plan`; on a failure, undoes its starts (see the failure policy above) and throws. */
 export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Applied> {
   const run = new PlanRun(plan, context);
   try {
+    run.launchAhead();
     const { actions } = plan;
     for (let index = 0; index < actions.length; index++) {
       const action = actions[index]!;
@@ -85,14 +96,23 @@ class PlanRun {
   readonly applied: Applied;
   readonly #plan: Plan;
   readonly #context: ApplyContext;
-  /** Started processes waiting for the next `write-state` before they may keep running. */
+  /** Started processes waiting for the next `write-state` before they may run. */
   #unrecorded: (() => void)[] = [];
+  /** Processes launched for `start` actions not reached yet, each held until it is recorded. */
+  readonly #launched = new Map<Action, Launched>();
   #target: AdminTarget | undefined;
 
   constructor(plan: Plan, context: ApplyContext) {
     this.#plan = plan;
     this.#context = context;
     this.applied = { processes: [...plan.processes], started: [], killed: [] };
+  }
+
+  /** Launches the process of every `start` of the plan, each held until it is recorded. */
+  launchAhead(): void {
+    for (const action of this.#plan.actions) {
+      if (action.action === "start") this.#launched.set(action, startComponents([action.component], this.#context.paths));
+    }
   }
 
   async perform(action: Exclude<Action, StopAction>): Promise<void> {
@@ -116,7 +136,9 @@ class PlanRun {
       case "check-ports":
         return ensurePortsFree(action.host, action.components, paths.name);
       case "start": {
-        const launched = startComponents([action.component], paths);
+        // Launched as the plan began (launchAhead); from here on it is started, and undone as such.
+        const launched = this.#launched.get(action)!;
+        this.#launched.delete(action);
         this.applied.started.push(...launched.entries);
         this.applied.processes.push(...launched.entries);
         this.#unrecorded.push(launched.confirmRecorded);
@@ -167,11 +189,14 @@ class PlanRun {
     this.applied.processes = this.applied.processes.filter((entry) => !entries.includes(entry));
   }
 
-  /** Stops what this run started and records what still runs; nothing when it started nothing. */
+  /** Stops what this run started or launched ahead and records what still runs; nothing when it started nothing. */
   async undoStarts(): Promise<void> {
     const { started } = this.applied;
+    const ahead = [...this.#launched.values()].flatMap((launched) => launched.entries);
+    this.#launched.clear();
+    if (started.length === 0 && ahead.length === 0) return;
+    await stopEntries([...started, ...ahead], { graceMs: UNDO_GRACE_MS, clusterName: this.#plan.name });
     if (started.length === 0) return;
-    await stopEntries(started, { graceMs: UNDO_GRACE_MS, clusterName: this.#plan.name });
     const stillRunning = liveEntries(this.applied.processes.filter((entry) => !started.includes(entry)));
     writeState(this.#context.paths, { intent: stillRunning.length > 0 ? "running" : "stopped", processes: stillRunning });
   }
