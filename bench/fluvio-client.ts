@@ -27,7 +27,8 @@ const PORT_BASE = 31_200;
 const CLI = join(import.meta.dir, "..", "cluster.ts");
 
 const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
-const env = { ...process.env, CLUSTER_HOME: home };
+// Fluvio's config file in the temp home: the bench never writes a profile into the real one.
+const env = { ...process.env, CLUSTER_HOME: home, FLV_PROFILE_PATH: join(home, ".fluvio", "config") };
 
 /** Runs `cluster ...args` (stdin from `stdinFile`), timing it; returns stdout's byte count. */
 async function run(args: string[], stdinFile?: string): Promise<{ stdout: number; millis: number }> {
