@@ -26,7 +26,7 @@ import {
 } from "./engine/wire/fluvio/object-api.ts";
 import { decodeProduceResponse, encodeProduceRequest } from "./engine/wire/fluvio/produce.ts";
 import type { Reader } from "./engine/wire/fluvio/reader.ts";
-import { decodeBatches, encodeBatches, recordBatch } from "./engine/wire/fluvio/record-batch.ts";
+import { decodeBatches, encodeRecords } from "./engine/wire/fluvio/record-batch.ts";
 import { decodeStreamFetchResponse, encodeStreamFetchRequest } from "./engine/wire/fluvio/stream-fetch.ts";
 import { encodeUpdateOffsetsRequest } from "./engine/wire/fluvio/update-offsets.ts";
 import type { Writer } from "./engine/wire/fluvio/writer.ts";
@@ -385,7 +385,10 @@ export async function produceBatch(
   timeoutMs: number,
 ): Promise<{ baseOffset: number; lastOffset: number }> {
   const connection = await spuConnection(leader, cluster.paths.name);
-  const records = encodeBatches([recordBatch(values.map((value) => ({ value })), { firstTimestamp: Date.now() })]);
+  const records = encodeRecords(
+    values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
+    { baseOffset: 0, firstTimestamp: Date.now() },
+  );
   let body: Reader;
   try {
     body = await connection.request(

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeBatches, encodeBatches, NO_TIMESTAMP, recordBatch } from "../lib/engine/wire/fluvio/record-batch.ts";
+import { decodeBatches, encodeBatches, encodeRecords, NO_TIMESTAMP, recordBatch } from "../lib/engine/wire/fluvio/record-batch.ts";
 import { batchOfStored, readStoredRecord, storedRecordsOf } from "../lib/engine/wire/fluvio/stored-records.ts";
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString());
@@ -52,5 +52,18 @@ describe("stored records", () => {
     const lying = storedRecordsOf(produced)[0]!.slice();
     new DataView(lying.buffer).setInt32(9, 1_000);
     expect(() => batchOfStored(0, [lying])).toThrow("more than it holds");
+  });
+
+  test("encodeRecords() gives, byte for byte, what encodeRecordBatch() gives for the batch Fluvio's producer builds", () => {
+    const inputs = [
+      { key: Buffer.from("k"), value: Buffer.from("v".repeat(200)), timestampDelta: 0 },
+      { key: null, value: Buffer.from(""), timestampDelta: 300 },
+    ];
+    const reference = encodeBatches([recordBatch(inputs, { baseOffset: 12, firstTimestamp: 1_700_000_000_000 })]);
+    const fast = encodeRecords(
+      inputs.map((input) => ({ attributes: 0, timestampDelta: input.timestampDelta, key: input.key, value: input.value })),
+      { baseOffset: 12, firstTimestamp: 1_700_000_000_000 },
+    );
+    expect(Buffer.from(fast).toString("hex")).toBe(Buffer.from(reference).toString("hex"));
   });
 });

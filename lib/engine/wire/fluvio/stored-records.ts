@@ -10,9 +10,7 @@
  * is stored; a read is answered with one batch of the stored records, base offset the first
  * one's, timestamps and offsets as deltas again.
  */
-import { crc32c } from "./crc32c.ts";
-import { BATCH_HEADER_BYTES, BATCH_PREAMBLE_BYTES, decodeBatches, MAGIC, NO_TIMESTAMP } from "./record-batch.ts";
-import { varintSize, writeVarint } from "./writer.ts";
+import { decodeBatches, encodeRecords, NO_TIMESTAMP, type BatchRecord } from "./record-batch.ts";
 
 const HEAD_BYTES = 8 + 1 + 4;
 
@@ -84,16 +82,12 @@ export function storedRecordsOf(batches: Uint8Array): Uint8Array[] {
   return stored;
 }
 
-/**
- * One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes: written
- * straight into one buffer, each record's key and value copied once (this is every consume's
- * and every stream fetch's path).
- */
+/** One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes (every consume's and stream fetch's path). */
 export function batchOfStored(baseOffset: number, stored: readonly Uint8Array[]): Uint8Array {
   const count = stored.length;
   if (count === 0) return new Uint8Array(0);
   const timestamps = new Array<number>(count);
-  const keyLengths = new Array<number>(count);
+  const records = new Array<BatchRecord>(count);
   let withTimes = true;
   // Records read together are views into one buffer: one DataView serves them all.
   let source: DataView | undefined;
@@ -101,68 +95,22 @@ export function batchOfStored(baseOffset: number, stored: readonly Uint8Array[])
     const record = stored[index]!;
     if (record.byteLength < HEAD_BYTES) throw new Error(`a stored record of ${record.byteLength} bytes is shorter than its ${HEAD_BYTES}-byte head`);
     if (source?.buffer !== record.buffer) source = new DataView(record.buffer);
-    timestamps[index] = readI64(source, record.byteOffset);
+    const timestamp = readI64(source, record.byteOffset);
     const keyLength = source.getInt32(record.byteOffset + 9);
     if (keyLength > record.byteLength - HEAD_BYTES) throw new Error(`a stored record's key claims ${keyLength} bytes, more than it holds`);
-    keyLengths[index] = keyLength;
-    if (timestamps[index] === NO_TIMESTAMP) withTimes = false;
+    if (timestamp === NO_TIMESTAMP) withTimes = false;
+    timestamps[index] = timestamp;
+    const valueAt = HEAD_BYTES + Math.max(keyLength, 0);
+    records[index] = {
+      attributes: record[8]!,
+      timestampDelta: 0,
+      key: keyLength < 0 ? null : record.subarray(HEAD_BYTES, valueAt),
+      value: record.subarray(valueAt),
+    };
   }
   const firstTimestamp = withTimes ? timestamps[0]! : NO_TIMESTAMP;
-  let maxDelta = 0;
-  let recordsBytes = 0;
-  const bodyLengths = new Array<number>(count);
-  for (let index = 0; index < count; index++) {
-    const delta = withTimes ? timestamps[index]! - firstTimestamp : 0;
-    if (delta > maxDelta) maxDelta = delta;
-    const keyLength = keyLengths[index]!;
-    const valueLength = stored[index]!.byteLength - HEAD_BYTES - Math.max(keyLength, 0);
-    // attributes, timestamp delta, offset delta, key (presence, length, bytes), value (length, bytes), header count
-    const body =
-      1 + varintSize(delta) + varintSize(index) + (keyLength < 0 ? 1 : 1 + varintSize(keyLength) + keyLength) + varintSize(valueLength) + valueLength + 1;
-    bodyLengths[index] = body;
-    recordsBytes += varintSize(body) + body;
-  }
-  const total = BATCH_PREAMBLE_BYTES + BATCH_HEADER_BYTES + 4 + recordsBytes;
-  const bytes = new Uint8Array(total);
-  const view = new DataView(bytes.buffer);
-  writeI64(view, 0, baseOffset);
-  view.setInt32(8, total - BATCH_PREAMBLE_BYTES);
-  view.setInt32(12, -1); // partition leader epoch
-  view.setInt8(16, MAGIC);
-  view.setInt16(21, 0); // attributes: no compression, no schema
-  view.setInt32(23, count - 1); // last offset delta
-  writeI64(view, 27, firstTimestamp);
-  writeI64(view, 35, withTimes ? firstTimestamp + maxDelta : NO_TIMESTAMP);
-  writeI64(view, 43, -1); // producer id
-  view.setInt16(51, -1); // producer epoch
-  view.setInt32(53, -1); // first sequence
-  view.setUint32(57, count);
-  let position = 61;
-  for (let index = 0; index < count; index++) {
-    const record = stored[index]!;
-    const keyLength = keyLengths[index]!;
-    position = writeVarint(bytes, position, bodyLengths[index]!);
-    bytes[position++] = record[8]!; // attributes
-    position = writeVarint(bytes, position, withTimes ? timestamps[index]! - firstTimestamp : 0);
-    position = writeVarint(bytes, position, index);
-    let valueAt = HEAD_BYTES;
-    if (keyLength < 0) {
-      bytes[position++] = 0;
-    } else {
-      bytes[position++] = 1;
-      position = writeVarint(bytes, position, keyLength);
-      bytes.set(record.subarray(HEAD_BYTES, HEAD_BYTES + keyLength), position);
-      position += keyLength;
-      valueAt += keyLength;
-    }
-    const value = record.subarray(valueAt);
-    position = writeVarint(bytes, position, value.byteLength);
-    bytes.set(value, position);
-    position += value.byteLength;
-    bytes[position++] = 0; // no headers
-  }
-  view.setUint32(17, crc32c(bytes, 21, total));
-  return bytes;
+  if (withTimes) for (let index = 0; index < count; index++) records[index]!.timestampDelta = timestamps[index]! - firstTimestamp;
+  return encodeRecords(records, { baseOffset, firstTimestamp });
 }
 
 /** An i64 as two 32-bit halves: a BigInt per record costs more than the record's copy. */
