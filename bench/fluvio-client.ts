@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadFluvioClient, type ProducerItem } from "../tests/fluvio-client.ts";
+import { loadFluvioClient } from "../tests/fluvio-client.ts";
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const CHUNK = Number(process.argv[3] ?? 10_000);
@@ -73,7 +73,7 @@ try {
     const producer = await client.topicProducer("bench-client");
     for (let start = 0; start < RECORDS; start += CHUNK) {
       // NOTE: a typed array, not a bare ArrayBuffer: the native module refuses the latter under Bun.
-      await producer.sendAll(lines.slice(start, start + CHUNK).map((line) => ["", Buffer.from(line) as unknown as ProducerItem]));
+      await producer.sendAll(lines.slice(start, start + CHUNK).map((line) => ["", Buffer.from(line)]));
     }
     await producer.flush();
     return client;

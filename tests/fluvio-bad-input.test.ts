@@ -27,7 +27,7 @@ import type { Reader } from "../lib/engine/wire/fluvio/reader.ts";
 import { encodeBatches, recordBatch } from "../lib/engine/wire/fluvio/record-batch.ts";
 import type { Writer } from "../lib/engine/wire/fluvio/writer.ts";
 import { ok } from "./cluster-data.ts";
-import { loadFluvioClient, type FluvioRecordIterator, type FluvioTopicProducer, type ProducerItem } from "./fluvio-client.ts";
+import { loadFluvioClient, type FluvioRecordIterator, type FluvioTopicProducer } from "./fluvio-client.ts";
 import { portBlocks, tempHome } from "./helpers.ts";
 
 const nextPortBase = portBlocks(28000);
@@ -212,7 +212,7 @@ async function steadyCluster() {
 /** Produces 100 records through `producer` and reads them back from `stream`, each within a deadline. */
 async function produceAndRead(producer: FluvioTopicProducer, stream: FluvioRecordIterator, label: string): Promise<string[]> {
   const values = Array.from({ length: 100 }, (_, i) => `${label} ${i}`);
-  await producer.sendAll(values.map((value) => ["", Buffer.from(value) as unknown as ProducerItem]));
+  await producer.sendAll(values.map((value) => ["", Buffer.from(value)]));
   await producer.flush();
   const read: string[] = [];
   while (read.length < values.length) read.push(await readNext(stream, `'${label}' record ${read.length} of ${values.length}`));

@@ -65,13 +65,9 @@ function keyedRecords(count: number, prefix: string): KeyedRecord[] {
   }));
 }
 
-/**
- * The real client's form of a record: the key as text, the value as bytes. NOTE: under Bun the
- * native module refuses a bare ArrayBuffer ("Producer args must be string or ArrayBuffer") and
- * takes a typed array, which tests/fluvio-client.ts's `ProducerItem` does not admit.
- */
+/** The real client's form of a record: the key as text, the value as bytes (a Buffer: see `ProducerItem`). */
 function producerItems(records: readonly KeyedRecord[]): [ProducerItem, ProducerItem][] {
-  return records.map((record) => [Buffer.from(record.key!).toString(), Buffer.from(record.value) as unknown as ProducerItem]);
+  return records.map((record) => [Buffer.from(record.key!).toString(), Buffer.from(record.value)]);
 }
 
 /** Sends `records` in chunks, then flushes: resolves once every one is acknowledged. */
