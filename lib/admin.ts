@@ -400,11 +400,14 @@ export async function produceBatch(
   values: Uint8Array[],
   timeoutMs: number,
 ): Promise<{ baseOffset: number; lastOffset: number }> {
-  const [connection, { encodeBatches, recordBatch, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
+  const [connection, { encodeRecords, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
     spuConnection(leader, cluster.paths.name),
     loadSpuCodec(),
   ]);
-  const records = encodeBatches([recordBatch(values.map((value) => ({ value })), { firstTimestamp: Date.now() })]);
+  const records = encodeRecords(
+    values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
+    { baseOffset: 0, firstTimestamp: Date.now() },
+  );
   let body: Reader;
   try {
     body = await connection.request(
@@ -481,9 +484,11 @@ export interface StreamedRecords {
 }
 
 /**
- * A StreamFetch from `offset` at `leader`: `next()` waits for the next answer, and says the
- * records were consumed (UpdateOffsets) so the SPU sends on. An error answer, or the
- * connection failing, rejects `next()`; `close()` ends the stream.
+ * A StreamFetch from `offset` at `leader`: `next()` waits for the next answer. The SPU sends
+ * on once told what was received (UpdateOffsets, as Fluvio's consumer does on each answer):
+ * that is said as an answer arrives while at most one waits unread, so the SPU reads its next
+ * records while these are used, and a slow reader holds the stream back at two answers. An
+ * error answer, or the connection failing, rejects `next()`; `close()` ends the stream.
  */
 export class RecordStream {
   readonly #leader: PartitionLeader;
@@ -494,6 +499,8 @@ export class RecordStream {
   #waiter: (() => void) | undefined;
   #cancel: () => void;
   #streamId: number | undefined;
+  /** The offset after the last records received and not yet reported to the SPU. */
+  #unreported: number | undefined;
 
   private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec) {
     this.#leader = leader;
@@ -558,12 +565,17 @@ export class RecordStream {
       this.close();
       throw answer;
     }
-    if (answer && this.#streamId !== undefined) {
-      const update = { offsets: [{ offset: answer.nextOffset, sessionId: this.#streamId }] };
-      // The SPU's acknowledgement of an offset update carries nothing the stream needs.
-      this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => this.#codec.encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
-    }
+    this.#reportReceived();
     return answer;
+  }
+
+  /** Tells the SPU what arrived, unless more than one answer already waits unread. */
+  #reportReceived(): void {
+    if (this.#unreported === undefined || this.#streamId === undefined || this.#answers.length > 1) return;
+    const update = { offsets: [{ offset: this.#unreported, sessionId: this.#streamId }] };
+    this.#unreported = undefined;
+    // The SPU's acknowledgement of an offset update carries nothing the stream needs.
+    this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => this.#codec.encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
   }
 
   close(): void {
@@ -582,6 +594,8 @@ export class RecordStream {
       const last = batches[batches.length - 1];
       const nextOffset = last ? last.baseOffset + last.records.length : -1;
       this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
+      this.#unreported = nextOffset;
+      this.#reportReceived();
     } catch (error) {
       this.#push(malformedAnswer(this.#leader, this.#clusterName, error));
     }

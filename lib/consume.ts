@@ -1,9 +1,10 @@
 /**
  * `cluster consume TOPIC`: the records of one partition from its leader, one value per line.
  * Reads go up to the high watermark only, so a printed record is one every in-sync replica
- * holds. `-d` stops at the end of the log as it was when consuming began; without it the
- * leader holds each empty read open (long poll) until records arrive. When the leader fails or
- * steps down, or does not answer in time (wedged), reading goes on from the next offset at the
+ * holds. Records come through one Fluvio StreamFetch at a time (admin.ts RecordStream); `-d`
+ * stops at the end of the log as it was when consuming began (the leader's FetchOffsets); without
+ * it the stream waits for new records. When the leader fails or steps down, or sends nothing
+ * while the SC names another leader (a hung one), reading goes on from the next offset at the
  * partition's new leader (withLeader). A reader that goes away (`consume T | head -1`) ends it
  * with exit 0, as it ends `cat`.
  */
@@ -14,12 +15,10 @@ import { locateCluster } from "./locate.ts";
 import { withLeader } from "./with-leader.ts";
 import { clusterOptions, timeoutOption, type CommonArgs } from "./output.ts";
 
-/** Bytes of records asked for per request. */
+/** Most bytes of records the leader sends in one stream answer. */
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
-/** How long the leader holds a read that finds nothing new (without `-d`). */
-const LONG_POLL_MS = 1_000;
-/** How much longer than the long poll a read may take before its leader counts as unreachable. */
-const READ_MARGIN_MS = 5_000;
+/** How long a stream may send nothing before the SC is asked whether its leader still leads. */
+const QUIET_STREAM_MS = 6_000;
 /** How long a read may wait for its partition's leader by default. */
 const DEFAULT_TIMEOUT_S = 30;
 
@@ -113,7 +112,7 @@ class StreamReader {
       this.close();
       this.#stream = { leader, offset, records: await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES) };
     }
-    const answer = await this.#stream.records.next(LONG_POLL_MS + READ_MARGIN_MS).catch((error) => {
+    const answer = await this.#stream.records.next(QUIET_STREAM_MS).catch((error) => {
       this.close();
       throw error;
     });

@@ -47,7 +47,8 @@ export interface FluvioPartitionConsumer {
   createStream(offset: Offset): Promise<FluvioRecordIterator>;
 }
 
-export type ProducerItem = string | ArrayBuffer;
+/** What the native producer takes: text, or bytes as a view (Buffer, Uint8Array); a bare ArrayBuffer is refused under Bun. */
+export type ProducerItem = string | ArrayBufferView;
 
 export interface FluvioTopicProducer {
   send(key: ProducerItem, value: ProducerItem): Promise<void>;

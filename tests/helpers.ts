@@ -1,13 +1,12 @@
 /**
  * What the end-to-end tests share: a fresh temp `--home` per test, the real CLI run as a
- * subprocess through zx, a distinct port block per cluster, and a cleanup that stops every
+ * subprocess, a distinct port block per cluster, and a cleanup that stops every
  * process a test's clusters recorded (by pid and start time, never by name) even when the
  * test failed.
  */
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { $ } from "zx";
 import { clusterPaths } from "../lib/home.ts";
 import { stopProcesses } from "../lib/procs.ts";
 import { readState, type ProcessEntry } from "../lib/state.ts";
@@ -76,21 +75,28 @@ export interface CliResult {
   json: any;
 }
 
-/** Runs `cluster ...args` in `home` and returns its exit code and output; never throws on a non-zero exit. */
+/**
+ * Runs `cluster ...args` in `home` and returns its exit code and output; never throws on a
+ * non-zero exit. NOTE: Bun.spawn, not zx: zx 8.8.5 decodes each chunk of output on its own, so
+ * a character split between two chunks (large non-ASCII output) came back as U+FFFD.
+ */
 export async function cli(home: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
-  const run = $({
-    nothrow: true,
-    quiet: true,
-    // Fluvio's config file in the test's home, so a cluster's profile never reaches the real one.
-    env: { ...process.env, CLUSTER_HOME: home, CLUSTER_NAME: undefined, FLV_PROFILE_PATH: join(home, ".fluvio", "config"), ...options.env },
-    input: options.input,
-  })`${process.execPath} ${CLI} ${args}`;
-  const output = await run;
+  // Fluvio's config file in the test's home, so a cluster's profile never reaches the real one.
+  const env: Record<string, string | undefined> = { ...process.env, CLUSTER_HOME: home, FLV_PROFILE_PATH: join(home, ".fluvio", "config"), ...options.env };
+  delete env.CLUSTER_NAME;
+  if (options.env?.CLUSTER_NAME !== undefined) env.CLUSTER_NAME = options.env.CLUSTER_NAME;
+  const child = Bun.spawn([process.execPath, CLI, ...args], {
+    env,
+    stdin: options.input === undefined ? "ignore" : Buffer.from(options.input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   let json: unknown;
   try {
-    json = JSON.parse(output.stdout);
+    json = JSON.parse(stdout);
   } catch {
     json = undefined;
   }
-  return { exitCode: output.exitCode ?? -1, stdout: output.stdout, stderr: output.stderr, json };
+  return { exitCode, stdout, stderr, json };
 }

@@ -20,7 +20,7 @@
 import { crc32c } from "./crc32c.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import { Reader } from "./reader.ts";
-import { varintSize, Writer } from "./writer.ts";
+import { varintSize, writeVarint, Writer } from "./writer.ts";
 
 export interface Record {
   attributes: number;
@@ -116,6 +116,81 @@ export function recordBatch(records: readonly RecordInput[], options: { baseOffs
     schemaId: null,
     records: built,
   };
+}
+
+/** A record to put in a batch by `encodeRecords`: its offset delta is its index. */
+export interface BatchRecord {
+  attributes: number;
+  timestampDelta: number;
+  key: Uint8Array | null;
+  value: Uint8Array;
+}
+
+/**
+ * One batch of `records` (no headers, no producer id, epoch or sequence), the first at
+ * `baseOffset`, written straight into one buffer of its exact size: the data path's encoder
+ * (produce in the CLI, every read on an SPU), several times faster than `encodeRecordBatch`.
+ */
+export function encodeRecords(records: readonly BatchRecord[], options: { baseOffset: number; firstTimestamp: number }): Uint8Array {
+  const count = records.length;
+  if (count === 0) throw new FluvioEncodeError("a batch needs at least one record");
+  const bodyLengths = new Array<number>(count);
+  let maxDelta = 0;
+  let recordsBytes = 0;
+  for (let index = 0; index < count; index++) {
+    const { timestampDelta, key, value } = records[index]!;
+    if (timestampDelta > maxDelta) maxDelta = timestampDelta;
+    const keyBytes = key === null ? 1 : 1 + varintSize(key.byteLength) + key.byteLength;
+    // attributes, timestamp delta, offset delta, key, value length and bytes, header count
+    const body = 1 + varintSize(timestampDelta) + varintSize(index) + keyBytes + varintSize(value.byteLength) + value.byteLength + 1;
+    bodyLengths[index] = body;
+    recordsBytes += varintSize(body) + body;
+  }
+  const total = RECORDS_AT + 4 + recordsBytes;
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  const { baseOffset, firstTimestamp } = options;
+  setI64(view, 0, baseOffset);
+  view.setInt32(8, total - BATCH_PREAMBLE_BYTES);
+  view.setInt32(12, -1);
+  view.setInt8(MAGIC_AT, MAGIC);
+  view.setInt16(ATTRIBUTES_AT, 0);
+  view.setInt32(LAST_OFFSET_DELTA_AT, count - 1);
+  setI64(view, FIRST_TIMESTAMP_AT, firstTimestamp);
+  setI64(view, MAX_TIMESTAMP_AT, firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : firstTimestamp + maxDelta);
+  setI64(view, 43, -1);
+  view.setInt16(51, -1);
+  view.setInt32(53, -1);
+  view.setUint32(RECORDS_AT, count);
+  let position = RECORDS_AT + 4;
+  for (let index = 0; index < count; index++) {
+    const { attributes, timestampDelta, key, value } = records[index]!;
+    position = writeVarint(bytes, position, bodyLengths[index]!);
+    bytes[position++] = attributes & 0xff;
+    position = writeVarint(bytes, position, timestampDelta);
+    position = writeVarint(bytes, position, index);
+    if (key === null) {
+      bytes[position++] = 0;
+    } else {
+      bytes[position++] = 1;
+      position = writeVarint(bytes, position, key.byteLength);
+      bytes.set(key, position);
+      position += key.byteLength;
+    }
+    position = writeVarint(bytes, position, value.byteLength);
+    bytes.set(value, position);
+    position += value.byteLength;
+    bytes[position++] = 0;
+  }
+  view.setUint32(CRC_AT, crc32c(bytes, ATTRIBUTES_AT, total));
+  return bytes;
+}
+
+/** An i64 as two 32-bit halves, faster than a BigInt; `value` is a safe integer. */
+function setI64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / 0x1_0000_0000);
+  view.setInt32(at, high);
+  view.setUint32(at + 4, value - high * 0x1_0000_0000);
 }
 
 /** Writes one batch, computing batch_len and the CRC. */

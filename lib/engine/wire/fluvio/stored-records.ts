@@ -10,7 +10,7 @@
  * is stored; a read is answered with one batch of the stored records, base offset the first
  * one's, timestamps and offsets as deltas again.
  */
-import { decodeBatches, encodeBatches, NO_TIMESTAMP, type RecordBatch } from "./record-batch.ts";
+import { decodeBatches, encodeRecords, NO_TIMESTAMP, type BatchRecord } from "./record-batch.ts";
 
 const HEAD_BYTES = 8 + 1 + 4;
 
@@ -27,7 +27,7 @@ export function storedRecord(record: FluvioRecord): Uint8Array {
   const keyLength = record.key?.byteLength ?? 0;
   const bytes = new Uint8Array(HEAD_BYTES + keyLength + record.value.byteLength);
   const view = new DataView(bytes.buffer);
-  view.setBigInt64(0, BigInt(record.timestamp));
+  writeI64(view, 0, record.timestamp);
   view.setInt8(8, record.attributes);
   view.setInt32(9, record.key === null ? -1 : keyLength);
   if (record.key) bytes.set(record.key, HEAD_BYTES);
@@ -43,51 +43,83 @@ export function readStoredRecord(stored: Uint8Array): FluvioRecord {
   if (keyLength > stored.byteLength - HEAD_BYTES) throw new Error(`a stored record's key claims ${keyLength} bytes, more than it holds`);
   const valueAt = HEAD_BYTES + Math.max(keyLength, 0);
   return {
-    timestamp: Number(view.getBigInt64(0)),
+    timestamp: readI64(view, 0),
     attributes: view.getInt8(8),
     key: keyLength < 0 ? null : stored.subarray(HEAD_BYTES, valueAt),
     value: stored.subarray(valueAt),
   };
 }
 
-/** Every record of a produced RecordSet's batches, stored form, in order; throws FluvioDecodeError on a bad batch. */
+/**
+ * Every record of a produced RecordSet's batches, stored form, in order (views into one
+ * buffer); throws FluvioDecodeError on a bad batch.
+ */
 export function storedRecordsOf(batches: Uint8Array): Uint8Array[] {
+  const decoded = decodeBatches(batches);
+  let total = 0;
+  for (const batch of decoded) for (const record of batch.records) total += HEAD_BYTES + (record.key?.byteLength ?? 0) + record.value.byteLength;
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
   const stored: Uint8Array[] = [];
-  for (const batch of decodeBatches(batches)) {
+  let position = 0;
+  for (const batch of decoded) {
     for (const record of batch.records) {
+      const start = position;
       const timestamp = batch.firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : batch.firstTimestamp + record.timestampDelta;
-      stored.push(storedRecord({ timestamp, attributes: record.attributes, key: record.key, value: record.value }));
+      writeI64(view, position, timestamp);
+      view.setInt8(position + 8, record.attributes);
+      view.setInt32(position + 9, record.key === null ? -1 : record.key.byteLength);
+      position += HEAD_BYTES;
+      if (record.key) {
+        bytes.set(record.key, position);
+        position += record.key.byteLength;
+      }
+      bytes.set(record.value, position);
+      position += record.value.byteLength;
+      stored.push(bytes.subarray(start, position));
     }
   }
   return stored;
 }
 
-/** One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes. */
+/** One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes (every consume's and stream fetch's path). */
 export function batchOfStored(baseOffset: number, stored: readonly Uint8Array[]): Uint8Array {
-  if (stored.length === 0) return new Uint8Array(0);
-  const records = stored.map(readStoredRecord);
-  const firstTimestamp = records[0]!.timestamp;
-  const withTimes = firstTimestamp !== NO_TIMESTAMP && records.every((record) => record.timestamp !== NO_TIMESTAMP);
-  const deltas = records.map((record) => (withTimes ? record.timestamp - firstTimestamp : 0));
-  const batch: RecordBatch = {
-    baseOffset,
-    partitionLeaderEpoch: -1,
-    attributes: 0,
-    lastOffsetDelta: records.length - 1,
-    firstTimestamp: withTimes ? firstTimestamp : NO_TIMESTAMP,
-    maxTimestamp: withTimes ? firstTimestamp + deltas.reduce((max, delta) => Math.max(max, delta), 0) : NO_TIMESTAMP,
-    producerId: -1,
-    producerEpoch: -1,
-    firstSequence: -1,
-    schemaId: null,
-    records: records.map((record, index) => ({
-      attributes: record.attributes,
-      timestampDelta: deltas[index]!,
-      offsetDelta: index,
-      key: record.key,
-      value: record.value,
-      headers: 0,
-    })),
-  };
-  return encodeBatches([batch]);
+  const count = stored.length;
+  if (count === 0) return new Uint8Array(0);
+  const timestamps = new Array<number>(count);
+  const records = new Array<BatchRecord>(count);
+  let withTimes = true;
+  // Records read together are views into one buffer: one DataView serves them all.
+  let source: DataView | undefined;
+  for (let index = 0; index < count; index++) {
+    const record = stored[index]!;
+    if (record.byteLength < HEAD_BYTES) throw new Error(`a stored record of ${record.byteLength} bytes is shorter than its ${HEAD_BYTES}-byte head`);
+    if (source?.buffer !== record.buffer) source = new DataView(record.buffer);
+    const timestamp = readI64(source, record.byteOffset);
+    const keyLength = source.getInt32(record.byteOffset + 9);
+    if (keyLength > record.byteLength - HEAD_BYTES) throw new Error(`a stored record's key claims ${keyLength} bytes, more than it holds`);
+    if (timestamp === NO_TIMESTAMP) withTimes = false;
+    timestamps[index] = timestamp;
+    const valueAt = HEAD_BYTES + Math.max(keyLength, 0);
+    records[index] = {
+      attributes: record[8]!,
+      timestampDelta: 0,
+      key: keyLength < 0 ? null : record.subarray(HEAD_BYTES, valueAt),
+      value: record.subarray(valueAt),
+    };
+  }
+  const firstTimestamp = withTimes ? timestamps[0]! : NO_TIMESTAMP;
+  if (withTimes) for (let index = 0; index < count; index++) records[index]!.timestampDelta = timestamps[index]! - firstTimestamp;
+  return encodeRecords(records, { baseOffset, firstTimestamp });
+}
+
+/** An i64 as two 32-bit halves: a BigInt per record costs more than the record's copy. */
+function writeI64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / 0x1_0000_0000);
+  view.setInt32(at, high);
+  view.setUint32(at + 4, value - high * 0x1_0000_0000);
+}
+
+function readI64(view: DataView, at: number): number {
+  return view.getInt32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
 }
