@@ -13,7 +13,6 @@ import type { ResolvedSpec } from "./spec.ts";
 import { FluvioConnection } from "./fluvio-connection.ts";
 import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION, UPDATE_OFFSETS_VERSION } from "./engine/wire/fluvio/api-keys.ts";
 import type { ErrorCode as FluvioErrorCode } from "./engine/wire/fluvio/error-code.ts";
-import { decodeFetchOffsetsResponse, encodeFetchOffsetsRequest } from "./engine/wire/fluvio/fetch-offsets.ts";
 import type { ObjectMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "./engine/wire/fluvio/metadata.ts";
 import {
   decodeListResponse,
@@ -24,11 +23,7 @@ import {
   type CreateRequest,
   type DeleteRequest,
 } from "./engine/wire/fluvio/object-api.ts";
-import { decodeProduceResponse, encodeProduceRequest } from "./engine/wire/fluvio/produce.ts";
 import type { Reader } from "./engine/wire/fluvio/reader.ts";
-import { decodeBatches, encodeRecords } from "./engine/wire/fluvio/record-batch.ts";
-import { decodeStreamFetchResponse, encodeStreamFetchRequest } from "./engine/wire/fluvio/stream-fetch.ts";
-import { encodeUpdateOffsetsRequest } from "./engine/wire/fluvio/update-offsets.ts";
 import type { Writer } from "./engine/wire/fluvio/writer.ts";
 import type { PartitionView as ControllerPartitionView } from "./engine/control-plane/topic-registry.ts";
 
@@ -65,11 +60,6 @@ export interface SpuEntry {
 }
 
 const REQUEST_TIMEOUT_MS = 2_000;
-
-/** `host:port` of the SC's public port: what Fluvio clients and profiles call the endpoint. */
-export function scEndpoint(spec: Pick<ResolvedSpec, "host" | "sc">): string {
-  return `${spec.host}:${spec.sc.publicPort}`;
-}
 
 /** The SC's public port, and the connection to it this command has open. */
 export interface AdminTarget {
@@ -319,6 +309,32 @@ export async function partitionLeader(cluster: RunningCluster, topic: string, pa
 
 // ---- SPUs: produce and consume ----
 
+/** The SPU half of Fluvio's codec: Produce, FetchOffsets, StreamFetch, UpdateOffsets and record batches. */
+type SpuCodec = typeof import("./engine/wire/fluvio/produce.ts") &
+  typeof import("./engine/wire/fluvio/fetch-offsets.ts") &
+  typeof import("./engine/wire/fluvio/stream-fetch.ts") &
+  typeof import("./engine/wire/fluvio/update-offsets.ts") &
+  typeof import("./engine/wire/fluvio/record-batch.ts");
+
+let spuCodec: Promise<SpuCodec> | undefined;
+
+/**
+ * The SPU half of the codec, loaded by the first produce or consume.
+ *
+ * NOTE: not imported with the rest: it is about 1,200 lines that cost every process that loads
+ * this file about 3.5 ms of CPU, and `status`, `create` and `resume` only talk to the SC.
+ */
+function loadSpuCodec(): Promise<SpuCodec> {
+  spuCodec ??= Promise.all([
+    import("./engine/wire/fluvio/produce.ts"),
+    import("./engine/wire/fluvio/fetch-offsets.ts"),
+    import("./engine/wire/fluvio/stream-fetch.ts"),
+    import("./engine/wire/fluvio/update-offsets.ts"),
+    import("./engine/wire/fluvio/record-batch.ts"),
+  ]).then((modules) => Object.assign({}, ...modules) as SpuCodec);
+  return spuCodec;
+}
+
 /** Connections to SPUs, one per leader address, for the life of the command. */
 const spuConnections = new Map<string, Promise<FluvioConnection>>();
 
@@ -384,7 +400,10 @@ export async function produceBatch(
   values: Uint8Array[],
   timeoutMs: number,
 ): Promise<{ baseOffset: number; lastOffset: number }> {
-  const connection = await spuConnection(leader, cluster.paths.name);
+  const [connection, { encodeRecords, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
+    spuConnection(leader, cluster.paths.name),
+    loadSpuCodec(),
+  ]);
   const records = encodeRecords(
     values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
     { baseOffset: 0, firstTimestamp: Date.now() },
@@ -439,7 +458,7 @@ function decodeSpuAnswer<T>(leader: PartitionLeader, clusterName: string, read: 
 
 /** The start offset and high watermark of a partition, from its leader. */
 export async function partitionOffsets(cluster: RunningCluster, topic: string, leader: PartitionLeader): Promise<{ start: number; highWatermark: number }> {
-  const connection = await spuConnection(leader, cluster.paths.name);
+  const [connection, { encodeFetchOffsetsRequest, decodeFetchOffsetsResponse }] = await Promise.all([spuConnection(leader, cluster.paths.name), loadSpuCodec()]);
   let body: Reader;
   try {
     body = await connection.request(
@@ -475,6 +494,7 @@ export class RecordStream {
   readonly #leader: PartitionLeader;
   readonly #clusterName: string;
   readonly #connection: FluvioConnection;
+  readonly #codec: SpuCodec;
   readonly #answers: (StreamedRecords | ClusterError)[] = [];
   #waiter: (() => void) | undefined;
   #cancel: () => void;
@@ -482,24 +502,28 @@ export class RecordStream {
   /** The offset after the last records received and not yet reported to the SPU. */
   #unreported: number | undefined;
 
-  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection) {
+  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec) {
     this.#leader = leader;
     this.#clusterName = clusterName;
     this.#connection = connection;
+    this.#codec = codec;
     this.#cancel = () => {};
   }
 
   static async open(cluster: RunningCluster, topic: string, leader: PartitionLeader, offset: number, maxBytes: number): Promise<RecordStream> {
     // A stream of its own connection: closing it is how a Fluvio stream ends.
-    const connection = await FluvioConnection.open(leader.address, REQUEST_TIMEOUT_MS).catch((error) => {
-      throw spuUnreachable(leader, cluster.paths.name, "does not answer")(error);
-    });
-    const stream = new RecordStream(leader, cluster.paths.name, connection);
+    const [connection, codec] = await Promise.all([
+      FluvioConnection.open(leader.address, REQUEST_TIMEOUT_MS).catch((error) => {
+        throw spuUnreachable(leader, cluster.paths.name, "does not answer")(error);
+      }),
+      loadSpuCodec(),
+    ]);
+    const stream = new RecordStream(leader, cluster.paths.name, connection, codec);
     const { cancel } = connection.stream(
       SPU_API_KEY.streamFetch,
       SPU_VERSION,
       (writer) =>
-        encodeStreamFetchRequest(
+        codec.encodeStreamFetchRequest(
           writer,
           {
             topic,
@@ -551,7 +575,7 @@ export class RecordStream {
     const update = { offsets: [{ offset: this.#unreported, sessionId: this.#streamId }] };
     this.#unreported = undefined;
     // The SPU's acknowledgement of an offset update carries nothing the stream needs.
-    this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+    this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => this.#codec.encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
   }
 
   close(): void {
@@ -561,11 +585,11 @@ export class RecordStream {
 
   #onAnswer(body: Reader): void {
     try {
-      const response = decodeStreamFetchResponse(body, SPU_VERSION);
+      const response = this.#codec.decodeStreamFetchResponse(body, SPU_VERSION);
       this.#streamId = response.streamId;
       const { partition } = response;
       if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
-      const batches = decodeBatches(partition.records);
+      const batches = this.#codec.decodeBatches(partition.records);
       const values = batches.flatMap((batch) => batch.records.map((record) => record.value));
       const last = batches[batches.length - 1];
       const nextOffset = last ? last.baseOffset + last.records.length : -1;

@@ -3,19 +3,30 @@
  * order. A dry run comes through here too and performs only the plan's checks, which change
  * nothing, so it fails where the real run would fail first.
  *
+ * Every process a plan starts is launched as the plan begins, held (its daemon reads and binds
+ * nothing, lib/engine/daemon/adoption.ts) until the `write-state` after its `start` records
+ * it: a Bun process takes tens of milliseconds to load its code on a busy machine, and so it
+ * loads while the plan writes files and checks ports, instead of after. The order of what the
+ * processes do is the plan's: nothing binds a port before `check-ports` or reads the token
+ * before `write-token`.
+ *
  * Failure policy: when an action fails, apply stops every process it started (SPUs first,
  * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;
  * then the error goes on to the verb (a failed `create` then removes the directory it made).
+ * Processes launched for a `start` not reached yet are stopped with them.
+ *
+ * NOTE: the modules of the actions that talk to the SC (admin.ts with Fluvio's codec,
+ * confirm-spus.ts) or to Fluvio's config file (fluvio-profile.ts) load when such an action
+ * runs: `shutdown` has none of them, and loading them cost it about 8 ms of CPU.
  */
-import { registerSpu, type AdminTarget } from "./admin.ts";
-import { confirmLeaders, confirmSpus, formatSpuProgress, type SpuSets } from "./confirm-spus.ts";
+import type { AdminTarget } from "./admin.ts";
+import type { SpuSets } from "./confirm-spus.ts";
 import { removePath, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, startComponents, stopEntries } from "./launch.ts";
 import type { HeldLock } from "./lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
-import { removeFluvioProfile, writeFluvioProfile } from "./fluvio-profile.ts";
 import { seedSpus } from "./engine/control-plane/store.ts";
 
 export interface ApplyContext {
@@ -45,12 +56,15 @@ export interface Applied {
 
 const UNDO_GRACE_MS = 2_000;
 
+type Launched = ReturnType<typeof startComponents>;
+
 type StopAction = Extract<Action, { action: "stop" }>;
 
 /** Performs `plan`; on a failure, undoes its starts (see the failure policy above) and throws. */
 export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Applied> {
   const run = new PlanRun(plan, context);
   try {
+    run.launchAhead();
     const { actions } = plan;
     for (let index = 0; index < actions.length; index++) {
       const action = actions[index]!;
@@ -82,14 +96,23 @@ class PlanRun {
   readonly applied: Applied;
   readonly #plan: Plan;
   readonly #context: ApplyContext;
-  /** Started processes waiting for the next `write-state` before they may keep running. */
+  /** Started processes waiting for the next `write-state` before they may run. */
   #unrecorded: (() => void)[] = [];
+  /** Processes launched for `start` actions not reached yet, each held until it is recorded. */
+  readonly #launched = new Map<Action, Launched>();
   #target: AdminTarget | undefined;
 
   constructor(plan: Plan, context: ApplyContext) {
     this.#plan = plan;
     this.#context = context;
     this.applied = { processes: [...plan.processes], started: [], killed: [] };
+  }
+
+  /** Launches the process of every `start` of the plan, each held until it is recorded. */
+  launchAhead(): void {
+    for (const action of this.#plan.actions) {
+      if (action.action === "start") this.#launched.set(action, startComponents([action.component], this.#context.paths));
+    }
   }
 
   async perform(action: Exclude<Action, StopAction>): Promise<void> {
@@ -113,15 +136,20 @@ class PlanRun {
       case "check-ports":
         return ensurePortsFree(action.host, action.components, paths.name);
       case "start": {
-        const launched = startComponents([action.component], paths);
+        // Launched as the plan began (launchAhead); from here on it is started, and undone as such.
+        const launched = this.#launched.get(action)!;
+        this.#launched.delete(action);
         this.applied.started.push(...launched.entries);
         this.applied.processes.push(...launched.entries);
         this.#unrecorded.push(launched.confirmRecorded);
         return;
       }
-      case "register-spu":
+      case "register-spu": {
+        const { registerSpu } = await import("./admin.ts");
         return registerSpu(this.#admin(action.endpoint), action.spu);
-      case "confirm-spus":
+      }
+      case "confirm-spus": {
+        const { confirmSpus, formatSpuProgress } = await import("./confirm-spus.ts");
         this.applied.spus = await confirmSpus({
           paths,
           admin: this.#admin(action.endpoint),
@@ -132,18 +160,25 @@ class PlanRun {
           onProgress: (sets) => onProgress?.(formatSpuProgress(sets)),
         });
         return;
-      case "confirm-leaders":
+      }
+      case "confirm-leaders": {
+        const { confirmLeaders } = await import("./confirm-spus.ts");
         this.applied.partitions = await confirmLeaders({ admin: this.#admin(action.endpoint), logsDir: paths.logs, timeoutMs, onProgress });
         return;
+      }
       case "remove":
         removePath(action.path);
         return;
-      case "write-profile":
+      case "write-profile": {
+        const { writeFluvioProfile } = await import("./fluvio-profile.ts");
         writeFluvioProfile(paths, { name: action.name, endpoint: action.endpoint }, { configPath: action.path });
         return;
-      case "remove-profile":
+      }
+      case "remove-profile": {
+        const { removeFluvioProfile } = await import("./fluvio-profile.ts");
         removeFluvioProfile(paths);
         return;
+      }
     }
   }
 
@@ -154,11 +189,14 @@ class PlanRun {
     this.applied.processes = this.applied.processes.filter((entry) => !entries.includes(entry));
   }
 
-  /** Stops what this run started and records what still runs; nothing when it started nothing. */
+  /** Stops what this run started or launched ahead and records what still runs; nothing when it started nothing. */
   async undoStarts(): Promise<void> {
     const { started } = this.applied;
+    const ahead = [...this.#launched.values()].flatMap((launched) => launched.entries);
+    this.#launched.clear();
+    if (started.length === 0 && ahead.length === 0) return;
+    await stopEntries([...started, ...ahead], { graceMs: UNDO_GRACE_MS, clusterName: this.#plan.name });
     if (started.length === 0) return;
-    await stopEntries(started, { graceMs: UNDO_GRACE_MS, clusterName: this.#plan.name });
     const stillRunning = liveEntries(this.applied.processes.filter((entry) => !started.includes(entry)));
     writeState(this.#context.paths, { intent: stillRunning.length > 0 ? "running" : "stopped", processes: stillRunning });
   }

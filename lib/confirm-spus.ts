@@ -4,11 +4,14 @@
  * the reference tool, which compared a *count* over every SPU the SC ever stored and so waited
  * forever for "3/1 SPU confirmed". `resume` then waits for every partition's leader too
  * (`confirmLeaders`), so a resumed cluster serves every topic.
+ *
+ * NOTE: the SC client (admin.ts, with Fluvio's codec) loads when a confirmation starts: `create`
+ * and `resume` import this file for its sets and messages before they start anything, and
+ * loading the client then would delay every process they start by about 4 ms.
  */
-import { listPartitions, listSpus, type AdminTarget, type SpuReport } from "./admin.ts";
+import type { AdminTarget, SpuReport } from "./admin.ts";
 import { ClusterError } from "./errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
-import { readLastLines } from "./logs.ts";
 import { isAlive } from "./procs.ts";
 import { componentName } from "./launch.ts";
 import type { LifecycleVerb } from "./plan.ts";
@@ -104,6 +107,7 @@ export interface ConfirmOptions {
 /** Polls until the SPU sets are confirmed and returns them; throws SPU_EXTRA, SPU_DIED, SC_DIED or SPU_CONFIRM_TIMEOUT. */
 export async function confirmSpus(options: ConfirmOptions): Promise<SpuSets> {
   const { paths, expected } = options;
+  const { listSpus } = await import("./admin.ts");
   let last: SpuSets | undefined;
   const confirmed = await pollUntil(async () => {
     ensureProcessesAlive(options);
@@ -138,6 +142,7 @@ export async function confirmLeaders(options: {
   timeoutMs: number;
   onProgress?: (text: string) => void;
 }): Promise<number> {
+  const { listPartitions } = await import("./admin.ts");
   let waiting: string[] = [];
   const count = await pollUntil(async () => {
     const partitions = await listPartitions(options.admin);
@@ -167,7 +172,7 @@ function ensureProcessesAlive(options: ConfirmOptions): void {
         : `fix the cause above ('cluster logs ${component} --name ${paths.name}' shows more), then run 'cluster resume --name ${paths.name}'`;
     throw new ClusterError(
       entry.role === "sc" ? "SC_DIED" : "SPU_DIED",
-      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${readLastLines(logFile, LOG_TAIL_LINES).lines.join("\n")}`,
+      `${what} (pid ${entry.pid}) exited while starting; last lines of '${logFile}':\n${readLastLines(logFile, LOG_TAIL_LINES).join("\n")}`,
       { hint },
     );
   }
@@ -214,7 +219,12 @@ function logTails(paths: ClusterPaths, components: string[]): string {
   return components
     .map((component) => {
       const logFile = logFileOf(paths, component);
-      return `\nlast lines of '${logFile}':\n${readLastLines(logFile, TIMEOUT_TAIL_LINES).lines.join("\n")}`;
+      return `\nlast lines of '${logFile}':\n${readLastLines(logFile, TIMEOUT_TAIL_LINES).join("\n")}`;
     })
     .join("");
+}
+
+/** The last `count` lines of a log, for an error; logs.ts is loaded only on these paths, which `status` never takes. */
+function readLastLines(logFile: string, count: number): string[] {
+  return (require("./logs.ts") as typeof import("./logs.ts")).readLastLines(logFile, count).lines;
 }

@@ -6,7 +6,6 @@
  * The cluster token (lib/token.ts) is written before any process starts: every daemon reads it.
  */
 import type { Argv } from "yargs";
-import { scEndpoint } from "./admin.ts";
 import { applyPlan, previewPlan } from "./apply.ts";
 import { checkFluvioProfile, fluvioConfigPath, validateProfileName } from "./fluvio-profile.ts";
 import { DEFAULT_CONFIRM_SECONDS, formatIds } from "./confirm-spus.ts";
@@ -31,13 +30,13 @@ import {
   firstPortBase,
   readSpecFile,
   resolveSpec,
+  scEndpoint,
   specPorts,
   validateSpec,
   type ResolvedSpec,
   type Spec,
 } from "./spec.ts";
 import { readSavedSpec } from "./state.ts";
-import { observeCluster } from "./status.ts";
 
 export interface CreateOptions {
   home?: string;
@@ -205,6 +204,8 @@ async function buildSpec(options: CreateOptions): Promise<Spec> {
 }
 
 async function existsError(paths: ClusterPaths): Promise<ClusterError> {
+  // Loaded only here: a create that goes ahead never needs status.ts and the SC client under it.
+  const { observeCluster } = await import("./status.ts");
   const { phase, problems } = await observeCluster(paths);
   const described = problems.length > 0 ? `${phase}, with problems` : phase;
   return new ClusterError("CLUSTER_EXISTS", `cluster '${paths.name}' already exists (${described})`, {

@@ -71,9 +71,10 @@ export function processState(record: ProcessRecord): ProcessState {
 export interface StartedProcess {
   record: ProcessRecord;
   /**
-   * Tells the process its record is saved. A daemon started with `--await-record` exits by
-   * itself if its stdin closes before this arrives: when the starting command is killed
-   * between starting it and saving its pid, nothing is left running that no record names.
+   * Tells the process its record is saved. A daemon started with `--await-record` does
+   * nothing until this arrives, and exits by itself if its stdin closes first: when the
+   * starting command is killed between starting it and saving its pid, nothing is left
+   * running that no record names.
    */
   confirmRecorded(): void;
 }

@@ -7,7 +7,7 @@
  * token file must be there.
  */
 import type { Argv } from "yargs";
-import { adminTarget, scEndpoint, listPartitions, listSpus, type SpuReport } from "./admin.ts";
+import type { SpuReport } from "./admin.ts";
 import { applyPlan, previewPlan } from "./apply.ts";
 import { fluvioConfigPath } from "./fluvio-profile.ts";
 import { compareSpuSets, DEFAULT_CONFIRM_SECONDS, formatIds, leaderlessPartitions } from "./confirm-spus.ts";
@@ -18,7 +18,7 @@ import { locateCluster } from "./locate.ts";
 import { acquireLock, findStaleHolder, type LockHolder } from "./lock.ts";
 import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
 import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPlan } from "./plan.ts";
-import { expectedSpuIds, profileName, type ResolvedSpec } from "./spec.ts";
+import { expectedSpuIds, profileName, scEndpoint, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "./state.ts";
 import { readToken } from "./token.ts";
 import { storedSpuIds } from "./engine/control-plane/store.ts";
@@ -87,9 +87,11 @@ export async function observeResume(paths: ClusterPaths, staleHolder: LockHolder
   const tokenExists = pathExists(paths.token);
   // A part started now must prove itself to the parts that run with the token they read.
   if (kept.length > 0) readToken(paths);
-  const admin = kept.length > 0 || tokenExists ? adminTarget(spec) : undefined;
   const observed = { paths, spec, running, interrupted, tokenExists, fluvioConfig: fluvioConfigPath() };
-  if (admin && kept.some((entry) => entry.role === "sc")) {
+  if (kept.some((entry) => entry.role === "sc")) {
+    // Loaded only here: the resume of a stopped cluster asks the SC nothing until it has started it.
+    const { adminTarget, listPartitions, listSpus } = await import("./admin.ts");
+    const admin = adminTarget(spec);
     const [spus, partitions] = await Promise.all([listSpus(admin), listPartitions(admin)]);
     return { ...observed, registered: { by: "sc", spus, partitions } };
   }

@@ -195,6 +195,11 @@ export function resolveSpec(spec: Spec, paths: ClusterPaths, portBase: number, p
   };
 }
 
+/** `host:port` of the SC's public port: what Fluvio clients and profiles call the endpoint. */
+export function scEndpoint(spec: Pick<ResolvedSpec, "host" | "sc">): string {
+  return `${spec.host}:${spec.sc.publicPort}`;
+}
+
 /** The name of the Fluvio profile of a saved cluster. */
 export function profileName(spec: ResolvedSpec): string {
   return spec.profile ?? spec.name;

@@ -4,17 +4,16 @@
  * Exit codes follow the LSB convention pg_ctl uses: 0 running, 1 degraded, 3 stopped, 4 absent.
  */
 import type { Argv } from "yargs";
-import { adminTarget, listPartitions, listSpus, listTopics, scEndpoint, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
+import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, type ClusterPaths } from "./home.ts";
 import { locateCluster } from "./locate.ts";
 import { componentName, findEntry, planComponents } from "./launch.ts";
 import { processState, type ProcessRecord } from "./procs.ts";
-import { expectedSpuIds, type ResolvedSpec } from "./spec.ts";
+import { expectedSpuIds, scEndpoint, type ResolvedSpec } from "./spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "./state.ts";
-import { storedSpuIds } from "./engine/control-plane/store.ts";
-import { readStoredTopics } from "./engine/control-plane/topic-registry.ts";
+import { readStoredTopics, storedSpuIds } from "./engine/control-plane/store.ts";
 import { clusterOptions, printResult, type CommonArgs } from "./output.ts";
 import { readToken } from "./token.ts";
 
@@ -117,10 +116,13 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
     const admin = scAlive ? adminTarget(spec) : undefined;
     if (aliveCount > 0) attempt(() => readToken(paths), status.problems);
-    sets = await observeSpuSets(spec, status, admin);
+    // Asked at once, on one connection; their problems are told in this order all the same.
+    const spuProblems: string[] = [];
+    const topicProblems: string[] = [];
+    [sets] = await Promise.all([observeSpuSets(spec, spuProblems, admin), observeTopics(spec, status, topicProblems, admin)]);
+    status.problems.push(...spuProblems, ...topicProblems);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
-    await observeTopics(spec, status, admin);
   }
   status.phase = derivePhase({
     exists: true,
@@ -174,17 +176,17 @@ function observeProcess(record: ProcessRecord | undefined): { alive: boolean; st
 }
 
 /** The SC's SPU sets when it runs (`admin` given); otherwise the registered set from its store, none online. */
-async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: AdminTarget | undefined): Promise<SpuSets> {
+async function observeSpuSets(spec: ResolvedSpec, problems: string[], admin: AdminTarget | undefined): Promise<SpuSets> {
   const expected = expectedSpuIds(spec);
   if (admin) {
     try {
       return compareSpuSets(expected, await listSpus(admin));
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
-      status.problems.push(error.message);
+      problems.push(error.message);
     }
   }
-  const stored = attempt(() => storedSpuIds(spec.metadataDir), status.problems) ?? [];
+  const stored = attempt(() => storedSpuIds(spec.metadataDir), problems) ?? [];
   return compareSpuSets(
     expected,
     stored.map((id) => ({ id, online: false })),
@@ -196,8 +198,8 @@ async function observeSpuSets(spec: ResolvedSpec, status: ClusterStatus, admin: 
  * every leader offline. Leader epochs come from the store either way: Fluvio's partition
  * objects carry none, and the SC writes each new epoch there before anyone hears of it.
  */
-async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: AdminTarget | undefined): Promise<void> {
-  const stored = attempt(() => readStoredTopics(spec.metadataDir), status.problems) ?? { topics: [], partitions: [] };
+async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, problems: string[], admin: AdminTarget | undefined): Promise<void> {
+  const stored = attempt(() => readStoredTopics(spec.metadataDir), problems) ?? { topics: [], partitions: [] };
   const epochOf = (view: PartitionView) =>
     stored.partitions.find((partition) => partition.topic === view.topic && partition.partition === view.partition)?.leaderEpoch ?? null;
   let topics: TopicView[] | undefined;
@@ -207,7 +209,7 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, admin: A
       [topics, partitions] = await Promise.all([listTopics(admin), listPartitions(admin)]);
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
-      status.problems.push(error.message);
+      problems.push(error.message);
     }
   }
   if (!topics || !partitions) {

@@ -95,4 +95,20 @@ describe("Link", () => {
     // Opened at 0.5 s with a 1.5 s deadline: never before 2 s.
     expect(timedOut[0]!.atMs).toBeGreaterThanOrEqual(1_950);
   }, 20_000);
+
+  test("bytes that arrive before a link has a data handler are held, and its first handler gets them before any later bytes, in order", async () => {
+    const accepted = Promise.withResolvers<Link>();
+    listeners.push(listenLinks({ host: "127.0.0.1", port: PORT + 4 }, (link) => accepted.resolve(link)));
+    const client = connectLink({ host: "127.0.0.1", port: PORT + 4 });
+    for (let index = 0; index < 50; index++) client.write(encodeFrame({ type: "early", index }));
+    const server = await accepted.promise;
+    // As a server that loads the code that reads a connection after accepting it.
+    await Bun.sleep(100);
+    const frames = nextFrames(server, 100);
+    for (let index = 50; index < 100; index++) client.write(encodeFrame({ type: "late", index }));
+    expect((await frames).map((frame) => `${frame.header.type} ${frame.header.index}`)).toEqual(
+      Array.from({ length: 100 }, (_, index) => `${index < 50 ? "early" : "late"} ${index}`),
+    );
+    client.destroy();
+  });
 });

@@ -6,13 +6,14 @@
  * written, because a status read back from disk after a restart would be a lie.
  *
  * The functions at the end are what the CLI may do with a store whose SC is not running:
- * `create` and `resume` seed the spec's SPUs, `status` reads what is registered. `spu
+ * `create` and `resume` seed the spec's SPUs, `status` reads what is registered and placed. `spu
  * register|unregister` still edits it through `MetadataStore` while the SC is stopped.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ClusterError } from "../../errors.ts";
 import { ensureDir, readYamlFile, removePath, writeYamlAtomic } from "../../home.ts";
+import type { PartitionView } from "./topic-registry.ts";
 
 export type Kind = "SPU" | "Topic" | "Partition";
 
@@ -145,6 +146,33 @@ export class MetadataStore {
 
 // The control plane's offline API: what the CLI reads and writes of a store whose SC is not
 // running, so no verb needs to know the store's layout.
+
+/**
+ * The topics and partitions of the store at `metadataDir` as the SC would list them, read
+ * without it (for `status` of a stopped cluster): every leader offline and no election
+ * decided, since only a running SC knows which SPUs are connected. It only reads: a partition
+ * whose topic is gone is left out, not removed as an SC starting removes it.
+ */
+export function readStoredTopics(metadataDir: string): { topics: TopicObject[]; partitions: PartitionView[] } {
+  const store = new MetadataStore(metadataDir);
+  const topics = store.list<TopicObject>("Topic");
+  const partitions = store
+    .list<PartitionObject>("Partition")
+    .filter((partition) => topics.some((topic) => topic.name === partition.spec.topic && topic.spec.id === partition.spec.topicId))
+    .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
+    .map((partition) => ({
+      topic: partition.spec.topic,
+      partition: partition.spec.partition,
+      replicas: partition.spec.replicas,
+      ...partition.leaderAndIsr,
+      online: false,
+      leaderless: false,
+      electionPending: false,
+      endOffset: null,
+      highWatermark: null,
+    }));
+  return { topics, partitions };
+}
 
 /** Ids of the SPUs registered in the store at `metadataDir`; throws STATE_CORRUPT naming a broken file. */
 export function storedSpuIds(metadataDir: string): number[] {

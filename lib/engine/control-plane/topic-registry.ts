@@ -254,30 +254,3 @@ export class TopicRegistry {
     return undefined;
   }
 }
-
-/**
- * The topics and partitions of the store at `metadataDir` as the SC would list them, read
- * without it (for `status` of a stopped cluster): every leader offline and no election
- * decided, since only a running SC knows which SPUs are connected. It only reads: a partition
- * whose topic is gone is left out, not removed as an SC starting removes it.
- */
-export function readStoredTopics(metadataDir: string): { topics: TopicObject[]; partitions: PartitionView[] } {
-  const store = new MetadataStore(metadataDir);
-  const topics = store.list<TopicObject>("Topic");
-  const partitions = store
-    .list<PartitionObject>("Partition")
-    .filter((partition) => topics.some((topic) => topic.name === partition.spec.topic && topic.spec.id === partition.spec.topicId))
-    .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
-    .map((partition) => ({
-      topic: partition.spec.topic,
-      partition: partition.spec.partition,
-      replicas: partition.spec.replicas,
-      ...partition.leaderAndIsr,
-      online: false,
-      leaderless: false,
-      electionPending: false,
-      endOffset: null,
-      highWatermark: null,
-    }));
-  return { topics, partitions };
-}

@@ -14,6 +14,9 @@
  * timeout of 1 to 4 s fires at the next sweep, anywhere from 0 to 4 s away; neither received
  * bytes nor writes restart it; and every socket due at a sweep fires in the same millisecond.
  * With it the SC closed every SPU session at once, every 4 s, however busy the sessions were.
+ *
+ * Bytes that arrive while a link has no "data" handler yet are held and handed to the first
+ * one, so a server may load the code that reads a connection after accepting it.
  */
 import type { Socket, TCPSocketListener } from "bun";
 
@@ -39,9 +42,13 @@ export class Link {
   #lastReceivedAt = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #handlers: { [Event in keyof Handlers]: Handlers[Event][] } = { connect: [], data: [], timeout: [], error: [], close: [] };
+  /** What arrived before the first "data" handler, in order. */
+  #held: Buffer[] = [];
 
   on<Event extends keyof Handlers>(event: Event, handler: Handlers[Event]): this {
     this.#handlers[event].push(handler);
+    // After the caller's other handlers are on, and before the socket's next bytes.
+    if (event === "data" && this.#held.length > 0) queueMicrotask(() => this.#deliverHeld());
     return this;
   }
 
@@ -130,11 +137,31 @@ export class Link {
     if (this.#endWhenFlushed) socket.end();
   }
 
+  #receive(chunk: Buffer): void {
+    if (this.#handlers.data.length === 0) {
+      this.#held.push(chunk);
+      return;
+    }
+    // Held bytes go first: the socket's next bytes wait until the handlers have them.
+    if (this.#held.length > 0) this.#deliverHeld();
+    for (const handler of this.#handlers.data) handler(chunk);
+  }
+
+  #deliverHeld(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const chunk of held) {
+      if (this.destroyed) return;
+      for (const handler of this.#handlers.data) handler(chunk);
+    }
+  }
+
   #closed(): void {
     this.destroyed = true;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     this.#pending = [];
+    this.#held = [];
     for (const handler of this.#handlers.close.splice(0)) handler();
   }
 
@@ -147,7 +174,7 @@ export class Link {
     data(socket: Socket<Link>, chunk: Buffer) {
       const link = socket.data;
       if (link.#idleMs > 0) link.#lastReceivedAt = performance.now();
-      for (const handler of link.#handlers.data) handler(chunk);
+      link.#receive(chunk);
     },
     drain(socket: Socket<Link>) {
       socket.data.#flush();

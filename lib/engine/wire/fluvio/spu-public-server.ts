@@ -12,14 +12,15 @@
  * Bad input (unknown API key, unsupported version, a frame that does not decode, a size
  * prefix out of bounds) closes that one connection; a bad batch is refused in its partition's
  * answer. Nothing else is disturbed.
+ *
+ * The SPU (data-plane/spu-server.ts) listens on the port and hands each connection here.
  */
-import type { TCPSocketListener } from "bun";
 import type { Replica, ReplicaErrorCode } from "../../data-plane/replica.ts";
 import { ReplicaError } from "../../data-plane/replica.ts";
 import type { ReplicaManager } from "../../data-plane/replica-manager.ts";
 import { log } from "../../daemon/log.ts";
 import { frameValues } from "../../storage/partition-log.ts";
-import { listenLinks, type Link } from "../link.ts";
+import type { Link } from "../link.ts";
 import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "./api-keys.ts";
 import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "./api-versions.ts";
 import { NO_ERROR, type ErrorCode } from "./error-code.ts";
@@ -63,27 +64,25 @@ interface StreamState {
   wake: (() => void) | undefined;
 }
 
-/** Serves Fluvio's SPU protocol for `replicas` on one port. */
+/** Serves Fluvio's SPU protocol for `replicas` on the connections of one port. */
 export class SpuPublicServer {
   readonly #replicas: ReplicaManager;
   readonly #spuId: number;
   readonly #streams = new Map<number, StreamState>();
-  readonly #listener: TCPSocketListener<Link>;
   #nextStreamId = 1;
 
-  /** Listens on `address`; throws if it cannot bind. */
-  constructor(replicas: ReplicaManager, options: { spuId: number; address: { host: string; port: number } }) {
+  constructor(replicas: ReplicaManager, options: { spuId: number }) {
     this.#replicas = replicas;
     this.#spuId = options.spuId;
-    this.#listener = listenLinks(options.address, (link) => this.#accept(link));
   }
 
+  /** Wakes every stream, to end with its connection (the port has stopped). */
   stop(): void {
-    this.#listener.stop(true);
     for (const stream of this.#streams.values()) stream.wake?.();
   }
 
-  #accept(link: Link): void {
+  /** Serves one client connection until it closes. */
+  accept(link: Link): void {
     const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
     link.on("data", (chunk) => {
       try {
