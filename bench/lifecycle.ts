@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { clusterPaths } from "../lib/home.ts";
 import { isAlive, readStartTime, signalProcess, waitForExit, type ProcessRecord } from "../lib/procs.ts";
 import { readState } from "../lib/state.ts";
+import { cleanUpStarted, removeHome, startedSet } from "./started.ts";
 
 const CLI = new URL("../cluster.ts", import.meta.url).pathname;
 const VERBS = ["create", "status", "shutdown", "resume", "delete"] as const;
@@ -83,12 +84,7 @@ interface SizeFigures {
 }
 
 /** What this run started and has not yet cleaned up: commands in flight, cluster homes, Redis nodes and their dirs. */
-const started = {
-  commands: new Set<Bun.Subprocess>(),
-  homes: new Set<string>(),
-  redis: new Map<number, ProcessRecord>(),
-  dirs: new Set<string>(),
-};
+const started = { ...startedSet(), redis: new Map<number, ProcessRecord>() };
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -292,13 +288,8 @@ async function runLifecycle(spus: number, nextPortBase: () => number, retries: {
   ms.resume = await timeWithPortRetries(() => timeProcess(cli("resume")), () => Bun.sleep(RESUME_RETRY_PAUSE_MS), retries);
   const rssAfterResume = sampleClusterRss(home);
   ms.delete = await timeProcess(cli("delete"));
-  removeHome(home);
+  removeHome(started, home);
   return { ms, rss: [rss, rssAfterResume] };
-}
-
-function removeHome(home: string): void {
-  rmSync(home, { recursive: true, force: true });
-  started.homes.delete(home);
 }
 
 /** A Redis node that exited before it listened: most likely its port was taken (see PORT_RETRIES). */
@@ -514,28 +505,9 @@ function formatNotes(sizes: SizeFigures[], runs: number): string[] {
 
 /** Stops and removes whatever this run started and still holds; safe to call twice. */
 function cleanUp(): void {
-  // A command cut off mid-verb would hold the cluster's lock against the delete below; with
-  // its process gone the kernel drops the lock, and what it started exits or is recorded.
-  for (const child of started.commands) child.kill("SIGKILL");
-  started.commands.clear();
-  for (const home of started.homes) {
-    const deleted = Bun.spawnSync([process.execPath, CLI, "delete", "--home", home], { stdout: "ignore", stderr: "ignore" });
-    if (deleted.exitCode !== 0) stopRecordedProcesses(home);
-    removeHome(home);
-  }
   for (const record of started.redis.values()) signalProcess(record, "SIGKILL");
   started.redis.clear();
-  for (const dir of started.dirs) rmSync(dir, { recursive: true, force: true });
-  started.dirs.clear();
-}
-
-/** The fallback when `cluster delete` itself fails: SIGKILL the pids the cluster recorded. */
-function stopRecordedProcesses(home: string): void {
-  try {
-    for (const entry of readState(clusterPaths(home, "local")).processes) signalProcess(entry, "SIGKILL");
-  } catch (error) {
-    process.stderr.write(`could not read the processes of '${home}': ${(error as Error).message}\n`);
-  }
+  cleanUpStarted(started);
 }
 
 async function main(): Promise<void> {

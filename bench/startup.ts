@@ -15,13 +15,11 @@
  * tests' blocks), a different one each run. Whatever it started is deleted, or its recorded
  * pids killed, also on failure and on Ctrl-C.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { clusterPaths } from "../lib/home.ts";
-import { signalProcess } from "../lib/procs.ts";
-import { readState } from "../lib/state.ts";
+import { cleanUpStarted, removeHome, startedSet } from "./started.ts";
 
 const CLI = new URL("../cluster.ts", import.meta.url).pathname;
 const VERBS = ["create", "status", "shutdown", "resume", "delete"] as const;
@@ -42,7 +40,7 @@ interface Spread {
 }
 
 /** What this run started and has not yet cleaned up. */
-const started = { commands: new Set<Bun.Subprocess>(), homes: new Set<string>(), dirs: new Set<string>() };
+const started = startedSet();
 
 function parseOptions(): { runs: number } {
   const { values } = parseArgs({ options: { runs: { type: "string", default: "15" } }, strict: true });
@@ -95,13 +93,8 @@ async function runLifecycle(portBase: number, bareFile: string, cwd: string) {
     bare.push(await timeProcess([process.execPath, bareFile], cwd));
     ms[verb] = await timeProcess([process.execPath, CLI, verb, "--home", home, "--json", ...args[verb]], cwd);
   }
-  removeHome(home);
+  removeHome(started, home);
   return { ms, bare };
-}
-
-function removeHome(home: string): void {
-  rmSync(home, { recursive: true, force: true });
-  started.homes.delete(home);
 }
 
 function formatTable(bare: Spread, verbs: Record<Verb, Spread>): string {
@@ -128,25 +121,7 @@ function formatTable(bare: Spread, verbs: Record<Verb, Spread>): string {
 
 /** Stops and removes whatever this run started and still holds; safe to call twice. */
 function cleanUp(): void {
-  // A command cut off mid-verb holds the cluster's lock; with its process gone the kernel drops it.
-  for (const child of started.commands) child.kill("SIGKILL");
-  started.commands.clear();
-  for (const home of started.homes) {
-    const deleted = Bun.spawnSync([process.execPath, CLI, "delete", "--home", home], { stdout: "ignore", stderr: "ignore" });
-    if (deleted.exitCode !== 0) stopRecordedProcesses(home);
-    removeHome(home);
-  }
-  for (const dir of started.dirs) rmSync(dir, { recursive: true, force: true });
-  started.dirs.clear();
-}
-
-/** The fallback when `cluster delete` itself fails: SIGKILL the pids the cluster recorded. */
-function stopRecordedProcesses(home: string): void {
-  try {
-    for (const entry of readState(clusterPaths(home, "local")).processes) signalProcess(entry, "SIGKILL");
-  } catch (error) {
-    process.stderr.write(`could not read the processes of '${home}': ${(error as Error).message}\n`);
-  }
+  cleanUpStarted(started);
 }
 
 async function main(): Promise<void> {
