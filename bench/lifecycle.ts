@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { clusterPaths } from "../lib/home.ts";
 import { isAlive, readStartTime, signalProcess, waitForExit, type ProcessRecord } from "../lib/procs.ts";
 import { readState } from "../lib/state.ts";
-import { cleanUpStarted, removeHome, startedSet } from "./started.ts";
+import { cleanUpStarted, removeHome, runCleaningUp, startedSet } from "./started.ts";
 
 const CLI = new URL("../cluster.ts", import.meta.url).pathname;
 const VERBS = ["create", "status", "shutdown", "resume", "delete"] as const;
@@ -552,16 +552,4 @@ async function main(): Promise<void> {
   );
 }
 
-process.on("SIGINT", () => {
-  cleanUp();
-  process.exit(130);
-});
-process.on("SIGTERM", () => {
-  cleanUp();
-  process.exit(143);
-});
-try {
-  await main();
-} finally {
-  cleanUp();
-}
+await runCleaningUp(main, cleanUp);

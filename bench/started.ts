@@ -49,3 +49,20 @@ function stopRecordedProcesses(home: string): void {
     process.stderr.write(`could not read the processes of '${home}': ${(error as Error).message}\n`);
   }
 }
+
+/** Runs `main`, then `cleanUp`, also when it fails or the bench is stopped with Ctrl-C or SIGTERM. */
+export async function runCleaningUp(main: () => Promise<void>, cleanUp: () => void): Promise<void> {
+  process.on("SIGINT", () => {
+    cleanUp();
+    process.exit(130);
+  });
+  process.on("SIGTERM", () => {
+    cleanUp();
+    process.exit(143);
+  });
+  try {
+    await main();
+  } finally {
+    cleanUp();
+  }
+}

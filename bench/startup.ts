@@ -19,7 +19,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cleanUpStarted, removeHome, startedSet } from "./started.ts";
+import { cleanUpStarted, removeHome, runCleaningUp, startedSet } from "./started.ts";
 
 const CLI = new URL("../cluster.ts", import.meta.url).pathname;
 const VERBS = ["create", "status", "shutdown", "resume", "delete"] as const;
@@ -161,16 +161,4 @@ async function main(): Promise<void> {
   );
 }
 
-process.on("SIGINT", () => {
-  cleanUp();
-  process.exit(130);
-});
-process.on("SIGTERM", () => {
-  cleanUp();
-  process.exit(143);
-});
-try {
-  await main();
-} finally {
-  cleanUp();
-}
+await runCleaningUp(main, cleanUp);
