@@ -150,7 +150,7 @@ function parseErrorCode(stdout: string): string | undefined {
 /** Runs `argv` to its end and returns its wall time; a non-zero exit (or a hang) throws a CommandError. */
 async function timeProcess(argv: string[]): Promise<number> {
   const begin = performance.now();
-  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(argv, { env: process.env, stdout: "pipe", stderr: "pipe" });
   started.commands.add(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
   const [exitCode, stdout, stderr] = await Promise.all([

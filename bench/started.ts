@@ -33,7 +33,7 @@ export function cleanUpStarted(started: Started): void {
   for (const child of started.commands) child.kill("SIGKILL");
   started.commands.clear();
   for (const home of started.homes) {
-    const deleted = Bun.spawnSync([process.execPath, CLI, "delete", "--home", home], { stdout: "ignore", stderr: "ignore" });
+    const deleted = Bun.spawnSync([process.execPath, CLI, "delete", "--home", home], { env: process.env, stdout: "ignore", stderr: "ignore" });
     if (deleted.exitCode !== 0) stopRecordedProcesses(home);
     removeHome(started, home);
   }

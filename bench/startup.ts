@@ -63,7 +63,7 @@ function round(value: number): number {
 /** Runs `argv` in `cwd` to its end and returns its wall time; a non-zero exit, or a hang, throws with its output. */
 async function timeProcess(argv: string[], cwd: string): Promise<number> {
   const begin = performance.now();
-  const child = Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(argv, { cwd, env: process.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   started.commands.add(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), COMMAND_TIMEOUT_MS);
   const [exitCode, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
