@@ -186,8 +186,8 @@ export function encodeRecords(records: readonly BatchRecord[], options: { baseOf
   return bytes;
 }
 
-/** An i64 as two 32-bit halves, faster than a BigInt; `value` is a safe integer. */
-function setI64(view: DataView, at: number, value: number): void {
+/** Writes an i64 as two 32-bit halves, faster than a BigInt; `value` is a safe integer. */
+export function setI64(view: DataView, at: number, value: number): void {
   const high = Math.floor(value / 0x1_0000_0000);
   view.setInt32(at, high);
   view.setUint32(at + 4, value - high * 0x1_0000_0000);

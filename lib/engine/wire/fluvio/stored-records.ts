@@ -10,7 +10,7 @@
  * is stored; a read is answered with one batch of the stored records, base offset the first
  * one's, timestamps and offsets as deltas again.
  */
-import { decodeBatches, encodeRecords, NO_TIMESTAMP, type BatchRecord } from "./record-batch.ts";
+import { decodeBatches, encodeRecords, NO_TIMESTAMP, setI64, type BatchRecord } from "./record-batch.ts";
 
 const HEAD_BYTES = 8 + 1 + 4;
 
@@ -22,29 +22,21 @@ export interface FluvioRecord {
   value: Uint8Array;
 }
 
-/** Encodes one record as the log stores it. */
-export function storedRecord(record: FluvioRecord): Uint8Array {
-  const keyLength = record.key?.byteLength ?? 0;
-  const bytes = new Uint8Array(HEAD_BYTES + keyLength + record.value.byteLength);
-  const view = new DataView(bytes.buffer);
-  writeI64(view, 0, record.timestamp);
-  view.setInt8(8, record.attributes);
-  view.setInt32(9, record.key === null ? -1 : keyLength);
-  if (record.key) bytes.set(record.key, HEAD_BYTES);
-  bytes.set(record.value, HEAD_BYTES + keyLength);
-  return bytes;
+/** Decodes a stored record (key and value are views into `stored`); throws on one too short for its head or its key. */
+export function readStoredRecord(stored: Uint8Array): FluvioRecord {
+  return readStoredIn(stored, new DataView(stored.buffer));
 }
 
-/** Decodes a stored record (key and value are views into `stored`); throws on one too short for its key. */
-export function readStoredRecord(stored: Uint8Array): FluvioRecord {
+/** `readStoredRecord` with `source`, a DataView over `stored`'s whole buffer, shared by the records of one read. */
+function readStoredIn(stored: Uint8Array, source: DataView): FluvioRecord {
   if (stored.byteLength < HEAD_BYTES) throw new Error(`a stored record of ${stored.byteLength} bytes is shorter than its ${HEAD_BYTES}-byte head`);
-  const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
-  const keyLength = view.getInt32(9);
+  const at = stored.byteOffset;
+  const keyLength = source.getInt32(at + 9);
   if (keyLength > stored.byteLength - HEAD_BYTES) throw new Error(`a stored record's key claims ${keyLength} bytes, more than it holds`);
   const valueAt = HEAD_BYTES + Math.max(keyLength, 0);
   return {
-    timestamp: readI64(view, 0),
-    attributes: view.getInt8(8),
+    timestamp: source.getInt32(at) * 0x1_0000_0000 + source.getUint32(at + 4),
+    attributes: source.getInt8(at + 8),
     key: keyLength < 0 ? null : stored.subarray(HEAD_BYTES, valueAt),
     value: stored.subarray(valueAt),
   };
@@ -66,7 +58,7 @@ export function storedRecordsOf(batches: Uint8Array): Uint8Array[] {
     for (const record of batch.records) {
       const start = position;
       const timestamp = batch.firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : batch.firstTimestamp + record.timestampDelta;
-      writeI64(view, position, timestamp);
+      setI64(view, position, timestamp);
       view.setInt8(position + 8, record.attributes);
       view.setInt32(position + 9, record.key === null ? -1 : record.key.byteLength);
       position += HEAD_BYTES;
@@ -83,8 +75,8 @@ export function storedRecordsOf(batches: Uint8Array): Uint8Array[] {
 }
 
 /** One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes (every consume's and stream fetch's path). */
-export function batchOfStored(baseOffset: number, stored: readonly Uint8Array[]): Uint8Array {
-  const count = stored.length;
+export function batchOfStored(baseOffset: number, storedRecords: readonly Uint8Array[]): Uint8Array {
+  const count = storedRecords.length;
   if (count === 0) return new Uint8Array(0);
   const timestamps = new Array<number>(count);
   const records = new Array<BatchRecord>(count);
@@ -92,34 +84,14 @@ export function batchOfStored(baseOffset: number, stored: readonly Uint8Array[])
   // Records read together are views into one buffer: one DataView serves them all.
   let source: DataView | undefined;
   for (let index = 0; index < count; index++) {
-    const record = stored[index]!;
-    if (record.byteLength < HEAD_BYTES) throw new Error(`a stored record of ${record.byteLength} bytes is shorter than its ${HEAD_BYTES}-byte head`);
-    if (source?.buffer !== record.buffer) source = new DataView(record.buffer);
-    const timestamp = readI64(source, record.byteOffset);
-    const keyLength = source.getInt32(record.byteOffset + 9);
-    if (keyLength > record.byteLength - HEAD_BYTES) throw new Error(`a stored record's key claims ${keyLength} bytes, more than it holds`);
+    const stored = storedRecords[index]!;
+    if (source?.buffer !== stored.buffer) source = new DataView(stored.buffer);
+    const { timestamp, attributes, key, value } = readStoredIn(stored, source);
     if (timestamp === NO_TIMESTAMP) withTimes = false;
     timestamps[index] = timestamp;
-    const valueAt = HEAD_BYTES + Math.max(keyLength, 0);
-    records[index] = {
-      attributes: record[8]!,
-      timestampDelta: 0,
-      key: keyLength < 0 ? null : record.subarray(HEAD_BYTES, valueAt),
-      value: record.subarray(valueAt),
-    };
+    records[index] = { attributes, timestampDelta: 0, key, value };
   }
   const firstTimestamp = withTimes ? timestamps[0]! : NO_TIMESTAMP;
   if (withTimes) for (let index = 0; index < count; index++) records[index]!.timestampDelta = timestamps[index]! - firstTimestamp;
   return encodeRecords(records, { baseOffset, firstTimestamp });
-}
-
-/** An i64 as two 32-bit halves: a BigInt per record costs more than the record's copy. */
-function writeI64(view: DataView, at: number, value: number): void {
-  const high = Math.floor(value / 0x1_0000_0000);
-  view.setInt32(at, high);
-  view.setUint32(at + 4, value - high * 0x1_0000_0000);
-}
-
-function readI64(view: DataView, at: number): number {
-  return view.getInt32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
 }
