@@ -1,114 +1,20 @@
 #!/usr/bin/env bun
 /**
- * The `cluster` command: a table of contents of the verbs, and the one place that turns
- * results and errors into output and exit codes (0 ok, 1 failure, 2 usage; `status` 0/1/3/4).
+ * The `cluster` bin: runs the CLI (lib/cli.ts) from the bytecode cache (lib/bytecode-cache.ts),
+ * building the cache first when it is stale, or from the sources when it cannot be built.
  *
- * NOTE: start-up time is most of what a user waits for on `status`, so this file loads only
- * the module of the verb being run. Its common command lines are parsed by lib/fast-argv.ts;
- * yargs (about 45 ms to load) parses everything else: help, completion, errors, and the verbs
- * with positionals or subcommands.
+ * NOTE: this file imports nothing else: whatever it imported would be compiled anew on every run.
  */
-import packageJson from "./package.json" with { type: "json" };
-import { ClusterError, UsageError } from "./lib/errors.ts";
-import { fastArgv, type CommandModule, type ParsedArgv } from "./lib/fast-argv.ts";
-import { GLOBAL_OPTIONS } from "./lib/output.ts";
+import { compiledEntry, ensureBytecode } from "./lib/bytecode-cache.ts";
 
-const SCRIPT_NAME = "cluster";
+type Cli = typeof import("./lib/cli.ts");
 
-/** Every verb, in the order `cluster --help` lists them, each loaded only when needed. */
-const COMMANDS: { verb: string; load: () => Promise<CommandModule> }[] = [
-  { verb: "create", load: async () => (await import("./lib/create.ts")).createCommand },
-  { verb: "shutdown", load: async () => (await import("./lib/shutdown.ts")).shutdownCommand },
-  { verb: "resume", load: async () => (await import("./lib/resume.ts")).resumeCommand },
-  { verb: "delete", load: async () => (await import("./lib/delete.ts")).deleteCommand },
-  { verb: "status", load: async () => (await import("./lib/status.ts")).statusCommand },
-  { verb: "list", load: async () => (await import("./lib/list.ts")).listCommand },
-  { verb: "spu", load: async () => (await import("./lib/spu.ts")).spuCommand },
-  { verb: "topic", load: async () => (await import("./lib/topic.ts")).topicCommand },
-  { verb: "produce", load: async () => (await import("./lib/produce.ts")).produceCommand },
-  { verb: "consume", load: async () => (await import("./lib/consume.ts")).consumeCommand },
-  { verb: "logs", load: async () => (await import("./lib/logs.ts")).logsCommand },
-  { verb: "diagnostics", load: async () => (await import("./lib/diagnostics.ts")).diagnosticsCommand },
-  { verb: "completion", load: async () => (await import("./lib/completion.ts")).completionCommand },
-  { verb: "__complete", load: async () => (await import("./lib/completion.ts")).completeCommand },
-];
-
-/** Runs the CLI on `args` and resolves to the exit code. */
-export async function main(args: string[]): Promise<number> {
-  try {
-    const fast = await parseFast(args);
-    if (fast) return (await fast.command.handler(fast.argv as never)) ?? 0;
-    let exitCode = 0;
-    const parser = await createParser(args, async (command, argv) => {
-      exitCode = (await command.handler(argv as never)) ?? 0;
-    });
-    await parser.parseAsync();
-    return exitCode;
-  } catch (error) {
-    return reportError(error, args.includes("--json"));
-  }
-}
-
-/** The verb's module and its argv when lib/fast-argv.ts reads `args` with certainty. */
-async function parseFast(args: string[]): Promise<{ command: CommandModule; argv: ParsedArgv } | undefined> {
-  const entry = COMMANDS.find((candidate) => candidate.verb === args[0]);
-  if (!entry) return undefined;
-  const command = await entry.load();
-  const argv = fastArgv(args, command, GLOBAL_OPTIONS, SCRIPT_NAME);
-  return argv && { command, argv };
-}
-
-/** The yargs parser of the whole command surface; `run` is called with the chosen command and its argv. */
-export async function createParser(args: string[], run: (command: CommandModule, argv: ParsedArgv) => Promise<void>) {
-  const [{ default: yargs }, { closestFlag }, commands] = await Promise.all([
-    import("yargs"),
-    import("./lib/completion.ts"),
-    Promise.all(COMMANDS.map((entry) => entry.load())),
-  ]);
-  /** "Unknown argument: spsu" becomes "Unknown argument: spsu (did you mean --spus?)". */
-  const withFlagSuggestion = (message: string): string => {
-    const unknown = /^Unknown arguments?: (.+)$/.exec(message)?.[1]?.split(", ")[0];
-    const suggestion = unknown === undefined ? undefined : closestFlag(args, unknown);
-    return suggestion ? `${message} (did you mean ${suggestion}?)` : message;
-  };
-  const parser = yargs(args)
-    .scriptName(SCRIPT_NAME)
-    .version(packageJson.version)
-    .option("json", GLOBAL_OPTIONS.json)
-    .option("quiet", GLOBAL_OPTIONS.quiet)
-    .strict()
-    .recommendCommands()
-    .demandCommand(1, "name a command; 'cluster --help' lists them")
-    // yargs reports its own validation failures as a message only: those are usage errors.
-    .fail((message, error) => {
-      throw error ?? new UsageError(withFlagSuggestion(message));
-    })
-    .wrap(null);
-  for (const command of commands) {
-    parser.command({ ...command, handler: (argv: ParsedArgv) => run(command, argv) } as never);
-  }
-  return parser;
-}
-
-function reportError(error: unknown, json: boolean): number {
-  const isUsage = error instanceof UsageError;
-  if (!isUsage && !(error instanceof ClusterError)) {
-    console.error(error);
-    return 1;
-  }
-  const code = error instanceof ClusterError ? error.code : "USAGE";
-  const hint = error instanceof ClusterError ? error.hint : "run 'cluster --help' or 'cluster <command> --help'";
-  if (json) {
-    const details = error instanceof ClusterError ? error.details : {};
-    console.log(JSON.stringify({ error: { ...details, code, message: error.message, hint } }, null, 2));
-  } else {
-    console.error(`error: ${error.message}${hint ? `
-hint: ${hint}` : ""}`);
-  }
-  return isUsage ? 2 : 1;
+async function loadCli(): Promise<Cli> {
+  const compiled = compiledEntry("lib/cli.ts") ?? ((await ensureBytecode()) ? compiledEntry("lib/cli.ts") : undefined);
+  return compiled === undefined ? await import("./lib/cli.ts") : (require(compiled) as Cli);
 }
 
 if (import.meta.main) {
   // What yargs' hideBin returns outside Electron, without loading yargs.
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await (await loadCli()).main(process.argv.slice(2));
 }

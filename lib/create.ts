@@ -18,7 +18,7 @@ import {
   removeClusterDir,
   type ClusterPaths,
 } from "./home.ts";
-import { planComponents } from "./launch.ts";
+import { daemonScripts, planComponents, type DaemonScripts } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { seedSpuAction, type Plan, type ShownPlan } from "./plan.ts";
@@ -71,6 +71,8 @@ export interface CreateObservation {
   firstPortBase: number;
   /** The Fluvio profile to write, and the config file it goes in (FLV_PROFILE_PATH, or ~/.fluvio/config). */
   profile: { name: string; configPath: string };
+  /** The files the daemons run: their builds in the bytecode cache, or their sources. */
+  daemonScripts: DaemonScripts;
 }
 
 /** A create plan, and the spec it saves. */
@@ -148,7 +150,14 @@ export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.n
     const saved = tryReadSpec(clusterPaths(paths.home, other));
     for (const port of saved ? specPorts(saved) : []) claimedBy.set(port, other);
   }
-  return { paths, spec, claimedBy, firstPortBase: firstPortBase(), profile: { name: profile, configPath: fluvioConfigPath() } };
+  return {
+    paths,
+    spec,
+    claimedBy,
+    firstPortBase: firstPortBase(),
+    profile: { name: profile, configPath: fluvioConfigPath() },
+    daemonScripts: daemonScripts(),
+  };
 }
 
 /**
@@ -159,7 +168,7 @@ export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.n
 export function planCreate(observed: CreateObservation): CreatePlan {
   const { paths } = observed;
   const spec = resolveInHome(observed);
-  const components = planComponents(spec, paths);
+  const components = planComponents(spec, paths, observed.daemonScripts);
   const endpoint = scEndpoint(spec);
   return {
     verb: "create",

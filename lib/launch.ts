@@ -3,6 +3,7 @@
  * and log file), which of them are missing, and the one function that starts them.
  * `create` and `resume` share it: a resume relaunches exactly the saved spec.
  */
+import { compiledEntries } from "./bytecode-cache.ts";
 import { ClusterError } from "./errors.ts";
 import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
 import { pollUntil } from "./poll-until.ts";
@@ -23,11 +24,30 @@ export interface Component {
 
 const PORT_WAIT_MS = 500;
 const PORT_RETRY_MS = 100;
-const SC_SCRIPT = new URL("./engine/sc.ts", import.meta.url).pathname;
-const SPU_SCRIPT = new URL("./engine/spu.ts", import.meta.url).pathname;
 
-/** Every process of the saved spec, the SC first; each gets the token file's path, never the token. */
-export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Component[] {
+/** The files the daemons run. */
+export interface DaemonScripts {
+  sc: string;
+  spu: string;
+}
+
+/** The daemons' sources. */
+export const SOURCE_SCRIPTS: DaemonScripts = {
+  sc: new URL("./engine/sc.ts", import.meta.url).pathname,
+  spu: new URL("./engine/spu.ts", import.meta.url).pathname,
+};
+
+/** The daemons' builds in the bytecode cache (lib/bytecode-cache.ts) when it is fresh, else their sources. */
+export function daemonScripts(): DaemonScripts {
+  const compiled = compiledEntries();
+  return compiled ? { sc: compiled["lib/engine/sc.ts"], spu: compiled["lib/engine/spu.ts"] } : SOURCE_SCRIPTS;
+}
+
+/**
+ * Every process of the saved spec, the SC first; each gets the token file's path, never the
+ * token. Each daemon runs the file `scripts` names (only what is started depends on it).
+ */
+export function planComponents(spec: ResolvedSpec, paths: ClusterPaths, scripts: DaemonScripts = SOURCE_SCRIPTS): Component[] {
   const address = (port: number) => `${spec.host}:${port}`;
   const sc: Component = {
     role: "sc",
@@ -35,7 +55,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
     name: "sc",
     argv: [
       process.execPath,
-      SC_SCRIPT,
+      scripts.sc,
       "--await-record",
       "--token-file",
       paths.token,
@@ -56,7 +76,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths): Compone
       name: `spu-${spu.id}`,
       argv: [
         process.execPath,
-        SPU_SCRIPT,
+        scripts.spu,
         "--await-record",
         "--token-file",
         paths.token,

@@ -3,7 +3,7 @@
  * is the argv yargs hands the same handler; everything else it leaves to yargs.
  */
 import { describe, expect, test } from "bun:test";
-import { createParser } from "../cluster.ts";
+import { createParser } from "../lib/cli.ts";
 import { fastArgv, type CommandModule, type ParsedArgv } from "../lib/fast-argv.ts";
 import { GLOBAL_OPTIONS } from "../lib/output.ts";
 import { completeCommand } from "../lib/completion.ts";

@@ -6,7 +6,6 @@
  *
  * The cluster token is read from FILE (lib/token.ts), so it never shows in argv.
  */
-import { untilRecorded } from "./daemon/adoption.ts";
 import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
 import { runDaemon } from "./daemon/run-daemon.ts";
 import { SpuServer } from "./data-plane/spu-server.ts";
@@ -17,8 +16,7 @@ const args = parseDaemonArgs(
   { options: ["token-file", "id", "public", "private", "sc", "data"], flags: ["await-record"] },
   "usage: spu.ts [--await-record] --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR",
 );
-if (args["await-record"]) await untilRecorded(`SPU ${args.id}`);
-runDaemon(`SPU ${args.id}`, () =>
+void runDaemon(`SPU ${args.id}`, { awaitRecord: args["await-record"] === true }, () =>
   new SpuServer({
     id: Number(args.id),
     token: readTokenFile(args["token-file"]),
