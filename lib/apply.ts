@@ -10,6 +10,12 @@
  * processes do is the plan's: nothing binds a port before `check-ports` or reads the token
  * before `write-token`.
  *
+ * Consecutive actions that only write files or account for a launched process (write-spec,
+ * write-token, seed-spu, write-state, start) are performed as one group whose files are made
+ * durable together (home.ts `writeFilesTogether`: two journal commits for the group instead of
+ * two per file); what needs them on disk (letting go of the home's lock, telling daemons they
+ * are recorded) happens after. If any of them fails, none of the group's files appears.
+ *
  * Failure policy: when an action fails, apply stops every process it started (SPUs first,
  * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;
  * then the error goes on to the verb (a failed `create` then removes the directory it made).
@@ -21,7 +27,7 @@
  */
 import type { AdminTarget } from "./admin.ts";
 import type { SpuSets } from "./confirm-spus.ts";
-import { removePath, type ClusterPaths } from "./home.ts";
+import { removePath, writeFilesTogether, type ClusterPaths } from "./home.ts";
 import { ensurePortsFree, liveEntries, startComponents, stopEntries } from "./launch.ts";
 import type { HeldLock } from "./lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
@@ -60,6 +66,14 @@ type Launched = ReturnType<typeof startComponents>;
 
 type StopAction = Extract<Action, { action: "stop" }>;
 
+/** The actions that only write files or account for a process launched ahead: performed in groups. */
+type FileAction = Extract<Action, { action: "write-spec" | "write-token" | "seed-spu" | "write-state" | "start" }>;
+const FILE_ACTIONS: ReadonlySet<Action["action"]> = new Set(["write-spec", "write-token", "seed-spu", "write-state", "start"]);
+
+function isFileAction(action: Action | undefined): action is FileAction {
+  return action !== undefined && FILE_ACTIONS.has(action.action);
+}
+
 /** Performs `plan`; on a failure, undoes its starts (see the failure policy above) and throws. */
 export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Applied> {
   const run = new PlanRun(plan, context);
@@ -74,6 +88,12 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
         while (actions[index + 1]?.action === "stop") stops.push(actions[++index] as StopAction);
         await run.stop(stops);
         done = stops.at(-1)!;
+      } else if (isFileAction(action)) {
+        const group = [action];
+        while (isFileAction(actions[index + 1])) group.push(actions[++index] as FileAction);
+        run.writeTogether(group);
+        for (const written of group.slice(0, -1)) if (written.progress !== undefined) context.onProgress?.(written.progress);
+        done = group.at(-1)!;
       } else {
         await run.perform(action);
       }
@@ -115,35 +135,49 @@ class PlanRun {
     }
   }
 
-  async perform(action: Exclude<Action, StopAction>): Promise<void> {
+  /** Performs `group` with its files written together; then lets go of the home's lock and tells the processes its states record that they are. */
+  writeTogether(group: FileAction[]): void {
+    const { paths } = this.#context;
+    let recorded = 0;
+    writeFilesTogether(() => {
+      for (const action of group) {
+        switch (action.action) {
+          case "write-spec":
+            writeSavedSpec(paths, action.spec);
+            break;
+          case "write-token":
+            ensureToken(paths);
+            break;
+          case "seed-spu":
+            seedSpus(action.metadataDir, action.host, [action.spu]);
+            break;
+          case "write-state":
+            // A stopped cluster records no processes: whatever is left of the list has exited.
+            writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes });
+            recorded = this.#unrecorded.length;
+            break;
+          case "start": {
+            // Launched as the plan began (launchAhead); from here on it is started, and undone as such.
+            const launched = this.#launched.get(action)!;
+            this.#launched.delete(action);
+            this.applied.started.push(...launched.entries);
+            this.applied.processes.push(...launched.entries);
+            this.#unrecorded.push(launched.confirmRecorded);
+            break;
+          }
+        }
+      }
+    });
+    // The saved spec is the claim on its port block: another create may choose once it is on disk.
+    if (group.some((action) => action.action === "write-spec")) this.#context.claim?.release();
+    for (const confirmRecorded of this.#unrecorded.splice(0, recorded)) confirmRecorded();
+  }
+
+  async perform(action: Exclude<Action, StopAction | FileAction>): Promise<void> {
     const { paths, timeoutMs, onProgress } = this.#context;
     switch (action.action) {
-      case "write-spec":
-        writeSavedSpec(paths, action.spec);
-        this.#context.claim?.release();
-        return;
-      case "write-token":
-        ensureToken(paths);
-        return;
-      case "seed-spu":
-        seedSpus(action.metadataDir, action.host, [action.spu]);
-        return;
-      case "write-state":
-        // A stopped cluster records no processes: whatever is left of the list has exited.
-        writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes });
-        for (const confirmRecorded of this.#unrecorded.splice(0)) confirmRecorded();
-        return;
       case "check-ports":
         return ensurePortsFree(action.host, action.components, paths.name);
-      case "start": {
-        // Launched as the plan began (launchAhead); from here on it is started, and undone as such.
-        const launched = this.#launched.get(action)!;
-        this.#launched.delete(action);
-        this.applied.started.push(...launched.entries);
-        this.applied.processes.push(...launched.entries);
-        this.#unrecorded.push(launched.confirmRecorded);
-        return;
-      }
       case "register-spu": {
         const { registerSpu } = await import("./admin.ts");
         return registerSpu(this.#admin(action.endpoint), action.spu);

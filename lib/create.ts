@@ -161,9 +161,10 @@ export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.n
 }
 
 /**
- * The plan of `create`: save the spec with its port block (the one asked for, or the first
- * no other cluster claims), write the token, check every port, seed the SC's store with the
+ * The plan of `create`: check every port, save the spec with its port block (the one asked
+ * for, or the first no other cluster claims), write the token, seed the SC's store with the
  * SPUs, start every process, record them, confirm the SPU set, record the cluster running.
+ * Everything from the spec to the record is written together (lib/apply.ts).
  */
 export function planCreate(observed: CreateObservation): CreatePlan {
   const { paths } = observed;
@@ -176,9 +177,9 @@ export function planCreate(observed: CreateObservation): CreatePlan {
     spec,
     processes: [],
     actions: [
+      { action: "check-ports", host: spec.host, components },
       { action: "write-spec", path: paths.spec, spec },
       { action: "write-token", path: paths.token },
-      { action: "check-ports", host: spec.host, components },
       ...spec.spus.map((spu) => seedSpuAction(spec, spu)),
       {
         action: "write-state",

@@ -93,18 +93,21 @@ export function ensureDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Writes `contents` to `path` atomically: readers see the old file or the new one, never a mix. */
+/** The writes held back by the `writeFilesTogether` running now, in the order made. */
+let heldWrites: { temp: string; path: string }[] | undefined;
+
+/**
+ * Writes `contents` to `path` atomically: readers see the old file or the new one, never a mix.
+ * Inside `writeFilesTogether` the new file appears only when that ends.
+ */
 export function writeFileAtomic(path: string, contents: string | Uint8Array): void {
   const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
   try {
-    try {
-      const bytes = typeof contents === "string" ? Buffer.from(contents) : contents;
-      // NOTE: a write to a nearly full disk may take only part; the next one then fails with ENOSPC.
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    writeTemp(temp, contents, { sync: heldWrites === undefined });
+    if (heldWrites !== undefined) {
+      // Written twice: the temp file holds the last contents, and is renamed once.
+      if (!heldWrites.some((write) => write.path === path)) heldWrites.push({ temp, path });
+      return;
     }
     renameSync(temp, path);
   } catch (error) {
@@ -112,11 +115,69 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array): vo
     rmSync(temp, { force: true });
     throw error;
   }
-  fsyncDir(dirname(path));
+  fsyncPath(dirname(path));
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
+/**
+ * Runs `write`, which must not await: every writeFileAtomic it makes is held back, and when it
+ * returns they are made durable together (each temp file synced, then renamed in the order
+ * written, then each directory synced once) and appear at once. If `write` throws, none of its
+ * files appears.
+ *
+ * NOTE: why. A sync waits for the filesystem's journal to commit; one commit holds every write
+ * made before it, so the syncs after the first find theirs done. Written one by one, the seven
+ * files `create` writes before its daemons may start cost fourteen commits, each slower while
+ * those daemons load on the same cores (bench/startup.ts); together they cost two.
+ */
+export function writeFilesTogether(write: () => void): void {
+  if (heldWrites !== undefined) throw new Error("writeFilesTogether() does not nest");
+  const writes: { temp: string; path: string }[] = [];
+  heldWrites = writes;
+  try {
+    write();
+  } catch (error) {
+    removeTemps(writes);
+    throw error;
+  } finally {
+    heldWrites = undefined;
+  }
+  try {
+    for (const { temp } of writes) fsyncPath(temp);
+  } catch (error) {
+    removeTemps(writes);
+    throw error;
+  }
+  for (const [index, { temp, path }] of writes.entries()) {
+    try {
+      renameSync(temp, path);
+    } catch (error) {
+      removeTemps(writes.slice(index));
+      throw error;
+    }
+  }
+  for (const dir of new Set(writes.map((held) => dirname(held.path)))) fsyncPath(dir);
+}
+
+/** Writes `contents` to a new file `temp`, synced unless `sync` is false. */
+function writeTemp(temp: string, contents: string | Uint8Array, options: { sync: boolean }): void {
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    const bytes = typeof contents === "string" ? Buffer.from(contents) : contents;
+    // NOTE: a write to a nearly full disk may take only part; the next one then fails with ENOSPC.
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    if (options.sync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function removeTemps(writes: { temp: string }[]): void {
+  for (const { temp } of writes) rmSync(temp, { force: true });
+}
+
+/** Syncs the file or directory at `path`. */
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
   try {
     fsyncSync(fd);
   } finally {

@@ -72,12 +72,12 @@ describe("planCreate()", () => {
     daemonScripts: SOURCE_SCRIPTS,
   });
 
-  test("planCreate() saves the spec and token, checks every port, seeds the SPUs, starts, records and confirms them", () => {
+  test("planCreate() checks every port, saves the spec and token, seeds the SPUs, starts, records and confirms them", () => {
     const plan = planCreate(observed());
     expect(briefly(plan)).toEqual([
+      "check-ports 19003 19004 19010 19011 19020 19021",
       "write cluster.yaml",
       "write token",
-      "check-ports 19003 19004 19010 19011 19020 19021",
       "write metadata/SPU/custom-spu-5001.yaml",
       "write metadata/SPU/custom-spu-5002.yaml",
       "write state.yaml",
@@ -287,7 +287,8 @@ describe("previewPlan()", () => {
     try {
       const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29000, profile: { name: "local", configPath: join(home, ".fluvio", "config") }, daemonScripts: SOURCE_SCRIPTS });
       const shown = await previewPlan(plan, paths);
-      expect(shown.actions.slice(0, 2)).toEqual([
+      expect(shown.actions.slice(0, 3)).toEqual([
+        { action: "check-ports", host: "127.0.0.1", ports: [29003, 29004, 29010, 29011] },
         { action: "write", path: paths.spec },
         { action: "write", path: paths.token },
       ]);
