@@ -73,7 +73,8 @@ describe("--dry-run", () => {
       ["spu-5002", [base + 20, base + 21]],
     ]);
     expect(starts[1].argv).toContain("--data");
-    expect(planned.json.actions.slice(0, 2)).toEqual([
+    expect(planned.json.actions.slice(0, 3)).toEqual([
+      { action: "check-ports", host: "127.0.0.1", ports: [base + 3, base + 4, base + 10, base + 11, base + 20, base + 21] },
       { action: "write", path: join(home, "local", "cluster.yaml") },
       { action: "write", path: join(home, "local", "token") },
     ]);
