@@ -6,6 +6,7 @@
  *
  * The cluster token is read from FILE (lib/token.ts), so it never shows in argv.
  */
+import { untilRecorded } from "./daemon/adoption.ts";
 import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
 import { runDaemon } from "./daemon/run-daemon.ts";
 import { ScServer } from "./control-plane/sc-server.ts";
@@ -16,7 +17,8 @@ const args = parseDaemonArgs(
   { options: ["token-file", "metadata", "public", "private"], flags: ["await-record"] },
   "usage: sc.ts [--await-record] --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT",
 );
-void runDaemon("SC", { awaitRecord: args["await-record"] === true }, () =>
+if (args["await-record"]) untilRecorded("SC");
+runDaemon("SC", () =>
   new ScServer({
     token: readTokenFile(args["token-file"]),
     metadataDir: args.metadata,

@@ -6,6 +6,7 @@
  *
  * The cluster token is read from FILE (lib/token.ts), so it never shows in argv.
  */
+import { untilRecorded } from "./daemon/adoption.ts";
 import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
 import { runDaemon } from "./daemon/run-daemon.ts";
 import { SpuServer } from "./data-plane/spu-server.ts";
@@ -16,7 +17,8 @@ const args = parseDaemonArgs(
   { options: ["token-file", "id", "public", "private", "sc", "data"], flags: ["await-record"] },
   "usage: spu.ts [--await-record] --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR",
 );
-void runDaemon(`SPU ${args.id}`, { awaitRecord: args["await-record"] === true }, () =>
+if (args["await-record"]) untilRecorded(`SPU ${args.id}`);
+runDaemon(`SPU ${args.id}`, () =>
   new SpuServer({
     id: Number(args.id),
     token: readTokenFile(args["token-file"]),

@@ -1,17 +1,11 @@
 /**
- * How both daemons live: wait, when asked, until the CLI has recorded the pid (adoption.ts);
- * start the server object, or log why it cannot start and exit 1 (the CLI then shows the log's
- * tail); stop it and exit 0 on SIGTERM or SIGINT.
- *
- * NOTE: the daemons' entries call this without a top-level await: the bytecode cache
- * (lib/bytecode-cache.ts) bundles them as CommonJS, which has none.
+ * How both daemons live: start the server object, or log why it cannot start and exit 1
+ * (the CLI then shows the log's tail); stop it and exit 0 on SIGTERM or SIGINT.
  */
-import { untilRecorded } from "./adoption.ts";
 import { log } from "./log.ts";
 
 /** Runs the server `start` makes until a signal stops it; `name` is "SC" or "SPU 5001". */
-export async function runDaemon(name: string, options: { awaitRecord: boolean }, start: () => { stop(): void }): Promise<void> {
-  if (options.awaitRecord) await untilRecorded(name);
+export function runDaemon(name: string, start: () => { stop(): void }): void {
   let server: { stop(): void };
   try {
     server = start();
