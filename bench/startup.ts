@@ -5,19 +5,22 @@
  * `bun empty.ts`, measured in the same run: before every verb one bare start is timed, so a
  * change in load falls on both.
  *
- *   bun bench/startup.ts [--runs 15]
+ *   bun bench/startup.ts [--runs 15] [--against DIR]
  *
  * One run is one lifecycle of a 3-SPU cluster in a fresh temp home: create --spus 3, status,
  * shutdown, resume, delete, each with `--json` (the scripting interface, so a failure names its
  * error code). It prints the median and min..max of every verb and of the bare start, each
  * verb as a multiple of the bare median, the targets with met or missed, and one JSON line.
+ * With `--against DIR` (another checkout of this project with its own `npm ci`, such as a git
+ * worktree of an earlier commit) each run does one lifecycle with each checkout, in turns, so
+ * both are measured in the same minutes against the same bare starts.
  * Clusters use the port blocks 32000-32699 (below the kernel's ephemeral range, above the
  * tests' blocks), a different one each run. Whatever it started is deleted, or its recorded
  * pids killed, also on failure and on Ctrl-C.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cleanUpStarted, removeHome, runCleaningUp, startedSet } from "./started.ts";
 
@@ -42,11 +45,23 @@ interface Spread {
 /** What this run started and has not yet cleaned up. */
 const started = startedSet();
 
-function parseOptions(): { runs: number } {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "15" } }, strict: true });
+/** A checkout whose CLI is timed. */
+interface Checkout {
+  label: string;
+  cli: string;
+}
+
+function parseOptions(): { runs: number; checkouts: Checkout[] } {
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "15" }, against: { type: "string" } }, strict: true });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got '${values.runs}'`);
-  return { runs };
+  const checkouts = [{ label: "this checkout", cli: CLI }];
+  if (values.against !== undefined) {
+    const cli = join(resolve(values.against), "cluster.ts");
+    if (!Bun.file(cli).size) throw new Error(`--against needs a checkout of this project: there is no '${cli}'`);
+    checkouts.push({ label: basename(resolve(values.against)), cli });
+  }
+  return { runs, checkouts };
 }
 
 function spread(values: number[]): Spread {
@@ -74,8 +89,8 @@ async function timeProcess(argv: string[], cwd: string): Promise<number> {
   return elapsed;
 }
 
-/** One lifecycle in a fresh home on port block `portBase`: each verb's time, and a bare start timed before each. */
-async function runLifecycle(portBase: number, bareFile: string, cwd: string) {
+/** One lifecycle of `cli` in a fresh home on port block `portBase`: each verb's time, and a bare start timed before each. */
+async function runLifecycle(cli: string, portBase: number, bareFile: string, cwd: string) {
   const home = mkdtempSync(join(tmpdir(), "cluster-bench-startup-"));
   started.homes.add(home);
   // Fluvio's config file in the temp home (the verbs inherit this environment): a bench never writes a profile into the real one.
@@ -91,7 +106,7 @@ async function runLifecycle(portBase: number, bareFile: string, cwd: string) {
   const bare: number[] = [];
   for (const verb of VERBS) {
     bare.push(await timeProcess([process.execPath, bareFile], cwd));
-    ms[verb] = await timeProcess([process.execPath, CLI, verb, "--home", home, "--json", ...args[verb]], cwd);
+    ms[verb] = await timeProcess([process.execPath, cli, verb, "--home", home, "--json", ...args[verb]], cwd);
   }
   removeHome(started, home);
   return { ms, bare };
@@ -125,7 +140,7 @@ function cleanUp(): void {
 }
 
 async function main(): Promise<void> {
-  const { runs } = parseOptions();
+  const { runs, checkouts } = parseOptions();
   // Every process runs from this empty directory, so none finds a bunfig.toml or package.json the others do not.
   const cwd = mkdtempSync(join(tmpdir(), "cluster-bench-startup-cwd-"));
   started.dirs.add(cwd);
@@ -135,29 +150,53 @@ async function main(): Promise<void> {
 
   const loadBefore = loadavg();
   process.stderr.write(`load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}; warming up`);
-  await runLifecycle(portBase(runs), bareFile, cwd);
-  const ms = Object.fromEntries(VERBS.map((verb) => [verb, [] as number[]])) as Record<Verb, number[]>;
-  const bare: number[] = [];
+  // The warm-up also lets each checkout's CLI build its bytecode cache (lib/bytecode-cache.ts) if it has one.
+  for (const checkout of checkouts) await runLifecycle(checkout.cli, portBase(runs), bareFile, cwd);
+  const timed = checkouts.map(() => ({ ms: Object.fromEntries(VERBS.map((verb) => [verb, [] as number[]])) as Record<Verb, number[]>, bare: [] as number[] }));
   for (let run = 0; run < runs; run++) {
-    const result = await runLifecycle(portBase(run), bareFile, cwd);
-    for (const verb of VERBS) ms[verb].push(result.ms[verb]);
-    bare.push(...result.bare);
+    // In turns, the first checkout first in even runs: neither always follows the other.
+    const order = checkouts.map((_, index) => index);
+    if (run % 2 === 1) order.reverse();
+    for (const index of order) {
+      const result = await runLifecycle(checkouts[index]!.cli, portBase(run * checkouts.length + index), bareFile, cwd);
+      for (const verb of VERBS) timed[index]!.ms[verb].push(result.ms[verb]);
+      timed[index]!.bare.push(...result.bare);
+    }
     process.stderr.write(".");
   }
   process.stderr.write("\n");
   const loadAfter = loadavg();
 
-  const bareSpread = spread(bare);
-  const verbs = Object.fromEntries(VERBS.map((verb) => [verb, spread(ms[verb])])) as Record<Verb, Spread>;
-  console.log(formatTable(bareSpread, verbs));
-  console.log();
-  console.log(`medians over ${runs} lifecycle(s) of ${SPUS} SPUs after one warm-up; the bare start ${runs * VERBS.length} times, once before each verb`);
+  const results = checkouts.map((checkout, index) => {
+    const bareMs = spread(timed[index]!.bare);
+    const ms = Object.fromEntries(VERBS.map((verb) => [verb, spread(timed[index]!.ms[verb])])) as Record<Verb, Spread>;
+    const ratio = (verb: Verb) => ms[verb].median / bareMs.median;
+    const ratios = Object.fromEntries(VERBS.map((verb) => [verb, Math.round(ratio(verb) * 100) / 100]));
+    const met = Object.fromEntries(Object.entries(TARGETS).map(([verb, target]) => [verb, ratio(verb as Verb) <= target]));
+    return { checkout: checkout.label, cli: checkout.cli, bareMs, ms, ratios, met };
+  });
+  for (const result of results) {
+    if (checkouts.length > 1) console.log(`${result.checkout} (${result.cli})`);
+    console.log(formatTable(result.bareMs, result.ms));
+    console.log();
+  }
+  console.log(`medians over ${runs} lifecycle(s) of ${SPUS} SPUs after one warm-up; the bare start ${runs * VERBS.length} times per checkout, once before each verb`);
   console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`);
-  const ratio = (verb: Verb) => verbs[verb].median / bareSpread.median;
-  const ratios = Object.fromEntries(VERBS.map((verb) => [verb, Math.round(ratio(verb) * 100) / 100]));
-  const met = Object.fromEntries(Object.entries(TARGETS).map(([verb, target]) => [verb, ratio(verb as Verb) <= target]));
+  const [first, ...others] = results;
   console.log(
-    JSON.stringify({ bench: "startup", bun: Bun.version, runs, spus: SPUS, loadavg: { before: loadBefore, after: loadAfter }, bareMs: bareSpread, ms: verbs, ratios, targets: TARGETS, met }),
+    JSON.stringify({
+      bench: "startup",
+      bun: Bun.version,
+      runs,
+      spus: SPUS,
+      loadavg: { before: loadBefore, after: loadAfter },
+      bareMs: first!.bareMs,
+      ms: first!.ms,
+      ratios: first!.ratios,
+      targets: TARGETS,
+      met: first!.met,
+      ...(others.length > 0 && { against: others }),
+    }),
   );
 }
 
