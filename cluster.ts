@@ -5,12 +5,12 @@
  *
  * NOTE: this file imports nothing else: whatever it imported would be compiled anew on every run.
  */
-import { compiledEntry, ensureBytecode } from "./lib/bytecode-cache.ts";
+import { compiledFiles, ensureBytecode } from "./lib/bytecode-cache.ts";
 
 type Cli = typeof import("./lib/cli.ts");
 
 async function loadCli(): Promise<Cli> {
-  const compiled = compiledEntry("lib/cli.ts") ?? ((await ensureBytecode()) ? compiledEntry("lib/cli.ts") : undefined);
+  const compiled = compiledFiles()?.cli ?? ((await ensureBytecode()) ? compiledFiles()?.cli : undefined);
   return compiled === undefined ? await import("./lib/cli.ts") : (require(compiled) as Cli);
 }
 

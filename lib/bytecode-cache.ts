@@ -1,38 +1,60 @@
 /**
- * A bytecode cache of the CLI and the two daemons, kept the way Python keeps `__pycache__`:
- * built from the sources when it is missing or stale, checked against them on every run, and
- * never used once any of its inputs has changed.
+ * A compiled cache of the CLI and the daemons, kept the way Python keeps `__pycache__`: built
+ * from the sources when it is missing or stale, checked against them on every run, and never
+ * used once any of its inputs has changed.
  *
  * NOTE: a Bun process compiles every module it loads on every start, and a `create` starts
- * five processes on a couple of cores. Bun's bundler can write JavaScriptCore bytecode beside
- * a CommonJS bundle, which Bun then loads instead of compiling the code. Measured on this
- * project's machine (CPU per process, a bare Bun start being 7.5 ms): an SC's start fell from
- * 23 to 16 ms, an SPU's from 19 to 16, `status` from 28 to 19. A bundle without bytecode gains
- * nothing: the cost is compiling, not finding files.
+ * five processes on a couple of cores. Measured on this project's machine, in CPU per process
+ * (a bare `bun empty.js` being 7.5 to 8 ms):
+ *   - the CLI, bundled as CommonJS with JavaScriptCore bytecode beside it (Bun loads that
+ *     instead of compiling): `status` from 28 to 19 ms;
+ *   - the daemons, compiled into a standalone executable with bytecode: an SPU from 19 ms as
+ *     sources and 16 as such a bundle to 10; Bun's own start and node:fs cost less in an
+ *     executable (empty: 6.2 against 7.3 ms; with node:fs: 8.9 against 13.3).
+ * The CLI stays a bundle run by `bun cluster.ts`: an executable would be a second process.
+ * A bundle without bytecode gains nothing: the cost is compiling, not finding files.
  *
- * Layout, under node_modules/.cache/cluster-bytecode/ (npm's place for caches; the bundles'
- * `require("yargs")` finds the project's packages from there):
+ * Layout, under node_modules/.cache/cluster-bytecode/ (npm's place for caches; the CLI
+ * bundle's `require("yargs")` finds the project's packages from there):
  *
- *   current.json                       the current build and what it was made from
- *   <build>/lib/cli.js, lib/engine/sc.js, lib/engine/spu.js, each with its .jsc beside it
+ *   current.json                     the current build and what it was made from
+ *   build.lock                       held while a build is made, so one is made at a time
+ *   <build>/lib/cli.js, cli.js.jsc   the CLI
+ *   <build>/cluster-daemon           the daemons (`cluster-daemon sc|spu ...`, lib/engine/daemon.ts)
  *
  * A build is used only when current.json names this Bun, this project directory, these entries
  * and every input file with the size and modification time it had when built. Otherwise
- * `ensureBytecode` builds a new one (a few tenths of a second, once after each change); what
- * cannot be built (no node_modules, a read-only checkout, a source that does not compile) runs
- * from the sources. `CLUSTER_BYTECODE=off` always runs the sources, whose stack traces name
- * the sources' lines.
+ * `ensureBytecode` builds a new one (one to two seconds, once after each change); what cannot be
+ * built (no node_modules, a read-only checkout, a source that does not compile, a disk with
+ * less than a gigabyte to spare after it) runs from the sources. `CLUSTER_BYTECODE=off` always
+ * runs the sources, whose stack traces name the sources' lines.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs";
 
-/** The files that run as processes: the CLI (through `cluster.ts`) and the daemons. */
-export const BYTECODE_ENTRIES = ["lib/cli.ts", "lib/engine/sc.ts", "lib/engine/spu.ts"] as const;
-export type BytecodeEntry = (typeof BYTECODE_ENTRIES)[number];
+/** What the cache compiles: the CLI (run by `cluster.ts`) and the daemons' one entry. */
+export const CLI_ENTRY = "lib/cli.ts";
+export const DAEMON_ENTRY = "lib/engine/daemon.ts";
+const ENTRIES = [CLI_ENTRY, DAEMON_ENTRY];
+const CLI_OUTPUT = "lib/cli.js";
+const DAEMON_OUTPUT = "cluster-daemon";
+
+/** The files a fresh build runs. */
+export interface CompiledFiles {
+  /** The CLI's bundle, to `require`. */
+  cli: string;
+  /** The daemons' executable. */
+  daemon: string;
+}
 
 /** Changed whenever what a build holds changes shape, so an older cache is never used. */
-const STAMP_FORMAT = 1;
-/** Builds kept besides the current one: a command that read current.json just before a rebuild may still be starting its daemons from the one before. */
-const KEPT_BUILDS = 3;
+const STAMP_FORMAT = 2;
+/**
+ * Builds kept besides the current one: a command that read current.json just before a rebuild
+ * may still be starting its daemons from the one before. (Each holds a ~110 MB executable.)
+ */
+const KEPT_BUILDS = 1;
+/** Space a build must leave free on its disk, which may hold the clusters' data too. */
+const MIN_FREE_AFTER_BUILD = 1024 ** 3;
 /** A build's directory name: when it was made (base 36), by which process, and its number in that process. */
 const BUILD_NAME = /^([0-9a-z]+)-[0-9]+-[0-9]+$/;
 let buildsMade = 0;
@@ -54,7 +76,7 @@ export interface BytecodeCacheOptions {
 /** current.json: the build to use and what it was made from. */
 export interface BytecodeStamp {
   format: number;
-  /** Bun.revision of the Bun that built it: bytecode is only good for the engine that wrote it. */
+  /** Bun.revision of the Bun that built it: bytecode is only good for the engine that wrote it, and the executable holds that Bun. */
   bun: string;
   /** The project directory: the bundles hold its absolute paths (import.meta.url is inlined). */
   root: string;
@@ -77,7 +99,7 @@ export function staleReason(stamp: unknown, expected: { bun: string; root: strin
   if (stamp.format !== STAMP_FORMAT) return `it is of format ${stamp.format}, not ${STAMP_FORMAT}`;
   if (stamp.bun !== expected.bun) return `it was built by Bun ${stamp.bun}, not ${expected.bun}`;
   if (stamp.root !== expected.root) return `it was built for '${stamp.root}', not '${expected.root}'`;
-  if (stamp.entries.join(" ") !== BYTECODE_ENTRIES.join(" ")) return `it was built for the entries ${stamp.entries.join(", ")}`;
+  if (stamp.entries.join(" ") !== ENTRIES.join(" ")) return `it was built for the entries ${stamp.entries.join(", ")}`;
   for (const [path, size, mtimeMs] of stamp.inputs) {
     const now = statOf(`${expected.root}/${path}`);
     if (now === undefined) return `'${path}' is gone`;
@@ -86,19 +108,14 @@ export function staleReason(stamp: unknown, expected: { bun: string; root: strin
   return undefined;
 }
 
-/** The compiled file to run for `entry` when the cache is fresh; undefined means: run the source. */
-export function compiledEntry(entry: BytecodeEntry, options: BytecodeCacheOptions = {}): string | undefined {
-  return compiledEntries(options)?.[entry];
-}
-
-/** The compiled file of every entry when the cache is fresh (one check for all); undefined means: run the sources. */
-export function compiledEntries(options: BytecodeCacheOptions = {}): Record<BytecodeEntry, string> | undefined {
+/** The compiled files to run when the cache is fresh; undefined means: run the sources. */
+export function compiledFiles(options: BytecodeCacheOptions = {}): CompiledFiles | undefined {
   const { root, cacheDir, env } = resolveOptions(options);
   if (env.CLUSTER_BYTECODE === "off") return undefined;
   const stamp = readStamp(cacheDir);
   if (staleReason(stamp, { bun: Bun.revision, root }, statFile) !== undefined) return undefined;
   const build = `${cacheDir}/${(stamp as BytecodeStamp).build}`;
-  return Object.fromEntries(BYTECODE_ENTRIES.map((entry) => [entry, `${build}/${entry.replace(/\.ts$/, ".js")}`])) as Record<BytecodeEntry, string>;
+  return { cli: `${build}/${CLI_OUTPUT}`, daemon: `${build}/${DAEMON_OUTPUT}` };
 }
 
 /**
@@ -108,33 +125,68 @@ export function compiledEntries(options: BytecodeCacheOptions = {}): Record<Byte
 export async function ensureBytecode(options: BytecodeCacheOptions = {}): Promise<boolean> {
   const { root, cacheDir, env } = resolveOptions(options);
   if (env.CLUSTER_BYTECODE === "off") return false;
-  if (compiledEntry(BYTECODE_ENTRIES[0], options) !== undefined) return true;
-  const startedAt = Date.now();
-  const build = `${startedAt.toString(36)}-${process.pid}-${buildsMade++}`;
+  if (compiledFiles(options) !== undefined) return true;
+  if (tryOrUndefined(() => mkdirSync(cacheDir, { recursive: true })) === undefined && !statFile(cacheDir)) return false;
+  // Loaded only here: a run from a fresh cache needs neither before its verb.
+  const [{ acquireLock }, { writeFileAtomic }] = await Promise.all([import("./lock.ts"), import("./home.ts")]);
+  const lock = tryOrUndefined(() => acquireLock(`${cacheDir}/build.lock`, { verb: "build", subject: `the bytecode cache '${cacheDir}'`, wait: true }));
+  if (lock === undefined) return false;
   try {
-    mkdirSync(cacheDir, { recursive: true });
-    const result = await Bun.build({
-      entrypoints: BYTECODE_ENTRIES.map((entry) => `${root}/${entry}`),
-      root,
-      outdir: `${cacheDir}/${build}`,
-      target: "bun",
-      // Bytecode without `compile` is CommonJS only; packages stay where npm put them.
-      format: "cjs",
-      bytecode: true,
-      packages: "external",
-      metafile: true,
-      throw: false,
-    });
-    if (!result.success || result.metafile === undefined) {
-      removeBuild(cacheDir, build);
-      return false;
+    // Another command may have built it while this one waited for the lock.
+    if (compiledFiles(options) !== undefined) return true;
+    if (!hasRoomForBuild(cacheDir)) return false;
+    const stamp = await build(root, cacheDir);
+    if (stamp === undefined) return false;
+    writeFileAtomic(`${cacheDir}/current.json`, `${JSON.stringify(stamp)}\n`);
+    removeOldBuilds(cacheDir, stamp.build);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Builds both outputs into a new build directory; its stamp, or undefined (and nothing left behind) when it failed. */
+async function build(root: string, cacheDir: string): Promise<BytecodeStamp | undefined> {
+  const startedAt = Date.now();
+  const name = `${startedAt.toString(36)}-${process.pid}-${buildsMade++}`;
+  const outdir = `${cacheDir}/${name}`;
+  try {
+    const [cli, daemon] = await Promise.all([
+      Bun.build({
+        entrypoints: [`${root}/${CLI_ENTRY}`],
+        root,
+        outdir,
+        target: "bun",
+        // Bytecode without `compile` is CommonJS only; packages stay where npm put them.
+        format: "cjs",
+        bytecode: true,
+        packages: "external",
+        metafile: true,
+        throw: false,
+      }),
+      Bun.build({
+        entrypoints: [`${root}/${DAEMON_ENTRY}`],
+        target: "bun",
+        format: "esm",
+        bytecode: true,
+        // A daemon reads no .env or bunfig.toml of the directory it was started in.
+        compile: { outfile: `${outdir}/${DAEMON_OUTPUT}`, autoloadDotenv: false, autoloadBunfig: false },
+        metafile: true,
+        throw: false,
+      }),
+    ]);
+    if (!cli.success || !daemon.success || cli.metafile === undefined || daemon.metafile === undefined) {
+      removeBuild(cacheDir, name);
+      return undefined;
     }
     // The metafile names inputs relative to the working directory.
     const { relative, resolve } = await import("node:path");
-    const bundled = Object.keys(result.metafile.inputs).map((input) => relative(root, resolve(input)));
+    const bundled = [...Object.keys(cli.metafile.inputs), ...Object.keys(daemon.metafile.inputs)].map((input) => relative(root, resolve(input)));
     // tsconfig.json is no module, but its settings shape how Bun transpiles every one.
     const settings = statFile(`${root}/tsconfig.json`) ? ["tsconfig.json"] : [];
-    const inputs = [...bundled, ...settings].map((path): [string, number, number] => {
+    const inputs = [...new Set([...bundled, ...settings])].map((path): [string, number, number] => {
       const { size, mtimeMs } = statSync(`${root}/${path}`);
       return [path, size, mtimeMs];
     });
@@ -142,27 +194,32 @@ export async function ensureBytecode(options: BytecodeCacheOptions = {}): Promis
     // build with its new time would run old code as new. (The kernel's clock for file times
     // lags by up to a tick, hence the margin.)
     if (inputs.some(([, , mtimeMs]) => mtimeMs >= startedAt - MTIME_MARGIN_MS)) {
-      removeBuild(cacheDir, build);
-      return false;
+      removeBuild(cacheDir, name);
+      return undefined;
     }
-    const stamp: BytecodeStamp = { format: STAMP_FORMAT, bun: Bun.revision, root, entries: [...BYTECODE_ENTRIES], build, inputs };
-    // Loaded only here: a run from a fresh cache needs nothing of home.ts before its verb.
-    const { writeFileAtomic } = await import("./home.ts");
-    writeFileAtomic(`${cacheDir}/current.json`, `${JSON.stringify(stamp, null, 2)}\n`);
-    removeOldBuilds(cacheDir, build);
-    return true;
-  } catch {
-    removeBuild(cacheDir, build);
-    return false;
+    return { format: STAMP_FORMAT, bun: Bun.revision, root, entries: ENTRIES, build: name, inputs };
+  } catch (error) {
+    removeBuild(cacheDir, name);
+    throw error;
   }
 }
 
-/** Removes what a failed build left; a cache directory that cannot be written holds nothing to remove. */
-function removeBuild(cacheDir: string, build: string): void {
+/** Whether a build of about `buildBytes` leaves MIN_FREE_AFTER_BUILD of `freeBytes` free. */
+export function leavesRoom(freeBytes: number, buildBytes: number): boolean {
+  return freeBytes - buildBytes >= MIN_FREE_AFTER_BUILD;
+}
+
+/** Whether the disk holding `cacheDir` has room for a build, whose executable is about the size of this Bun. */
+function hasRoomForBuild(cacheDir: string): boolean {
+  const { bavail, bsize } = statfsSync(cacheDir);
+  return leavesRoom(Number(bavail) * Number(bsize), statSync(process.execPath).size);
+}
+
+function tryOrUndefined<T>(attempt: () => T): T | undefined {
   try {
-    rmSync(`${cacheDir}/${build}`, { recursive: true, force: true });
+    return attempt();
   } catch {
-    // Nothing was written there.
+    return undefined;
   }
 }
 
@@ -206,5 +263,14 @@ function removeOldBuilds(cacheDir: string, current: string): void {
   const builds = readdirSync(cacheDir)
     .filter((name) => BUILD_NAME.test(name) && name !== current)
     .sort((a, b) => parseInt(BUILD_NAME.exec(b)![1]!, 36) - parseInt(BUILD_NAME.exec(a)![1]!, 36));
-  for (const old of builds.slice(KEPT_BUILDS)) rmSync(`${cacheDir}/${old}`, { recursive: true, force: true });
+  for (const old of builds.slice(KEPT_BUILDS)) removeBuild(cacheDir, old);
+}
+
+/** Removes a build's directory; one that cannot be removed (or was never written) is left. */
+function removeBuild(cacheDir: string, build: string): void {
+  try {
+    rmSync(`${cacheDir}/${build}`, { recursive: true, force: true });
+  } catch {
+    // A cache directory that cannot be written holds nothing of this build.
+  }
 }

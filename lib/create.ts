@@ -18,7 +18,7 @@ import {
   removeClusterDir,
   type ClusterPaths,
 } from "./home.ts";
-import { daemonScripts, planComponents, type DaemonScripts } from "./launch.ts";
+import { daemonCommands, planComponents, type DaemonCommands } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { seedSpuAction, type Plan, type ShownPlan } from "./plan.ts";
@@ -71,8 +71,8 @@ export interface CreateObservation {
   firstPortBase: number;
   /** The Fluvio profile to write, and the config file it goes in (FLV_PROFILE_PATH, or ~/.fluvio/config). */
   profile: { name: string; configPath: string };
-  /** The files the daemons run: their builds in the bytecode cache, or their sources. */
-  daemonScripts: DaemonScripts;
+  /** How the daemons run: from the bytecode cache's executable, or from their sources. */
+  daemonCommands: DaemonCommands;
 }
 
 /** A create plan, and the spec it saves. */
@@ -156,7 +156,7 @@ export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.n
     claimedBy,
     firstPortBase: firstPortBase(),
     profile: { name: profile, configPath: fluvioConfigPath() },
-    daemonScripts: daemonScripts(),
+    daemonCommands: daemonCommands(),
   };
 }
 
@@ -169,7 +169,7 @@ export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.n
 export function planCreate(observed: CreateObservation): CreatePlan {
   const { paths } = observed;
   const spec = resolveInHome(observed);
-  const components = planComponents(spec, paths, observed.daemonScripts);
+  const components = planComponents(spec, paths, observed.daemonCommands);
   const endpoint = scEndpoint(spec);
   return {
     verb: "create",

@@ -3,7 +3,7 @@
  * and log file), which of them are missing, and the one function that starts them.
  * `create` and `resume` share it: a resume relaunches exactly the saved spec.
  */
-import { compiledEntries } from "./bytecode-cache.ts";
+import { compiledFiles } from "./bytecode-cache.ts";
 import { ClusterError } from "./errors.ts";
 import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
 import { pollUntil } from "./poll-until.ts";
@@ -25,37 +25,36 @@ export interface Component {
 const PORT_WAIT_MS = 500;
 const PORT_RETRY_MS = 100;
 
-/** The files the daemons run. */
-export interface DaemonScripts {
-  sc: string;
-  spu: string;
+/** How each daemon is run: the start of its argv, before its options. */
+export interface DaemonCommands {
+  sc: string[];
+  spu: string[];
 }
 
-/** The daemons' sources. */
-export const SOURCE_SCRIPTS: DaemonScripts = {
-  sc: new URL("./engine/sc.ts", import.meta.url).pathname,
-  spu: new URL("./engine/spu.ts", import.meta.url).pathname,
+/** The daemons run from their sources by this Bun. */
+export const SOURCE_COMMANDS: DaemonCommands = {
+  sc: [process.execPath, new URL("./engine/sc.ts", import.meta.url).pathname],
+  spu: [process.execPath, new URL("./engine/spu.ts", import.meta.url).pathname],
 };
 
-/** The daemons' builds in the bytecode cache (lib/bytecode-cache.ts) when it is fresh, else their sources. */
-export function daemonScripts(): DaemonScripts {
-  const compiled = compiledEntries();
-  return compiled ? { sc: compiled["lib/engine/sc.ts"], spu: compiled["lib/engine/spu.ts"] } : SOURCE_SCRIPTS;
+/** The daemons' executable in the bytecode cache (lib/bytecode-cache.ts) when it is fresh, else their sources. */
+export function daemonCommands(): DaemonCommands {
+  const compiled = compiledFiles();
+  return compiled ? { sc: [compiled.daemon, "sc"], spu: [compiled.daemon, "spu"] } : SOURCE_COMMANDS;
 }
 
 /**
  * Every process of the saved spec, the SC first; each gets the token file's path, never the
- * token. Each daemon runs the file `scripts` names (only what is started depends on it).
+ * token. Each daemon runs as `commands` says (only what is started depends on it).
  */
-export function planComponents(spec: ResolvedSpec, paths: ClusterPaths, scripts: DaemonScripts = SOURCE_SCRIPTS): Component[] {
+export function planComponents(spec: ResolvedSpec, paths: ClusterPaths, commands: DaemonCommands = SOURCE_COMMANDS): Component[] {
   const address = (port: number) => `${spec.host}:${port}`;
   const sc: Component = {
     role: "sc",
     id: null,
     name: "sc",
     argv: [
-      process.execPath,
-      scripts.sc,
+      ...commands.sc,
       "--await-record",
       "--token-file",
       paths.token,
@@ -75,8 +74,7 @@ export function planComponents(spec: ResolvedSpec, paths: ClusterPaths, scripts:
       id: spu.id,
       name: `spu-${spu.id}`,
       argv: [
-        process.execPath,
-        scripts.spu,
+        ...commands.spu,
         "--await-record",
         "--token-file",
         paths.token,

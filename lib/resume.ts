@@ -13,7 +13,7 @@ import { fluvioConfigPath } from "./fluvio-profile.ts";
 import { compareSpuSets, DEFAULT_CONFIRM_SECONDS, formatIds, leaderlessPartitions } from "./confirm-spus.ts";
 import { ClusterError, UsageError } from "./errors.ts";
 import { DEFAULT_NAME, pathExists, type ClusterPaths } from "./home.ts";
-import { daemonScripts, liveEntries, missingComponents, planComponents, stopOrder, type DaemonScripts } from "./launch.ts";
+import { daemonCommands, liveEntries, missingComponents, planComponents, stopOrder, type DaemonCommands } from "./launch.ts";
 import { locateCluster } from "./locate.ts";
 import { acquireLock, findStaleHolder, type LockHolder } from "./lock.ts";
 import { clusterOptions, formatSeconds, lifecycleHandler, lifecycleOptions, timeoutOption } from "./output.ts";
@@ -69,8 +69,8 @@ export interface ResumeObservation {
   tokenExists: boolean;
   /** Fluvio's config file, where the cluster's profile goes (FLV_PROFILE_PATH, or ~/.fluvio/config). */
   fluvioConfig: string;
-  /** The files the daemons run: their builds in the bytecode cache, or their sources. */
-  daemonScripts: DaemonScripts;
+  /** How the daemons run: from the bytecode cache's executable, or from their sources. */
+  daemonCommands: DaemonCommands;
   /** The SPUs as the running SC reports them, with its partitions; or, with the SC not running, the ids its store holds. */
   registered: { by: "sc"; spus: SpuReport[]; partitions: PartitionView[] } | { by: "store"; ids: number[] };
 }
@@ -89,7 +89,7 @@ export async function observeResume(paths: ClusterPaths, staleHolder: LockHolder
   const tokenExists = pathExists(paths.token);
   // A part started now must prove itself to the parts that run with the token they read.
   if (kept.length > 0) readToken(paths);
-  const observed = { paths, spec, running, interrupted, tokenExists, fluvioConfig: fluvioConfigPath(), daemonScripts: daemonScripts() };
+  const observed = { paths, spec, running, interrupted, tokenExists, fluvioConfig: fluvioConfigPath(), daemonCommands: daemonCommands() };
   if (kept.some((entry) => entry.role === "sc")) {
     // Loaded only here: the resume of a stopped cluster asks the SC nothing until it has started it.
     const { adminTarget, listPartitions, listSpus } = await import("./admin.ts");
@@ -112,7 +112,7 @@ export function planResume(observed: ResumeObservation): Plan {
   // never confirmed them recorded (lib/engine/adoption.ts), and which ones those are cannot be
   // told from here: stop them all and start afresh rather than count on them.
   const kept = interrupted ? [] : running;
-  const missing = missingComponents(planComponents(spec, paths, observed.daemonScripts), kept, () => true);
+  const missing = missingComponents(planComponents(spec, paths, observed.daemonCommands), kept, () => true);
   const endpoint = scEndpoint(spec);
   const expected = expectedSpuIds(spec);
   const plan = {

@@ -2,21 +2,22 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BYTECODE_ENTRIES, compiledEntries, ensureBytecode, staleReason, type BytecodeStamp, type StatOf } from "../lib/bytecode-cache.ts";
+import { CLI_ENTRY, compiledFiles, DAEMON_ENTRY, ensureBytecode, leavesRoom, staleReason, type BytecodeStamp, type StatOf } from "../lib/bytecode-cache.ts";
 import { clusterPaths } from "../lib/home.ts";
-import { SOURCE_SCRIPTS } from "../lib/launch.ts";
+import { SOURCE_COMMANDS } from "../lib/launch.ts";
 import { readState } from "../lib/state.ts";
 import { cli, portBlocks, tempHome } from "./helpers.ts";
 
 const nextPortBase = portBlocks(21000);
+const GIB = 1024 ** 3;
 
 describe("staleReason()", () => {
   const expected = { bun: "rev-a", root: "/p" };
   const stamp: BytecodeStamp = {
-    format: 1,
+    format: 2,
     bun: "rev-a",
     root: "/p",
-    entries: [...BYTECODE_ENTRIES],
+    entries: [CLI_ENTRY, DAEMON_ENTRY],
     build: "mx5abc-42-0",
     inputs: [
       ["lib/cli.ts", 100, 1000.5],
@@ -37,7 +38,7 @@ describe("staleReason()", () => {
     ["a stamp that is not an object", "mx5abc-42-0", statOf, "no valid current.json"],
     ["a build name that could name another directory", { ...stamp, build: "../x" }, statOf, "no valid current.json"],
     ["an input that is not [path, size, time]", { ...stamp, inputs: [["lib/cli.ts", "100", 1]] }, statOf, "no valid current.json"],
-    ["another format", { ...stamp, format: 0 }, statOf, "it is of format 0, not 1"],
+    ["another format (the CLI and daemons bundled apart, before the daemons were an executable)", { ...stamp, format: 1 }, statOf, "it is of format 1, not 2"],
     ["another Bun", { ...stamp, bun: "rev-b" }, statOf, "it was built by Bun rev-b, not rev-a"],
     ["another project directory (moved or copied)", { ...stamp, root: "/old" }, statOf, "it was built for '/old', not '/p'"],
     ["other entries", { ...stamp, entries: ["lib/cli.ts"] }, statOf, "it was built for the entries lib/cli.ts"],
@@ -46,6 +47,17 @@ describe("staleReason()", () => {
     ["an input modified since, same size", stamp, changed("/p/lib/cli.ts", { mtimeMs: 1000.6 }), "'lib/cli.ts' changed"],
   ])("staleReason(): %s", (_, given, stat, reason) => {
     expect(staleReason(given, expected, stat)).toBe(reason);
+  });
+});
+
+describe("leavesRoom()", () => {
+  test.each<[number, number, boolean]>([
+    [10 * GIB, 0.1 * GIB, true],
+    [1.2 * GIB, 0.1 * GIB, true],
+    [1.05 * GIB, 0.1 * GIB, false],
+    [0.5 * GIB, 0.1 * GIB, false],
+  ])("leavesRoom(%d free, %d to build) is %p: a build leaves a gigabyte for the clusters' data", (free, build, expected) => {
+    expect(leavesRoom(free, build)).toBe(expected);
   });
 });
 
@@ -61,52 +73,42 @@ function saveSource(path: string, text: string, secondsAgo = 600): void {
   utimesSync(path, savedAt, savedAt);
 }
 
-/** A project with the three entries, each printing its name, in a fresh temp directory. */
+/** A project with both entries, each printing a greeting from a shared module, in a fresh temp directory. */
 function tempProject(): { root: string; cacheDir: string; remove: () => void } {
   const root = mkdtempSync(join(tmpdir(), "cluster-bytecode-"));
   mkdirSync(join(root, "lib", "engine"), { recursive: true });
   saveShared(root, `"hello from " + name`);
   saveSource(join(root, "lib", "cli.ts"), `import { greeting } from "./shared.ts";\nexport function main(): string { return greeting("cli"); }\n`);
-  for (const daemon of ["sc", "spu"]) {
-    saveSource(join(root, "lib", "engine", `${daemon}.ts`), `import { greeting } from "../shared.ts";\nconsole.log(greeting("${daemon}"));\n`);
-  }
+  saveSource(join(root, "lib", "engine", "daemon.ts"), `import { greeting } from "../shared.ts";\nconsole.log(greeting(process.argv[2]!));\n`);
   return { root, cacheDir: join(root, "node_modules", ".cache", "cluster-bytecode"), remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-/** Saves lib/shared.ts, whose greeting every entry prints, as returning `expression`. */
+/** Saves lib/shared.ts, whose greeting both entries print, as returning `expression`. */
 function saveShared(root: string, expression: string, secondsAgo?: number): void {
   saveSource(join(root, "lib", "shared.ts"), `export const greeting = (name: string): string => ${expression};\n`, secondsAgo);
 }
 
 function builds(cacheDir: string): string[] {
-  return readdirSync(cacheDir).filter((name) => name !== "current.json");
+  return existsSync(cacheDir) ? readdirSync(cacheDir).filter((name) => name !== "current.json" && name !== "build.lock") : [];
+}
+
+function runDaemon(executable: string, role: string): string {
+  return Bun.spawnSync([executable, role], { env: process.env }).stdout.toString();
 }
 
 describe("ensureBytecode()", () => {
-  test("ensureBytecode() builds every entry with its bytecode, and the build runs", async () => {
+  test("ensureBytecode() builds the CLI's bundle with its bytecode and the daemons' executable, and both run; a fresh cache is left as it is", async () => {
     const project = tempProject();
     try {
-      expect(compiledEntries(project)).toBeUndefined();
+      expect(compiledFiles(project)).toBeUndefined();
       expect(await ensureBytecode(project)).toBe(true);
-      const compiled = compiledEntries(project)!;
-      for (const entry of BYTECODE_ENTRIES) {
-        expect(compiled[entry].startsWith(`${project.cacheDir}/`)).toBe(true);
-        expect(statSync(`${compiled[entry]}.jsc`).size).toBeGreaterThan(0);
-      }
+      const compiled = compiledFiles(project)!;
+      expect(statSync(`${compiled.cli}.jsc`).size).toBeGreaterThan(0);
+      expect((require(compiled.cli) as { main: () => string }).main()).toBe("hello from cli");
+      expect(runDaemon(compiled.daemon, "spu")).toBe("hello from spu\n");
       const stamp = JSON.parse(readFileSync(join(project.cacheDir, "current.json"), "utf8")) as BytecodeStamp;
-      expect(stamp.inputs.map(([path]) => path).sort()).toEqual(["lib/cli.ts", "lib/engine/sc.ts", "lib/engine/spu.ts", "lib/shared.ts"]);
-      const run = Bun.spawnSync([process.execPath, compiled["lib/engine/spu.ts"]], { env: process.env });
-      expect(run.stdout.toString()).toBe("hello from spu\n");
-      expect((require(compiled["lib/cli.ts"]) as { main: () => string }).main()).toBe("hello from cli");
-    } finally {
-      project.remove();
-    }
-  });
+      expect(stamp.inputs.map(([path]) => path).sort()).toEqual(["lib/cli.ts", "lib/engine/daemon.ts", "lib/shared.ts"]);
 
-  test("ensureBytecode() leaves a fresh cache as it is", async () => {
-    const project = tempProject();
-    try {
-      await ensureBytecode(project);
       const before = builds(project.cacheDir);
       expect(await ensureBytecode(project)).toBe(true);
       expect(builds(project.cacheDir)).toEqual(before);
@@ -115,33 +117,23 @@ describe("ensureBytecode()", () => {
     }
   });
 
-  test("ensureBytecode() builds anew once a source changed, and the new build runs the new source", async () => {
+  test("ensureBytecode() builds anew once a source changed, the new build runs the new source, and one build before the current is kept", async () => {
     const project = tempProject();
     try {
       await ensureBytecode(project);
-      const first = compiledEntries(project)!["lib/engine/sc.ts"];
+      const first = compiledFiles(project)!.daemon;
       saveShared(project.root, `"bye from " + name`);
-      expect(compiledEntries(project)).toBeUndefined();
+      expect(compiledFiles(project)).toBeUndefined();
       expect(await ensureBytecode(project)).toBe(true);
-      const second = compiledEntries(project)!["lib/engine/sc.ts"];
-      expect(second).not.toBe(first);
-      expect(Bun.spawnSync([process.execPath, second], { env: process.env }).stdout.toString()).toBe("bye from sc\n");
-      // The build before is kept: a command that read current.json a moment earlier may be starting a daemon from it.
+      const second = compiledFiles(project)!.daemon;
+      expect(runDaemon(second, "sc")).toBe("bye from sc\n");
+      // A command that read current.json a moment earlier may be starting a daemon from the build before.
       expect(existsSync(first)).toBe(true);
-    } finally {
-      project.remove();
-    }
-  });
-
-  test("ensureBytecode() keeps the current build and three before it", async () => {
-    const project = tempProject();
-    try {
-      for (let edit = 0; edit < 6; edit++) {
-        saveShared(project.root, `"${edit} " + name`);
-        expect(await ensureBytecode(project)).toBe(true);
-      }
-      expect(builds(project.cacheDir)).toHaveLength(4);
-      expect(existsSync(compiledEntries(project)!["lib/cli.ts"])).toBe(true);
+      saveShared(project.root, `"again from " + name`);
+      expect(await ensureBytecode(project)).toBe(true);
+      expect(existsSync(first)).toBe(false);
+      expect(existsSync(second)).toBe(true);
+      expect(builds(project.cacheDir)).toHaveLength(2);
     } finally {
       project.remove();
     }
@@ -155,7 +147,7 @@ describe("ensureBytecode()", () => {
       const buildsBefore = builds(project.cacheDir);
       saveSource(join(project.root, "lib", "shared.ts"), `export const greeting = (;\n`);
       expect(await ensureBytecode(project)).toBe(false);
-      expect(compiledEntries(project)).toBeUndefined();
+      expect(compiledFiles(project)).toBeUndefined();
       expect(readFileSync(join(project.cacheDir, "current.json"), "utf8")).toBe(stampBefore);
       expect(builds(project.cacheDir)).toEqual(buildsBefore);
     } finally {
@@ -168,7 +160,7 @@ describe("ensureBytecode()", () => {
     try {
       saveShared(project.root, `"now " + name`, 0);
       expect(await ensureBytecode(project)).toBe(false);
-      expect(existsSync(project.cacheDir) ? builds(project.cacheDir) : []).toEqual([]);
+      expect(builds(project.cacheDir)).toEqual([]);
       await Bun.sleep(50);
       expect(await ensureBytecode(project)).toBe(true);
     } finally {
@@ -183,21 +175,21 @@ describe("ensureBytecode()", () => {
       writeFileSync(join(project.root, "a-file"), "");
       const cacheDir = join(project.root, "a-file", "cache");
       expect(await ensureBytecode({ root: project.root, cacheDir })).toBe(false);
-      expect(compiledEntries({ root: project.root, cacheDir })).toBeUndefined();
+      expect(compiledFiles({ root: project.root, cacheDir })).toBeUndefined();
     } finally {
       project.remove();
     }
   });
 
-  test("ensureBytecode() and compiledEntries() use nothing with CLUSTER_BYTECODE=off", async () => {
+  test("ensureBytecode() and compiledFiles() use nothing with CLUSTER_BYTECODE=off", async () => {
     const project = tempProject();
     try {
-      await ensureBytecode(project);
       const off = { ...project, env: { CLUSTER_BYTECODE: "off" } };
-      expect(compiledEntries(off)).toBeUndefined();
-      saveShared(project.root, "name");
       expect(await ensureBytecode(off)).toBe(false);
-      expect(builds(project.cacheDir)).toHaveLength(1);
+      expect(builds(project.cacheDir)).toEqual([]);
+      await ensureBytecode(project);
+      expect(compiledFiles(project)).toBeDefined();
+      expect(compiledFiles(off)).toBeUndefined();
     } finally {
       project.remove();
     }
@@ -205,21 +197,23 @@ describe("ensureBytecode()", () => {
 });
 
 describe("the CLI and its daemons from the bytecode cache", () => {
-  const scScript = (home: string) => readState(clusterPaths(home, "local")).processes.find((entry) => entry.role === "sc")!.argv[1];
+  const scArgv = (home: string) => readState(clusterPaths(home, "local")).processes.find((entry) => entry.role === "sc")!.argv;
 
-  test("cluster create starts the daemons from the project's fresh bytecode cache", async () => {
+  test("cluster create starts the daemons from the project's fresh bytecode cache, as its executable's sc and spu", async () => {
     const home = tempHome();
     const created = await cli(home, ["create", "--port-base", String(nextPortBase()), "--json"]);
     expect(created.exitCode).toBe(0);
-    const compiled = compiledEntries();
+    const compiled = compiledFiles();
     expect(compiled).toBeDefined();
-    expect(scScript(home)).toBe(compiled!["lib/engine/sc.ts"]);
+    expect(scArgv(home).slice(0, 2)).toEqual([compiled!.daemon, "sc"]);
+    const spu = readState(clusterPaths(home, "local")).processes.find((entry) => entry.role === "spu")!;
+    expect(spu.argv.slice(0, 2)).toEqual([compiled!.daemon, "spu"]);
   });
 
   test("cluster create with CLUSTER_BYTECODE=off starts the daemons from their sources", async () => {
     const home = tempHome();
     const created = await cli(home, ["create", "--port-base", String(nextPortBase()), "--json"], { env: { CLUSTER_BYTECODE: "off" } });
     expect(created.exitCode).toBe(0);
-    expect(scScript(home)).toBe(SOURCE_SCRIPTS.sc);
+    expect(scArgv(home).slice(0, 2)).toEqual(SOURCE_COMMANDS.sc);
   });
 });

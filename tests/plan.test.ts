@@ -12,7 +12,7 @@ import { previewPlan } from "../lib/apply.ts";
 import { planCreate, type CreateObservation } from "../lib/create.ts";
 import { planDelete, type DeleteObservation } from "../lib/delete.ts";
 import { clusterPaths } from "../lib/home.ts";
-import { SOURCE_SCRIPTS } from "../lib/launch.ts";
+import { SOURCE_COMMANDS } from "../lib/launch.ts";
 import { formatPlan, showPlan, type Plan, type ShownAction } from "../lib/plan.ts";
 import { planResume, type ResumeObservation } from "../lib/resume.ts";
 import { planShutdown, type ShutdownObservation } from "../lib/shutdown.ts";
@@ -69,7 +69,7 @@ describe("planCreate()", () => {
     claimedBy: new Map(claimed),
     firstPortBase: 19000,
     profile: { name: "dev", configPath: "/f/config" },
-    daemonScripts: SOURCE_SCRIPTS,
+    daemonCommands: SOURCE_COMMANDS,
   });
 
   test("planCreate() checks every port, saves the spec and token, seeds the SPUs, starts, records and confirms them", () => {
@@ -133,7 +133,7 @@ describe("planResume()", () => {
     interrupted: false,
     tokenExists: true,
     fluvioConfig: "/f/config",
-    daemonScripts: SOURCE_SCRIPTS,
+    daemonCommands: SOURCE_COMMANDS,
     registered,
     ...more,
   });
@@ -285,7 +285,7 @@ describe("previewPlan()", () => {
   test("previewPlan() performs the plan's checks and none of its changes", async () => {
     const { home, paths } = tempPaths();
     try {
-      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29000, profile: { name: "local", configPath: join(home, ".fluvio", "config") }, daemonScripts: SOURCE_SCRIPTS });
+      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29000, profile: { name: "local", configPath: join(home, ".fluvio", "config") }, daemonCommands: SOURCE_COMMANDS });
       const shown = await previewPlan(plan, paths);
       expect(shown.actions.slice(0, 3)).toEqual([
         { action: "check-ports", host: "127.0.0.1", ports: [29003, 29004, 29010, 29011] },
@@ -303,7 +303,7 @@ describe("previewPlan()", () => {
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(29103, "127.0.0.1", resolve));
     try {
-      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29100, profile: { name: "local", configPath: join(home, ".fluvio", "config") }, daemonScripts: SOURCE_SCRIPTS });
+      const plan = planCreate({ paths, spec: { spus: 1 }, claimedBy: new Map(), firstPortBase: 29100, profile: { name: "local", configPath: join(home, ".fluvio", "config") }, daemonCommands: SOURCE_COMMANDS });
       await expect(previewPlan(plan, paths)).rejects.toThrow("127.0.0.1:29103 (sc) already in use");
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
