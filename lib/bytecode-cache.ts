@@ -177,7 +177,7 @@ async function build(root: string, cacheDir: string): Promise<BytecodeStamp | un
         throw: false,
       }),
     ]);
-    if (!cli.success || !daemon.success || cli.metafile === undefined || daemon.metafile === undefined) {
+    if (!cli.success || !daemon.success || cli.metafile === undefined || daemon.metafile === undefined || !runs(`${outdir}/${DAEMON_OUTPUT}`)) {
       removeBuild(cacheDir, name);
       return undefined;
     }
@@ -201,6 +201,18 @@ async function build(root: string, cacheDir: string): Promise<BytecodeStamp | un
   } catch (error) {
     removeBuild(cacheDir, name);
     throw error;
+  }
+}
+
+/**
+ * Whether the daemons' executable runs here (a cache on a noexec mount would not): asked for no
+ * role, it says so and exits 2 before loading either daemon.
+ */
+function runs(executable: string): boolean {
+  try {
+    return Bun.spawnSync([executable], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 2;
+  } catch {
+    return false;
   }
 }
 

@@ -73,14 +73,21 @@ function saveSource(path: string, text: string, secondsAgo = 600): void {
   utimesSync(path, savedAt, savedAt);
 }
 
-/** A project with both entries, each printing a greeting from a shared module, in a fresh temp directory. */
+/**
+ * A project with both entries, each printing a greeting from a shared module, in a fresh temp
+ * directory. Its daemon, like lib/engine/daemon.ts, exits 2 when given no role.
+ */
 function tempProject(): { root: string; cacheDir: string; remove: () => void } {
   const root = mkdtempSync(join(tmpdir(), "cluster-bytecode-"));
   mkdirSync(join(root, "lib", "engine"), { recursive: true });
   saveShared(root, `"hello from " + name`);
   saveSource(join(root, "lib", "cli.ts"), `import { greeting } from "./shared.ts";\nexport function main(): string { return greeting("cli"); }\n`);
-  saveSource(join(root, "lib", "engine", "daemon.ts"), `import { greeting } from "../shared.ts";\nconsole.log(greeting(process.argv[2]!));\n`);
+  saveDaemon(root, `import { greeting } from "../shared.ts";\nif (!process.argv[2]) process.exit(2);\nconsole.log(greeting(process.argv[2]));\n`);
   return { root, cacheDir: join(root, "node_modules", ".cache", "cluster-bytecode"), remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+function saveDaemon(root: string, text: string): void {
+  saveSource(join(root, "lib", "engine", "daemon.ts"), text);
 }
 
 /** Saves lib/shared.ts, whose greeting both entries print, as returning `expression`. */
@@ -150,6 +157,17 @@ describe("ensureBytecode()", () => {
       expect(compiledFiles(project)).toBeUndefined();
       expect(readFileSync(join(project.cacheDir, "current.json"), "utf8")).toBe(stampBefore);
       expect(builds(project.cacheDir)).toEqual(buildsBefore);
+    } finally {
+      project.remove();
+    }
+  });
+
+  test("ensureBytecode() stamps no build whose daemons' executable does not answer as lib/engine/daemon.ts does without a role", async () => {
+    const project = tempProject();
+    try {
+      saveDaemon(project.root, `console.log("no role needed");\n`);
+      expect(await ensureBytecode(project)).toBe(false);
+      expect(builds(project.cacheDir)).toEqual([]);
     } finally {
       project.remove();
     }
