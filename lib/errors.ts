@@ -1,6 +1,6 @@
 /**
  * The two kinds of expected failure. Everything else that is thrown is a bug: the entry prints
- * its stack and exits 1. Only `cluster.ts` turns these into exit codes.
+ * its stack and exits 1. Only `lib/cli.ts` turns these into exit codes.
  */
 
 /** Bad command line: exit 2, the message says which flag or value and what to use instead. */

@@ -1,7 +1,7 @@
 /**
  * The common command lines of the everyday verbs, parsed without yargs. Loading yargs costs a
  * Bun process about 45 ms, several times the start of Bun itself, and `status` runs in shell
- * prompts and editor hooks. So `cluster.ts` first offers the command line here; anything this
+ * prompts and editor hooks. So `lib/cli.ts` first offers the command line here; anything this
  * parser is not sure of (`--help`, `--version`, an unknown or repeated flag, a short flag, a
  * positional, a value that is not plainly a value, a failed check) goes to yargs, which gives
  * exactly its usual messages and exit codes.
@@ -14,7 +14,7 @@
  */
 import type { Argv } from "yargs";
 
-/** A command module as `cluster.ts` registers it with yargs. */
+/** A command module as `lib/cli.ts` registers it with yargs. */
 export interface CommandModule {
   command: string;
   describe: string | false;
