@@ -30,6 +30,7 @@
  * runs the sources, whose stack traces name the sources' lines.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs";
+import type { HeldLock } from "./lock.ts";
 
 /** What the cache compiles: the CLI (run by `cluster.ts`) and the daemons' one entry. */
 export const CLI_ENTRY = "lib/cli.ts";
@@ -126,11 +127,16 @@ export async function ensureBytecode(options: BytecodeCacheOptions = {}): Promis
   const { root, cacheDir, env } = resolveOptions(options);
   if (env.CLUSTER_BYTECODE === "off") return false;
   if (compiledFiles(options) !== undefined) return true;
-  if (tryOrUndefined(() => mkdirSync(cacheDir, { recursive: true })) === undefined && !statFile(cacheDir)) return false;
   // Loaded only here: a run from a fresh cache needs neither before its verb.
   const [{ acquireLock }, { writeFileAtomic }] = await Promise.all([import("./lock.ts"), import("./home.ts")]);
-  const lock = tryOrUndefined(() => acquireLock(`${cacheDir}/build.lock`, { verb: "build", subject: `the bytecode cache '${cacheDir}'`, wait: true }));
-  if (lock === undefined) return false;
+  let lock: HeldLock;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    lock = acquireLock(`${cacheDir}/build.lock`, { verb: "build", subject: `the bytecode cache '${cacheDir}'`, wait: true });
+  } catch {
+    // No node_modules to build in, or one that cannot be written: the sources run.
+    return false;
+  }
   try {
     // Another command may have built it while this one waited for the lock.
     if (compiledFiles(options) !== undefined) return true;
@@ -225,14 +231,6 @@ export function leavesRoom(freeBytes: number, buildBytes: number): boolean {
 function hasRoomForBuild(cacheDir: string): boolean {
   const { bavail, bsize } = statfsSync(cacheDir);
   return leavesRoom(Number(bavail) * Number(bsize), statSync(process.execPath).size);
-}
-
-function tryOrUndefined<T>(attempt: () => T): T | undefined {
-  try {
-    return attempt();
-  } catch {
-    return undefined;
-  }
 }
 
 function resolveOptions(options: BytecodeCacheOptions): Required<BytecodeCacheOptions> {
