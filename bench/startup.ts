@@ -57,9 +57,10 @@ function parseOptions(): { runs: number; checkouts: Checkout[] } {
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got '${values.runs}'`);
   const checkouts = [{ label: "this checkout", cli: CLI }];
   if (values.against !== undefined) {
-    const cli = join(resolve(values.against), "cluster.ts");
+    const dir = resolve(values.against);
+    const cli = join(dir, "cluster.ts");
     if (!Bun.file(cli).size) throw new Error(`--against needs a checkout of this project: there is no '${cli}'`);
-    checkouts.push({ label: basename(resolve(values.against)), cli });
+    checkouts.push({ label: basename(dir), cli });
   }
   return { runs, checkouts };
 }
