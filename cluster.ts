@@ -5,7 +5,7 @@
  *
  * NOTE: this file imports nothing else: whatever it imported would be compiled anew on every run.
  */
-import { compiledFiles, ensureBytecode } from "./lib/bytecode-cache.ts";
+import { compiledFiles, ensureBytecode } from "./lib/startup/bytecode-cache.ts";
 
 type Cli = typeof import("./lib/cli.ts");
 

@@ -10,9 +10,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clusterPaths } from "../lib/home.ts";
-import { readSavedSpec, readState } from "../lib/state.ts";
-import { adminTarget, listPartitions, produceBatch, type RunningCluster } from "../lib/admin.ts";
+import { clusterPaths } from "../lib/cluster/home.ts";
+import { readSavedSpec, readState } from "../lib/cluster/state.ts";
+import { adminTarget, listPartitions, produceBatch, type RunningCluster } from "../lib/fluvio/admin.ts";
 
 const TRIALS = Number(process.argv[2] ?? 5);
 /** A port block of the failover tests' range (26000-31900) that tests leave alone. */

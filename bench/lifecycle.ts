@@ -23,9 +23,9 @@ import { connect } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { clusterPaths } from "../lib/home.ts";
-import { isAlive, readStartTime, signalProcess, waitForExit, type ProcessRecord } from "../lib/procs.ts";
-import { readState } from "../lib/state.ts";
+import { clusterPaths } from "../lib/cluster/home.ts";
+import { isAlive, readStartTime, signalProcess, waitForExit, type ProcessRecord } from "../lib/base/procs.ts";
+import { readState } from "../lib/cluster/state.ts";
 import { cleanUpStarted, removeHome, runCleaningUp, startedSet } from "./started.ts";
 
 const CLI = new URL("../cluster.ts", import.meta.url).pathname;

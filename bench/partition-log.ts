@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FRAME_HEADER_BYTES, openPartitionLog } from "../lib/engine/storage/partition-log";
+import { FRAME_HEADER_BYTES, openPartitionLog } from "../lib/engine/storage/partition-log.ts";
 
 const RECORDS = 1_000_000;
 const VALUE_BYTES = 100;

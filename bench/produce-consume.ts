@@ -14,7 +14,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isAlive, readStartTime, stopProcesses, type ProcessRecord } from "../lib/procs.ts";
+import { isAlive, readStartTime, stopProcesses, type ProcessRecord } from "../lib/base/procs.ts";
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const VALUE_BYTES = 100;

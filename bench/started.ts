@@ -5,9 +5,9 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { clusterPaths } from "../lib/home.ts";
-import { signalProcess } from "../lib/procs.ts";
-import { readState } from "../lib/state.ts";
+import { clusterPaths } from "../lib/cluster/home.ts";
+import { signalProcess } from "../lib/base/procs.ts";
+import { readState } from "../lib/cluster/state.ts";
 
 const CLI = join(import.meta.dir, "..", "cluster.ts");
 

@@ -9,28 +9,28 @@
  * with positionals or subcommands.
  */
 import packageJson from "../package.json" with { type: "json" };
-import { ClusterError, UsageError } from "./errors.ts";
-import { fastArgv, type CommandModule, type ParsedArgv } from "./fast-argv.ts";
-import { GLOBAL_OPTIONS } from "./output.ts";
+import { ClusterError, UsageError } from "./base/errors.ts";
+import { fastArgv, type CommandModule, type ParsedArgv } from "./startup/fast-argv.ts";
+import { GLOBAL_OPTIONS } from "./terminal/output.ts";
 
 const SCRIPT_NAME = "cluster";
 
 /** Every verb, in the order `cluster --help` lists them, each loaded only when needed. */
 const COMMANDS: { verb: string; load: () => Promise<CommandModule> }[] = [
-  { verb: "create", load: async () => (await import("./create.ts")).createCommand },
-  { verb: "shutdown", load: async () => (await import("./shutdown.ts")).shutdownCommand },
-  { verb: "resume", load: async () => (await import("./resume.ts")).resumeCommand },
-  { verb: "delete", load: async () => (await import("./delete.ts")).deleteCommand },
-  { verb: "status", load: async () => (await import("./status.ts")).statusCommand },
-  { verb: "list", load: async () => (await import("./list.ts")).listCommand },
-  { verb: "spu", load: async () => (await import("./spu.ts")).spuCommand },
-  { verb: "topic", load: async () => (await import("./topic.ts")).topicCommand },
-  { verb: "produce", load: async () => (await import("./produce.ts")).produceCommand },
-  { verb: "consume", load: async () => (await import("./consume.ts")).consumeCommand },
-  { verb: "logs", load: async () => (await import("./logs.ts")).logsCommand },
-  { verb: "diagnostics", load: async () => (await import("./diagnostics.ts")).diagnosticsCommand },
-  { verb: "completion", load: async () => (await import("./completion.ts")).completionCommand },
-  { verb: "__complete", load: async () => (await import("./completion.ts")).completeCommand },
+  { verb: "create", load: async () => (await import("./commands/create.ts")).createCommand },
+  { verb: "shutdown", load: async () => (await import("./commands/shutdown.ts")).shutdownCommand },
+  { verb: "resume", load: async () => (await import("./commands/resume.ts")).resumeCommand },
+  { verb: "delete", load: async () => (await import("./commands/delete.ts")).deleteCommand },
+  { verb: "status", load: async () => (await import("./commands/status.ts")).statusCommand },
+  { verb: "list", load: async () => (await import("./commands/list.ts")).listCommand },
+  { verb: "spu", load: async () => (await import("./commands/spu.ts")).spuCommand },
+  { verb: "topic", load: async () => (await import("./commands/topic.ts")).topicCommand },
+  { verb: "produce", load: async () => (await import("./commands/produce.ts")).produceCommand },
+  { verb: "consume", load: async () => (await import("./commands/consume.ts")).consumeCommand },
+  { verb: "logs", load: async () => (await import("./commands/logs.ts")).logsCommand },
+  { verb: "diagnostics", load: async () => (await import("./commands/diagnostics.ts")).diagnosticsCommand },
+  { verb: "completion", load: async () => (await import("./commands/completion.ts")).completionCommand },
+  { verb: "__complete", load: async () => (await import("./commands/completion.ts")).completeCommand },
 ];
 
 /** Runs the CLI on `args` and resolves to the exit code. */
@@ -62,7 +62,7 @@ async function parseFast(args: string[]): Promise<{ command: CommandModule; argv
 export async function createParser(args: string[], run: (command: CommandModule, argv: ParsedArgv) => Promise<void>) {
   const [{ default: yargs }, { closestFlag }, commands] = await Promise.all([
     import("yargs"),
-    import("./completion.ts"),
+    import("./commands/completion.ts"),
     Promise.all(COMMANDS.map((entry) => entry.load())),
   ]);
   /** "Unknown argument: spsu" becomes "Unknown argument: spsu (did you mean --spus?)". */

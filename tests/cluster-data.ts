@@ -3,11 +3,11 @@
  * that must succeed, polling `status`, and reading a stopped SPU's partition log from disk.
  */
 import { join } from "node:path";
-import { clusterPaths } from "../lib/home.ts";
+import { clusterPaths } from "../lib/cluster/home.ts";
 import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
 import { readStoredRecord } from "../lib/engine/wire/fluvio/stored-records.ts";
-import { adminTarget, type PartitionLeader, type RunningCluster } from "../lib/admin.ts";
-import { readSavedSpec } from "../lib/state.ts";
+import { adminTarget, type PartitionLeader, type RunningCluster } from "../lib/fluvio/admin.ts";
+import { readSavedSpec } from "../lib/cluster/state.ts";
 import { cli } from "./helpers.ts";
 
 /** Runs `cluster ...args` in `home`; throws with its output unless it exits 0. */

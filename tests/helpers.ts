@@ -7,9 +7,9 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clusterPaths } from "../lib/home.ts";
-import { stopProcesses } from "../lib/procs.ts";
-import { readState, type ProcessEntry } from "../lib/state.ts";
+import { clusterPaths } from "../lib/cluster/home.ts";
+import { stopProcesses } from "../lib/base/procs.ts";
+import { readState, type ProcessEntry } from "../lib/cluster/state.ts";
 
 export const CLI = join(import.meta.dir, "..", "cluster.ts");
 const homes: string[] = [];

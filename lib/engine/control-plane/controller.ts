@@ -13,7 +13,7 @@
  * their leaderships; after that, an SPU that never came back is replaced like one that left.
  */
 import { log } from "../daemon/log.ts";
-import type { IsrChange, ReplicaReport, SpuAssignment } from "../replica-info.ts";
+import type { IsrChange, ReplicaReport, SpuAssignment } from "../model/replica-info.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject, type TopicObject } from "./store.ts";
 import { AdminRefusal, TopicRegistry, type PartitionView } from "./topic-registry.ts";
 

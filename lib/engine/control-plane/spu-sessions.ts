@@ -6,7 +6,7 @@
  */
 import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
-import type { SpuAssignment } from "../replica-info.ts";
+import type { SpuAssignment } from "../model/replica-info.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import { listenLinks, type Link } from "../wire/link.ts";

@@ -11,8 +11,8 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ClusterError } from "../../errors.ts";
-import { ensureDir, readYamlFile, removePath, writeYamlAtomic } from "../../home.ts";
+import { ClusterError } from "../../base/errors.ts";
+import { ensureDir, readYamlFile, removePath, writeYamlAtomic } from "../../cluster/home.ts";
 import type { PartitionView } from "./topic-registry.ts";
 
 export type Kind = "SPU" | "Topic" | "Partition";

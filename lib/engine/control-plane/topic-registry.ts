@@ -12,9 +12,9 @@
 import { assignReplicas } from "./assignment.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { electLeader } from "./election.ts";
-import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../replica-info.ts";
+import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
-import { partitionName, topicNameProblem } from "../topic-name.ts";
+import { partitionName, topicNameProblem } from "../model/topic-name.ts";
 
 /** Most partitions a topic may have. */
 const MAX_PARTITIONS = 1000;

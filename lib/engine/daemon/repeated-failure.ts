@@ -4,7 +4,7 @@
  * then at most once per interval with a count, and once when it works again. Without this a
  * follower retried every few milliseconds, a log line each time, onto the disk that was full.
  */
-import { Backoff } from "../wire/backoff.ts";
+import { Backoff } from "../../base/backoff.ts";
 import { log as daemonLog } from "./log.ts";
 
 export interface RepeatedFailureOptions {

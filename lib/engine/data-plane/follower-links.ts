@@ -5,7 +5,7 @@
  * the link; the follower reconnects and asks again.
  */
 import { log } from "../daemon/log.ts";
-import type { FetchResult } from "../replica-info.ts";
+import type { FetchResult } from "../model/replica-info.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import type { Link } from "../wire/link.ts";

@@ -15,14 +15,14 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ensureDir, removePath, writeFileAtomic } from "../../home.ts";
+import { ensureDir, removePath, writeFileAtomic } from "../../cluster/home.ts";
 import type { FollowerFetcher } from "./follower-fetcher.ts";
 import { log } from "../daemon/log.ts";
 import { REPORT_INTERVAL_MS } from "../wire/protocol.ts";
-import { replicaKey, type IsrChange, type ReplicaAssignmentInfo, type ReplicaReport, type SpuAssignment } from "../replica-info.ts";
+import { replicaKey, type IsrChange, type ReplicaAssignmentInfo, type ReplicaReport, type SpuAssignment } from "../model/replica-info.ts";
 import type { Replica } from "./replica.ts";
 import { decideMarker, MARKER_FILE, readMarker } from "./replica-marker.ts";
-import { partitionName } from "../topic-name.ts";
+import { partitionName } from "../model/topic-name.ts";
 
 /** How often leaders look for followers that lag. */
 const ISR_CHECK_INTERVAL_MS = 250;

@@ -22,11 +22,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../home.ts";
+import { writeFileAtomic } from "../../cluster/home.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
 import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
 import { FRAME_HEADER_BYTES, firstFrames, openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";
-import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../replica-info.ts";
+import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 

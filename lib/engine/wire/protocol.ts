@@ -25,7 +25,7 @@
  */
 
 import type { EpochEntry } from "../storage/leader-epochs.ts";
-import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../replica-info.ts";
+import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../model/replica-info.ts";
 
 /**
  * How often at most an SPU reports its replicas' offsets to the SC. Shorter than a CLI's

@@ -1,0 +1,200 @@
+/**
+ * What a cluster's processes are (the components of a saved spec, each with its argv, ports
+ * and log file), which of them are missing, and the one function that starts them.
+ * `create` and `resume` share it: a resume relaunches exactly the saved spec.
+ */
+import { compiledFiles } from "../startup/bytecode-cache.ts";
+import { ClusterError } from "../base/errors.ts";
+import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
+import { pollUntil } from "../base/poll-until.ts";
+import { findBusyPorts, isAlive, startDetached, stopProcesses } from "../base/procs.ts";
+import type { ResolvedSpec } from "./spec.ts";
+import type { ProcessEntry, Role } from "./state.ts";
+
+/** One process of a cluster, as the saved spec defines it. */
+export interface Component {
+  role: Role;
+  id: number | null;
+  /** "sc" or "spu-<id>", also the log file's name. */
+  name: string;
+  argv: string[];
+  ports: number[];
+  logFile: string;
+}
+
+const PORT_WAIT_MS = 500;
+const PORT_RETRY_MS = 100;
+
+/** How each daemon is run: the start of its argv, before its options. */
+export interface DaemonCommands {
+  sc: string[];
+  spu: string[];
+}
+
+/** The daemons run from their sources by this Bun. */
+export const SOURCE_COMMANDS: DaemonCommands = {
+  sc: [process.execPath, new URL("../engine/sc.ts", import.meta.url).pathname],
+  spu: [process.execPath, new URL("../engine/spu.ts", import.meta.url).pathname],
+};
+
+/** The daemons' executable in the bytecode cache (lib/bytecode-cache.ts) when it is fresh, else their sources. */
+export function daemonCommands(): DaemonCommands {
+  const compiled = compiledFiles();
+  return compiled ? { sc: [compiled.daemon, "sc"], spu: [compiled.daemon, "spu"] } : SOURCE_COMMANDS;
+}
+
+/**
+ * Every process of the saved spec, the SC first; each gets the token file's path, never the
+ * token. Each daemon runs as `commands` says (only what is started depends on it).
+ */
+export function planComponents(spec: ResolvedSpec, paths: ClusterPaths, commands: DaemonCommands = SOURCE_COMMANDS): Component[] {
+  const address = (port: number) => `${spec.host}:${port}`;
+  const sc: Component = {
+    role: "sc",
+    id: null,
+    name: "sc",
+    argv: [
+      ...commands.sc,
+      "--await-record",
+      "--token-file",
+      paths.token,
+      "--metadata",
+      spec.metadataDir,
+      "--public",
+      address(spec.sc.publicPort),
+      "--private",
+      address(spec.sc.privatePort),
+    ],
+    ports: [spec.sc.publicPort, spec.sc.privatePort],
+    logFile: logFileOf(paths, "sc"),
+  };
+  const spus = spec.spus.map(
+    (spu): Component => ({
+      role: "spu",
+      id: spu.id,
+      name: `spu-${spu.id}`,
+      argv: [
+        ...commands.spu,
+        "--await-record",
+        "--token-file",
+        paths.token,
+        "--id",
+        String(spu.id),
+        "--public",
+        address(spu.publicPort),
+        "--private",
+        address(spu.privatePort),
+        "--sc",
+        address(spec.sc.privatePort),
+        "--data",
+        spu.dataDir,
+      ],
+      ports: [spu.publicPort, spu.privatePort],
+      logFile: logFileOf(paths, `spu-${spu.id}`),
+    }),
+  );
+  return [sc, ...spus];
+}
+
+/** The recorded process of `component`, if `state` has one. */
+export function findEntry(entries: ProcessEntry[], component: Pick<Component, "role" | "id">): ProcessEntry | undefined {
+  return entries.find((entry) => entry.role === component.role && entry.id === component.id);
+}
+
+/** The components with no live process among `entries` (`alive` says which entries still run). */
+export function missingComponents(
+  components: Component[],
+  entries: ProcessEntry[],
+  alive: (entry: ProcessEntry) => boolean,
+): Component[] {
+  return components.filter((component) => {
+    const entry = findEntry(entries, component);
+    return entry === undefined || !alive(entry);
+  });
+}
+
+/** Throws PORT_IN_USE naming every port of `components` that something already holds. */
+export async function ensurePortsFree(host: string, components: Component[], clusterName: string): Promise<void> {
+  let busy = components.flatMap((component) => component.ports);
+  // NOTE: a daemon whose starter was killed before recording it exits on its own within
+  // milliseconds (see lib/engine/adoption.ts); give such a port a moment before calling it taken.
+  await pollUntil(async () => {
+    busy = await findBusyPorts(host, busy);
+    return busy.length === 0 ? busy : undefined;
+  }, { timeoutMs: PORT_WAIT_MS, firstPauseMs: PORT_RETRY_MS });
+  if (busy.length === 0) return;
+  const owners = busy.map((port) => {
+    const owner = components.find((component) => component.ports.includes(port))!;
+    return `${host}:${port} (${owner.name})`;
+  });
+  throw new ClusterError("PORT_IN_USE", `port${busy.length > 1 ? "s" : ""} ${owners.join(", ")} already in use`, {
+    hint: `stop whatever listens there, or create the cluster with another --port-base ('cluster delete --name ${clusterName}' first if it exists)`,
+  });
+}
+
+/**
+ * Starts `components` detached, all at once (SPUs retry until the SC listens). The caller
+ * saves the returned entries in `state.yaml` and then calls `confirmRecorded()`; until then
+ * each process is ready to exit by itself should this command die.
+ */
+export function startComponents(
+  components: Component[],
+  paths: ClusterPaths,
+): { entries: ProcessEntry[]; confirmRecorded(): void } {
+  ensureDir(paths.logs);
+  // NOTE: made here, not by the SPUs: an SPU makes only its own directory in it, so one that
+  // outlives a `delete` (a killed create's, exiting by itself) cannot bring the cluster back.
+  ensureDir(paths.data);
+  const started = components.map((component) => ({
+    component,
+    process: startDetached(component.argv, { logFile: component.logFile }),
+  }));
+  return {
+    entries: started.map(({ component, process }) => ({
+      role: component.role,
+      id: component.id,
+      ports: component.ports,
+      ...process.record,
+    })),
+    confirmRecorded: () => started.forEach(({ process }) => process.confirmRecorded()),
+  };
+}
+
+/** The component name of a recorded process: "sc" or "spu-<id>". */
+export function componentName(entry: Pick<ProcessEntry, "role" | "id">): string {
+  return entry.role === "sc" ? "sc" : `spu-${entry.id}`;
+}
+
+/** The order in which processes are stopped: SPUs first, then the SC. */
+export function stopOrder(entries: ProcessEntry[]): ProcessEntry[] {
+  return [...entries.filter((entry) => entry.role === "spu"), ...entries.filter((entry) => entry.role === "sc")];
+}
+
+/** The entries of `entries` whose process still runs. */
+export function liveEntries(entries: ProcessEntry[]): ProcessEntry[] {
+  return entries.filter(isAlive);
+}
+
+/**
+ * Stops recorded processes in Fluvio's order, SPUs first and then the SC (so SPUs never see
+ * their controller vanish first). Throws STOP_FAILED if any survives SIGKILL.
+ */
+export async function stopEntries(entries: ProcessEntry[], options: { graceMs: number; clusterName: string }) {
+  const spus = await stopProcesses(
+    entries.filter((entry) => entry.role === "spu"),
+    options,
+  );
+  const sc = await stopProcesses(
+    entries.filter((entry) => entry.role === "sc"),
+    options,
+  );
+  const survivors = [...spus.survivors, ...sc.survivors];
+  if (survivors.length > 0) {
+    throw new ClusterError(
+      "STOP_FAILED",
+      `pid${survivors.length > 1 ? "s" : ""} ${survivors.map((entry) => entry.pid).join(", ")} of cluster '${options.clusterName}' survived SIGKILL`,
+      { hint: "check them with 'ps' (a process in uninterruptible I/O exits when the I/O ends), then run the command again" },
+    );
+  }
+  return { killed: [...spus.killed, ...sc.killed] as ProcessEntry[] };
+}

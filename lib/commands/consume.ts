@@ -1,0 +1,244 @@
+/**
+ * `cluster consume TOPIC`: the records of one partition from its leader, one value per line.
+ * Reads go up to the high watermark only, so a printed record is one every in-sync replica
+ * holds. Records come through one Fluvio StreamFetch at a time (admin.ts RecordStream); `-d`
+ * stops at the end of the log as it was when consuming began (the leader's FetchOffsets); without
+ * it the stream waits for new records. When the leader fails or steps down, or sends nothing
+ * while the SC names another leader (a hung one), reading goes on from the next offset at the
+ * partition's new leader (withLeader). A reader that goes away (`consume T | head -1`) ends it
+ * with exit 0, as it ends `cat`.
+ */
+import type { Argv } from "yargs";
+import { partitionLeader, partitionOffsets, RecordStream, topicLeaders, type PartitionLeader, type RunningCluster } from "../fluvio/admin.ts";
+import { ClusterError, UsageError } from "../base/errors.ts";
+import { locateCluster } from "../cluster/locate.ts";
+import { withLeader } from "../fluvio/with-leader.ts";
+import { clusterOptions, timeoutOption, type CommonArgs } from "../terminal/output.ts";
+
+/** Most bytes of records the leader sends in one stream answer. */
+const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
+/** How long a stream may send nothing before the SC is asked whether its leader still leads. */
+const QUIET_STREAM_MS = 6_000;
+/** How long a read may wait for its partition's leader by default. */
+const DEFAULT_TIMEOUT_S = 30;
+
+/** Options of {@link consumeRecords}. */
+export interface ConsumeOptions {
+  home?: string;
+  name?: string;
+  topic: string;
+  /** Default 0. */
+  partition?: number;
+  /** Start offset: a number, "beginning", or "end" (the default: only new records). */
+  from?: number | "beginning" | "end";
+  /** Stop at the end of the log (as of the first read) instead of waiting for more. */
+  stopAtEnd?: boolean;
+  signal?: AbortSignal;
+  /** How long a read keeps retrying while the partition's leader is unreachable or moving (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** Records read in one request: their values, and the offset of the first. */
+export interface ConsumedBatch {
+  offset: number;
+  values: Uint8Array[];
+}
+
+/** Yields batches of records in offset order; ends at the end of the log with `stopAtEnd`, else when `signal` aborts. */
+export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<ConsumedBatch> {
+  const cluster = locateCluster(options, "run");
+  const partition = options.partition ?? 0;
+  let leader = await partitionLeader(cluster, options.topic, partition);
+  const from = options.from ?? "end";
+  let offset: number | undefined = from === "beginning" ? 0 : from === "end" ? undefined : from;
+  let end: number | undefined;
+  const reader = new StreamReader(cluster, options.topic);
+  try {
+    while (!options.signal?.aborted) {
+      const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false };
+      const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
+      const answer = await withLeader(following, (current) => reader.read(current, request)).catch((error) => {
+        if (options.signal?.aborted) return { value: { values: [], nextOffset: offset ?? 0, end: end ?? 0 }, leader };
+        throw error;
+      });
+      leader = answer.leader;
+      const { values, nextOffset } = answer.value;
+      end ??= answer.value.end;
+      if (values.length > 0) yield { offset: nextOffset - values.length, values };
+      offset = nextOffset;
+      if (options.stopAtEnd && offset >= end) return;
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * Reads a partition through one StreamFetch at a time: opened at the leader at the offset
+ * asked for (a moved leader or a new offset opens another), each read the next answer.
+ */
+class StreamReader {
+  readonly #cluster: RunningCluster;
+  readonly #topic: string;
+  #stream: { leader: PartitionLeader; offset: number; records: RecordStream } | undefined;
+
+  constructor(cluster: RunningCluster, topic: string) {
+    this.#cluster = cluster;
+    this.#topic = topic;
+  }
+
+  /**
+   * The records from `offset` (the partition's end when undefined), and where the log ended when
+   * reading began (`end`): found now if not given. With `stopAtEnd` an offset beyond that end
+   * is OFFSET_OUT_OF_RANGE, and reading stops there.
+   */
+  async read(
+    leader: PartitionLeader,
+    request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean },
+  ): Promise<{ values: Uint8Array[]; nextOffset: number; end: number }> {
+    let { offset, end } = request;
+    if (offset === undefined || end === undefined || this.#stream?.leader !== leader) {
+      const offsets = await partitionOffsets(this.#cluster, this.#topic, leader);
+      end ??= offsets.highWatermark;
+      offset ??= offsets.highWatermark;
+      if (offset < offsets.start || (request.stopAtEnd && offset > end)) {
+        throw new ClusterError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside partition ${leader.partition} of '${this.#topic}' (offsets ${offsets.start} to ${end})`, {
+          hint: `pass an --offset within that range, -B to read from the beginning, or neither to read new records only`,
+        });
+      }
+    }
+    if (request.stopAtEnd && offset >= end) return { values: [], nextOffset: offset, end };
+    if (!this.#stream || this.#stream.leader !== leader || this.#stream.offset !== offset) {
+      this.close();
+      this.#stream = { leader, offset, records: await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES) };
+    }
+    const answer = await this.#stream.records.next(QUIET_STREAM_MS).catch((error) => {
+      this.close();
+      throw error;
+    });
+    if (!answer) {
+      // A leader that sends nothing may be one the SC has replaced (a hung SPU): ask where it is now.
+      const now = (await topicLeaders(this.#cluster, this.#topic)).find((entry) => entry.partition === leader.partition);
+      if (now && now.leader !== leader.leader) {
+        this.close();
+        throw new ClusterError("NOT_LEADER", `SPU ${leader.leader} no longer leads partition ${leader.partition} of '${this.#topic}'`);
+      }
+      return { values: [], nextOffset: offset, end };
+    }
+    this.#stream.offset = answer.nextOffset;
+    return { values: answer.values, nextOffset: answer.nextOffset, end };
+  }
+
+  close(): void {
+    this.#stream?.records.close();
+    this.#stream = undefined;
+  }
+}
+
+/** Every record from the start offset to the end of the log (`stopAtEnd` implied). */
+export async function consumeToEnd(options: Omit<ConsumeOptions, "stopAtEnd">): Promise<{ topic: string; partition: number; records: { offset: number; value: string }[] }> {
+  const records: { offset: number; value: string }[] = [];
+  for await (const batch of consumeRecords({ ...options, stopAtEnd: true })) {
+    batch.values.forEach((value, index) => records.push({ offset: batch.offset + index, value: Buffer.from(value).toString("utf8") }));
+  }
+  return { topic: options.topic, partition: options.partition ?? 0, records };
+}
+
+/**
+ * Writes `values` as lines in one write, waiting when the pipe is full until it drains or
+ * `closed` aborts (stdout failed: its reader went away, and no `drain` will ever come).
+ */
+async function writeLines(values: Uint8Array[], closed: AbortSignal): Promise<void> {
+  let total = 0;
+  for (const value of values) total += value.byteLength + 1;
+  const out = Buffer.allocUnsafe(total);
+  let position = 0;
+  for (const value of values) {
+    out.set(value, position);
+    out[position + value.byteLength] = 10;
+    position += value.byteLength + 1;
+  }
+  if (closed.aborted || process.stdout.write(out)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.stdout.off("drain", done);
+      closed.removeEventListener("abort", done);
+      resolve();
+    };
+    process.stdout.once("drain", done);
+    closed.addEventListener("abort", done, { once: true });
+  });
+}
+
+interface ConsumeArgs extends CommonArgs {
+  topic: string;
+  partition: number;
+  fromBeginning?: boolean;
+  offset?: number;
+  disableContinuous?: boolean;
+  timeout: number;
+}
+
+/** The `consume` command module: values to stdout as they arrive (or one JSON document with `--json -d`). */
+export const consumeCommand = {
+  command: "consume <topic>",
+  describe: "Print the records of a partition, one value per line",
+  builder: (yargs: Argv) =>
+    timeoutOption(clusterOptions(yargs), "Seconds a read keeps retrying while the partition's leader is unreachable or moving", DEFAULT_TIMEOUT_S)
+      .positional("topic", { type: "string", demandOption: true, describe: "Topic to read" })
+      .option("from-beginning", { alias: "B", type: "boolean", describe: "Start at the first record (default: only new records)" })
+      .option("offset", { type: "number", describe: "Start at this offset" })
+      .option("disable-continuous", { alias: "d", type: "boolean", describe: "Exit at the end of the log instead of waiting for records" })
+      .option("partition", { type: "number", default: 0, describe: "Partition to read" })
+      .conflicts("from-beginning", "offset")
+      .check((argv) => {
+        for (const flag of ["offset", "partition"] as const) {
+          const value = argv[flag];
+          if (value !== undefined && !(Number.isInteger(value) && (value as number) >= 0)) {
+            throw new UsageError(`--${flag} must be a non-negative integer, not '${value}'`);
+          }
+        }
+        if (argv.json && !argv.disableContinuous) throw new UsageError("--json prints one document, so it needs -d (stop at the end of the log)");
+        return true;
+      })
+      .example("$0 consume orders -B -d", "every record of 'orders' partition 0, then exit"),
+  handler: async (argv: ConsumeArgs): Promise<number> => {
+    const options: ConsumeOptions = {
+      home: argv.home,
+      name: argv.name,
+      topic: argv.topic,
+      partition: argv.partition,
+      from: argv.offset ?? (argv.fromBeginning ? "beginning" : "end"),
+      timeoutMs: argv.timeout * 1000,
+    };
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify(await consumeToEnd(options), null, 2)}\n`);
+      return 0;
+    }
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    // NOTE: stdout reports a reader that went away (EPIPE) as an 'error' event, once, on the
+    // write after it left; a closed stdout also ends consuming, so `consume T | head -1` ends.
+    const closed = new AbortController();
+    const onOutputError = (error: Error) => {
+      closed.abort(error);
+      stop.abort();
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    process.stdout.on("error", onOutputError);
+    try {
+      for await (const batch of consumeRecords({ ...options, stopAtEnd: argv.disableContinuous, signal: stop.signal })) {
+        await writeLines(batch.values, closed.signal);
+        if (closed.signal.aborted) break;
+      }
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.stdout.off("error", onOutputError);
+    }
+    // Like `cat | head`: a reader that stopped reading is the end of the output, not a failure.
+    if (closed.signal.aborted && (closed.signal.reason as NodeJS.ErrnoException).code !== "EPIPE") throw closed.signal.reason;
+    return 0;
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * What the two planes say about a replica: the control plane assigns it (leader, epoch,
+ * in-sync set) and the data plane reports its offsets. The internal links carry both
+ * (wire/protocol.ts), but they are the engine's own terms, not a wire format.
+ */
+import type { EpochEntry } from "../storage/leader-epochs.ts";
+
+/** One replica as the SC assigns it to an SPU. */
+export interface ReplicaAssignmentInfo {
+  topic: string;
+  topicId: string;
+  partition: number;
+  replicas: number[];
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** One replica's offsets as its SPU reports them. */
+export interface ReplicaReport {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  isLeader: boolean;
+  endOffset: number;
+  highWatermark: number;
+}
+
+/** A leader asks the control plane to record this in-sync set (refused unless it leads at that epoch). */
+export interface IsrChange {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** Where an SPU's followers reach it. */
+export interface SpuPrivateEndpoint {
+  id: number;
+  host: string;
+  privatePort: number;
+}
+
+/** Everything one SPU holds: each replica's assignment, and every SPU's private endpoint (to reach leaders). */
+export interface SpuAssignment {
+  spus: SpuPrivateEndpoint[];
+  replicas: ReplicaAssignmentInfo[];
+}
+
+/** A follower's fetch from its leader: records from `offset`, which also acknowledges everything before it. */
+export interface FollowerFetch {
+  replicaId: number;
+  leaderEpoch: number;
+  offset: number;
+  maxBytes: number;
+  waitMs: number;
+  /** The follower's leader-epoch history for the records below `offset`. */
+  epochs: EpochEntry[];
+}
+
+/** Why a fetch gets no records: the follower waits for a new assignment, or (DIVERGING) truncates to `truncateTo`. */
+export type FetchRefusal = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE" | "DIVERGING";
+
+/** The leader's answer to a fetch. */
+export interface FetchResult {
+  endOffset: number;
+  highWatermark: number;
+  /** The leader's leader-epoch history. */
+  epochs: EpochEntry[];
+  /** Records from the fetch offset, as log frames (empty when refused or when none came in time). */
+  records: Uint8Array;
+  refusal?: FetchRefusal;
+  /** With DIVERGING: where the follower's log leaves the leader's. */
+  truncateTo?: number;
+}
+
+/** "topic/partition", the key of a replica in maps. */
+export function replicaKey(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
+}

@@ -1,0 +1,97 @@
+/**
+ * The controller's objects in Fluvio's shapes (metadata.ts): what the SC's public port lists
+ * and watches. An SPU's ingress is its host as an IP (or a hostname when it is not one), so a
+ * Fluvio client finds each partition leader's public port; a partition's status carries the
+ * leader's high watermark and end offset, its in-sync followers (`replicas`, with offsets the
+ * SC does not track: -1) and their count with the leader (`lsr`).
+ */
+import type { SpuView } from "../control-plane/controller.ts";
+import type { SpuObject, TopicObject } from "../control-plane/store.ts";
+import type { PartitionView } from "../control-plane/topic-registry.ts";
+import {
+  PARTITION_SIZE_NOT_SUPPORTED,
+  type CustomSpuMetadata,
+  type IngressAddr,
+  type PartitionMetadata,
+  type PartitionResolution,
+  type SpuMetadata,
+  type TopicMetadata,
+} from "../wire/fluvio/metadata.ts";
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+function ingressOf(host: string): IngressAddr {
+  return IPV4.test(host) || host.includes(":") ? { hostname: null, ip: host } : { hostname: host, ip: null };
+}
+
+function customSpec(spu: SpuObject) {
+  const host = spu.spec.publicEndpoint.ingress[0]?.hostname ?? spu.spec.privateEndpoint.host;
+  return {
+    id: spu.spec.spuId,
+    publicEndpoint: { port: spu.spec.publicEndpoint.port, ingress: [ingressOf(host)], encryption: "PLAINTEXT" as const },
+    privateEndpoint: { port: spu.spec.privateEndpoint.port, host: spu.spec.privateEndpoint.host, encryption: "PLAINTEXT" as const },
+    rack: spu.spec.rack,
+    publicEndpointLocal: null,
+  };
+}
+
+export function spuMetadata(spu: SpuView): SpuMetadata {
+  return { name: spu.name, spec: { ...customSpec(spu), spuType: "Custom" }, status: { resolution: spu.status.resolution } };
+}
+
+export function customSpuMetadata(spu: SpuView): CustomSpuMetadata {
+  return { name: spu.name, spec: customSpec(spu), status: { resolution: spu.status.resolution } };
+}
+
+export function topicMetadata(topic: TopicObject, partitions: PartitionView[]): TopicMetadata {
+  return {
+    name: topic.name,
+    spec: {
+      replicas: { type: "Computed", partitions: topic.spec.partitions, replicationFactor: topic.spec.replicationFactor, ignoreRackAssignment: false },
+      cleanupPolicy: null,
+      storage: null,
+      compressionType: "Any",
+      deduplication: null,
+      system: false,
+    },
+    status: {
+      resolution: "Provisioned",
+      replicaMap: new Map(partitions.map((partition) => [partition.partition, partition.replicas])),
+      mirrorMap: new Map(),
+      reason: "",
+    },
+  };
+}
+
+function partitionResolution(partition: PartitionView): PartitionResolution {
+  if (partition.online) return "Online";
+  if (partition.leaderless) return "LeaderOffline";
+  if (partition.electionPending) return "ElectionLeaderFound";
+  return "Offline";
+}
+
+export function partitionMetadata(partition: PartitionView): PartitionMetadata {
+  const followers = partition.isr.filter((id) => id !== partition.leader);
+  return {
+    name: `${partition.topic}-${partition.partition}`,
+    spec: {
+      leader: partition.leader,
+      replicas: partition.replicas,
+      cleanupPolicy: null,
+      storage: null,
+      compressionType: "Any",
+      deduplication: null,
+      system: false,
+      mirror: null,
+    },
+    status: {
+      resolution: partitionResolution(partition),
+      leader: { spu: partition.leader, hw: partition.highWatermark ?? -1, leo: partition.endOffset ?? -1 },
+      lsr: partition.isr.length,
+      replicas: followers.map((spu) => ({ spu, hw: -1, leo: -1 })),
+      size: PARTITION_SIZE_NOT_SUPPORTED,
+      isBeingDeleted: false,
+      baseOffset: 0,
+    },
+  };
+}

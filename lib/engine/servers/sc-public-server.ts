@@ -1,0 +1,228 @@
+/**
+ * The SC's public port in Fluvio's protocol: ApiVersions, then the object API (List, Watch,
+ * Create, Delete) for Topic, Partition, SPU and CustomSpu, served from the controller. A Watch
+ * is answered at once with a snapshot of every object of its type and again after every change
+ * of that type (coalesced over WATCH_COALESCE_MS), under its correlation id.
+ *
+ * Bad input (an unknown API key, a version outside what we advertise, a frame that does not
+ * decode, a size prefix out of bounds) closes that one connection: a request we cannot read
+ * has no answer of a known shape. Nothing else is disturbed.
+ */
+import type { TCPSocketListener } from "bun";
+import type { ChangeKind, Controller } from "../control-plane/controller.ts";
+import { AdminRefusal } from "../control-plane/topic-registry.ts";
+import { log } from "../daemon/log.ts";
+import { topicNameProblem } from "../model/topic-name.ts";
+import { listenLinks, type Link } from "../wire/link.ts";
+import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
+import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
+import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
+import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES, type RequestHeader } from "../wire/fluvio/framing.ts";
+import { isObjectType, type ObjectType } from "../wire/fluvio/metadata.ts";
+import {
+  decodeCreateRequest,
+  decodeDeleteRequest,
+  decodeListRequest,
+  decodeWatchRequest,
+  encodeEmptyListResponse,
+  encodeEmptyWatchResponse,
+  encodeListResponse,
+  encodeStatus,
+  encodeWatchResponse,
+  type ListResponse,
+  type WatchResponse,
+} from "../wire/fluvio/object-api.ts";
+import type { Reader } from "../wire/fluvio/reader.ts";
+import { customSpuMetadata, partitionMetadata, spuMetadata, topicMetadata } from "./sc-objects.ts";
+
+/** Changes closer together than this go out in one watch answer. */
+const WATCH_COALESCE_MS = 10;
+/** The largest request the SC reads: object API requests are small. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: 2 }, ...SC_API_VERSIONS];
+
+/** Which controller change refreshes a watch of each type. */
+const WATCHED_KIND: Record<ObjectType, ChangeKind> = { Topic: "Topic", Partition: "Partition", SPU: "SPU", CustomSpu: "SPU" };
+
+/** Every object of `type`, in Fluvio's shapes. */
+function snapshot(controller: Controller, type: ObjectType): ListResponse {
+  switch (type) {
+    case "SPU":
+      return { type, items: controller.listSpus().map(spuMetadata) };
+    case "CustomSpu":
+      return { type, items: controller.listSpus().map(customSpuMetadata) };
+    case "Topic": {
+      const partitions = controller.listPartitions();
+      return { type, items: controller.listTopics().map((topic) => topicMetadata(topic, partitions.filter((entry) => entry.topic === topic.name))) };
+    }
+    case "Partition":
+      return { type, items: controller.listPartitions().map(partitionMetadata) };
+  }
+}
+
+/** The Fluvio error code for a controller refusal. */
+function refusalCode(error: AdminRefusal, name: string): ErrorCode {
+  switch (error.code) {
+    case "TOPIC_INVALID":
+      return { code: topicNameProblem(name) !== null ? "TopicInvalidName" : "TopicInvalidConfiguration" };
+    case "TOPIC_EXISTS":
+      return { code: "TopicAlreadyExists" };
+    case "INSUFFICIENT_SPUS":
+      // What Fluvio's SC answers when the SPUs cannot hold the replicas it asks for.
+      return { code: "TopicError" };
+    case "NO_TOPIC":
+      return { code: "TopicNotFound" };
+    case "SPU_EXISTS":
+      return { code: "SpuAlreadyExists" };
+    case "NO_SPU":
+      return { code: "SpuNotFound" };
+  }
+}
+
+class ScPublicSession {
+  readonly #link: Link;
+  readonly #controller: Controller;
+  readonly #unwatch: (() => void)[] = [];
+
+  constructor(link: Link, controller: Controller) {
+    this.#link = link;
+    this.#controller = controller;
+    const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
+    link.on("data", (chunk) => {
+      try {
+        for (const payload of splitter.push(new Uint8Array(chunk))) this.#serve(payload);
+      } catch (error) {
+        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${(error as Error).message}`);
+        link.destroy();
+      }
+    });
+    link.on("error", () => link.destroy());
+    link.on("close", () => {
+      for (const unwatch of this.#unwatch.splice(0)) unwatch();
+    });
+  }
+
+  #serve(payload: Uint8Array): void {
+    const { header, body } = decodeRequest(payload);
+    const advertised = API_VERSIONS.find((entry) => entry.apiKey === header.apiKey);
+    if (!advertised) throw new Error(`unknown API key ${header.apiKey}`);
+    if (header.apiVersion < advertised.minVersion || header.apiVersion > advertised.maxVersion) {
+      throw new Error(`API key ${header.apiKey} at version ${header.apiVersion}, outside ${advertised.minVersion}..${advertised.maxVersion}`);
+    }
+    switch (header.apiKey) {
+      case API_VERSIONS_KEY:
+        decodeApiVersionsRequest(body, header.apiVersion);
+        return this.#answer(header, (writer) =>
+          encodeApiVersionsResponse(writer, { errorCode: NO_ERROR, apiKeys: [...API_VERSIONS], platformVersion: FLUVIO_PLATFORM_VERSION }),
+        );
+      case SC_API_KEY.list:
+        return this.#list(header, body);
+      case SC_API_KEY.watch:
+        return this.#watch(header, body);
+      case SC_API_KEY.create:
+        return this.#create(header, body);
+      case SC_API_KEY.delete:
+        return this.#delete(header, body);
+    }
+  }
+
+  #answer(header: RequestHeader, writeBody: Parameters<typeof encodeResponse>[1]): void {
+    this.#link.write(encodeResponse(header.correlationId, writeBody));
+  }
+
+  #list(header: RequestHeader, body: Reader): void {
+    const request = decodeListRequest(body, header.apiVersion);
+    if (!isObjectType(request.type)) return this.#answer(header, (writer) => encodeEmptyListResponse(writer, request.type, header.apiVersion));
+    const all = snapshot(this.#controller, request.type);
+    const wanted = request.nameFilters;
+    const items = wanted.length === 0 ? all.items : all.items.filter((item) => wanted.includes(item.name));
+    this.#answer(header, (writer) => encodeListResponse(writer, { type: all.type, items } as ListResponse, header.apiVersion));
+  }
+
+  #watch(header: RequestHeader, body: Reader): void {
+    const request = decodeWatchRequest(body, header.apiVersion);
+    const type = request.type;
+    if (!isObjectType(type)) return this.#answer(header, (writer) => encodeEmptyWatchResponse(writer, type, 0, header.apiVersion));
+    let epoch = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const send = () => {
+      timer = undefined;
+      if (this.#link.destroyed) return;
+      const { items } = snapshot(this.#controller, type);
+      const response = { type, epoch: ++epoch, changes: [], all: items } as WatchResponse;
+      this.#answer(header, (writer) => encodeWatchResponse(writer, response, header.apiVersion));
+    };
+    send();
+    const stop = this.#controller.onChange((kind) => {
+      if (kind === WATCHED_KIND[type] && timer === undefined) timer = setTimeout(send, WATCH_COALESCE_MS);
+    });
+    this.#unwatch.push(() => {
+      stop();
+      clearTimeout(timer);
+    });
+  }
+
+  #create(header: RequestHeader, body: Reader): void {
+    const request = decodeCreateRequest(body, header.apiVersion);
+    const name = request.common.name;
+    this.#status(header, name, () => {
+      if (request.common.dryRun) return { code: "InvalidCreateRequest", message: "dry runs are not supported by this SC" };
+      if (request.type === "Topic") {
+        const replicas = request.spec.replicas;
+        if (replicas.type !== "Computed") return { code: "InvalidCreateRequest", message: `${replicas.type.toLowerCase()} replica assignment is not supported by this SC; ask for partitions and a replication factor` };
+        this.#controller.createTopic({ name, partitions: replicas.partitions, replication: replicas.replicationFactor });
+        return undefined;
+      }
+      if (request.type === "CustomSpu") {
+        const { spec } = request;
+        const ingress = spec.publicEndpoint.ingress[0];
+        const host = ingress?.ip ?? ingress?.hostname ?? spec.privateEndpoint.host;
+        this.#controller.registerSpu(spec.id, host, { publicPort: spec.publicEndpoint.port, privatePort: spec.privateEndpoint.port });
+        return undefined;
+      }
+      return { code: "InvalidCreateRequest", message: `creating a '${request.label}' is not supported by this SC` };
+    });
+  }
+
+  #delete(header: RequestHeader, body: Reader): void {
+    const request = decodeDeleteRequest(body, header.apiVersion);
+    const key = request.key;
+    const name = typeof key === "string" ? key : "name" in key ? key.name : String(key.id);
+    this.#status(header, name, () => {
+      if (request.type === "Topic" && typeof key === "string") {
+        this.#controller.deleteTopic(key);
+        return undefined;
+      }
+      if (request.type === "CustomSpu" && typeof key !== "string") {
+        const id = "id" in key ? key.id : this.#controller.listSpus().find((spu) => spu.name === key.name)?.spec.spuId;
+        if (id === undefined) throw new AdminRefusal("NO_SPU", `no SPU is named '${name}'`);
+        this.#controller.unregisterSpu(id);
+        return undefined;
+      }
+      return { code: "InvalidDeleteRequest", message: `deleting a '${request.type}' is not supported by this SC` };
+    });
+  }
+
+  /** Answers with a Status: `act` returns undefined on success, else an error; a controller refusal is mapped. */
+  #status(header: RequestHeader, name: string, act: () => { code: "InvalidCreateRequest" | "InvalidDeleteRequest"; message: string } | undefined): void {
+    let errorCode: ErrorCode = NO_ERROR;
+    let errorMessage: string | null = null;
+    try {
+      const refused = act();
+      if (refused) {
+        errorCode = { code: refused.code };
+        errorMessage = refused.message;
+      }
+    } catch (error) {
+      if (!(error instanceof AdminRefusal)) throw error;
+      errorCode = refusalCode(error, name);
+      errorMessage = error.message;
+    }
+    this.#answer(header, (writer) => encodeStatus(writer, { name, errorCode, errorMessage }));
+  }
+}
+
+/** Serves Fluvio's SC protocol for `controller` on `address`; throws if it cannot bind. */
+export function serveScPublic(controller: Controller, address: { host: string; port: number }): TCPSocketListener<Link> {
+  return listenLinks(address, (link) => new ScPublicSession(link, controller));
+}

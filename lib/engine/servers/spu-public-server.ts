@@ -1,0 +1,225 @@
+/**
+ * An SPU's public port in Fluvio's protocol: ApiVersions, Produce, FetchOffsets, StreamFetch
+ * and UpdateOffsets, served from the SPU's replicas (data-plane/replica.ts).
+ *
+ * Produce: each partition's batches are checked whole (stored-records.ts), appended, and
+ * answered once every in-sync replica holds them (acks=all, whatever isolation is asked).
+ * StreamFetch: records below the high watermark from the fetch offset, as Fluvio's SPU sends
+ * them: one answer per read under the request's correlation id, then, after an answer with
+ * records, a wait for the consumer's UpdateOffsets (which may arrive on another connection,
+ * so streams are known by id across this SPU's connections) before reading on.
+ *
+ * Bad input (unknown API key, unsupported version, a frame that does not decode, a size
+ * prefix out of bounds) closes that one connection; a bad batch is refused in its partition's
+ * answer. Nothing else is disturbed.
+ *
+ * The SPU (data-plane/spu-server.ts) listens on the port and hands each connection here.
+ */
+import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
+import { ReplicaError } from "../data-plane/replica.ts";
+import type { ReplicaManager } from "../data-plane/replica-manager.ts";
+import { log } from "../daemon/log.ts";
+import { frameValues } from "../storage/partition-log.ts";
+import type { Link } from "../wire/link.ts";
+import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
+import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
+import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
+import { FluvioDecodeError } from "../wire/fluvio/errors.ts";
+import { decodeFetchOffsetsRequest, encodeFetchOffsetsResponse, type FetchOffsetPartitionResponse } from "../wire/fluvio/fetch-offsets.ts";
+import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES, type RequestHeader } from "../wire/fluvio/framing.ts";
+import { decodeProduceRequest, encodeProduceResponse, type PartitionProduceResponse } from "../wire/fluvio/produce.ts";
+import type { Reader } from "../wire/fluvio/reader.ts";
+import { batchOfStored, storedRecordsOf } from "../wire/fluvio/stored-records.ts";
+import { decodeStreamFetchRequest, encodeStreamFetchResponse, type StreamFetchRequest } from "../wire/fluvio/stream-fetch.ts";
+import { decodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../wire/fluvio/update-offsets.ts";
+
+/** The largest request an SPU reads: a produce of many batches. */
+const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+/** Most bytes of records in one stream answer, whatever the consumer asks. */
+const MAX_STREAM_BYTES = 4 * 1024 * 1024;
+/** How long one read of a stream waits for new records before it looks again (the stream itself never ends by time). */
+const STREAM_POLL_MS = 1_000;
+/** ApiVersions is served at the versions Fluvio's clients send, though (as Fluvio's SPU) not listed. */
+const API_VERSIONS_RANGE = { minVersion: 0, maxVersion: 2 };
+
+/** The Fluvio error code for a replica error. */
+function errorCodeOf(error: unknown): ErrorCode {
+  if (error instanceof FluvioDecodeError) return { code: "Other", message: `malformed records: ${error.message}` };
+  if (!(error instanceof ReplicaError)) return { code: "Other", message: (error as Error).message };
+  const codes: Record<ReplicaErrorCode, ErrorCode> = {
+    NOT_LEADER: { code: "NotLeaderForPartition" },
+    OFFSET_OUT_OF_RANGE: { code: "OffsetOutOfRange" },
+    PRODUCE_TIMEOUT: { code: "RequestTimedOut", timeoutMs: 0, requestKind: "Produce" },
+    // Fluvio has no code for these: the message names the CLI's (admin.ts reads it back).
+    SC_UNREACHABLE: { code: "Other", message: `SC_UNREACHABLE: ${error.message}` },
+    DISK_FULL: { code: "Other", message: `DISK_FULL: ${error.message}` },
+    BAD_REQUEST: { code: "Other", message: error.message },
+  };
+  return codes[error.code];
+}
+
+/** A consumer's stream: where it has read to, and who waits for it to say so. */
+interface StreamState {
+  consumed: number;
+  wake: (() => void) | undefined;
+}
+
+/** Serves Fluvio's SPU protocol for `replicas` on the connections of one port. */
+export class SpuPublicServer {
+  readonly #replicas: ReplicaManager;
+  readonly #spuId: number;
+  readonly #streams = new Map<number, StreamState>();
+  #nextStreamId = 1;
+
+  constructor(replicas: ReplicaManager, options: { spuId: number }) {
+    this.#replicas = replicas;
+    this.#spuId = options.spuId;
+  }
+
+  /** Wakes every stream, to end with its connection (the port has stopped). */
+  stop(): void {
+    for (const stream of this.#streams.values()) stream.wake?.();
+  }
+
+  /** Serves one client connection until it closes. */
+  accept(link: Link): void {
+    const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
+    link.on("data", (chunk) => {
+      try {
+        for (const payload of splitter.push(new Uint8Array(chunk))) this.#serve(link, payload);
+      } catch (error) {
+        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${(error as Error).message}`);
+        link.destroy();
+      }
+    });
+    link.on("error", () => link.destroy());
+  }
+
+  #serve(link: Link, payload: Uint8Array): void {
+    const { header, body } = decodeRequest(payload);
+    const range: Pick<ApiVersionKey, "minVersion" | "maxVersion"> | undefined =
+      header.apiKey === API_VERSIONS_KEY ? API_VERSIONS_RANGE : SPU_API_VERSIONS.find((entry) => entry.apiKey === header.apiKey);
+    if (!range) throw new Error(`unknown API key ${header.apiKey}`);
+    if (header.apiVersion < range.minVersion || header.apiVersion > range.maxVersion) {
+      throw new Error(`API key ${header.apiKey} at version ${header.apiVersion}, outside ${range.minVersion}..${range.maxVersion}`);
+    }
+    const answer = (writeBody: Parameters<typeof encodeResponse>[1]) => link.write(encodeResponse(header.correlationId, writeBody));
+    switch (header.apiKey) {
+      case API_VERSIONS_KEY:
+        decodeApiVersionsRequest(body, header.apiVersion);
+        return answer((writer) =>
+          encodeApiVersionsResponse(writer, { errorCode: NO_ERROR, apiKeys: [...SPU_API_VERSIONS], platformVersion: FLUVIO_PLATFORM_VERSION }),
+        );
+      case SPU_API_KEY.produce:
+        return void this.#produce(header, body, answer);
+      case SPU_API_KEY.fetchOffsets:
+        return this.#fetchOffsets(header, body, answer);
+      case SPU_API_KEY.streamFetch:
+        return void this.#streamFetch(link, header, decodeStreamFetchRequest(body, header.apiVersion));
+      case SPU_API_KEY.updateOffsets: {
+        const request = decodeUpdateOffsetsRequest(body);
+        const status = request.offsets.map(({ offset, sessionId }) => {
+          const stream = this.#streams.get(sessionId);
+          if (!stream) return { sessionId, errorCode: { code: "FetchSessionNotFound" } as ErrorCode };
+          stream.consumed = Math.max(stream.consumed, offset);
+          stream.wake?.();
+          return { sessionId, errorCode: NO_ERROR };
+        });
+        return answer((writer) => encodeUpdateOffsetsResponse(writer, { status }));
+      }
+    }
+  }
+
+  #leaderOf(topic: string, partition: number): Replica {
+    const replica = this.#replicas.get(topic, partition);
+    if (!replica?.isLeader) throw new ReplicaError("NOT_LEADER", `SPU ${this.#spuId} does not lead partition '${topic}-${partition}'`);
+    return replica;
+  }
+
+  /** Never rejects: every partition gets its own answer, errors included. */
+  async #produce(header: RequestHeader, body: Reader, answer: (writeBody: Parameters<typeof encodeResponse>[1]) => void): Promise<void> {
+    const request = decodeProduceRequest(body, header.apiVersion);
+    const responses = await Promise.all(
+      request.topics.map(async (topic) => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async ({ partitionIndex, records }): Promise<PartitionProduceResponse> => {
+            const answered = { partitionIndex, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+            try {
+              const replica = this.#leaderOf(topic.name, partitionIndex);
+              if (request.smartModules.length > 0) throw new ReplicaError("BAD_REQUEST", "SmartModules are not supported by this SPU");
+              const values = storedRecordsOf(records);
+              if (values.length === 0) throw new ReplicaError("BAD_REQUEST", "a produce request needs at least one record");
+              const { baseOffset } = await replica.produce(values);
+              return { ...answered, errorCode: NO_ERROR, baseOffset, logStartOffset: replica.log.startOffset };
+            } catch (error) {
+              return { ...answered, errorCode: errorCodeOf(error) };
+            }
+          }),
+        ),
+      })),
+    );
+    answer((writer) => encodeProduceResponse(writer, { responses, throttleTimeMs: 0 }, header.apiVersion));
+  }
+
+  #fetchOffsets(header: RequestHeader, body: Reader, answer: (writeBody: Parameters<typeof encodeResponse>[1]) => void): void {
+    const request = decodeFetchOffsetsRequest(body, header.apiVersion);
+    const topics = request.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map(({ partitionIndex }): FetchOffsetPartitionResponse => {
+        try {
+          const replica = this.#leaderOf(topic.name, partitionIndex);
+          return { errorCode: NO_ERROR, partitionIndex, startOffset: replica.log.startOffset, lastStableOffset: replica.highWatermark };
+        } catch (error) {
+          return { errorCode: errorCodeOf(error), partitionIndex, startOffset: -1, lastStableOffset: -1 };
+        }
+      }),
+    }));
+    answer((writer) => encodeFetchOffsetsResponse(writer, { topics }));
+  }
+
+  /** Streams records until the link closes or the replica stops leading (answered with the error, then the stream ends). */
+  async #streamFetch(link: Link, header: RequestHeader, request: StreamFetchRequest): Promise<void> {
+    const streamId = this.#nextStreamId++;
+    const stream: StreamState = { consumed: request.fetchOffset, wake: undefined };
+    this.#streams.set(streamId, stream);
+    const maxBytes = Math.min(Math.max(request.maxBytes, 1), MAX_STREAM_BYTES);
+    const send = (partition: { errorCode: ErrorCode; highWatermark: number; logStartOffset: number; records: Uint8Array }) =>
+      link.write(
+        encodeResponse(header.correlationId, (writer) =>
+          encodeStreamFetchResponse(
+            writer,
+            { topic: request.topic, streamId, partition: { partitionIndex: request.partition, nextFilterOffset: 0, aborted: null, ...partition } },
+            header.apiVersion,
+          ),
+        ),
+      );
+    let offset = request.fetchOffset;
+    try {
+      if (request.smartModules.length > 0 || request.smartModule || request.derivedStream || request.wasmModule.byteLength > 0) {
+        throw new ReplicaError("BAD_REQUEST", "SmartModules are not supported by this SPU");
+      }
+      while (!link.destroyed) {
+        const replica = this.#leaderOf(request.topic, request.partition);
+        const read = await replica.consume(offset, { maxBytes, waitMs: STREAM_POLL_MS });
+        if (link.destroyed) break;
+        if (read.nextOffset === offset) continue;
+        const records = batchOfStored(offset, frameValues(read.bytes));
+        send({ errorCode: NO_ERROR, highWatermark: replica.highWatermark, logStartOffset: replica.log.startOffset, records });
+        offset = read.nextOffset;
+        // As Fluvio's SPU: read on once the consumer says it has these records.
+        while (stream.consumed < offset && !link.destroyed) {
+          await new Promise<void>((resolve) => {
+            stream.wake = resolve;
+            setTimeout(resolve, STREAM_POLL_MS);
+          });
+          stream.wake = undefined;
+        }
+      }
+    } catch (error) {
+      if (!link.destroyed) send({ errorCode: errorCodeOf(error), highWatermark: -1, logStartOffset: -1, records: new Uint8Array(0) });
+    } finally {
+      this.#streams.delete(streamId);
+    }
+  }
+}

@@ -1,0 +1,608 @@
+/**
+ * The CLI's client of a cluster's public ports, in Fluvio's own protocol (fluvio-connection.ts):
+ * the SC's object API for SPUs, topics and partitions, and each SPU's Produce, FetchOffsets and
+ * StreamFetch. Because it is Fluvio's protocol, this client would serve a real Fluvio SC too.
+ *
+ * Refusals keep the CLI's error codes where Fluvio's error code says the same thing (a topic
+ * that exists, an SPU registered twice, ...); a port that does not answer is SC_UNREACHABLE or
+ * SPU_UNREACHABLE; an answer that does not decode is ADMIN_ERROR or SPU_ERROR.
+ */
+import { ClusterError, type ErrorCode } from "../base/errors.ts";
+import type { ClusterPaths } from "../cluster/home.ts";
+import type { ResolvedSpec } from "../cluster/spec.ts";
+import { FluvioConnection } from "./fluvio-connection.ts";
+import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION, UPDATE_OFFSETS_VERSION } from "../engine/wire/fluvio/api-keys.ts";
+import type { ErrorCode as FluvioErrorCode } from "../engine/wire/fluvio/error-code.ts";
+import type { ObjectMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "../engine/wire/fluvio/metadata.ts";
+import {
+  decodeListResponse,
+  decodeStatus,
+  encodeCreateRequest,
+  encodeDeleteRequest,
+  encodeListRequest,
+  type CreateRequest,
+  type DeleteRequest,
+} from "../engine/wire/fluvio/object-api.ts";
+import type { Reader } from "../engine/wire/fluvio/reader.ts";
+import type { Writer } from "../engine/wire/fluvio/writer.ts";
+import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/topic-registry.ts";
+
+/** One SPU as the SC reports it. */
+export interface SpuReport {
+  id: number;
+  online: boolean;
+}
+
+/** A topic as the CLI shows it. */
+export interface TopicView {
+  name: string;
+  partitions: number;
+  replication: number;
+}
+
+/**
+ * A partition as `status` and `topic` show it: the controller's view as Fluvio's partition
+ * objects carry it, which is all of it but the leader epoch.
+ */
+export type PartitionView = Omit<ControllerPartitionView, "leaderEpoch">;
+
+/** A registered SPU in the shape `spu list --json` prints. */
+export interface SpuEntry {
+  name: string;
+  spec: {
+    spuId: number;
+    spuType: string;
+    publicEndpoint: { port: number; host: string };
+    privateEndpoint: { port: number; host: string };
+    rack: string | null;
+  };
+  status: { resolution: string };
+}
+
+const REQUEST_TIMEOUT_MS = 2_000;
+
+/** The SC's public port, and the connection to it this command has open. */
+export interface AdminTarget {
+  address: { host: string; port: number };
+  connection?: Promise<FluvioConnection>;
+}
+
+/** The SC of the cluster whose spec is `spec`. */
+export function adminTarget(spec: Pick<ResolvedSpec, "host" | "sc">): AdminTarget {
+  return { address: { host: spec.host, port: spec.sc.publicPort } };
+}
+
+/** A cluster whose SC runs, for the verbs that need it (topics, produce, consume). */
+export interface RunningCluster {
+  paths: ClusterPaths;
+  spec: ResolvedSpec;
+  admin: AdminTarget;
+}
+
+/** The open connection of `target`, opened now if there is none (or the last one failed). */
+async function connectionOf(target: AdminTarget, unreachable: (cause: unknown) => ClusterError): Promise<FluvioConnection> {
+  target.connection ??= FluvioConnection.open(target.address, REQUEST_TIMEOUT_MS);
+  try {
+    return await target.connection;
+  } catch (error) {
+    target.connection = undefined;
+    throw unreachable(error);
+  }
+}
+
+function scUnreachable(target: AdminTarget): (cause: unknown) => ClusterError {
+  return (cause) =>
+    new ClusterError("SC_UNREACHABLE", `the SC at ${target.address.host}:${target.address.port} does not answer`, {
+      hint: "check 'cluster status'; 'cluster resume' restarts a stopped SC",
+      cause,
+    });
+}
+
+/** One request to the SC's object API; its answer's body is read by `read`. */
+async function scRequest<T>(target: AdminTarget, apiKey: number, writeBody: (writer: Writer, version: number) => void, read: (body: Reader, version: number) => T): Promise<T> {
+  const unreachable = scUnreachable(target);
+  const connection = await connectionOf(target, unreachable);
+  const version = Math.min(connection.versionOf(apiKey) ?? SC_OBJECT_VERSION, SC_OBJECT_VERSION);
+  let body: Reader;
+  try {
+    body = await connection.request(apiKey, version, (writer) => writeBody(writer, version), { timeoutMs: REQUEST_TIMEOUT_MS });
+  } catch (error) {
+    target.connection = undefined;
+    connection.close();
+    throw unreachable(error);
+  }
+  try {
+    return read(body, version);
+  } catch (error) {
+    throw new ClusterError("ADMIN_ERROR", `the SC's answer does not decode: ${(error as Error).message}`, {
+      hint: "the SC and this CLI may be of different versions; 'cluster logs sc' shows what the SC did",
+      cause: error,
+    });
+  }
+}
+
+async function listObjects<K extends keyof ObjectMetadata>(target: AdminTarget, type: K): Promise<ObjectMetadata[K][]> {
+  const response = await scRequest(
+    target,
+    SC_API_KEY.list,
+    (writer, version) => encodeListRequest(writer, { type, nameFilters: [], summary: false, system: false }, version),
+    decodeListResponse,
+  );
+  if (response.type !== type) throw new ClusterError("ADMIN_ERROR", `the SC answered a list of '${type}' with a list of '${response.type}'`);
+  return response.items as ObjectMetadata[K][];
+}
+
+/** The CLI's codes for the Fluvio error codes the SC answers with. */
+const SC_REFUSALS: Partial<Record<FluvioErrorCode["code"], ErrorCode>> = {
+  TopicAlreadyExists: "TOPIC_EXISTS",
+  TopicNotFound: "NO_TOPIC",
+  TopicInvalidName: "TOPIC_INVALID",
+  TopicInvalidConfiguration: "TOPIC_INVALID",
+  // What Fluvio's SC answers when the SPUs cannot hold the replicas asked for.
+  TopicError: "INSUFFICIENT_SPUS",
+  SpuAlreadyExists: "SPU_EXISTS",
+  SpuNotFound: "NO_SPU",
+};
+
+/** Sends a Create or Delete and throws the refusal its Status carries. */
+async function changeObject(target: AdminTarget, apiKey: number, writeBody: (writer: Writer, version: number) => void, what: string): Promise<void> {
+  const status = await scRequest(target, apiKey, writeBody, (body) => decodeStatus(body));
+  if (status.errorCode.code === "None") return;
+  const message = status.errorMessage ?? `the SC refused to ${what}: ${status.errorCode.code}`;
+  const code = SC_REFUSALS[status.errorCode.code];
+  if (code) throw new ClusterError(code, message);
+  throw new ClusterError("ADMIN_ERROR", `the SC refused to ${what}: ${message}`);
+}
+
+function spuReport(spu: SpuMetadata): SpuReport {
+  return { id: spu.spec.id, online: spu.status.resolution === "Online" };
+}
+
+/** The registered SPUs and whether each is online. */
+export async function listSpus(target: AdminTarget): Promise<SpuReport[]> {
+  return (await listObjects(target, "SPU")).map(spuReport);
+}
+
+/** The registered SPUs in the shape `spu list --json` prints. */
+export async function listSpuEntries(target: AdminTarget): Promise<SpuEntry[]> {
+  return (await listObjects(target, "SPU")).map((spu) => ({
+    name: spu.name,
+    spec: {
+      spuId: spu.spec.id,
+      spuType: spu.spec.spuType,
+      publicEndpoint: { port: spu.spec.publicEndpoint.port, host: hostOf(spu) },
+      privateEndpoint: { port: spu.spec.privateEndpoint.port, host: spu.spec.privateEndpoint.host },
+      rack: spu.spec.rack,
+    },
+    status: { resolution: spu.status.resolution },
+  }));
+}
+
+/** Where clients reach an SPU, as Fluvio's client picks it: the first ingress's hostname, else its IP. */
+function hostOf(spu: SpuMetadata): string {
+  const ingress = spu.spec.publicEndpoint.ingress[0];
+  return ingress?.hostname ?? ingress?.ip ?? "";
+}
+
+/** Registers an SPU; the SC refuses with SPU_EXISTS when its id is registered already. */
+export async function registerSpu(target: AdminTarget, spu: { id: number; host: string; publicPort: number; privatePort: number }): Promise<void> {
+  const request: CreateRequest = {
+    type: "CustomSpu",
+    common: { name: `custom-spu-${spu.id}`, dryRun: false, timeout: null },
+    spec: {
+      id: spu.id,
+      publicEndpoint: { port: spu.publicPort, ingress: [{ hostname: null, ip: spu.host }], encryption: "PLAINTEXT" },
+      privateEndpoint: { port: spu.privatePort, host: spu.host, encryption: "PLAINTEXT" },
+      rack: null,
+      publicEndpointLocal: null,
+    },
+  };
+  await changeObject(target, SC_API_KEY.create, (writer, version) => encodeCreateRequest(writer, request, version), `register SPU ${spu.id}`);
+}
+
+/** Unregisters SPU `id`; the SC refuses with NO_SPU when it is not registered. */
+export async function unregisterSpu(target: AdminTarget, id: number): Promise<void> {
+  const request: DeleteRequest = { type: "CustomSpu", key: { id }, force: false };
+  await changeObject(target, SC_API_KEY.delete, (writer, version) => encodeDeleteRequest(writer, request, version), `unregister SPU ${id}`);
+}
+
+function topicView(topic: TopicMetadata): TopicView {
+  const replicas = topic.spec.replicas;
+  if (replicas.type === "Computed") return { name: topic.name, partitions: replicas.partitions, replication: replicas.replicationFactor };
+  const maps = replicas.type === "Assigned" ? replicas.maps : [];
+  return { name: topic.name, partitions: maps.length, replication: maps[0]?.replicas.length ?? 0 };
+}
+
+/** Every topic. */
+export async function listTopics(target: AdminTarget): Promise<TopicView[]> {
+  return (await listObjects(target, "Topic")).map(topicView);
+}
+
+/** Creates a topic; the SC refuses with TOPIC_EXISTS, TOPIC_INVALID or INSUFFICIENT_SPUS. Resolves with its partitions. */
+export async function createTopic(target: AdminTarget, topic: { name: string; partitions: number; replication: number }): Promise<PartitionView[]> {
+  const request: CreateRequest = {
+    type: "Topic",
+    common: { name: topic.name, dryRun: false, timeout: null },
+    spec: {
+      replicas: { type: "Computed", partitions: topic.partitions, replicationFactor: topic.replication, ignoreRackAssignment: false },
+      cleanupPolicy: null,
+      storage: null,
+      compressionType: "Any",
+      deduplication: null,
+      system: false,
+    },
+  };
+  await changeObject(target, SC_API_KEY.create, (writer, version) => encodeCreateRequest(writer, request, version), `create topic '${topic.name}'`);
+  return listPartitions(target, topic.name);
+}
+
+/** Deletes a topic and its partitions; the SC refuses with NO_TOPIC. */
+export async function deleteTopic(target: AdminTarget, name: string): Promise<void> {
+  const request: DeleteRequest = { type: "Topic", key: name, force: false };
+  await changeObject(target, SC_API_KEY.delete, (writer, version) => encodeDeleteRequest(writer, request, version), `delete topic '${name}'`);
+}
+
+/** A partition as the SC describes it (its name is `<topic>-<index>`). */
+export function partitionView(partition: PartitionMetadata): PartitionView {
+  const cut = partition.name.lastIndexOf("-");
+  const { leader, replicas } = partition.spec;
+  const { resolution, leader: leaderStatus } = partition.status;
+  const followers = new Set(partition.status.replicas.map((replica) => replica.spu));
+  const online = resolution === "Online";
+  return {
+    topic: partition.name.slice(0, cut),
+    partition: Number(partition.name.slice(cut + 1)),
+    leader,
+    replicas,
+    isr: replicas.filter((id) => id === leader || followers.has(id)),
+    online,
+    leaderless: resolution === "LeaderOffline",
+    electionPending: resolution === "ElectionLeaderFound",
+    endOffset: online && leaderStatus.leo >= 0 ? leaderStatus.leo : null,
+    highWatermark: online && leaderStatus.hw >= 0 ? leaderStatus.hw : null,
+  };
+}
+
+/** Every partition (of `topic` when given), sorted by topic and index. */
+export async function listPartitions(target: AdminTarget, topic?: string): Promise<PartitionView[]> {
+  return (await listObjects(target, "Partition"))
+    .map(partitionView)
+    .filter((view) => topic === undefined || view.topic === topic)
+    .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** Where a partition is led: the leader's id and public address. */
+export interface PartitionLeader {
+  partition: number;
+  leader: number;
+  address: { host: string; port: number };
+}
+
+/** The leader of every partition of `topic`, by partition number; throws NO_TOPIC when there is no such topic. */
+export async function topicLeaders(cluster: RunningCluster, topic: string): Promise<PartitionLeader[]> {
+  const [partitions, spus] = await Promise.all([listPartitions(cluster.admin, topic), listObjects(cluster.admin, "SPU")]);
+  const name = cluster.paths.name;
+  if (partitions.length === 0) {
+    throw new ClusterError("NO_TOPIC", `topic '${topic}' does not exist in cluster '${name}'`, {
+      hint: `run 'cluster topic create ${topic} --name ${name}', or 'cluster topic list --name ${name}' to see the topics`,
+    });
+  }
+  return partitions.map((view) => {
+    const spu = spus.find((entry) => entry.spec.id === view.leader);
+    const host = (spu && hostOf(spu)) || cluster.spec.host;
+    const port = spu?.spec.publicEndpoint.port ?? cluster.spec.spus.find((entry) => entry.id === view.leader)?.publicPort ?? 0;
+    return { partition: view.partition, leader: view.leader, address: { host, port } };
+  });
+}
+
+/** The leader of partition `partition` of `topic`; throws NO_TOPIC or NO_PARTITION. */
+export async function partitionLeader(cluster: RunningCluster, topic: string, partition: number): Promise<PartitionLeader> {
+  const leaders = await topicLeaders(cluster, topic);
+  const found = leaders.find((entry) => entry.partition === partition);
+  if (!found) {
+    throw new ClusterError("NO_PARTITION", `topic '${topic}' has no partition ${partition} (it has ${leaders.length})`, {
+      hint: `pass --partition from 0 to ${leaders.length - 1}`,
+    });
+  }
+  return found;
+}
+
+// ---- SPUs: produce and consume ----
+
+/** The SPU half of Fluvio's codec: Produce, FetchOffsets, StreamFetch, UpdateOffsets and record batches. */
+type SpuCodec = typeof import("../engine/wire/fluvio/produce.ts") &
+  typeof import("../engine/wire/fluvio/fetch-offsets.ts") &
+  typeof import("../engine/wire/fluvio/stream-fetch.ts") &
+  typeof import("../engine/wire/fluvio/update-offsets.ts") &
+  typeof import("../engine/wire/fluvio/record-batch.ts");
+
+let spuCodec: Promise<SpuCodec> | undefined;
+
+/**
+ * The SPU half of the codec, loaded by the first produce or consume.
+ *
+ * NOTE: not imported with the rest: it is about 1,200 lines that cost every process that loads
+ * this file about 3.5 ms of CPU, and `status`, `create` and `resume` only talk to the SC.
+ */
+function loadSpuCodec(): Promise<SpuCodec> {
+  spuCodec ??= Promise.all([
+    import("../engine/wire/fluvio/produce.ts"),
+    import("../engine/wire/fluvio/fetch-offsets.ts"),
+    import("../engine/wire/fluvio/stream-fetch.ts"),
+    import("../engine/wire/fluvio/update-offsets.ts"),
+    import("../engine/wire/fluvio/record-batch.ts"),
+  ]).then((modules) => Object.assign({}, ...modules) as SpuCodec);
+  return spuCodec;
+}
+
+/** Connections to SPUs, one per leader address, for the life of the command. */
+const spuConnections = new Map<string, Promise<FluvioConnection>>();
+
+function spuUnreachable(leader: PartitionLeader, clusterName: string, why: string): (cause: unknown) => ClusterError {
+  return (cause) =>
+    new ClusterError(
+      "SPU_UNREACHABLE",
+      `SPU ${leader.leader}, the leader of partition ${leader.partition}, ${why} at ${leader.address.host}:${leader.address.port}`,
+      { hint: `check 'cluster status --name ${clusterName}'; 'cluster resume --name ${clusterName}' restarts a stopped SPU`, cause },
+    );
+}
+
+async function spuConnection(leader: PartitionLeader, clusterName: string): Promise<FluvioConnection> {
+  const key = `${leader.address.host}:${leader.address.port}`;
+  const target: AdminTarget = { address: leader.address, connection: spuConnections.get(key) };
+  try {
+    return await connectionOf(target, spuUnreachable(leader, clusterName, "does not answer"));
+  } finally {
+    if (target.connection) spuConnections.set(key, target.connection);
+    else spuConnections.delete(key);
+  }
+}
+
+function forgetSpuConnection(leader: PartitionLeader, connection: FluvioConnection): void {
+  spuConnections.delete(`${leader.address.host}:${leader.address.port}`);
+  connection.close();
+}
+
+/** The CLI's codes an SPU names in an `Other` answer. */
+const SPU_CODES: ErrorCode[] = ["SC_UNREACHABLE", "DISK_FULL"];
+
+/** The CLI's code for an SPU's error answer. */
+function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterName: string): ClusterError {
+  const hint = `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`;
+  switch (errorCode.code) {
+    case "NotLeaderForPartition":
+      return new ClusterError("NOT_LEADER", `SPU ${leader.leader} does not lead partition ${leader.partition}`, { hint });
+    case "OffsetOutOfRange":
+      return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
+    case "RequestTimedOut":
+      return new ClusterError("PRODUCE_TIMEOUT", `the in-sync replicas of partition ${leader.partition} did not all confirm in time`, { hint });
+    case "Other": {
+      // This engine's SPUs name the CLI's code before the message where Fluvio has none (spu-public-server.ts).
+      const [, named, message] = /^([A-Z_]+): (.*)$/s.exec(errorCode.message) ?? [];
+      const code = SPU_CODES.find((candidate) => candidate === named) ?? "SPU_ERROR";
+      if (code === "DISK_FULL") {
+        return new ClusterError(code, message!, {
+          hint: `free space on the disk named above and run the command again; the cluster carries on by itself once there is room ('cluster status --name ${clusterName}' shows it)`,
+        });
+      }
+      return new ClusterError(code, message ?? errorCode.message, { hint });
+    }
+    default:
+      return new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered ${errorCode.code}`, { hint });
+  }
+}
+
+/** Produces `values` (no keys) as one batch to `leader`; resolves once every in-sync replica has them (acks=all). */
+export async function produceBatch(
+  cluster: RunningCluster,
+  topic: string,
+  leader: PartitionLeader,
+  values: Uint8Array[],
+  timeoutMs: number,
+): Promise<{ baseOffset: number; lastOffset: number }> {
+  const [connection, { encodeRecords, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
+    spuConnection(leader, cluster.paths.name),
+    loadSpuCodec(),
+  ]);
+  const records = encodeRecords(
+    values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
+    { baseOffset: 0, firstTimestamp: Date.now() },
+  );
+  let body: Reader;
+  try {
+    body = await connection.request(
+      SPU_API_KEY.produce,
+      SPU_VERSION,
+      (writer) =>
+        encodeProduceRequest(
+          writer,
+          {
+            transactionalId: null,
+            isolation: "ReadCommitted",
+            timeoutMs,
+            topics: [{ name: topic, partitions: [{ partitionIndex: leader.partition, records }] }],
+            smartModules: [],
+          },
+          SPU_VERSION,
+        ),
+      { timeoutMs },
+    );
+  } catch (error) {
+    forgetSpuConnection(leader, connection);
+    throw spuUnreachable(leader, cluster.paths.name, `did not answer a produce within ${timeoutMs / 1000}s`)(error);
+  }
+  const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeProduceResponse(body, SPU_VERSION).responses[0]?.partitions[0]);
+  if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);
+  return { baseOffset: answer.baseOffset, lastOffset: answer.baseOffset + values.length - 1 };
+}
+
+/** The error for an SPU answer that does not decode (or lacks the partition asked about). */
+function malformedAnswer(leader: PartitionLeader, clusterName: string, problem?: unknown): ClusterError {
+  return new ClusterError("SPU_ERROR", `SPU ${leader.leader} answered with a malformed body${problem ? `: ${(problem as Error).message}` : ""}`, {
+    hint: `the SPU and this CLI may be of different versions; 'cluster logs spu-${leader.leader} --name ${clusterName}' shows what it did`,
+    cause: problem,
+  });
+}
+
+/** Reads an SPU's answer with `read`; an answer it cannot make sense of is SPU_ERROR. */
+function decodeSpuAnswer<T>(leader: PartitionLeader, clusterName: string, read: () => T | undefined): T {
+  let value: T | undefined;
+  try {
+    value = read();
+  } catch (error) {
+    throw malformedAnswer(leader, clusterName, error);
+  }
+  if (value === undefined) throw malformedAnswer(leader, clusterName);
+  return value;
+}
+
+/** The start offset and high watermark of a partition, from its leader. */
+export async function partitionOffsets(cluster: RunningCluster, topic: string, leader: PartitionLeader): Promise<{ start: number; highWatermark: number }> {
+  const [connection, { encodeFetchOffsetsRequest, decodeFetchOffsetsResponse }] = await Promise.all([spuConnection(leader, cluster.paths.name), loadSpuCodec()]);
+  let body: Reader;
+  try {
+    body = await connection.request(
+      SPU_API_KEY.fetchOffsets,
+      SPU_VERSION,
+      (writer) => encodeFetchOffsetsRequest(writer, { topics: [{ name: topic, partitions: [{ partitionIndex: leader.partition }] }], consumerId: null }, SPU_VERSION),
+      { timeoutMs: REQUEST_TIMEOUT_MS },
+    );
+  } catch (error) {
+    forgetSpuConnection(leader, connection);
+    throw spuUnreachable(leader, cluster.paths.name, `did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`)(error);
+  }
+  const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeFetchOffsetsResponse(body).topics[0]?.partitions[0]);
+  if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);
+  return { start: answer.startOffset, highWatermark: answer.lastStableOffset };
+}
+
+/** Records a stream delivered: their values, the offset after the last, and the leader's high watermark then. */
+export interface StreamedRecords {
+  values: Uint8Array[];
+  nextOffset: number;
+  highWatermark: number;
+}
+
+/**
+ * A StreamFetch from `offset` at `leader`: `next()` waits for the next answer. The SPU sends
+ * on once told what was received (UpdateOffsets, as Fluvio's consumer does on each answer):
+ * that is said as an answer arrives while at most one waits unread, so the SPU reads its next
+ * records while these are used, and a slow reader holds the stream back at two answers. An
+ * error answer, or the connection failing, rejects `next()`; `close()` ends the stream.
+ */
+export class RecordStream {
+  readonly #leader: PartitionLeader;
+  readonly #clusterName: string;
+  readonly #connection: FluvioConnection;
+  readonly #codec: SpuCodec;
+  readonly #answers: (StreamedRecords | ClusterError)[] = [];
+  #waiter: (() => void) | undefined;
+  #cancel: () => void;
+  #streamId: number | undefined;
+  /** The offset after the last records received and not yet reported to the SPU. */
+  #unreported: number | undefined;
+
+  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec) {
+    this.#leader = leader;
+    this.#clusterName = clusterName;
+    this.#connection = connection;
+    this.#codec = codec;
+    this.#cancel = () => {};
+  }
+
+  static async open(cluster: RunningCluster, topic: string, leader: PartitionLeader, offset: number, maxBytes: number): Promise<RecordStream> {
+    // A stream of its own connection: closing it is how a Fluvio stream ends.
+    const [connection, codec] = await Promise.all([
+      FluvioConnection.open(leader.address, REQUEST_TIMEOUT_MS).catch((error) => {
+        throw spuUnreachable(leader, cluster.paths.name, "does not answer")(error);
+      }),
+      loadSpuCodec(),
+    ]);
+    const stream = new RecordStream(leader, cluster.paths.name, connection, codec);
+    const { cancel } = connection.stream(
+      SPU_API_KEY.streamFetch,
+      SPU_VERSION,
+      (writer) =>
+        codec.encodeStreamFetchRequest(
+          writer,
+          {
+            topic,
+            partition: leader.partition,
+            fetchOffset: offset,
+            maxBytes,
+            isolation: "ReadCommitted",
+            wasmModule: new Uint8Array(0),
+            smartModule: null,
+            derivedStream: null,
+            smartModules: [],
+            consumerId: null,
+          },
+          SPU_VERSION,
+        ),
+      {
+        onAnswer: (body) => stream.#onAnswer(body),
+        onClose: (error) => stream.#push(spuUnreachable(leader, cluster.paths.name, "closed the stream")(error)),
+      },
+    );
+    stream.#cancel = cancel;
+    return stream;
+  }
+
+  /** The next records, or undefined when none came within `waitMs`. */
+  async next(waitMs: number): Promise<StreamedRecords | undefined> {
+    if (this.#answers.length === 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.#waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#waiter = undefined;
+    }
+    const answer = this.#answers.shift();
+    if (answer instanceof ClusterError) {
+      this.close();
+      throw answer;
+    }
+    this.#reportReceived();
+    return answer;
+  }
+
+  /** Tells the SPU what arrived, unless more than one answer already waits unread. */
+  #reportReceived(): void {
+    if (this.#unreported === undefined || this.#streamId === undefined || this.#answers.length > 1) return;
+    const update = { offsets: [{ offset: this.#unreported, sessionId: this.#streamId }] };
+    this.#unreported = undefined;
+    // The SPU's acknowledgement of an offset update carries nothing the stream needs.
+    this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => this.#codec.encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+  }
+
+  close(): void {
+    this.#cancel();
+    this.#connection.close();
+  }
+
+  #onAnswer(body: Reader): void {
+    try {
+      const response = this.#codec.decodeStreamFetchResponse(body, SPU_VERSION);
+      this.#streamId = response.streamId;
+      const { partition } = response;
+      if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
+      const batches = this.#codec.decodeBatches(partition.records);
+      const values = batches.flatMap((batch) => batch.records.map((record) => record.value));
+      const last = batches[batches.length - 1];
+      const nextOffset = last ? last.baseOffset + last.records.length : -1;
+      this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
+      this.#unreported = nextOffset;
+      this.#reportReceived();
+    } catch (error) {
+      this.#push(malformedAnswer(this.#leader, this.#clusterName, error));
+    }
+  }
+
+  #push(answer: StreamedRecords | ClusterError): void {
+    this.#answers.push(answer);
+    this.#waiter?.();
+  }
+}

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeFileAtomic, writeFilesTogether } from "../../lib/cluster/home.ts";
+
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cluster-home-"));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("writeFilesTogether()", () => {
+  test("writeFilesTogether() makes each file appear only when it returns, in two directories", () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "old"), "before");
+    writeFilesTogether(() => {
+      writeFileAtomic(join(dir, "old"), "after");
+      writeFileAtomic(join(dir, "sub", "new"), "fresh");
+      expect(readFileSync(join(dir, "old"), "utf8")).toBe("before");
+      expect(existsSync(join(dir, "sub", "new"))).toBe(false);
+    });
+    expect(readFileSync(join(dir, "old"), "utf8")).toBe("after");
+    expect(readFileSync(join(dir, "sub", "new"), "utf8")).toBe("fresh");
+    expect(readdirSync(dir).sort()).toEqual(["old", "sub"]);
+  });
+
+  test("writeFilesTogether() leaves a file written twice with its last contents", () => {
+    const dir = tempDir();
+    writeFilesTogether(() => {
+      writeFileAtomic(join(dir, "state"), "starting");
+      writeFileAtomic(join(dir, "state"), "recorded");
+    });
+    expect(readFileSync(join(dir, "state"), "utf8")).toBe("recorded");
+    expect(readdirSync(dir)).toEqual(["state"]);
+  });
+
+  test("writeFilesTogether() writes none of its files, and leaves no temp file, when its function throws", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "old"), "before");
+    expect(() =>
+      writeFilesTogether(() => {
+        writeFileAtomic(join(dir, "old"), "after");
+        writeFileAtomic(join(dir, "new"), "fresh");
+        throw new Error("seeding failed");
+      }),
+    ).toThrow("seeding failed");
+    expect(readFileSync(join(dir, "old"), "utf8")).toBe("before");
+    expect(readdirSync(dir)).toEqual(["old"]);
+  });
+
+  test("writeFilesTogether() refuses to nest, and writes one by one again after it", () => {
+    const dir = tempDir();
+    expect(() => writeFilesTogether(() => writeFilesTogether(() => {}))).toThrow("does not nest");
+    writeFileAtomic(join(dir, "alone"), "now");
+    expect(readFileSync(join(dir, "alone"), "utf8")).toBe("now");
+  });
+});
