@@ -7,7 +7,7 @@
  * and node:net cost a Bun process about 3 and 9 ms to load, and every verb imports this file.
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { RECORDED_SIGNAL } from "../engine/daemon/adoption.ts";
+import { RECORDED_SIGNAL } from "./record-signal.ts";
 import { pollUntil } from "./poll-until.ts";
 
 /** What `state.yaml` keeps about a process this tool started. */

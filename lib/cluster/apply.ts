@@ -27,13 +27,14 @@
  */
 import type { AdminTarget } from "../fluvio/admin.ts";
 import type { SpuSets } from "./confirm-spus.ts";
-import { removePath, writeFilesTogether, type ClusterPaths } from "./home.ts";
+import { type ClusterPaths } from "./home.ts";
+import { removePath, writeFilesTogether } from "../base/files.ts";
 import { ensurePortsFree, liveEntries, startComponents, stopEntries } from "./launch.ts";
 import type { HeldLock } from "../base/lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
-import { seedSpus } from "../engine/control-plane/store.ts";
+import { seedSpus } from "../engine/control-plane/catalog.ts";
 
 export interface ApplyContext {
   paths: ClusterPaths;

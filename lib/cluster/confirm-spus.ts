@@ -224,7 +224,7 @@ function logTails(paths: ClusterPaths, components: string[]): string {
     .join("");
 }
 
-/** The last `count` lines of a log, for an error; logs.ts is loaded only on these paths, which `status` never takes. */
+/** The last `count` lines of a log, for an error; file-tail.ts is loaded only on these paths, which `status` never takes. */
 function readLastLines(logFile: string, count: number): string[] {
-  return (require("../commands/logs.ts") as typeof import("../commands/logs.ts")).readLastLines(logFile, count).lines;
+  return (require("../base/file-tail.ts") as typeof import("../base/file-tail.ts")).readLastLines(logFile, count).lines;
 }

@@ -20,7 +20,8 @@ import { chmodSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ClusterError, UsageError } from "../base/errors.ts";
-import { ensureDir, pathExists, readYamlFile, removePath, writeFileAtomic, writeYamlAtomic, type ClusterPaths } from "./home.ts";
+import { type ClusterPaths } from "./home.ts";
+import { ensureDir, pathExists, readYamlFile, removePath, writeFileAtomic, writeYamlAtomic } from "../base/files.ts";
 import { acquireLock } from "../base/lock.ts";
 
 /** Fluvio's own variable for its config file's path (fluvio/src/config/config.rs). */

@@ -5,7 +5,8 @@
  */
 import { compiledFiles } from "../startup/bytecode-cache.ts";
 import { ClusterError } from "../base/errors.ts";
-import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
+import { logFileOf, type ClusterPaths } from "./home.ts";
+import { ensureDir } from "../base/files.ts";
 import { pollUntil } from "../base/poll-until.ts";
 import { findBusyPorts, isAlive, startDetached, stopProcesses } from "../base/procs.ts";
 import type { ResolvedSpec } from "./spec.ts";

@@ -8,7 +8,8 @@
  */
 import { join } from "node:path";
 import { ClusterError, UsageError } from "../base/errors.ts";
-import { formatYamlError, type ClusterPaths } from "./home.ts";
+import { type ClusterPaths } from "./home.ts";
+import { formatYamlError } from "../base/files.ts";
 
 export const MAX_SPUS = 64;
 export const DEFAULT_PORT_BASE = 9000;

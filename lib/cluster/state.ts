@@ -4,7 +4,8 @@
  * A file that does not have the expected shape is STATE_CORRUPT, naming the file.
  */
 import { ClusterError } from "../base/errors.ts";
-import { readYamlFile, writeYamlAtomic, type ClusterPaths } from "./home.ts";
+import { type ClusterPaths } from "./home.ts";
+import { readYamlFile, writeYamlAtomic } from "../base/files.ts";
 import { isAlive, type ProcessRecord } from "../base/procs.ts";
 import type { ResolvedSpec } from "./spec.ts";
 

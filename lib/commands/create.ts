@@ -10,14 +10,8 @@ import { applyPlan, previewPlan } from "../cluster/apply.ts";
 import { checkFluvioProfile, fluvioConfigPath, validateProfileName } from "../cluster/fluvio-profile.ts";
 import { DEFAULT_CONFIRM_SECONDS, formatIds } from "../cluster/confirm-spus.ts";
 import { ClusterError, UsageError } from "../base/errors.ts";
-import {
-  clusterExists,
-  clusterPaths,
-  ensureDir,
-  listClusterNames,
-  removeClusterDir,
-  type ClusterPaths,
-} from "../cluster/home.ts";
+import { clusterExists, clusterPaths, listClusterNames, removeClusterDir, type ClusterPaths } from "../cluster/home.ts";
+import { ensureDir } from "../base/files.ts";
 import { daemonCommands, planComponents, type DaemonCommands } from "../cluster/launch.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { acquireLock, type HeldLock } from "../base/lock.ts";

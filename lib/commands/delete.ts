@@ -6,7 +6,8 @@
 import type { Argv } from "yargs";
 import { ClusterError } from "../base/errors.ts";
 import { readFluvioProfileRecord } from "../cluster/fluvio-profile.ts";
-import { clusterExists, isDirectory, type ClusterPaths } from "../cluster/home.ts";
+import { clusterExists, type ClusterPaths } from "../cluster/home.ts";
+import { isDirectory } from "../base/files.ts";
 import { applyPlan, previewPlan } from "../cluster/apply.ts";
 import { liveEntries, stopOrder } from "../cluster/launch.ts";
 import { locateCluster } from "../cluster/locate.ts";

@@ -4,9 +4,10 @@
  * files, so it works on a stopped cluster as well as on a running one, which is when the logs
  * matter most.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, statSync } from "node:fs";
 import type { Argv } from "yargs";
 import { ClusterError, UsageError } from "../base/errors.ts";
+import { readAt, readLastLines } from "../base/file-tail.ts";
 import { logFileOf, type ClusterPaths } from "../cluster/home.ts";
 import { planComponents } from "../cluster/launch.ts";
 import { clusterOptions, type CommonArgs } from "../terminal/output.ts";
@@ -39,7 +40,6 @@ export interface LogsOptions {
 /** Lines from the end of each log when `-n` is not given. */
 export const DEFAULT_LOG_LINES = 20;
 const LOG_FILE_PATTERN = /^(sc|spu-\d+)\.log$/;
-const CHUNK_BYTES = 64 * 1024;
 const POLL_MS = 200;
 
 /**
@@ -85,50 +85,6 @@ export function selectLogSources(paths: ClusterPaths, component?: string): LogSo
     path: logFileOf(paths, name),
     offset: 0,
   }));
-}
-
-/**
- * The last `count` lines of the file at `path` and its size when read (where following starts);
- * no lines when it does not exist yet. It reads backwards from the end, only as far as needed.
- */
-export function readLastLines(path: string, count: number): { lines: string[]; size: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { lines: [], size: 0 };
-    throw error;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const chunks: Buffer[] = [];
-    let position = size;
-    let newlines = 0;
-    // Past `count` newlines, at least `count` whole lines follow the first one, which may be cut.
-    while (count > 0 && position > 0 && newlines <= count) {
-      const length = Math.min(CHUNK_BYTES, position);
-      position -= length;
-      const chunk = readAt(fd, position, length);
-      chunks.unshift(chunk);
-      for (const byte of chunk) if (byte === 0x0a) newlines++;
-    }
-    const lines = Buffer.concat(chunks).toString("utf8").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return { lines: count > 0 ? lines.slice(-count) : [], size };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const read = readSync(fd, buffer, done, length - done, position + done);
-    if (read === 0) break;
-    done += read;
-  }
-  return buffer.subarray(0, done);
 }
 
 /**

@@ -12,7 +12,8 @@ import { applyPlan, previewPlan } from "../cluster/apply.ts";
 import { fluvioConfigPath } from "../cluster/fluvio-profile.ts";
 import { compareSpuSets, DEFAULT_CONFIRM_SECONDS, formatIds, leaderlessPartitions } from "../cluster/confirm-spus.ts";
 import { ClusterError, UsageError } from "../base/errors.ts";
-import { DEFAULT_NAME, pathExists, type ClusterPaths } from "../cluster/home.ts";
+import { DEFAULT_NAME, type ClusterPaths } from "../cluster/home.ts";
+import { pathExists } from "../base/files.ts";
 import { daemonCommands, liveEntries, missingComponents, planComponents, stopOrder, type DaemonCommands } from "../cluster/launch.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { acquireLock, findStaleHolder, type LockHolder } from "../base/lock.ts";
@@ -21,7 +22,7 @@ import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPla
 import { expectedSpuIds, profileName, scEndpoint, type ResolvedSpec } from "../cluster/spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "../cluster/state.ts";
 import { readToken } from "../cluster/token.ts";
-import { storedSpuIds } from "../engine/control-plane/store.ts";
+import { storedSpuIds } from "../engine/control-plane/catalog.ts";
 import type { PartitionView } from "../fluvio/admin.ts";
 
 export interface ResumeOptions {

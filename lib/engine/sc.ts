@@ -11,7 +11,7 @@ import { untilRecorded } from "./daemon/adoption.ts";
 import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
 import { runDaemon } from "./daemon/run-daemon.ts";
 import { ScServer } from "./servers/sc-server.ts";
-import { readTokenFile } from "../cluster/token.ts";
+import { readTokenFile } from "./wire/token.ts";
 
 /** Runs the SC daemon with its command line `argv` (the arguments after the script). */
 export function main(argv: string[]): void {

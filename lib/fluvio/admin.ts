@@ -8,8 +8,6 @@
  * SPU_UNREACHABLE; an answer that does not decode is ADMIN_ERROR or SPU_ERROR.
  */
 import { ClusterError, type ErrorCode } from "../base/errors.ts";
-import type { ClusterPaths } from "../cluster/home.ts";
-import type { ResolvedSpec } from "../cluster/spec.ts";
 import { FluvioConnection } from "./fluvio-connection.ts";
 import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION, UPDATE_OFFSETS_VERSION } from "../engine/wire/fluvio/api-keys.ts";
 import type { ErrorCode as FluvioErrorCode } from "../engine/wire/fluvio/error-code.ts";
@@ -67,15 +65,26 @@ export interface AdminTarget {
   connection?: Promise<FluvioConnection>;
 }
 
+/**
+ * What the client needs of a cluster's saved spec: where its SC and SPUs listen. (The whole
+ * spec, lib/cluster/spec.ts `ResolvedSpec`, is one of these.)
+ */
+export interface ClusterAddresses {
+  host: string;
+  sc: { publicPort: number };
+  spus: { id: number; publicPort: number }[];
+}
+
 /** The SC of the cluster whose spec is `spec`. */
-export function adminTarget(spec: Pick<ResolvedSpec, "host" | "sc">): AdminTarget {
+export function adminTarget(spec: Pick<ClusterAddresses, "host" | "sc">): AdminTarget {
   return { address: { host: spec.host, port: spec.sc.publicPort } };
 }
 
 /** A cluster whose SC runs, for the verbs that need it (topics, produce, consume). */
 export interface RunningCluster {
-  paths: ClusterPaths;
-  spec: ResolvedSpec;
+  /** Its paths; the client names the cluster in its messages. */
+  paths: { name: string };
+  spec: ClusterAddresses;
   admin: AdminTarget;
 }
 

@@ -128,7 +128,7 @@ export async function ensureBytecode(options: BytecodeCacheOptions = {}): Promis
   if (env.CLUSTER_BYTECODE === "off") return false;
   if (compiledFiles(options) !== undefined) return true;
   // Loaded only here: a run from a fresh cache needs neither before its verb.
-  const [{ acquireLock }, { writeFileAtomic }] = await Promise.all([import("../base/lock.ts"), import("../cluster/home.ts")]);
+  const [{ acquireLock }, { writeFileAtomic }] = await Promise.all([import("../base/lock.ts"), import("../base/files.ts")]);
   let lock: HeldLock;
   try {
     mkdirSync(cacheDir, { recursive: true });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic, writeFilesTogether } from "../../lib/cluster/home.ts";
+import { writeFileAtomic, writeFilesTogether } from "../../lib/base/files.ts";
 
 const dirs: string[] = [];
 

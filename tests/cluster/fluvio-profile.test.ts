@@ -18,7 +18,8 @@ import {
   writeFluvioProfile,
   type ProfileOwnership,
 } from "../../lib/cluster/fluvio-profile.ts";
-import { clusterPaths, ensureDir } from "../../lib/cluster/home.ts";
+import { clusterPaths } from "../../lib/cluster/home.ts";
+import { ensureDir } from "../../lib/base/files.ts";
 import { CaptureListener } from "../fixtures/fluvio/capture.ts";
 import { tempHome } from "../helpers.ts";
 

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clusterPaths } from "../../lib/cluster/home.ts";
-import { readLastLines } from "../../lib/commands/logs.ts";
+import { readLastLines } from "../../lib/base/file-tail.ts";
 import { CLI, cli, portBlocks, tempHome } from "../helpers.ts";
 
 const nextPortBase = portBlocks(16000);

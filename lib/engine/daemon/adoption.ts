@@ -1,5 +1,5 @@
 /**
- * The daemon's half of the record handshake (see `startDetached` in lib/procs.ts). A daemon
+ * The daemon's half of the record handshake (see `startDetached` in lib/base/procs.ts). A daemon
  * started with `--await-record` does nothing (reads no file, binds no port) until the command
  * that started it says, on stdin, that its pid is saved in `state.yaml`. If that command dies
  * first (killed mid-create, say), stdin closes without the word and the daemon exits: no
@@ -8,10 +8,8 @@
  * and the ports it binds are ready: it loads its code meanwhile.
  */
 import { readSync } from "node:fs";
+import { RECORDED_SIGNAL } from "../../base/record-signal.ts";
 import { log } from "./log.ts";
-
-/** The line a daemon waits for on stdin before it trusts that its pid is recorded. */
-export const RECORDED_SIGNAL = "recorded\n";
 
 const STDIN = 0;
 

@@ -15,7 +15,7 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ensureDir, removePath, writeFileAtomic } from "../../cluster/home.ts";
+import { ensureDir, removePath, writeFileAtomic } from "../../base/files.ts";
 import type { FollowerFetcher } from "./follower-fetcher.ts";
 import { log } from "../daemon/log.ts";
 import { REPORT_INTERVAL_MS } from "../wire/protocol.ts";

@@ -22,7 +22,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../cluster/home.ts";
+import { writeFileAtomic } from "../../base/files.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
 import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
 import { FRAME_HEADER_BYTES, firstFrames, openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../cluster/home.ts";
+import { writeFileAtomic } from "../../base/files.ts";
 
 /** `[epoch, start offset]`, epochs rising, starts never falling. */
 export type EpochEntry = readonly [epoch: number, start: number];

@@ -7,7 +7,7 @@
  * refused it changes (an SPU not yet registered, say).
  */
 import { log } from "../daemon/log.ts";
-import { tokenMatches } from "../../cluster/token.ts";
+import { tokenMatches } from "./token.ts";
 import { encodeFrame, FrameReader, type Frame } from "./frame.ts";
 import { Backoff } from "../../base/backoff.ts";
 import { connectLink, type Link } from "./link.ts";

@@ -7,7 +7,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { clusterPaths, ensureDir } from "../../../lib/cluster/home.ts";
+import { clusterPaths } from "../../../lib/cluster/home.ts";
+import { ensureDir } from "../../../lib/base/files.ts";
 import { planComponents, startComponents } from "../../../lib/cluster/launch.ts";
 import { findBusyPorts, isAlive, stopProcesses } from "../../../lib/base/procs.ts";
 import { resolveSpec } from "../../../lib/cluster/spec.ts";
