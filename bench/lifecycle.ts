@@ -215,7 +215,7 @@ interface PortPlan {
   ports(first: number): number[];
 }
 
-/** Fluvio's layout, as lib/spec.ts resolves it: SC B+3 and B+4, SPU i B+10+10i and B+11+10i. */
+/** Fluvio's layout, as lib/cluster/spec.ts resolves it: SC B+3 and B+4, SPU i B+10+10i and B+11+10i. */
 function clusterPlan(spus: number): PortPlan {
   return {
     span: 11 + 10 * (spus - 1),

@@ -151,7 +151,7 @@ async function main(): Promise<void> {
 
   const loadBefore = loadavg();
   process.stderr.write(`load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}; warming up`);
-  // The warm-up also lets each checkout's CLI build its bytecode cache (lib/bytecode-cache.ts) if it has one.
+  // The warm-up also lets each checkout's CLI build its bytecode cache (lib/startup/bytecode-cache.ts) if it has one.
   for (const checkout of checkouts) await runLifecycle(checkout.cli, portBase(runs), bareFile, cwd);
   const timed = checkouts.map(() => ({ ms: Object.fromEntries(VERBS.map((verb) => [verb, [] as number[]])) as Record<Verb, number[]>, bare: [] as number[] }));
   for (let run = 0; run < runs; run++) {

@@ -4,7 +4,7 @@
  * `cluster.ts`, the bin, runs `main` from the bytecode cache or from here.
  *
  * NOTE: start-up time is most of what a user waits for on `status`, so this file loads only
- * the module of the verb being run. Its common command lines are parsed by lib/fast-argv.ts;
+ * the module of the verb being run. Its common command lines are parsed by lib/startup/fast-argv.ts;
  * yargs (about 45 ms to load) parses everything else: help, completion, errors, and the verbs
  * with positionals or subcommands.
  */
@@ -49,7 +49,7 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-/** The verb's module and its argv when lib/fast-argv.ts reads `args` with certainty. */
+/** The verb's module and its argv when lib/startup/fast-argv.ts reads `args` with certainty. */
 async function parseFast(args: string[]): Promise<{ command: CommandModule; argv: ParsedArgv } | undefined> {
   const entry = COMMANDS.find((candidate) => candidate.verb === args[0]);
   if (!entry) return undefined;

@@ -2,7 +2,7 @@
  * The CLI's one retry loop: try, and while the answer is "not yet", pause and try again until
  * a time limit. Every wait goes through it: SPUs confirmed, partition leaders back, processes
  * gone, ports free again, a partition's new leader found. Its pauses are the daemons' redial
- * backoff (lib/engine/wire/backoff.ts).
+ * backoff (lib/base/backoff.ts).
  */
 import { Backoff } from "./backoff.ts";
 

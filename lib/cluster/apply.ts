@@ -1,5 +1,5 @@
 /**
- * The one place a lifecycle verb's plan (lib/plan.ts) is carried out, action by action, in
+ * The one place a lifecycle verb's plan (lib/cluster/plan.ts) is carried out, action by action, in
  * order. A dry run comes through here too and performs only the plan's checks, which change
  * nothing, so it fails where the real run would fail first.
  *

@@ -17,7 +17,7 @@ export interface ClusterPaths {
   spec: string;
   state: string;
   lock: string;
-  /** The cluster token (lib/token.ts), 0600. */
+  /** The cluster token (lib/cluster/token.ts), 0600. */
   token: string;
   metadata: string;
   data: string;

@@ -38,7 +38,7 @@ export const SOURCE_COMMANDS: DaemonCommands = {
   spu: [process.execPath, new URL("../engine/spu.ts", import.meta.url).pathname],
 };
 
-/** The daemons' executable in the bytecode cache (lib/bytecode-cache.ts) when it is fresh, else their sources. */
+/** The daemons' executable in the bytecode cache (lib/startup/bytecode-cache.ts) when it is fresh, else their sources. */
 export function daemonCommands(): DaemonCommands {
   const compiled = compiledFiles();
   return compiled ? { sc: [compiled.daemon, "sc"], spu: [compiled.daemon, "spu"] } : SOURCE_COMMANDS;

@@ -1,7 +1,7 @@
 /**
  * What a lifecycle verb does, as data. Each verb observes the cluster, computes a plan from
  * what it saw with a pure function (planCreate, planResume, planShutdown, planDelete, each in
- * its verb's file), and hands it to the one `applyPlan` (lib/apply.ts). `--dry-run` prints
+ * its verb's file), and hands it to the one `applyPlan` (lib/cluster/apply.ts). `--dry-run` prints
  * that same plan, shown here without what only running it needs (a spec's contents, a
  * process's start time), so what it shows is by construction what a real run does.
  */

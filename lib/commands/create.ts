@@ -3,7 +3,7 @@
  * phase (the reference tool's `start` reused old state and then hung counting old SPUs), checks
  * every port before starting anything, and if anything fails after it began it stops what it
  * started and removes the directory, so a failed create leaves no trace but its error.
- * The cluster token (lib/token.ts) is written before any process starts: every daemon reads it.
+ * The cluster token (lib/cluster/token.ts) is written before any process starts: every daemon reads it.
  */
 import type { Argv } from "yargs";
 import { applyPlan, previewPlan } from "../cluster/apply.ts";
@@ -158,7 +158,7 @@ export function observeCreate(paths: ClusterPaths, spec: Spec, profile = paths.n
  * The plan of `create`: check every port, save the spec with its port block (the one asked
  * for, or the first no other cluster claims), write the token, seed the SC's store with the
  * SPUs, start every process, record them, confirm the SPU set, record the cluster running.
- * Everything from the spec to the record is written together (lib/apply.ts).
+ * Everything from the spec to the record is written together (lib/cluster/apply.ts).
  */
 export function planCreate(observed: CreateObservation): CreatePlan {
   const { paths } = observed;

@@ -3,7 +3,7 @@
  * starting only the processes that are not running, and confirms the exact SPU set. It takes
  * no configuration flags: a different cluster is a `delete` and a `create`. If it fails it
  * stops what it started, leaving the cluster as it found it. A cluster created before clusters
- * had tokens gets one (lib/token.ts) when nothing of it runs; with processes running, their
+ * had tokens gets one (lib/cluster/token.ts) when nothing of it runs; with processes running, their
  * token file must be there.
  */
 import type { Argv } from "yargs";

@@ -1,5 +1,5 @@
 /**
- * The daemons' one entry as the bytecode cache (lib/bytecode-cache.ts) compiles it: a
+ * The daemons' one entry as the bytecode cache (lib/startup/bytecode-cache.ts) compiles it: a
  * standalone executable holding both, told which to run by its first argument.
  *
  *   cluster-daemon sc  [the options of sc.ts]

@@ -1,10 +1,10 @@
 /**
  * The built-in SC (streaming controller) daemon: parses its command line and runs an
- * ScServer (control-plane/sc-server.ts) until SIGTERM or SIGINT.
+ * ScServer (servers/sc-server.ts) until SIGTERM or SIGINT.
  *
  *   bun lib/engine/sc.ts [--await-record] --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT
  *
- * The cluster token is read from FILE (lib/token.ts), so it never shows in argv. From the
+ * The cluster token is read from FILE (lib/cluster/token.ts), so it never shows in argv. From the
  * bytecode cache it runs as `cluster-daemon sc ...` (daemon.ts).
  */
 import { untilRecorded } from "./daemon/adoption.ts";

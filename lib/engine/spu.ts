@@ -1,10 +1,10 @@
 /**
  * The built-in SPU (streaming processing unit) daemon: parses its command line and runs an
- * SpuServer (data-plane/spu-server.ts) until SIGTERM or SIGINT.
+ * SpuServer (servers/spu-server.ts) until SIGTERM or SIGINT.
  *
  *   bun lib/engine/spu.ts [--await-record] --token-file FILE --id ID --public HOST:PORT --private HOST:PORT --sc HOST:PORT --data DIR
  *
- * The cluster token is read from FILE (lib/token.ts), so it never shows in argv. From the
+ * The cluster token is read from FILE (lib/cluster/token.ts), so it never shows in argv. From the
  * bytecode cache it runs as `cluster-daemon spu ...` (daemon.ts).
  */
 import { untilRecorded } from "./daemon/adoption.ts";

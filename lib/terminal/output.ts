@@ -21,7 +21,7 @@ export interface CommonArgs {
   quiet?: boolean;
 }
 
-/** The options every verb takes, as yargs declares them (lib/fast-argv.ts reads the same). */
+/** The options every verb takes, as yargs declares them (lib/startup/fast-argv.ts reads the same). */
 export const GLOBAL_OPTIONS = {
   json: { type: "boolean", global: true, describe: "Print exactly one JSON document on stdout" },
   quiet: { type: "boolean", global: true, describe: "Print only errors (the exit code tells the rest)" },

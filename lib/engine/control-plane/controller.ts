@@ -2,7 +2,7 @@
  * The SC's decisions, apart from any socket: which SPUs are registered and online, the topics
  * and their partitions (topic-registry.ts), and leader elections. The SPU sessions
  * (spu-sessions.ts) tell it when an SPU comes and goes and what it reports; the admin adapters
- * (wire/fluvio/sc-public-server.ts) call its admin methods; it tells SPUs their assignments through
+ * (servers/sc-public-server.ts) call its admin methods; it tells SPUs their assignments through
  * the `push` hook.
  *
  * An SPU is online exactly while it holds an identified session; every SPU starts offline

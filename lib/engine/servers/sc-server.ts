@@ -1,6 +1,6 @@
 /**
- * The SC as one object: its controller (controller.ts), the SPU sessions on the private port
- * (spu-sessions.ts) and Fluvio's SC protocol on the public port (wire/fluvio/sc-public-server.ts).
+ * The SC as one object: its controller (control-plane/controller.ts), the SPU sessions on the private port
+ * (control-plane/spu-sessions.ts) and Fluvio's SC protocol on the public port (sc-public-server.ts).
  * lib/engine/sc.ts starts one as a daemon; tests start one in-process.
  */
 import type { TCPSocketListener } from "bun";

@@ -13,7 +13,7 @@
  * prefix out of bounds) closes that one connection; a bad batch is refused in its partition's
  * answer. Nothing else is disturbed.
  *
- * The SPU (data-plane/spu-server.ts) listens on the port and hands each connection here.
+ * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
  */
 import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
 import { ReplicaError } from "../data-plane/replica.ts";

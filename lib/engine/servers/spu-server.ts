@@ -1,7 +1,7 @@
 /**
- * The SPU as one object: its replicas (replica-manager.ts), its session with the SC, the
- * follower links on its private port (follower-links.ts) and Fluvio's SPU protocol on its
- * public port (wire/fluvio/spu-public-server.ts). lib/engine/spu.ts starts one as a daemon;
+ * The SPU as one object: its replicas (data-plane/replica-manager.ts), its session with the SC, the
+ * follower links on its private port (data-plane/follower-links.ts) and Fluvio's SPU protocol on its
+ * public port (spu-public-server.ts). lib/engine/spu.ts starts one as a daemon;
  * tests start one in-process.
  *
  * The session with the SC opens with a hello (wire/handshake.ts) and is redialled whenever

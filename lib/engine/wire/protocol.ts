@@ -2,7 +2,7 @@
  * The control messages of the built-in engine, carried as frame headers (frame.ts).
  *
  * Every connection, SPU to SC and follower to leader, opens with:
- *   hello     the SPU's id and the cluster token (lib/token.ts); anything else, or a wrong
+ *   hello     the SPU's id and the cluster token (lib/cluster/token.ts); anything else, or a wrong
  *             token, is answered `refused` with a reason and the connection closed
  * SC to SPU, on connect and after every change:
  *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs

@@ -1,7 +1,7 @@
 /**
- * The record handshake (lib/engine/daemon/adoption.ts, lib/procs.ts): a daemon started with
+ * The record handshake (lib/engine/daemon/adoption.ts, lib/base/procs.ts): a daemon started with
  * `--await-record` does nothing until its starter says its pid is recorded, so a verb may start
- * it before the token it reads or the ports it binds are ready (lib/apply.ts launches every
+ * it before the token it reads or the ports it binds are ready (lib/cluster/apply.ts launches every
  * process of a plan as the plan begins); and a starter that goes first leaves nothing behind.
  */
 import { describe, expect, test } from "bun:test";
