@@ -3,7 +3,7 @@
  * and log file), which of them are missing, and the one function that starts them.
  * `create` and `resume` share it: a resume relaunches exactly the saved spec.
  */
-import { compiledFiles } from "./bytecode-cache.ts";
+import { currentRunMode, type RunMode } from "./bytecode-cache.ts";
 import { ClusterError } from "./errors.ts";
 import { ensureDir, logFileOf, type ClusterPaths } from "./home.ts";
 import { pollUntil } from "./poll-until.ts";
@@ -31,16 +31,31 @@ export interface DaemonCommands {
   spu: string[];
 }
 
+/**
+ * How Bun runs every daemon, from the bytecode cache and from its sources alike, so both are one
+ * program: the environment is the CLI's (which read its own `.env`), and no `.env` or
+ * bunfig.toml of the directory the CLI was started in changes a daemon.
+ */
+export const DAEMON_BUN_FLAGS = ["--no-env-file", "--config=/dev/null"];
+
 /** The daemons run from their sources by this Bun. */
 export const SOURCE_COMMANDS: DaemonCommands = {
-  sc: [process.execPath, new URL("./engine/sc.ts", import.meta.url).pathname],
-  spu: [process.execPath, new URL("./engine/spu.ts", import.meta.url).pathname],
+  sc: [process.execPath, ...DAEMON_BUN_FLAGS, new URL("./engine/sc.ts", import.meta.url).pathname],
+  spu: [process.execPath, ...DAEMON_BUN_FLAGS, new URL("./engine/spu.ts", import.meta.url).pathname],
 };
 
-/** The daemons' executable in the bytecode cache (lib/bytecode-cache.ts) when it is fresh, else their sources. */
-export function daemonCommands(): DaemonCommands {
-  const compiled = compiledFiles();
-  return compiled ? { sc: [compiled.daemon, "sc"], spu: [compiled.daemon, "spu"] } : SOURCE_COMMANDS;
+/**
+ * The daemons' bundles in the bytecode cache (lib/bytecode-cache.ts) when this command runs from
+ * it, else their sources.
+ *
+ * NOTE: a rebuild removes the build before it only once it has renamed current.json to name the
+ * new one, and it starts only once a source has changed; so a daemon started from a build that
+ * was just replaced needs a command that took over a second (a build's time) between looking at
+ * the cache and starting its daemons, which none does.
+ */
+export function daemonCommands(mode: RunMode = currentRunMode()): DaemonCommands {
+  if (mode.mode === "sources") return SOURCE_COMMANDS;
+  return { sc: [process.execPath, ...DAEMON_BUN_FLAGS, mode.files.sc], spu: [process.execPath, ...DAEMON_BUN_FLAGS, mode.files.spu] };
 }
 
 /**
