@@ -6,46 +6,50 @@
  * one detached rebuild (at a low priority) for the commands after it.
  *
  * NOTE: a Bun process compiles every module it loads on every start, and a `create` starts
- * five processes on a couple of cores. Bun loads a bundle's bytecode (`<file>.jsc`) instead of
- * compiling it; measured on this project's machine in CPU per process (a bare `bun empty.js`
- * being 7.5 to 8 ms): `status` from 28 to 19 ms, an SPU from 19 to 16. A bundle without
- * bytecode gains nothing: the cost is compiling, not finding files. The daemons were once a
- * standalone executable (`bun build --compile`, 10 ms an SPU), but each build of it holds a
- * copy of Bun (about 110 MB), and bench/startup.ts measured no difference worth that (README,
- * Performance).
+ * five processes on a couple of cores. Measured on this project's machine, in CPU per process
+ * (a bare `bun empty.js` being 7.5 to 8 ms):
+ *   - the CLI, bundled as CommonJS with JavaScriptCore bytecode beside it (Bun loads that
+ *     instead of compiling): `status` from 28 to 19 ms;
+ *   - the daemons, compiled into a standalone executable with bytecode: an SPU from 19 ms as
+ *     sources and 16 as such a bundle to 10; Bun's own start and node:fs cost less in an
+ *     executable. It holds a copy of Bun (about 110 MB), and bench/startup.ts measured it worth
+ *     that: as bundles run by `bun`, `create --spus 3` took 84.5 ms against 66.1 (README).
+ * The CLI stays a bundle run by `bun cluster.ts`: an executable would be a second process.
+ * A bundle without bytecode gains nothing: the cost is compiling, not finding files.
  *
- * Layout, under node_modules/.cache/cluster-bytecode/ (npm's place for caches; a bundle's
- * `require("yaml")` finds the project's packages from there):
+ * Layout, under node_modules/.cache/cluster-bytecode/ (npm's place for caches; the CLI
+ * bundle's `require("yargs")` finds the project's packages from there):
  *
  *   current.json                    the build to use and what it was made from (replaced by rename)
  *   build.lock                      held while a build is made (flock), waited for at most BUILD_LOCK_TIMEOUT_MS
  *   rebuild                         made by the command that starts a detached rebuild; see startRebuild
  *   <build>/lib/cli.js{,.jsc,.map}  the CLI, `require`d by cluster.ts
- *   <build>/lib/engine/sc.js{,.jsc,.map}, spu.js{,.jsc,.map}   the daemons, run by Bun as their sources are
+ *   <build>/cluster-daemon          the daemons (`cluster-daemon sc|spu ...`, lib/engine/daemon.ts),
+ *                                   reading no .env or bunfig.toml, as the sources are run (lib/launch.ts)
  *
  * A build is used only when current.json names this Bun, this project directory, these entries
  * and every input file with the size and modification time it had when built, and every output
  * of it is there. There is one build on disk: a new one is made beside it, current.json is
- * renamed over to name it, and then the old one is removed. Its source maps name the sources'
- * absolute paths, so a stack trace from the cache names the source file and line.
+ * renamed over to name it, and then the old one is removed. A stack trace from the cache names
+ * the source file and line: the CLI's source map names absolute paths, the one embedded in the
+ * executable paths relative to the project (a build runs in the project's directory).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import type { HeldLock } from "./lock.ts";
 
-/** What the cache compiles: the CLI (run by `cluster.ts`) and the two daemons. */
+/** What the cache compiles: the CLI (run by `cluster.ts`) and the daemons' one entry. */
 export const CLI_ENTRY = "lib/cli.ts";
-export const SC_ENTRY = "lib/engine/sc.ts";
-export const SPU_ENTRY = "lib/engine/spu.ts";
-const ENTRIES = [CLI_ENTRY, SC_ENTRY, SPU_ENTRY];
-/** Beside each bundle: its bytecode and its source map. */
-const OUTPUT_SUFFIXES = ["", ".jsc", ".map"];
+export const DAEMON_ENTRY = "lib/engine/daemon.ts";
+const ENTRIES = [CLI_ENTRY, DAEMON_ENTRY];
+const CLI_OUTPUT = "lib/cli.js";
+const DAEMON_OUTPUT = "cluster-daemon";
 
-/** The bundles a fresh build runs, each beside its `.jsc` and `.map`. */
+/** The files a fresh build runs. */
 export interface CompiledFiles {
-  /** The CLI's bundle, to `require`. */
+  /** The CLI's bundle, to `require` (its bytecode and source map beside it). */
   cli: string;
-  sc: string;
-  spu: string;
+  /** The daemons' executable. */
+  daemon: string;
 }
 
 /** How this process runs the CLI and starts daemons, and why. */
@@ -62,7 +66,7 @@ export type RunMode =
 
 /** Changed whenever what a build holds changes shape, so an older cache is never used. */
 const STAMP_FORMAT = 3;
-/** A build takes 1 to 2 s; another build, or `npm ci` while one runs, waits this long for it. */
+/** A build takes 1 to 3 s; another build, or `npm ci` while one runs, waits this long for it. */
 const BUILD_LOCK_TIMEOUT_MS = 60_000;
 /**
  * A detached rebuild started less than this long ago is still running or has failed: no
@@ -72,8 +76,6 @@ const BUILD_LOCK_TIMEOUT_MS = 60_000;
 const REBUILD_LEASE_MS = 60_000;
 /** Space a build must leave free on its disk, which may hold the clusters' data too. */
 const MIN_FREE_AFTER_BUILD = 1024 ** 3;
-/** More than a build takes (its bundles, bytecode and maps are about 7 MB). */
-const BUILD_BYTES = 32 * 1024 ** 2;
 /** A build's directory name: when it was made (base 36), by which process, and its number in that process. */
 const BUILD_NAME = /^([0-9a-z]+)-[0-9]+-[0-9]+$/;
 let buildsMade = 0;
@@ -139,10 +141,8 @@ export function runMode(options: BytecodeCacheOptions = {}): RunMode {
   const stale = staleReason(stamp, { bun: Bun.revision, root }, statFile);
   if (stale !== undefined) return { mode: "sources", reason: `the bytecode cache is stale: ${stale}${lastRebuildFailure(cacheDir)}`, rebuild: true };
   const { build } = stamp as BytecodeStamp;
-  const files = filesOf(`${cacheDir}/${build}`);
-  const missing = Object.values(files)
-    .flatMap((bundle) => OUTPUT_SUFFIXES.map((suffix) => `${bundle}${suffix}`))
-    .find((output) => statFile(output) === undefined);
+  const files = { cli: `${cacheDir}/${build}/${CLI_OUTPUT}`, daemon: `${cacheDir}/${build}/${DAEMON_OUTPUT}` };
+  const missing = [files.cli, `${files.cli}.jsc`, `${files.cli}.map`, files.daemon].find((output) => statFile(output) === undefined);
   if (missing !== undefined) return { mode: "sources", reason: `the bytecode cache's '${missing}' is missing`, rebuild: true, broken: true };
   return { mode: "compiled", reason: "the bytecode cache matches every source", build, files };
 }
@@ -282,35 +282,54 @@ export async function buildBytecode(options: BytecodeCacheOptions = {}): Promise
   }
 }
 
-/** Builds every entry into a new build directory: its stamp, or why not (and nothing left behind). */
+/** Builds both outputs into a new build directory: its stamp, or why not (and nothing left behind). */
 async function build(root: string, cacheDir: string): Promise<BytecodeStamp | string> {
   const startedAt = Date.now();
   const name = `${startedAt.toString(36)}-${process.pid}-${buildsMade++}`;
   const outdir = `${cacheDir}/${name}`;
   try {
-    const result = await Bun.build({
-      entrypoints: ENTRIES.map((entry) => `${root}/${entry}`),
-      root,
-      outdir,
-      target: "bun",
-      // Bytecode without `compile` is CommonJS only; packages stay where npm put them.
-      format: "cjs",
-      bytecode: true,
-      packages: "external",
-      sourcemap: "linked",
-      metafile: true,
-      throw: false,
-    });
-    if (!result.success || result.metafile === undefined) {
+    const [cli, daemon] = await Promise.all([
+      Bun.build({
+        entrypoints: [`${root}/${CLI_ENTRY}`],
+        root,
+        outdir,
+        target: "bun",
+        // Bytecode without `compile` is CommonJS only; packages stay where npm put them.
+        format: "cjs",
+        bytecode: true,
+        packages: "external",
+        sourcemap: "linked",
+        metafile: true,
+        throw: false,
+      }),
+      Bun.build({
+        entrypoints: [`${root}/${DAEMON_ENTRY}`],
+        target: "bun",
+        format: "esm",
+        bytecode: true,
+        // Embedded in the executable, naming each source relative to the working directory.
+        sourcemap: "linked",
+        // As lib/launch.ts runs the sources: no .env or bunfig.toml of the directory it starts in.
+        compile: { outfile: `${outdir}/${DAEMON_OUTPUT}`, autoloadDotenv: false, autoloadBunfig: false },
+        metafile: true,
+        throw: false,
+      }),
+    ]);
+    const failed = [cli, daemon].find((result) => !result.success || result.metafile === undefined);
+    if (failed !== undefined) {
       removeBuild(cacheDir, name);
-      return `Bun.build failed: ${result.logs.map(String).join("; ") || "no message"}`;
+      return `Bun.build failed: ${failed.logs.map(String).join("; ") || "no message"}`;
     }
+    if (!runs(`${outdir}/${DAEMON_OUTPUT}`)) {
+      removeBuild(cacheDir, name);
+      return `'${outdir}/${DAEMON_OUTPUT}' does not run here (a noexec mount?)`;
+    }
+    // The executable holds its map; the copy written beside it is read by nothing.
+    rmSync(`${outdir}/${DAEMON_OUTPUT}.map`, { force: true });
     const { relative, resolve } = await import("node:path");
-    for (const output of result.outputs) {
-      if (output.path.endsWith(".map")) absoluteSources(output.path, outdir, resolve);
-    }
+    absoluteSources(`${outdir}/${CLI_OUTPUT}.map`, outdir, resolve);
     // The metafile names inputs relative to the working directory.
-    const bundled = Object.keys(result.metafile.inputs).map((input) => relative(root, resolve(input)));
+    const bundled = [...Object.keys(cli.metafile!.inputs), ...Object.keys(daemon.metafile!.inputs)].map((input) => relative(root, resolve(input)));
     // tsconfig.json is no module, but its settings shape how Bun transpiles every one.
     const settings = statFile(`${root}/tsconfig.json`) ? ["tsconfig.json"] : [];
     const inputs = [...new Set([...bundled, ...settings])].map((path): [string, number, number] => {
@@ -333,6 +352,18 @@ async function build(root: string, cacheDir: string): Promise<BytecodeStamp | st
 }
 
 /**
+ * Whether the daemons' executable runs here (a cache on a noexec mount would not): asked for no
+ * role, it says so and exits 2 before loading either daemon.
+ */
+function runs(executable: string): boolean {
+  try {
+    return Bun.spawnSync([executable], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exitCode === 2;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Rewrites a source map's `sources` as absolute paths. NOTE: Bun 1.4.5 writes them relative to
  * the build's outdir, but resolves them at run time from the map's own directory, so a trace
  * would name `<build>/lib/x.ts`; absolute paths name the source wherever the map is.
@@ -348,14 +379,10 @@ export function leavesRoom(freeBytes: number, buildBytes: number): boolean {
   return freeBytes - buildBytes >= MIN_FREE_AFTER_BUILD;
 }
 
+/** Whether the disk holding `cacheDir` has room for a build, whose executable is about the size of this Bun. */
 function hasRoomForBuild(cacheDir: string): boolean {
   const { bavail, bsize } = statfsSync(cacheDir);
-  return leavesRoom(Number(bavail) * Number(bsize), BUILD_BYTES);
-}
-
-function filesOf(buildDir: string): CompiledFiles {
-  const bundle = (entry: string) => `${buildDir}/${entry.replace(/\.ts$/, ".js")}`;
-  return { cli: bundle(CLI_ENTRY), sc: bundle(SC_ENTRY), spu: bundle(SPU_ENTRY) };
+  return leavesRoom(Number(bavail) * Number(bsize), statSync(process.execPath).size);
 }
 
 function resolveOptions(options: BytecodeCacheOptions): Required<BytecodeCacheOptions> {
@@ -429,6 +456,8 @@ async function runBuildScript(args: string[]): Promise<number> {
     strict: true,
   });
   const options = { root: values.root, cacheDir: values["cache-dir"] };
+  // The executable's source map names each source relative to the working directory.
+  process.chdir(resolveOptions(options).root);
   if (!values.background) return report(await buildBytecode(options), values.optional ?? false);
   setPriority(19);
   const outcome = await buildBytecode(options);

@@ -32,9 +32,9 @@ export interface DaemonCommands {
 }
 
 /**
- * How Bun runs every daemon, from the bytecode cache and from its sources alike, so both are one
- * program: the environment is the CLI's (which read its own `.env`), and no `.env` or
- * bunfig.toml of the directory the CLI was started in changes a daemon.
+ * How Bun runs the daemons' sources: their environment is the CLI's (which read its own `.env`),
+ * and no `.env` or bunfig.toml of the directory the CLI was started in changes a daemon. The
+ * bytecode cache's executable is built to read neither too, so both run one program.
  */
 export const DAEMON_BUN_FLAGS = ["--no-env-file", "--config=/dev/null"];
 
@@ -45,17 +45,17 @@ export const SOURCE_COMMANDS: DaemonCommands = {
 };
 
 /**
- * The daemons' bundles in the bytecode cache (lib/bytecode-cache.ts) when this command runs from
- * it, else their sources.
+ * The daemons' executable in the bytecode cache (lib/bytecode-cache.ts) when this command runs
+ * from it, else their sources.
  *
- * NOTE: a rebuild removes the build before it only once it has renamed current.json to name the
- * new one, and it starts only once a source has changed; so a daemon started from a build that
- * was just replaced needs a command that took over a second (a build's time) between looking at
- * the cache and starting its daemons, which none does.
+ * NOTE: a rebuild removes the build before it only after current.json names the new one, and
+ * it starts only once the cache is stale (so no command chose that build since); a command
+ * that chose it just before would have to take a whole build's time (over a second) between
+ * choosing and starting its daemons to find the executable gone.
  */
 export function daemonCommands(mode: RunMode = currentRunMode()): DaemonCommands {
   if (mode.mode === "sources") return SOURCE_COMMANDS;
-  return { sc: [process.execPath, ...DAEMON_BUN_FLAGS, mode.files.sc], spu: [process.execPath, ...DAEMON_BUN_FLAGS, mode.files.spu] };
+  return { sc: [mode.files.daemon, "sc"], spu: [mode.files.daemon, "spu"] };
 }
 
 /**

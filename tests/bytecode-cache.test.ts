@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBytecode, CLI_ENTRY, leavesRoom, runMode, SC_ENTRY, SPU_ENTRY, startRebuild, staleReason, type BytecodeStamp, type StatOf } from "../lib/bytecode-cache.ts";
+import { buildBytecode, CLI_ENTRY, DAEMON_ENTRY, leavesRoom, runMode, startRebuild, staleReason, type BytecodeStamp, type StatOf } from "../lib/bytecode-cache.ts";
 import { clusterPaths } from "../lib/home.ts";
 import { DAEMON_BUN_FLAGS, SOURCE_COMMANDS } from "../lib/launch.ts";
 import { pollUntil } from "../lib/poll-until.ts";
@@ -19,7 +19,7 @@ describe("staleReason()", () => {
     format: 3,
     bun: "rev-a",
     root: "/p",
-    entries: [CLI_ENTRY, SC_ENTRY, SPU_ENTRY],
+    entries: [CLI_ENTRY, DAEMON_ENTRY],
     build: "mx5abc-42-0",
     inputs: [
       ["lib/cli.ts", 100, 1000.5],
@@ -40,10 +40,10 @@ describe("staleReason()", () => {
     ["a stamp that is not an object", "mx5abc-42-0", statOf, "its current.json is not a build's"],
     ["a build name that could name another directory", { ...stamp, build: "../x" }, statOf, "its current.json is not a build's"],
     ["an input that is not [path, size, time]", { ...stamp, inputs: [["lib/cli.ts", "100", 1]] }, statOf, "its current.json is not a build's"],
-    ["another format (the daemons as one executable, before)", { ...stamp, format: 2 }, statOf, "it is of format 2, not 3"],
+    ["another format (a build that waited for no lock, and kept two builds)", { ...stamp, format: 2 }, statOf, "it is of format 2, not 3"],
     ["another Bun", { ...stamp, bun: "rev-b" }, statOf, "it was built by Bun rev-b, not rev-a"],
     ["another project directory (moved or copied)", { ...stamp, root: "/old" }, statOf, "it was built for '/old', not '/p'"],
-    ["other entries", { ...stamp, entries: ["lib/cli.ts", "lib/engine/daemon.ts"] }, statOf, "it was built for the entries lib/cli.ts, lib/engine/daemon.ts"],
+    ["other entries", { ...stamp, entries: ["lib/cli.ts"] }, statOf, "it was built for the entries lib/cli.ts"],
     ["an input gone", stamp, (path) => (path === "/p/package.json" ? undefined : files[path]), "'package.json' is gone"],
     ["an input of another size", stamp, changed("/p/lib/cli.ts", { size: 101 }), "'lib/cli.ts' changed"],
     ["an input modified since, same size", stamp, changed("/p/lib/cli.ts", { mtimeMs: 1000.6 }), "'lib/cli.ts' changed"],
@@ -76,21 +76,22 @@ function saveSource(path: string, text: string, secondsAgo = 600): void {
 }
 
 /**
- * A project with the cache's three entries, each printing a greeting from a shared module (the
- * CLI's `main` returns it; the daemons print it, or throw it with `--throw`), in a temp directory.
+ * A project with both entries, each printing a greeting from a shared module (the CLI's `main`
+ * returns it, its `explode` throws it; the daemon prints it for its role, or throws it when its
+ * second argument is `--throw`), in a temp directory. Its daemon, like lib/engine/daemon.ts,
+ * exits 2 when given no role.
  */
 function tempProject(): { root: string; cacheDir: string; remove: () => void } {
   const root = mkdtempSync(join(tmpdir(), "cluster-bytecode-"));
   mkdirSync(join(root, "lib", "engine"), { recursive: true });
   saveShared(root, `"hello from " + name`);
   saveSource(join(root, CLI_ENTRY), `import { greeting, fail } from "./shared.ts";\nexport function main(): string { return greeting("cli"); }\nexport function explode(): never { return fail("cli"); }\n`);
-  for (const role of ["sc", "spu"]) {
-    saveSource(
-      join(root, "lib", "engine", `${role}.ts`),
-      `import { greeting, fail } from "../shared.ts";\nif (process.argv[2] === "--throw") fail("${role}");\nconsole.log(greeting("${role}"));\n`,
-    );
-  }
+  saveDaemon(root, `import { greeting, fail } from "../shared.ts";\nif (!process.argv[2]) process.exit(2);\nif (process.argv[3] === "--throw") fail(process.argv[2]);\nconsole.log(greeting(process.argv[2]));\n`);
   return { root, cacheDir: join(root, "node_modules", ".cache", "cluster-bytecode"), remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+function saveDaemon(root: string, text: string): void {
+  saveSource(join(root, DAEMON_ENTRY), text);
 }
 
 /** Saves lib/shared.ts, whose greeting every entry prints, as returning `expression`; its line 3 throws. */
@@ -103,10 +104,15 @@ function builds(cacheDir: string): string[] {
   return existsSync(cacheDir) ? readdirSync(cacheDir).filter((name) => /^[0-9a-z]+-\d+-\d+$/.test(name)) : [];
 }
 
-/** Runs a daemon's bundle (or source) as the CLI starts it: by this Bun, with DAEMON_BUN_FLAGS. */
-function runDaemon(file: string, args: string[] = []): { stdout: string; stderr: string; exitCode: number } {
-  const child = Bun.spawnSync([process.execPath, ...DAEMON_BUN_FLAGS, file, ...args], { env: process.env });
+function runDaemon(executable: string, args: string[]): { stdout: string; stderr: string; exitCode: number } {
+  const child = Bun.spawnSync([executable, ...args], { env: process.env });
   return { stdout: child.stdout.toString(), stderr: child.stderr.toString(), exitCode: child.exitCode };
+}
+
+/** Builds `root`'s cache as `npm ci` and `bun run build` do: this project's lib/bytecode-cache.ts run in that directory. */
+function runBuildScript(root: string): void {
+  const script = Bun.spawnSync([process.execPath, join(PROJECT, "lib", "bytecode-cache.ts"), "--root", root], { cwd: root, env: process.env });
+  if (script.exitCode !== 0) throw new Error(`the build of '${root}' exited ${script.exitCode}: ${script.stderr}`);
 }
 
 function compiled(options: { root: string; cacheDir?: string }) {
@@ -116,21 +122,18 @@ function compiled(options: { root: string; cacheDir?: string }) {
 }
 
 describe("buildBytecode()", () => {
-  test("buildBytecode() builds each entry as a bundle with its bytecode and source map, and each runs; a fresh cache is left as it is", async () => {
+  test("buildBytecode() builds the CLI's bundle with its bytecode and source map and the daemons' executable, and both run; a fresh cache is left as it is", async () => {
     const project = tempProject();
     try {
       expect(runMode(project)).toMatchObject({ mode: "sources", rebuild: true, reason: "no bytecode cache is built ('bun run build' builds it)" });
       expect(await buildBytecode(project)).toMatchObject({ outcome: "built" });
       const { files } = compiled(project);
-      for (const bundle of Object.values(files)) {
-        expect(statSync(`${bundle}.jsc`).size).toBeGreaterThan(0);
-        expect(statSync(`${bundle}.map`).size).toBeGreaterThan(0);
-      }
+      expect(statSync(`${files.cli}.jsc`).size).toBeGreaterThan(0);
+      expect(statSync(`${files.cli}.map`).size).toBeGreaterThan(0);
       expect((require(files.cli) as { main: () => string }).main()).toBe("hello from cli");
-      expect(runDaemon(files.spu).stdout).toBe("hello from spu\n");
-      expect(runDaemon(files.sc).stdout).toBe("hello from sc\n");
+      expect(runDaemon(files.daemon, ["spu"]).stdout).toBe("hello from spu\n");
       const stamp = JSON.parse(readFileSync(join(project.cacheDir, "current.json"), "utf8")) as BytecodeStamp;
-      expect(stamp.inputs.map(([path]) => path).sort()).toEqual(["lib/cli.ts", "lib/engine/sc.ts", "lib/engine/spu.ts", "lib/shared.ts"]);
+      expect(stamp.inputs.map(([path]) => path).sort()).toEqual(["lib/cli.ts", "lib/engine/daemon.ts", "lib/shared.ts"]);
 
       const before = builds(project.cacheDir);
       expect(await buildBytecode(project)).toEqual({ outcome: "fresh", build: before[0]! });
@@ -150,47 +153,46 @@ describe("buildBytecode()", () => {
       expect(await buildBytecode(project)).toMatchObject({ outcome: "built" });
       const second = compiled(project);
       expect(second.build).not.toBe(first);
-      expect(runDaemon(second.files.sc).stdout).toBe("bye from sc\n");
+      expect(runDaemon(second.files.daemon, ["sc"]).stdout).toBe("bye from sc\n");
       expect(builds(project.cacheDir)).toEqual([second.build]);
     } finally {
       project.remove();
     }
   });
 
-  test("a stack trace from the cache names the source file and line, from the CLI's bundle and from a daemon's", async () => {
+  test("a stack trace from the cache names the source file and line, from the CLI's bundle and from the daemons' executable", () => {
     const project = tempProject();
     try {
-      await buildBytecode(project);
+      runBuildScript(project.root);
       const { files } = compiled(project);
-      const source = `${join(project.root, "lib", "shared.ts")}:3:`;
       let stack = "";
       try {
         (require(files.cli) as { explode: () => never }).explode();
       } catch (error) {
         stack = (error as Error).stack ?? "";
       }
-      expect(stack).toContain(`at fail (${source}`);
+      expect(stack).toContain(`at fail (${join(project.root, "lib", "shared.ts")}:3:`);
       expect(stack).toContain(`${join(project.root, CLI_ENTRY)}:3:`);
-      const spu = runDaemon(files.spu, ["--throw"]);
+      // The executable's embedded map names the sources relative to the project.
+      const spu = runDaemon(files.daemon, ["spu", "--throw"]);
       expect(spu.exitCode).not.toBe(0);
       expect(spu.stderr).toContain("failed in spu");
-      expect(spu.stderr).toContain(`at fail (${source}`);
-      expect(spu.stderr).toContain(`${join(project.root, "lib", "engine", "spu.ts")}:2:`);
-      expect(spu.stderr).not.toContain(project.cacheDir);
+      expect(spu.stderr).toContain("at fail (lib/shared.ts:3:");
+      expect(spu.stderr).toContain(`${DAEMON_ENTRY}:3:`);
     } finally {
       project.remove();
     }
   });
 
-  test("a stack trace from the project's own cache names the source's line that threw", async () => {
-    expect(await buildBytecode()).toMatchObject({ outcome: expect.stringMatching(/^(built|fresh)$/) });
+  test("a stack trace from the project's own cache names the source's line that threw", () => {
+    runBuildScript(PROJECT);
     const { files } = compiled({ root: PROJECT });
     // The SC without its options throws in its argument parser.
-    const sc = runDaemon(files.sc);
+    const sc = runDaemon(files.daemon, ["sc"]);
     expect(sc.exitCode).toBe(1);
-    const [, path, line] = /at parseDaemonArgs \((\/[^:]+):(\d+):\d+\)/.exec(sc.stderr) ?? [];
-    expect(path).toBe(join(PROJECT, "lib", "engine", "daemon", "daemon-args.ts"));
-    expect(readFileSync(path!, "utf8").split("\n")[Number(line) - 1]).toContain("throw new Error(`missing --");
+    const [, path, line] = /at parseDaemonArgs \(([^:]+):(\d+):\d+\)/.exec(sc.stderr) ?? [];
+    expect(path).toBe("lib/engine/daemon/daemon-args.ts");
+    expect(readFileSync(join(PROJECT, path!), "utf8").split("\n")[Number(line) - 1]).toContain("throw new Error(`missing --");
   });
 
   test("buildBytecode() fails softly on a source that does not compile, leaving the cache as it was", async () => {
@@ -204,6 +206,17 @@ describe("buildBytecode()", () => {
       expect(runMode(project).mode).toBe("sources");
       expect(readFileSync(join(project.cacheDir, "current.json"), "utf8")).toBe(stampBefore);
       expect(builds(project.cacheDir)).toEqual(buildsBefore);
+    } finally {
+      project.remove();
+    }
+  });
+
+  test("buildBytecode() stamps no build whose daemons' executable does not answer as lib/engine/daemon.ts does without a role", async () => {
+    const project = tempProject();
+    try {
+      saveDaemon(project.root, `console.log("no role needed");\n`);
+      expect(await buildBytecode(project)).toMatchObject({ outcome: "failed", reason: expect.stringContaining("does not run here") });
+      expect(builds(project.cacheDir)).toEqual([]);
     } finally {
       project.remove();
     }
@@ -249,7 +262,7 @@ describe("runMode()", () => {
     }
   });
 
-  test.each(["lib/cli.js", "lib/cli.js.jsc", "lib/engine/sc.js.map", "lib/engine/spu.js", "lib/engine/spu.js.jsc"])(
+  test.each(["lib/cli.js", "lib/cli.js.jsc", "lib/cli.js.map", "cluster-daemon"])(
     "runMode() runs the sources, as broken, when the cache's %s is missing",
     async (output) => {
       const project = tempProject();
@@ -284,7 +297,7 @@ describe("startRebuild()", () => {
       expect(startRebuild(project)).toBe(true);
       expect(startRebuild(project)).toBe(false);
       await untilCompiled(project);
-      expect(runDaemon(compiled(project).files.spu).stdout).toBe("rebuilt for spu\n");
+      expect(runDaemon(compiled(project).files.daemon, ["spu"]).stdout).toBe("rebuilt for spu\n");
       expect(builds(project.cacheDir)).toHaveLength(1);
       // Its lease is cleared once it is done, so the next stale cache gets its rebuild.
       expect(await pollUntil(() => (existsSync(join(project.cacheDir, "rebuild")) ? undefined : true), { timeoutMs: 5000, firstPauseMs: 20 })).toBe(true);
@@ -311,7 +324,7 @@ describe("startRebuild()", () => {
       utimesSync(lease, aMinuteAgo, aMinuteAgo);
       expect(startRebuild(project)).toBe(true);
       await untilCompiled(project);
-      expect(runDaemon(compiled(project).files.sc).stdout).toBe("fixed for sc\n");
+      expect(runDaemon(compiled(project).files.daemon, ["sc"]).stdout).toBe("fixed for sc\n");
     } finally {
       project.remove();
     }
@@ -346,7 +359,7 @@ describe("the CLI and its daemons from the bytecode cache", () => {
     const copy = projectCopy();
     const home = tempHome();
     try {
-      expect(Bun.spawnSync([process.execPath, join(copy.root, "lib", "bytecode-cache.ts")], { cwd: copy.root }).exitCode).toBe(0);
+      runBuildScript(copy.root);
       const fresh = await runCopy(copy.root, ["status", "--home", home, "--json"]);
       expect(fresh.exitCode).toBe(4);
       expect(fresh.stderr).toBe("");
@@ -371,9 +384,9 @@ describe("the CLI and its daemons from the bytecode cache", () => {
     const copy = projectCopy();
     const home = tempHome();
     try {
-      expect(Bun.spawnSync([process.execPath, join(copy.root, "lib", "bytecode-cache.ts")], { cwd: copy.root }).exitCode).toBe(0);
+      runBuildScript(copy.root);
       const { build } = compiled(copy);
-      const missing = join(copy.cacheDir, build, "lib", "engine", "spu.js.jsc");
+      const missing = join(copy.cacheDir, build, "cluster-daemon");
       rmSync(missing);
       const status = await runCopy(copy.root, ["status", "--home", home, "--json"]);
       expect(status.exitCode).toBe(4);
@@ -391,15 +404,15 @@ describe("the CLI and its daemons from the bytecode cache", () => {
     if (!fresh) throw new Error(`no rebuild made the copy's cache fresh: ${runMode(copy).reason}`);
   }
 
-  test("cluster create starts the daemons from the project's fresh bytecode cache, by Bun with the sources' flags, and status says so", async () => {
-    expect((await buildBytecode()).outcome).toMatch(/^(built|fresh)$/);
+  test("cluster create starts the daemons from the project's fresh bytecode cache, as its executable's sc and spu, and status --json says so", async () => {
+    runBuildScript(PROJECT);
     const home = tempHome();
     const created = await cli(home, ["create", "--port-base", String(nextPortBase()), "--json"]);
     expect(created.exitCode).toBe(0);
     const { files } = compiled({ root: PROJECT });
-    expect(scArgv(home).slice(0, 4)).toEqual([process.execPath, ...DAEMON_BUN_FLAGS, files.sc]);
+    expect(scArgv(home).slice(0, 2)).toEqual([files.daemon, "sc"]);
     const spu = readState(clusterPaths(home, "local")).processes.find((entry) => entry.role === "spu")!;
-    expect(spu.argv.slice(0, 4)).toEqual([process.execPath, ...DAEMON_BUN_FLAGS, files.spu]);
+    expect(spu.argv.slice(0, 2)).toEqual([files.daemon, "spu"]);
     const status = await cli(home, ["status", "--json"]);
     const json = status.json as { runMode: { mode: string }; processes: { runs: string }[] };
     expect(json.runMode.mode).toBe("compiled");
@@ -418,7 +431,7 @@ describe("the CLI and its daemons from the bytecode cache", () => {
   });
 
   test("the daemons read no .env or bunfig.toml of the directory the CLI runs in, from the cache and from the sources alike", async () => {
-    expect((await buildBytecode()).outcome).toMatch(/^(built|fresh)$/);
+    runBuildScript(PROJECT);
     const cwd = mkdtempSync(join(tmpdir(), "cluster-cwd-"));
     try {
       writeFileSync(join(cwd, "bunfig.toml"), `preload = ["./preload.ts"]\n`);
@@ -427,9 +440,9 @@ describe("the CLI and its daemons from the bytecode cache", () => {
       const { files } = compiled({ root: PROJECT });
       const dotenv = Bun.spawnSync([process.execPath, ...DAEMON_BUN_FLAGS, "-e", `console.log(process.env.CLUSTER_TEST_FROM_DOTENV ?? "unset")`], { cwd });
       expect(dotenv.stdout.toString()).toBe("unset\n");
-      for (const file of [files.spu, SOURCE_COMMANDS.spu.at(-1)!]) {
+      for (const command of [[files.daemon, "spu"], SOURCE_COMMANDS.spu]) {
         // A daemon without its options exits 1 with its usage; nothing was preloaded before it.
-        const daemon = Bun.spawnSync([process.execPath, ...DAEMON_BUN_FLAGS, file], { cwd });
+        const daemon = Bun.spawnSync(command, { cwd });
         expect(daemon.stdout.toString()).toBe("");
         expect(daemon.stderr.toString()).toContain("usage: spu.ts");
       }

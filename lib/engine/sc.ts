@@ -5,7 +5,7 @@
  *   bun lib/engine/sc.ts [--await-record] --token-file FILE --metadata DIR --public HOST:PORT --private HOST:PORT
  *
  * The cluster token is read from FILE (lib/token.ts), so it never shows in argv. From the
- * bytecode cache it runs as the bundle of this file (lib/bytecode-cache.ts), with the same flags.
+ * bytecode cache it runs as `cluster-daemon sc ...` (daemon.ts).
  */
 import { untilRecorded } from "./daemon/adoption.ts";
 import { parseAddress, parseDaemonArgs } from "./daemon/daemon-args.ts";
