@@ -1,9 +1,9 @@
 /**
- * A compiled cache of the CLI and the daemons: bundles with JavaScriptCore bytecode, built with
- * the project (`npm ci` runs `prepare`, `bun run build` runs `build`: both run this file), and
- * used by a command only while it matches the sources. A command never builds it and never
- * waits for a build: a stale or broken cache means the sources run, and that command starts
- * one detached rebuild (at a low priority) for the commands after it.
+ * A compiled cache of the CLI (a bundle with JavaScriptCore bytecode) and the daemons (one
+ * executable), built with the project (`npm ci` runs `prepare`, `bun run build` runs `build`:
+ * both run this file) and used by a command only while it matches the sources. A command never
+ * builds it and never waits for a build: a stale or broken cache means the sources run, and
+ * that command starts one detached rebuild (at a low priority) for the commands after it.
  *
  * NOTE: a Bun process compiles every module it loads on every start, and a `create` starts
  * five processes on a couple of cores. Measured on this project's machine, in CPU per process
