@@ -9,6 +9,7 @@
  * with positionals or subcommands.
  */
 import packageJson from "../package.json" with { type: "json" };
+import { recordRunMode, type RunMode } from "./startup/bytecode-cache.ts";
 import { ClusterError, UsageError } from "./base/errors.ts";
 import { fastArgv, type CommandModule, type ParsedArgv } from "./startup/fast-argv.ts";
 import { GLOBAL_OPTIONS } from "./terminal/output.ts";
@@ -33,8 +34,12 @@ const COMMANDS: { verb: string; load: () => Promise<CommandModule> }[] = [
   { verb: "__complete", load: async () => (await import("./commands/completion.ts")).completeCommand },
 ];
 
-/** Runs the CLI on `args` and resolves to the exit code. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs the CLI on `args` and resolves to the exit code. `mode` is how cluster.ts runs it (from
+ * the bytecode cache or the sources), which the daemons it starts follow and `status` reports.
+ */
+export async function main(args: string[], mode?: RunMode): Promise<number> {
+  if (mode) recordRunMode(mode);
   try {
     const fast = await parseFast(args);
     if (fast) return (await fast.command.handler(fast.argv as never)) ?? 0;

@@ -3,7 +3,7 @@
  * and log file), which of them are missing, and the one function that starts them.
  * `create` and `resume` share it: a resume relaunches exactly the saved spec.
  */
-import { compiledFiles } from "../startup/bytecode-cache.ts";
+import { currentRunMode, type RunMode } from "../startup/bytecode-cache.ts";
 import { ClusterError } from "../base/errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
 import { ensureDir } from "../base/files.ts";
@@ -32,16 +32,31 @@ export interface DaemonCommands {
   spu: string[];
 }
 
+/**
+ * How Bun runs the daemons' sources: their environment is the CLI's (which read its own `.env`),
+ * and no `.env` or bunfig.toml of the directory the CLI was started in changes a daemon. The
+ * bytecode cache's executable is built to read neither too, so both run one program.
+ */
+export const DAEMON_BUN_FLAGS = ["--no-env-file", "--config=/dev/null"];
+
 /** The daemons run from their sources by this Bun. */
 export const SOURCE_COMMANDS: DaemonCommands = {
-  sc: [process.execPath, new URL("../engine/sc.ts", import.meta.url).pathname],
-  spu: [process.execPath, new URL("../engine/spu.ts", import.meta.url).pathname],
+  sc: [process.execPath, ...DAEMON_BUN_FLAGS, new URL("../engine/sc.ts", import.meta.url).pathname],
+  spu: [process.execPath, ...DAEMON_BUN_FLAGS, new URL("../engine/spu.ts", import.meta.url).pathname],
 };
 
-/** The daemons' executable in the bytecode cache (lib/startup/bytecode-cache.ts) when it is fresh, else their sources. */
-export function daemonCommands(): DaemonCommands {
-  const compiled = compiledFiles();
-  return compiled ? { sc: [compiled.daemon, "sc"], spu: [compiled.daemon, "spu"] } : SOURCE_COMMANDS;
+/**
+ * The daemons' executable in the bytecode cache (lib/startup/bytecode-cache.ts) when this command runs
+ * from it, else their sources.
+ *
+ * NOTE: a rebuild removes the build before it only after current.json names the new one, and
+ * it starts only once the cache is stale (so no command chose that build since); a command
+ * that chose it just before would have to take a whole build's time (over a second) between
+ * choosing and starting its daemons to find the executable gone.
+ */
+export function daemonCommands(mode: RunMode = currentRunMode()): DaemonCommands {
+  if (mode.mode === "sources") return SOURCE_COMMANDS;
+  return { sc: [mode.files.daemon, "sc"], spu: [mode.files.daemon, "spu"] };
 }
 
 /**

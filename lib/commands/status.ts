@@ -5,6 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, type PartitionView, type TopicView } from "../fluvio/admin.ts";
+import { currentRunMode, runsFromCache } from "../startup/bytecode-cache.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "../cluster/confirm-spus.ts";
 import { ClusterError } from "../base/errors.ts";
 import { clusterExists, type ClusterPaths } from "../cluster/home.ts";
@@ -36,6 +37,8 @@ export interface ProcessStatus {
   alive: boolean;
   state: ProcessStateName;
   ports: number[];
+  /** What its recorded argv runs: the bytecode cache's bundle or its source (null: no record). */
+  runs: "compiled" | "sources" | null;
 }
 
 export interface ClusterStatus {
@@ -52,6 +55,8 @@ export interface ClusterStatus {
   partitions: (PartitionView & { leaderEpoch: number | null })[];
   /** Broken files and unanswered calls found while looking. */
   problems: string[];
+  /** How this command ran: from the bytecode cache (lib/startup/bytecode-cache.ts) or from the sources, and why. */
+  runMode: { mode: "compiled" | "sources"; reason: string };
 }
 
 /**
@@ -84,6 +89,7 @@ export async function getClusterStatus(options: { home?: string; name?: string }
 }
 
 export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus> {
+  const { mode, reason } = currentRunMode();
   const status: ClusterStatus = {
     name: paths.name,
     phase: "absent",
@@ -95,6 +101,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     topics: [],
     partitions: [],
     problems: [],
+    runMode: { mode, reason },
   };
   if (!clusterExists(paths)) return status;
 
@@ -154,6 +161,7 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       pid: entry.pid,
       ...observeProcess(entry),
       ports: entry.ports ?? [],
+      runs: runsOf(entry),
     }));
   }
   return planComponents(spec, paths).map((component) => {
@@ -165,8 +173,14 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       pid: entry?.pid ?? null,
       ...observeProcess(entry),
       ports: component.ports,
+      runs: runsOf(entry),
     };
   });
+}
+
+function runsOf(entry: ProcessRecord | undefined): ProcessStatus["runs"] {
+  if (!entry) return null;
+  return runsFromCache(entry.argv) ? "compiled" : "sources";
 }
 
 /** `alive` and `state` from one look at the process of `record` (none recorded: stopped). */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { clusterPaths } from "../../lib/cluster/home.ts";
-import { missingComponents, planComponents } from "../../lib/cluster/launch.ts";
+import { missingComponents, planComponents, SOURCE_COMMANDS } from "../../lib/cluster/launch.ts";
 import { resolveSpec } from "../../lib/cluster/spec.ts";
 import { derivePhase, type Phase } from "../../lib/commands/status.ts";
 import type { ProcessEntry } from "../../lib/cluster/state.ts";
@@ -44,7 +44,7 @@ describe("missingComponents()", () => {
   test("planComponents() gives each SPU its ports, data directory, log file and the token file's path", () => {
     const spu = components.find((component) => component.name === "spu-5002")!;
     expect(spu.ports).toEqual([19020, 19021]);
-    expect(spu.argv.slice(2)).toEqual([
+    expect(spu.argv.slice(SOURCE_COMMANDS.spu.length)).toEqual([
       "--await-record",
       "--token-file", "/h/dev/token",
       "--id", "5002", "--public", "127.0.0.1:19020", "--private", "127.0.0.1:19021", "--sc", "127.0.0.1:19004", "--data", "/h/dev/data/spu-5002",
