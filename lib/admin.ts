@@ -501,12 +501,15 @@ export class RecordStream {
   #streamId: number | undefined;
   /** The offset after the last records received and not yet reported to the SPU. */
   #unreported: number | undefined;
+  /** The offset of the next record to deliver. */
+  #nextOffset: number;
 
-  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec) {
+  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec, offset: number) {
     this.#leader = leader;
     this.#clusterName = clusterName;
     this.#connection = connection;
     this.#codec = codec;
+    this.#nextOffset = offset;
     this.#cancel = () => {};
   }
 
@@ -518,7 +521,7 @@ export class RecordStream {
       }),
       loadSpuCodec(),
     ]);
-    const stream = new RecordStream(leader, cluster.paths.name, connection, codec);
+    const stream = new RecordStream(leader, cluster.paths.name, connection, codec, offset);
     const { cancel } = connection.stream(
       SPU_API_KEY.streamFetch,
       SPU_VERSION,
@@ -589,10 +592,14 @@ export class RecordStream {
       this.#streamId = response.streamId;
       const { partition } = response;
       if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
-      const batches = this.#codec.decodeBatches(partition.records);
-      const values = batches.flatMap((batch) => batch.records.map((record) => record.value));
-      const last = batches[batches.length - 1];
-      const nextOffset = last ? last.baseOffset + last.records.length : -1;
+      // Whole batches from the one holding the offset asked for: the records below it were had already.
+      const values: Uint8Array[] = [];
+      let nextOffset = this.#nextOffset;
+      for (const batch of this.#codec.decodeBatches(partition.records)) {
+        for (const record of batch.records) if (batch.baseOffset + record.offsetDelta >= nextOffset) values.push(record.value);
+        nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
+      }
+      this.#nextOffset = nextOffset;
       this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
       this.#unreported = nextOffset;
       this.#reportReceived();

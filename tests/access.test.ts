@@ -14,8 +14,7 @@ import { clusterPaths } from "../lib/home.ts";
 import { readState } from "../lib/state.ts";
 import { generateToken, readToken, tokenMatches } from "../lib/token.ts";
 import { encodeFrame, FrameReader, type Frame } from "../lib/engine/wire/frame.ts";
-import { frameValues } from "../lib/engine/storage/partition-log.ts";
-import { readStoredRecord } from "../lib/engine/wire/fluvio/stored-records.ts";
+import { valuesOf } from "./batches.ts";
 import { cli, portBlocks, tempHome, type CliResult } from "./helpers.ts";
 
 const nextPortBase = portBlocks(11000);
@@ -176,7 +175,7 @@ describe("the private ports", () => {
       const answer = await follower.firstFrame();
       expect(answer.header).toMatchObject({ type: "records", offset: 0 });
       expect(answer.header.error).toBeUndefined();
-      expect(frameValues(answer.body).map((stored) => Buffer.from(readStoredRecord(stored).value).toString())).toEqual(["secret"]);
+      expect(valuesOf(answer.body)).toEqual(["secret"]);
     } finally {
       follower.close();
     }

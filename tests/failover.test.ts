@@ -14,6 +14,7 @@ import { readState, type ProcessEntry } from "../lib/state.ts";
 import { produceBatch, RecordStream } from "../lib/admin.ts";
 import { ClusterError } from "../lib/errors.ts";
 import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
+import { batchOf } from "./batches.ts";
 import { atSpu, logValues, ok, partitionDir, pollUntil, waitForStatus } from "./cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "./helpers.ts";
 
@@ -115,7 +116,7 @@ describe("the leader of a partition killed with SIGKILL", () => {
     // Records the old leader wrote that no one acknowledged: put them at the end of its log while it is down.
     const tail = ["never acknowledged 1", "never acknowledged 2", "never acknowledged 3"];
     const log = openPartitionLog(partitionDir(home, oldLeader, "failover"));
-    log.append(tail.map((value) => Buffer.from(value)));
+    log.append(batchOf(tail));
     log.close();
 
     const resumed = await ok(home, ["resume", "--json"]);

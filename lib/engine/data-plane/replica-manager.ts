@@ -174,6 +174,10 @@ export class ReplicaManager {
       changed: () => this.scheduleReport(),
       scConnected: () => this.#scConnected(),
     });
+    if (replica.upgrade) {
+      log(`converted '${name}' from the per-record format of earlier versions: ${replica.upgrade.records} record(s) kept as batches` +
+        (replica.upgrade.tornBytes > 0 ? `, a torn end of ${replica.upgrade.tornBytes} byte(s) dropped` : ""));
+    }
     const { recovery } = replica.log;
     if (recovery.truncatedBytes > 0) {
       log(
