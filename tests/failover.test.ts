@@ -219,7 +219,7 @@ describe("the SC killed with SIGKILL", () => {
     await pollUntil(`SPU ${leader} to log "${shrink}"`, () => readFileSync(spuLog, "utf8"), (log) => log.includes(shrink));
 
     const { cluster, leader: at } = atSpu(home, leader);
-    const error = await produceBatch(cluster, "held", at, [Buffer.from("while the SC is down")], 10_000).catch((thrown: unknown) => thrown);
+    const error = await produceBatch(cluster, "held", at, [Buffer.from("while the SC is down")], { timeoutMs: 10_000 }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(ClusterError);
     expect((error as ClusterError).code).toBe("SC_UNREACHABLE");
     expect((error as ClusterError).message).toContain(`in-sync replica(s) ${follower} left and the SC, which must record it, is unreachable from SPU ${leader}`);

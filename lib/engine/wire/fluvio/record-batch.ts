@@ -19,7 +19,7 @@
  * count included, is the codec's output; the SPU checks and stores such batches as they come
  * and only clients decompress them (compression.ts).
  */
-import { decompress, type Codec } from "./compression.ts";
+import { codecBits, compress, decompress, type Codec } from "./compression.ts";
 import { crc32c } from "./crc32c.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import { Reader } from "./reader.ts";
@@ -428,4 +428,21 @@ export function encodeBatches(batches: readonly RecordBatch[]): Buffer {
 
 function hex32(value: number): string {
   return `0x${value.toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * `batch` (one uncompressed batch without a schema id, as `encodeRecords` makes) with its
+ * records, count included, compressed by `codec`: attributes, batch_len and CRC set as
+ * Fluvio's producer sets them (fluvio-protocol `Batch<RawRecords>::try_from`).
+ */
+export function compressBatch(batch: Uint8Array, codec: Codec): Uint8Array {
+  const compressed = compress(codec, batch.subarray(RECORDS_AT));
+  const out = new Uint8Array(RECORDS_AT + compressed.byteLength);
+  out.set(batch.subarray(0, RECORDS_AT));
+  out.set(compressed, RECORDS_AT);
+  const view = new DataView(out.buffer);
+  view.setInt32(8, out.byteLength - BATCH_PREAMBLE_BYTES);
+  view.setInt16(ATTRIBUTES_AT, (view.getInt16(ATTRIBUTES_AT) & ~COMPRESSION_MASK) | codecBits(codec));
+  view.setUint32(CRC_AT, crc32c(out, ATTRIBUTES_AT, out.byteLength));
+  return out;
 }

@@ -60,6 +60,14 @@ function errorCodeOf(error: unknown): ErrorCode {
   return codes[error.code];
 }
 
+/** Fluvio's compression types, indexed by the codec bits of a batch's attributes (0 none, 1 gzip, ...). */
+const CODEC_TYPES = ["None", "Gzip", "Snappy", "Lz4", "Zstd"];
+
+/** Whether a batch of codec bits `codec` may go to a topic of `compressionType`, as Fluvio's produce handler decides (`validate_records`). */
+function codecAllowed(codec: number, compressionType = "Any"): boolean {
+  return compressionType === "Any" || CODEC_TYPES[codec] === compressionType;
+}
+
 /** A consumer's stream: where it has read to, and who waits for it to say so. */
 interface StreamState {
   consumed: number;
@@ -150,8 +158,12 @@ export class SpuPublicServer {
             try {
               const replica = this.#leaderOf(topic.name, partitionIndex);
               if (request.smartModules.length > 0) throw new ReplicaError("BAD_REQUEST", "SmartModules are not supported by this SPU");
-              // Checked whole (framing, magic, CRC-32C, record count) before any of it is stored.
-              if (scanBatches(records).length === 0) throw new ReplicaError("BAD_REQUEST", "a produce request needs at least one record");
+              // Checked whole (framing, magic, CRC-32C, record count, codec) before any of it is stored.
+              const batches = scanBatches(records);
+              if (batches.length === 0) throw new ReplicaError("BAD_REQUEST", "a produce request needs at least one record");
+              if (!batches.every((batch) => codecAllowed(batch.compression, replica.assignment.compressionType))) {
+                return { ...answered, errorCode: { code: "CompressionError" } };
+              }
               const { baseOffset } = await replica.produce(records);
               return { ...answered, errorCode: NO_ERROR, baseOffset, logStartOffset: replica.log.startOffset };
             } catch (error) {
