@@ -10,7 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { upgradePartitionDir } from "../lib/engine/storage/log-upgrade.ts";
+import { LogUpgradeError, upgradePartitionDir } from "../lib/engine/storage/log-upgrade.ts";
 import { isPerRecordFormat, openPartitionLog } from "../lib/engine/storage/partition-log.ts";
 import { decodeBatches } from "../lib/engine/wire/fluvio/record-batch.ts";
 import { valuesOf } from "./batches.ts";
@@ -103,6 +103,17 @@ describe("upgradePartitionDir()", () => {
     expect(isPerRecordFormat(dir)).toBe(true);
     expect(readFileSync(join(dir, "00000000000000000000.log"))).toEqual(old);
   });
+});
+
+test("upgradePartitionDir() refuses, changing nothing, a batch log that lost its log-format file rather than read it as a torn old log", () => {
+  const dir = oldPartitionCopy();
+  upgradePartitionDir(dir);
+  rmSync(join(dir, "log-format"));
+  const segment = readFileSync(join(dir, "00000000000000000000.log"));
+  expect(() => upgradePartitionDir(dir)).toThrow(LogUpgradeError);
+  expect(() => upgradePartitionDir(dir)).toThrow("holds segments in no format this SPU knows");
+  expect(readFileSync(join(dir, "00000000000000000000.log"))).toEqual(segment);
+  expect(existsSync(join(dir, "upgrade.tmp"))).toBe(false);
 });
 
 describe("a cluster written by the per-record log", () => {

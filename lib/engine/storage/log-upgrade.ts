@@ -30,6 +30,9 @@ const UPGRADE_DIR = "upgrade";
 const UPGRADE_TEMP_DIR = "upgrade.tmp";
 const OLD_INDEX_PATTERN = /^\d{20}\.index$/;
 
+/** An old partition directory that cannot be converted; it is left as it was. */
+export class LogUpgradeError extends Error {}
+
 /** What {@link upgradePartitionDir} did. */
 export interface UpgradeInfo {
   /** Records converted (0 when a conversion that had written them already was only finished). */
@@ -48,7 +51,13 @@ export function upgradePartitionDir(dir: string): UpgradeInfo | null {
   if (!existsSync(committed)) {
     if (!isPerRecordFormat(dir)) return null;
     rmSync(join(dir, UPGRADE_TEMP_DIR), { recursive: true, force: true });
-    const converted = convert(dir, join(dir, UPGRADE_TEMP_DIR));
+    let converted: UpgradeInfo;
+    try {
+      converted = convert(dir, join(dir, UPGRADE_TEMP_DIR));
+    } catch (error) {
+      rmSync(join(dir, UPGRADE_TEMP_DIR), { recursive: true, force: true });
+      throw error;
+    }
     renameSync(join(dir, UPGRADE_TEMP_DIR), committed);
     fsyncPath(dir);
     finish(dir);
@@ -99,7 +108,7 @@ function convert(dir: string, target: string): UpgradeInfo {
     segments.forEach((file, index) => {
       const last = index === segments.length - 1;
       const base = Number(file.slice(0, 20));
-      if (base !== pendingBase + pending.length) throw new Error(`segment ${file} of ${dir} starts at offset ${base}, not ${pendingBase + pending.length}`);
+      if (base !== pendingBase + pending.length) throw new LogUpgradeError(`segment ${file} of ${dir} starts at offset ${base}, not ${pendingBase + pending.length}`);
       const result = readOldSegment(join(dir, file), base, (offset, value) => {
         if (edges.has(offset)) flush();
         pending.push(value);
@@ -108,7 +117,9 @@ function convert(dir: string, target: string): UpgradeInfo {
         records++;
       });
       if (result.problem !== null) {
-        if (!last) throw new Error(`segment ${file} of ${dir} is corrupt before its end (${result.problem}); it cannot be converted`);
+        if (!last) throw new LogUpgradeError(`segment ${file} of ${dir} is corrupt before its end (${result.problem}), so it cannot be converted`);
+        // Not one whole record: more likely not the old format at all (a batch log that lost its log-format file) than a torn one.
+        if (records === 0 && result.tornBytes > 0) throw new LogUpgradeError(`${dir} holds segments in no format this SPU knows (${result.problem})`);
         tornBytes = result.tornBytes;
       }
     });
