@@ -44,7 +44,7 @@ async function partition(topic: string): Promise<{ leader: number; online: boole
 async function produceOnce(topic: string, leader: number): Promise<string> {
   const address = { host: "127.0.0.1", port: publicPort(leader) };
   try {
-    await produceBatch(cluster, topic, { partition: 0, leader, address }, [Buffer.from("after failover")], 5_000);
+    await produceBatch(cluster, topic, { partition: 0, leader, address }, [Buffer.from("after failover")], { timeoutMs: 5_000 });
     return "acknowledged";
   } catch (error) {
     return (error as Error).message;

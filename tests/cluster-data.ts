@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { clusterPaths } from "../lib/cluster/home.ts";
 import { openPartitionLog } from "../lib/engine/storage/partition-log.ts";
-import { readStoredRecord } from "../lib/engine/wire/fluvio/stored-records.ts";
+import { valuesOf } from "./batches.ts";
 import { adminTarget, type PartitionLeader, type RunningCluster } from "../lib/fluvio/admin.ts";
 import { readSavedSpec } from "../lib/cluster/state.ts";
 import { cli } from "./helpers.ts";
@@ -36,8 +36,8 @@ export function logValues(home: string, spu: number, topic: string): string[] {
   try {
     const values: string[] = [];
     for (let offset = 0; offset < log.endOffset; ) {
-      const { records, nextOffset } = log.read(offset, 1 << 20);
-      for (const record of records) values.push(Buffer.from(readStoredRecord(record.value).value).toString());
+      const { bytes, nextOffset } = log.read(offset, { maxBytes: 1 << 20 });
+      values.push(...valuesOf(bytes, offset));
       offset = nextOffset;
     }
     return values;

@@ -38,6 +38,7 @@ export type ErrorCode =
   | "NOT_LEADER"
   | "LEADER_UNAVAILABLE"
   | "PRODUCE_TIMEOUT"
+  | "COMPRESSION_MISMATCH"
   | "DISK_FULL"
   | "SPU_UNREACHABLE"
   | "SPU_ERROR"

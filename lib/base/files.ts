@@ -99,7 +99,7 @@ function removeTemps(writes: { temp: string }[]): void {
 }
 
 /** Syncs the file or directory at `path`. */
-function fsyncPath(path: string): void {
+export function fsyncPath(path: string): void {
   const fd = openSync(path, "r");
   try {
     fsyncSync(fd);

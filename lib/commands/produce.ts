@@ -18,6 +18,7 @@ import { locateCluster } from "../cluster/locate.ts";
 import { withLeader } from "../fluvio/with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "../terminal/output.ts";
 import { PRODUCE_TIMEOUT_MS } from "../engine/data-plane/replica.ts";
+import { CODECS, type Codec } from "../engine/wire/fluvio/compression.ts";
 import { formatPartitions, reportPartitions, type AcknowledgedBatch, type PartitionReport } from "../fluvio/produce-report.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
@@ -33,6 +34,8 @@ export interface ProduceOptions {
   topic: string;
   /** Every batch to this partition; round-robin over all partitions when absent. */
   partition?: number;
+  /** Compress each batch with this codec (default: none); the SPU stores it compressed. */
+  compression?: Codec;
   /** The bytes to split into lines (stdin for the CLI); cancelled when a batch fails before it ends. */
   input: ReadableStream<Uint8Array>;
   /** How long a batch keeps retrying while its partition's leader is unreachable or moving (default 30 s). */
@@ -89,6 +92,7 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
         cluster,
         topic: options.topic,
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000,
+        compression: options.compression,
       });
       leaders[index] = sent.leader;
       acknowledged.push(sent.batch);
@@ -136,11 +140,11 @@ function withAcknowledged(error: unknown, topic: string, partitions: PartitionRe
 async function sendBatch(
   leader: PartitionLeader,
   values: Uint8Array[],
-  context: { cluster: RunningCluster; topic: string; timeoutMs: number },
+  context: { cluster: RunningCluster; topic: string; timeoutMs: number; compression?: Codec },
 ): Promise<{ batch: AcknowledgedBatch; leader: PartitionLeader }> {
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
     // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
-    produceBatch(context.cluster, context.topic, current, values, PRODUCE_TIMEOUT_MS + 5_000),
+    produceBatch(context.cluster, context.topic, current, values, { timeoutMs: PRODUCE_TIMEOUT_MS + 5_000, compression: context.compression }),
   );
   const { baseOffset, lastOffset } = sent.value;
   return { batch: { partition: leader.partition, baseOffset, lastOffset, attempts: sent.attempts }, leader: sent.leader };
@@ -180,6 +184,7 @@ export function formatProduceResult(result: ProduceResult): string {
 interface ProduceArgs extends CommonArgs {
   topic: string;
   partition?: number;
+  compression?: Codec;
   timeout: number;
 }
 
@@ -191,6 +196,7 @@ export const produceCommand = {
     timeoutOption(clusterOptions(yargs), "Seconds a batch keeps retrying while its partition's leader is unreachable or moving", DEFAULT_TIMEOUT_S)
       .positional("topic", { type: "string", demandOption: true, describe: "Topic to write to" })
       .option("partition", { type: "number", describe: "Write every record to this partition (default: batches round-robin)" })
+      .option("compression", { choices: CODECS, describe: "Compress each batch with this codec, as Fluvio's producer does (default: none)" })
       .check((argv) => {
         if (argv.partition !== undefined && !(Number.isInteger(argv.partition) && (argv.partition as number) >= 0)) {
           throw new UsageError(`--partition must be a non-negative integer, not '${argv.partition}'`);
@@ -204,6 +210,7 @@ export const produceCommand = {
       name: argv.name,
       topic: argv.topic,
       partition: argv.partition,
+      compression: argv.compression,
       input: Bun.stdin.stream(),
       timeoutMs: argv.timeout * 1000,
     });

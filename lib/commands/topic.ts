@@ -25,11 +25,13 @@ export async function createClusterTopic(options: {
   topic: string;
   partitions?: number;
   replication?: number;
+  /** The codec every produced batch must be compressed with, as Fluvio's `--compression-type` (default any). */
+  compressionType?: TopicCompression;
 }): Promise<TopicSummary> {
   const cluster = locateCluster(options, "run");
   const name = cluster.paths.name;
   try {
-    const topic = { name: options.topic, partitions: options.partitions ?? 1, replication: options.replication ?? 1 };
+    const topic = { name: options.topic, partitions: options.partitions ?? 1, replication: options.replication ?? 1, compressionType: options.compressionType };
     const placed = await createTopic(cluster.admin, topic);
     return summarize(topic.name, topic.partitions, topic.replication, placed);
   } catch (error) {
@@ -104,7 +106,12 @@ interface TopicArgs extends CommonArgs {
   topic: string;
   partitions?: number;
   replication?: number;
+  compressionType?: TopicCompression;
 }
+
+/** Fluvio's topic compression types, as its CLI spells them. */
+const TOPIC_COMPRESSIONS = ["any", "none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type TopicCompression = (typeof TOPIC_COMPRESSIONS)[number];
 
 /** Throws a UsageError unless `value` (of flag `--flag`) is an integer of at least 1. */
 function ensureCount(flag: string, value: unknown): true {
@@ -129,6 +136,7 @@ export const topicCommand = {
           topicArgument(inner)
             .option("partitions", { alias: "p", type: "number", default: 1, describe: "Number of partitions" })
             .option("replication", { alias: "r", type: "number", default: 1, describe: "Replicas of each partition (at most the number of SPUs)" })
+            .option("compression-type", { choices: TOPIC_COMPRESSIONS, describe: "Codec every produced batch must use; SPUs refuse others (default: any)" })
             // yargs reads `--partitions abc` as NaN, which JSON would carry to the SC as null.
             .check((argv) => ensureCount("partitions", argv.partitions) && ensureCount("replication", argv.replication))
             .example("$0 topic create orders --partitions 2 --replication 3", "2 partitions, each on 3 SPUs"),

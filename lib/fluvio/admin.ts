@@ -21,6 +21,7 @@ import {
   type CreateRequest,
   type DeleteRequest,
 } from "../engine/wire/fluvio/object-api.ts";
+import type { Codec } from "../engine/wire/fluvio/compression.ts";
 import type { Reader } from "../engine/wire/fluvio/reader.ts";
 import type { Writer } from "../engine/wire/fluvio/writer.ts";
 import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/topic-registry.ts";
@@ -227,8 +228,14 @@ export async function listTopics(target: AdminTarget): Promise<TopicView[]> {
   return (await listObjects(target, "Topic")).map(topicView);
 }
 
+/** Fluvio's compression types by the names its CLI takes. */
+const TOPIC_COMPRESSION_TYPES = { any: "Any", none: "None", gzip: "Gzip", snappy: "Snappy", lz4: "Lz4", zstd: "Zstd" } as const;
+
 /** Creates a topic; the SC refuses with TOPIC_EXISTS, TOPIC_INVALID or INSUFFICIENT_SPUS. Resolves with its partitions. */
-export async function createTopic(target: AdminTarget, topic: { name: string; partitions: number; replication: number }): Promise<PartitionView[]> {
+export async function createTopic(
+  target: AdminTarget,
+  topic: { name: string; partitions: number; replication: number; compressionType?: keyof typeof TOPIC_COMPRESSION_TYPES },
+): Promise<PartitionView[]> {
   const request: CreateRequest = {
     type: "Topic",
     common: { name: topic.name, dryRun: false, timeout: null },
@@ -236,7 +243,7 @@ export async function createTopic(target: AdminTarget, topic: { name: string; pa
       replicas: { type: "Computed", partitions: topic.partitions, replicationFactor: topic.replication, ignoreRackAssignment: false },
       cleanupPolicy: null,
       storage: null,
-      compressionType: "Any",
+      compressionType: TOPIC_COMPRESSION_TYPES[topic.compressionType ?? "any"],
       deduplication: null,
       system: false,
     },
@@ -385,6 +392,10 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
       return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
     case "RequestTimedOut":
       return new ClusterError("PRODUCE_TIMEOUT", `the in-sync replicas of partition ${leader.partition} did not all confirm in time`, { hint });
+    case "CompressionError":
+      return new ClusterError("COMPRESSION_MISMATCH", `SPU ${leader.leader} refused the batch: its compression is not the topic's compression type`, {
+        hint: `produce with the --compression the topic was created with ('topic create --compression-type'), or to a topic of compression type any`,
+      });
     case "Other": {
       // This engine's SPUs name the CLI's code before the message where Fluvio has none (spu-public-server.ts).
       const [, named, message] = /^([A-Z_]+): (.*)$/s.exec(errorCode.message) ?? [];
@@ -401,22 +412,27 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
   }
 }
 
-/** Produces `values` (no keys) as one batch to `leader`; resolves once every in-sync replica has them (acks=all). */
+/**
+ * Produces `values` (no keys) as one batch to `leader`, compressed with `compression` when
+ * given; resolves once every in-sync replica has them (acks=all).
+ */
 export async function produceBatch(
   cluster: RunningCluster,
   topic: string,
   leader: PartitionLeader,
   values: Uint8Array[],
-  timeoutMs: number,
+  options: { timeoutMs: number; compression?: Codec },
 ): Promise<{ baseOffset: number; lastOffset: number }> {
-  const [connection, { encodeRecords, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
+  const { timeoutMs, compression } = options;
+  const [connection, { encodeRecords, compressBatch, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
     spuConnection(leader, cluster.paths.name),
     loadSpuCodec(),
   ]);
-  const records = encodeRecords(
+  const batch = encodeRecords(
     values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
     { baseOffset: 0, firstTimestamp: Date.now() },
   );
+  const records = compression ? compressBatch(batch, compression) : batch;
   let body: Reader;
   try {
     body = await connection.request(
@@ -510,12 +526,15 @@ export class RecordStream {
   #streamId: number | undefined;
   /** The offset after the last records received and not yet reported to the SPU. */
   #unreported: number | undefined;
+  /** The offset of the next record to deliver. */
+  #nextOffset: number;
 
-  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec) {
+  private constructor(leader: PartitionLeader, clusterName: string, connection: FluvioConnection, codec: SpuCodec, offset: number) {
     this.#leader = leader;
     this.#clusterName = clusterName;
     this.#connection = connection;
     this.#codec = codec;
+    this.#nextOffset = offset;
     this.#cancel = () => {};
   }
 
@@ -527,7 +546,7 @@ export class RecordStream {
       }),
       loadSpuCodec(),
     ]);
-    const stream = new RecordStream(leader, cluster.paths.name, connection, codec);
+    const stream = new RecordStream(leader, cluster.paths.name, connection, codec, offset);
     const { cancel } = connection.stream(
       SPU_API_KEY.streamFetch,
       SPU_VERSION,
@@ -598,10 +617,14 @@ export class RecordStream {
       this.#streamId = response.streamId;
       const { partition } = response;
       if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
-      const batches = this.#codec.decodeBatches(partition.records);
-      const values = batches.flatMap((batch) => batch.records.map((record) => record.value));
-      const last = batches[batches.length - 1];
-      const nextOffset = last ? last.baseOffset + last.records.length : -1;
+      // Whole batches from the one holding the offset asked for: the records below it were had already.
+      const values: Uint8Array[] = [];
+      let nextOffset = this.#nextOffset;
+      for (const batch of this.#codec.decodeBatches(partition.records)) {
+        for (const record of batch.records) if (batch.baseOffset + record.offsetDelta >= nextOffset) values.push(record.value);
+        nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
+      }
+      this.#nextOffset = nextOffset;
       this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
       this.#unreported = nextOffset;
       this.#reportReceived();

@@ -15,8 +15,7 @@ import { readState } from "../../lib/cluster/state.ts";
 import { generateToken, readToken } from "../../lib/cluster/token.ts";
 import { tokenMatches } from "../../lib/engine/wire/token.ts";
 import { encodeFrame, FrameReader, type Frame } from "../../lib/engine/wire/frame.ts";
-import { frameValues } from "../../lib/engine/storage/partition-log.ts";
-import { readStoredRecord } from "../../lib/engine/wire/fluvio/stored-records.ts";
+import { valuesOf } from "../batches.ts";
 import { cli, portBlocks, tempHome, type CliResult } from "../helpers.ts";
 
 const nextPortBase = portBlocks(11000);
@@ -177,7 +176,7 @@ describe("the private ports", () => {
       const answer = await follower.firstFrame();
       expect(answer.header).toMatchObject({ type: "records", offset: 0 });
       expect(answer.header.error).toBeUndefined();
-      expect(frameValues(answer.body).map((stored) => Buffer.from(readStoredRecord(stored).value).toString())).toEqual(["secret"]);
+      expect(valuesOf(answer.body)).toEqual(["secret"]);
     } finally {
       follower.close();
     }

@@ -242,7 +242,7 @@ describe("the CLI's client of the public ports", () => {
       () => new Uint8Array([1, 2, 3]),
       (port) => {
         const { cluster, leader } = standInCluster(port);
-        return thrownBy(() => produceBatch(cluster, "t", leader, [Buffer.from("a")], 2_000));
+        return thrownBy(() => produceBatch(cluster, "t", leader, [Buffer.from("a")], { timeoutMs: 2_000 }));
       },
     );
     expect(error.code).toBe("SPU_ERROR");
@@ -255,7 +255,7 @@ describe("the CLI's client of the public ports", () => {
       () => undefined,
       (port) => {
         const { cluster, leader } = standInCluster(port);
-        return thrownBy(() => produceBatch(cluster, "t", leader, [Buffer.from("a")], 300));
+        return thrownBy(() => produceBatch(cluster, "t", leader, [Buffer.from("a")], { timeoutMs: 300 }));
       },
     );
     expect(error.code).toBe("SPU_UNREACHABLE");

@@ -14,6 +14,7 @@ import { readState, type ProcessEntry } from "../../lib/cluster/state.ts";
 import { produceBatch, RecordStream } from "../../lib/fluvio/admin.ts";
 import { ClusterError } from "../../lib/base/errors.ts";
 import { openPartitionLog } from "../../lib/engine/storage/partition-log.ts";
+import { batchOf } from "../batches.ts";
 import { atSpu, logValues, ok, partitionDir, pollUntil, waitForStatus } from "../cluster-data.ts";
 import { CLI, cli, portBlocks, tempHome } from "../helpers.ts";
 
@@ -115,7 +116,7 @@ describe("the leader of a partition killed with SIGKILL", () => {
     // Records the old leader wrote that no one acknowledged: put them at the end of its log while it is down.
     const tail = ["never acknowledged 1", "never acknowledged 2", "never acknowledged 3"];
     const log = openPartitionLog(partitionDir(home, oldLeader, "failover"));
-    log.append(tail.map((value) => Buffer.from(value)));
+    log.append(batchOf(tail));
     log.close();
 
     const resumed = await ok(home, ["resume", "--json"]);
@@ -218,7 +219,7 @@ describe("the SC killed with SIGKILL", () => {
     await pollUntil(`SPU ${leader} to log "${shrink}"`, () => readFileSync(spuLog, "utf8"), (log) => log.includes(shrink));
 
     const { cluster, leader: at } = atSpu(home, leader);
-    const error = await produceBatch(cluster, "held", at, [Buffer.from("while the SC is down")], 10_000).catch((thrown: unknown) => thrown);
+    const error = await produceBatch(cluster, "held", at, [Buffer.from("while the SC is down")], { timeoutMs: 10_000 }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(ClusterError);
     expect((error as ClusterError).code).toBe("SC_UNREACHABLE");
     expect((error as ClusterError).message).toContain(`in-sync replica(s) ${follower} left and the SC, which must record it, is unreachable from SPU ${leader}`);

@@ -163,7 +163,7 @@ export class Controller {
   }
 
   /** Creates a topic on the online SPUs; refuses (AdminRefusal) a bad name or count, a duplicate, or too few SPUs. */
-  createTopic(request: { name: unknown; partitions?: unknown; replication?: unknown }): TopicObject {
+  createTopic(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }): TopicObject {
     const topic = this.#topics.create(request, this.#onlineRegistered());
     log(`created topic '${topic.name}': ${topic.spec.partitions} partition(s), replication ${topic.spec.replicationFactor}`);
     this.#changed("Topic", "Partition");

@@ -65,6 +65,8 @@ export interface TopicObject {
     id: string;
     partitions: number;
     replicationFactor: number;
+    /** Fluvio's compression type: the codec every produced batch must name ("Any" takes all; absent in topics made before it was kept). */
+    compressionType?: string;
   };
 }
 

@@ -15,6 +15,7 @@ import { electLeader } from "./election.ts";
 import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
 import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
 import { partitionName, topicNameProblem } from "../model/topic-name.ts";
+import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from "../wire/fluvio/metadata.ts";
 
 /** Most partitions a topic may have. */
 const MAX_PARTITIONS = 1000;
@@ -84,7 +85,7 @@ export class TopicRegistry {
   }
 
   /** Creates `name` on the `online` SPUs; throws an AdminRefusal when it cannot. */
-  create(request: { name: unknown; partitions?: unknown; replication?: unknown }, online: number[]): TopicObject {
+  create(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }, online: number[]): TopicObject {
     const name = typeof request.name === "string" ? request.name : "";
     const problem = topicNameProblem(name);
     if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", problem);
@@ -97,6 +98,10 @@ export class TopicRegistry {
     if (!Number.isInteger(replication) || (replication as number) < 1) {
       throw new AdminRefusal("TOPIC_INVALID", `replication must be an integer of at least 1, not '${replication}'`);
     }
+    const compressionType = request.compressionType ?? "Any";
+    if (!COMPRESSION_ALGORITHMS.includes(compressionType as CompressionAlgorithm)) {
+      throw new AdminRefusal("TOPIC_INVALID", `compression type must be one of ${COMPRESSION_ALGORITHMS.join(", ")}, not '${compressionType}'`);
+    }
     if (this.#topics.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
     if ((replication as number) > online.length) {
       throw new AdminRefusal(
@@ -107,7 +112,7 @@ export class TopicRegistry {
     }
     const topic: TopicObject = {
       name,
-      spec: { id: crypto.randomUUID(), partitions: partitions as number, replicationFactor: replication as number },
+      spec: { id: crypto.randomUUID(), partitions: partitions as number, replicationFactor: replication as number, compressionType: compressionType as CompressionAlgorithm },
     };
     const placed = assignReplicas({
       spus: online,
@@ -206,6 +211,7 @@ export class TopicRegistry {
         topicId: partition.spec.topicId,
         partition: partition.spec.partition,
         replicas: partition.spec.replicas,
+        compressionType: this.#topics.get(partition.spec.topic)?.spec.compressionType ?? "Any",
         ...partition.leaderAndIsr,
       }));
   }

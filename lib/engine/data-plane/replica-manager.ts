@@ -21,6 +21,7 @@ import { log } from "../daemon/log.ts";
 import { REPORT_INTERVAL_MS } from "../wire/protocol.ts";
 import { replicaKey, type IsrChange, type ReplicaAssignmentInfo, type ReplicaReport, type SpuAssignment } from "../model/replica-info.ts";
 import type { Replica } from "./replica.ts";
+import type { LogUpgradeError } from "../storage/log-upgrade.ts";
 import { decideMarker, MARKER_FILE, readMarker } from "./replica-marker.ts";
 import { partitionName } from "../model/topic-name.ts";
 
@@ -31,11 +32,16 @@ const ISR_CHECK_INTERVAL_MS = 250;
 interface ReplicaCode {
   Replica: typeof Replica;
   FollowerFetcher: typeof FollowerFetcher;
+  LogUpgradeError: typeof LogUpgradeError;
 }
 
 async function loadReplicaCode(): Promise<ReplicaCode> {
-  const [{ Replica }, { FollowerFetcher }] = await Promise.all([import("./replica.ts"), import("./follower-fetcher.ts")]);
-  return { Replica, FollowerFetcher };
+  const [{ Replica }, { FollowerFetcher }, { LogUpgradeError }] = await Promise.all([
+    import("./replica.ts"),
+    import("./follower-fetcher.ts"),
+    import("../storage/log-upgrade.ts"),
+  ]);
+  return { Replica, FollowerFetcher, LogUpgradeError };
 }
 
 /** Every replica of this SPU, and the fetchers of those it follows. */
@@ -166,14 +172,20 @@ export class ReplicaManager {
       ensureDir(dir);
       writeFileAtomic(join(dir, MARKER_FILE), `${JSON.stringify({ topic: info.topic, partition: info.partition, topicId: info.topicId })}\n`);
     }
-    const replica = new this.#code!.Replica(dir, info, this.#selfId, {
-      proposeIsr: (isr) => {
-        log(`leader of '${name}' asks the SC for in-sync set [${isr.join(", ")}]`);
-        this.#proposeIsr({ topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
-      },
-      changed: () => this.scheduleReport(),
-      scConnected: () => this.#scConnected(),
-    });
+    let replica: Replica;
+    try {
+      replica = this.#newReplica(dir, info, name);
+    } catch (error) {
+      if (!(error instanceof this.#code!.LogUpgradeError)) throw error;
+      const problem = `${error.message}; its records stay as they are: move '${dir}' aside (the replica then starts empty and, as a follower, fetches from its leader) and run 'cluster resume'`;
+      if (this.#refused.get(key) !== problem) log(`cannot open replica '${name}': ${problem}`);
+      this.#refused.set(key, problem);
+      return undefined;
+    }
+    if (replica.upgrade) {
+      log(`converted '${name}' from the per-record format of earlier versions: ${replica.upgrade.records} record(s) kept as batches` +
+        (replica.upgrade.tornBytes > 0 ? `, a torn end of ${replica.upgrade.tornBytes} byte(s) dropped` : ""));
+    }
     const { recovery } = replica.log;
     if (recovery.truncatedBytes > 0) {
       log(
@@ -183,6 +195,18 @@ export class ReplicaManager {
     }
     log(`opened replica '${name}' (${info.leader === this.#selfId ? "leader" : `follower of SPU ${info.leader}`}), end offset ${replica.log.endOffset}`);
     this.#replicas.set(key, replica);
+    return replica;
+  }
+
+  #newReplica(dir: string, info: ReplicaAssignmentInfo, name: string): Replica {
+    const replica: Replica = new this.#code!.Replica(dir, info, this.#selfId, {
+      proposeIsr: (isr) => {
+        log(`leader of '${name}' asks the SC for in-sync set [${isr.join(", ")}]`);
+        this.#proposeIsr({ topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
+      },
+      changed: () => this.scheduleReport(),
+      scConnected: () => this.#scConnected(),
+    });
     return replica;
   }
 

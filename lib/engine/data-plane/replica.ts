@@ -25,7 +25,8 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../base/files.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
 import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
-import { FRAME_HEADER_BYTES, firstFrames, openPartitionLog, type PartitionLog } from "../storage/partition-log.ts";
+import { upgradePartitionDir, type UpgradeInfo } from "../storage/log-upgrade.ts";
+import { openPartitionLog, type PartitionLog, type SliceResult } from "../storage/partition-log.ts";
 import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { RepeatedFailure } from "../daemon/repeated-failure.ts";
@@ -86,6 +87,8 @@ interface AckWaiter {
 /** One partition replica of this SPU: leader or follower as its assignment says. */
 export class Replica {
   readonly log: PartitionLog;
+  /** What converting the directory from the per-record format of earlier versions did, or null when it needed none. */
+  readonly upgrade: UpgradeInfo | null;
   readonly #selfId: number;
   readonly #hooks: ReplicaHooks;
   #assignment: ReplicaAssignmentInfo;
@@ -106,6 +109,7 @@ export class Replica {
   #closed = false;
 
   constructor(dir: string, assignment: ReplicaAssignmentInfo, selfId: number, hooks: ReplicaHooks) {
+    this.upgrade = upgradePartitionDir(dir);
     this.log = openPartitionLog(dir);
     // The recovered log may sit in the page cache only: make it durable before serving from it.
     this.log.sync();
@@ -160,17 +164,20 @@ export class Replica {
     this.#advance();
   }
 
-  /** The leader's part of a produce: append, fsync, and resolve once the in-sync replicas have the batch. */
-  async produce(values: Uint8Array[]): Promise<{ baseOffset: number; lastOffset: number }> {
+  /**
+   * The leader's part of a produce: append `batches` (whole, CRC-checked batches; their base
+   * offsets are set here), fsync, and resolve once the in-sync replicas have them.
+   */
+  async produce(batches: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }> {
     this.#ensureLeader();
     const stuck = this.#stuckShrink();
     if (stuck) throw stuck;
     let result;
     try {
-      result = this.log.append(values);
+      result = this.log.append(batches);
     } catch (error) {
       // The log undid the partial write: nothing of this batch is stored.
-      throw isDiskFull(error) ? this.#diskFullError(values.reduce((sum, value) => sum + FRAME_HEADER_BYTES + value.byteLength, 0)) : error;
+      throw isDiskFull(error) ? this.#diskFullError(batches.byteLength) : error;
     }
     this.#wake();
     this.#scheduleFlush();
@@ -215,7 +222,7 @@ export class Replica {
       await this.#waitForChange(request.waitMs, () => this.log.endOffset > request.offset);
       if (this.#closed || !this.isLeader) return answer("NOT_LEADER");
     }
-    const read = this.log.readRaw(request.offset, request.maxBytes);
+    const read = this.log.read(request.offset, { maxBytes: request.maxBytes });
     const follower = this.#followers.get(request.replicaId);
     if (follower) follower.lastSentEnd = this.log.endOffset;
     return answer(undefined, read.bytes);
@@ -240,8 +247,12 @@ export class Replica {
     }
   }
 
-  /** Records below the high watermark from `offset`, up to about `maxBytes`, as log frames. */
-  async consume(offset: number, options: { maxBytes: number; waitMs: number }): Promise<{ bytes: Uint8Array; nextOffset: number }> {
+  /**
+   * Whole batches below the high watermark from the one holding `offset`, up to `maxBytes`
+   * (the first always whole), as the log holds them: waits up to `waitMs` when there are none.
+   * `headroom` bytes before them are free for the answer's header (partition-log.ts `read`).
+   */
+  async consume(offset: number, options: { maxBytes: number; waitMs: number; headroom?: number }): Promise<SliceResult> {
     this.#ensureLeader();
     // NOTE: between the high watermark and the end is in range: a new leader's high watermark
     // may trail what its predecessor acknowledged until its followers fetch, and a consumer
@@ -252,15 +263,15 @@ export class Replica {
         `offset ${offset} is outside partition '${this.#assignment.topic}-${this.#assignment.partition}' (offsets ${this.log.startOffset} to ${this.#highWatermark})`,
       );
     }
-    if (offset >= this.#highWatermark && options.waitMs > 0) {
-      await this.#waitForChange(options.waitMs, () => this.#highWatermark > offset);
+    const read = () => this.log.read(offset, { maxBytes: options.maxBytes, upTo: this.#highWatermark, headroom: options.headroom });
+    let slice = read();
+    if (slice.nextOffset === offset && options.waitMs > 0) {
+      const highWatermark = this.#highWatermark;
+      await this.#waitForChange(options.waitMs, () => this.#highWatermark > highWatermark);
       this.#ensureLeader();
+      slice = read();
     }
-    const end = this.#highWatermark;
-    if (offset >= end) return { bytes: new Uint8Array(0), nextOffset: offset };
-    const read = this.log.readRaw(offset, options.maxBytes);
-    if (read.nextOffset <= end) return { bytes: read.bytes, nextOffset: read.nextOffset };
-    return { bytes: firstFrames(read.bytes, end - offset), nextOffset: end };
+    return slice;
   }
 
   /** Drops followers that left or lag from the in-sync set, adds those caught up, and asks the SC to record it. */
@@ -301,9 +312,12 @@ export class Replica {
     };
   }
 
-  /** Cuts a follower's log at `offset`, where it leaves its leader's (with the history and high watermark above it). */
+  /**
+   * Cuts a follower's log at `offset`, where it leaves its leader's (with the history and high
+   * watermark above it); an offset inside a batch drops that whole batch.
+   */
   truncateTo(offset: number): void {
-    this.log.truncateTo(offset);
+    offset = this.log.truncateTo(offset);
     this.#setEpochs(clampHistory(this.#epochs, offset));
     if (this.#highWatermark > offset) {
       this.#highWatermark = offset;

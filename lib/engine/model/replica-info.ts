@@ -14,6 +14,8 @@ export interface ReplicaAssignmentInfo {
   leader: number;
   leaderEpoch: number;
   isr: number[];
+  /** The topic's compression type as Fluvio names it ("Any", "None", "Gzip", ...); absent from an SC before it was sent, meaning "Any". */
+  compressionType?: string;
 }
 
 /** One replica's offsets as its SPU reports them. */

@@ -10,6 +10,7 @@ import type { SpuObject, TopicObject } from "../control-plane/store.ts";
 import type { PartitionView } from "../control-plane/topic-registry.ts";
 import {
   PARTITION_SIZE_NOT_SUPPORTED,
+  type CompressionAlgorithm,
   type CustomSpuMetadata,
   type IngressAddr,
   type PartitionMetadata,
@@ -50,7 +51,7 @@ export function topicMetadata(topic: TopicObject, partitions: PartitionView[]): 
       replicas: { type: "Computed", partitions: topic.spec.partitions, replicationFactor: topic.spec.replicationFactor, ignoreRackAssignment: false },
       cleanupPolicy: null,
       storage: null,
-      compressionType: "Any",
+      compressionType: (topic.spec.compressionType ?? "Any") as CompressionAlgorithm,
       deduplication: null,
       system: false,
     },

@@ -170,7 +170,7 @@ class ScPublicSession {
       if (request.type === "Topic") {
         const replicas = request.spec.replicas;
         if (replicas.type !== "Computed") return { code: "InvalidCreateRequest", message: `${replicas.type.toLowerCase()} replica assignment is not supported by this SC; ask for partitions and a replication factor` };
-        this.#controller.createTopic({ name, partitions: replicas.partitions, replication: replicas.replicationFactor });
+        this.#controller.createTopic({ name, partitions: replicas.partitions, replication: replicas.replicationFactor, compressionType: request.spec.compressionType });
         return undefined;
       }
       if (request.type === "CustomSpu") {

@@ -2,10 +2,12 @@
  * An SPU's public port in Fluvio's protocol: ApiVersions, Produce, FetchOffsets, StreamFetch
  * and UpdateOffsets, served from the SPU's replicas (data-plane/replica.ts).
  *
- * Produce: each partition's batches are checked whole (stored-records.ts), appended, and
- * answered once every in-sync replica holds them (acks=all, whatever isolation is asked).
- * StreamFetch: records below the high watermark from the fetch offset, as Fluvio's SPU sends
- * them: one answer per read under the request's correlation id, then, after an answer with
+ * Produce: each partition's batches are checked whole (record-batch.ts `scanBatches`), appended
+ * as they came, and answered once every in-sync replica holds them (acks=all, whatever isolation
+ * is asked). StreamFetch: whole batches below the high watermark from the one holding the fetch
+ * offset, as Fluvio's SPU sends them (one read from the log, one write to the socket; the
+ * client skips the records below its offset): one answer per read under the request's
+ * correlation id, then, after an answer with
  * records, a wait for the consumer's UpdateOffsets (which may arrive on another connection,
  * so streams are known by id across this SPU's connections) before reading on.
  *
@@ -19,7 +21,6 @@ import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
 import { ReplicaError } from "../data-plane/replica.ts";
 import type { ReplicaManager } from "../data-plane/replica-manager.ts";
 import { log } from "../daemon/log.ts";
-import { frameValues } from "../storage/partition-log.ts";
 import type { Link } from "../wire/link.ts";
 import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
 import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
@@ -29,8 +30,8 @@ import { decodeFetchOffsetsRequest, encodeFetchOffsetsResponse, type FetchOffset
 import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES, type RequestHeader } from "../wire/fluvio/framing.ts";
 import { decodeProduceRequest, encodeProduceResponse, type PartitionProduceResponse } from "../wire/fluvio/produce.ts";
 import type { Reader } from "../wire/fluvio/reader.ts";
-import { batchOfStored, storedRecordsOf } from "../wire/fluvio/stored-records.ts";
-import { decodeStreamFetchRequest, encodeStreamFetchResponse, type StreamFetchRequest } from "../wire/fluvio/stream-fetch.ts";
+import { scanBatches } from "../wire/fluvio/record-batch.ts";
+import { decodeStreamFetchRequest, encodeStreamFetchResponse, withRecords, type StreamFetchRequest } from "../wire/fluvio/stream-fetch.ts";
 import { decodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../wire/fluvio/update-offsets.ts";
 
 /** The largest request an SPU reads: a produce of many batches. */
@@ -41,6 +42,7 @@ const MAX_STREAM_BYTES = 4 * 1024 * 1024;
 const STREAM_POLL_MS = 1_000;
 /** ApiVersions is served at the versions Fluvio's clients send, though (as Fluvio's SPU) not listed. */
 const API_VERSIONS_RANGE = { minVersion: 0, maxVersion: 2 };
+const NO_RECORDS = new Uint8Array(0);
 
 /** The Fluvio error code for a replica error. */
 function errorCodeOf(error: unknown): ErrorCode {
@@ -56,6 +58,14 @@ function errorCodeOf(error: unknown): ErrorCode {
     BAD_REQUEST: { code: "Other", message: error.message },
   };
   return codes[error.code];
+}
+
+/** Fluvio's compression types, indexed by the codec bits of a batch's attributes (0 none, 1 gzip, ...). */
+const CODEC_TYPES = ["None", "Gzip", "Snappy", "Lz4", "Zstd"];
+
+/** Whether a batch of codec bits `codec` may go to a topic of `compressionType`, as Fluvio's produce handler decides (`validate_records`). */
+function codecAllowed(codec: number, compressionType = "Any"): boolean {
+  return compressionType === "Any" || CODEC_TYPES[codec] === compressionType;
 }
 
 /** A consumer's stream: where it has read to, and who waits for it to say so. */
@@ -148,9 +158,13 @@ export class SpuPublicServer {
             try {
               const replica = this.#leaderOf(topic.name, partitionIndex);
               if (request.smartModules.length > 0) throw new ReplicaError("BAD_REQUEST", "SmartModules are not supported by this SPU");
-              const values = storedRecordsOf(records);
-              if (values.length === 0) throw new ReplicaError("BAD_REQUEST", "a produce request needs at least one record");
-              const { baseOffset } = await replica.produce(values);
+              // Checked whole (framing, magic, CRC-32C, record count, codec) before any of it is stored.
+              const batches = scanBatches(records);
+              if (batches.length === 0) throw new ReplicaError("BAD_REQUEST", "a produce request needs at least one record");
+              if (!batches.every((batch) => codecAllowed(batch.compression, replica.assignment.compressionType))) {
+                return { ...answered, errorCode: { code: "CompressionError" } };
+              }
+              const { baseOffset } = await replica.produce(records);
               return { ...answered, errorCode: NO_ERROR, baseOffset, logStartOffset: replica.log.startOffset };
             } catch (error) {
               return { ...answered, errorCode: errorCodeOf(error) };
@@ -184,16 +198,16 @@ export class SpuPublicServer {
     const stream: StreamState = { consumed: request.fetchOffset, wake: undefined };
     this.#streams.set(streamId, stream);
     const maxBytes = Math.min(Math.max(request.maxBytes, 1), MAX_STREAM_BYTES);
-    const send = (partition: { errorCode: ErrorCode; highWatermark: number; logStartOffset: number; records: Uint8Array }) =>
-      link.write(
-        encodeResponse(header.correlationId, (writer) =>
-          encodeStreamFetchResponse(
-            writer,
-            { topic: request.topic, streamId, partition: { partitionIndex: request.partition, nextFilterOffset: 0, aborted: null, ...partition } },
-            header.apiVersion,
-          ),
+    // An answer without its records' bytes: they follow it, read from the log into the room left before them.
+    const head = (partition: { errorCode: ErrorCode; highWatermark: number; logStartOffset: number }) =>
+      encodeResponse(header.correlationId, (writer) =>
+        encodeStreamFetchResponse(
+          writer,
+          { topic: request.topic, streamId, partition: { partitionIndex: request.partition, nextFilterOffset: 0, aborted: null, records: NO_RECORDS, ...partition } },
+          header.apiVersion,
         ),
       );
+    const headroom = head({ errorCode: NO_ERROR, highWatermark: 0, logStartOffset: 0 }).length;
     let offset = request.fetchOffset;
     try {
       if (request.smartModules.length > 0 || request.smartModule || request.derivedStream || request.wasmModule.byteLength > 0) {
@@ -201,11 +215,11 @@ export class SpuPublicServer {
       }
       while (!link.destroyed) {
         const replica = this.#leaderOf(request.topic, request.partition);
-        const read = await replica.consume(offset, { maxBytes, waitMs: STREAM_POLL_MS });
+        const read = await replica.consume(offset, { maxBytes, waitMs: STREAM_POLL_MS, headroom });
         if (link.destroyed) break;
         if (read.nextOffset === offset) continue;
-        const records = batchOfStored(offset, frameValues(read.bytes));
-        send({ errorCode: NO_ERROR, highWatermark: replica.highWatermark, logStartOffset: replica.log.startOffset, records });
+        // Whole batches as stored, from the one holding `offset`: the client skips the records below it.
+        link.write(withRecords(head({ errorCode: NO_ERROR, highWatermark: replica.highWatermark, logStartOffset: replica.log.startOffset }), read.bytes, true));
         offset = read.nextOffset;
         // As Fluvio's SPU: read on once the consumer says it has these records.
         while (stream.consumed < offset && !link.destroyed) {
@@ -217,7 +231,7 @@ export class SpuPublicServer {
         }
       }
     } catch (error) {
-      if (!link.destroyed) send({ errorCode: errorCodeOf(error), highWatermark: -1, logStartOffset: -1, records: new Uint8Array(0) });
+      if (!link.destroyed) link.write(head({ errorCode: errorCodeOf(error), highWatermark: -1, logStartOffset: -1 }));
     } finally {
       this.#streams.delete(streamId);
     }

@@ -1,41 +1,44 @@
 /**
- * Durable, append-only log of one partition, as kept by an SPU (a tiny Kafka log).
+ * Durable, append-only log of one partition, as kept by an SPU: Fluvio's record batches as the
+ * producer sent them (a tiny Kafka log, as fluvio-storage keeps it).
  *
- * The SPU appends producer batches to it, fsyncs before acknowledging, serves
- * consumer and follower reads from any offset, and truncates unacknowledged
- * records when a former leader rejoins as a follower. It has to survive a crash
- * at any point: on open, the tail of the last segment is checked record by
- * record and anything torn or corrupt is cut off and reported.
+ * The SPU appends produced batches to it verbatim, setting only their base offset, fsyncs
+ * before acknowledging, serves consumer and follower reads as slices of whole batches, and
+ * truncates unacknowledged batches when a former leader rejoins as a follower. Offsets,
+ * truncation, the high watermark and leader epochs all move at batch edges. It has to survive a
+ * crash at any point: on open, the tail of the last segment is checked batch by batch and
+ * anything torn or corrupt is cut off and reported.
  *
- * On-disk layout of a partition directory (all integers little-endian):
+ * On-disk layout of a partition directory:
  *
- *   <base>.log    records whose offsets start at <base>, the base offset
- *                 zero-padded to 20 digits; a new segment is rolled when a batch
- *                 would make the active one exceed `segmentBytes`
- *   <base>.index  sparse index of the matching .log: one 8-byte entry about
+ *   log-format    "batches 1": the format of the segments; a directory of segments without it
+ *                 was written in the per-record format before it and is converted on open
+ *                 (log-upgrade.ts)
+ *   <base>.log    batches whose offsets start at <base>, the base offset zero-padded to 20
+ *                 digits; a new segment is rolled when a batch would make the active one
+ *                 exceed `segmentBytes`
+ *   <base>.index  sparse index of the matching .log: one 8-byte entry at a batch start about
  *                 every `indexIntervalBytes` of log
  *
- *   record frame (16-byte header + value):
- *     [0, 4)       u32  value length in bytes
- *     [4, 8)       u32  CRC-32 (IEEE, as zlib) of bytes [8, 16 + length): the
- *                       offset and the value, so a frame copied to the wrong
- *                       place fails its check as surely as a flipped bit
- *     [8, 16)      u64  absolute offset of the record
- *     [16, 16+len)      value bytes
+ *   a batch (big-endian, record-batch.ts): base_offset i64 | batch_len i32 | leader epoch i32 |
+ *                 magic i8 = 2 | crc u32 (CRC-32C of attributes to the end) | attributes i16 |
+ *                 last_offset_delta i32 | ... records, compressed or not as the producer sent them
  *
- *   index entry:
- *     [0, 4)       u32  offset relative to the segment's base offset (> 0)
- *     [4, 8)       u32  byte position of that record's frame in the .log
+ *   index entry (little-endian):
+ *     [0, 4)       u32  base offset of a batch relative to the segment's base offset (> 0)
+ *     [4, 8)       u32  byte position of that batch in the .log
  *
- * Offsets are dense from the first segment's base (0 for now). Positions fit
- * in u32 because a segment is capped at 2 GiB. Only the last segment is
- * scanned on open and its index rebuilt; older segments were fsynced when they
- * were rolled, so their index is trusted unless it fails a sanity check, in
- * which case it is rebuilt from the log the first time that segment is read.
+ * The CRC does not cover the base offset, so the check on open and on replication also asks
+ * that each batch's base offset continue its predecessor's: a batch copied to the wrong place
+ * fails as surely as a flipped bit. Positions fit in u32 because a segment is capped at 2 GiB.
+ * Only the last segment is scanned on open and its index rebuilt; older segments were fsynced
+ * when they were rolled, so their index is trusted unless it fails a sanity check, in which
+ * case it is rebuilt from the log the first time that segment is read.
  */
 import {
   closeSync,
   constants,
+  existsSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -48,9 +51,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-
-/** Bytes before the value in every record frame. */
-export const FRAME_HEADER_BYTES = 16;
+import { writeFileAtomic } from "../../base/files.ts";
+import { crc32c } from "../wire/fluvio/crc32c.ts";
 
 /** Default size past which the active segment is rolled: 64 MiB. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -58,15 +60,29 @@ export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Default number of log bytes between two sparse index entries. */
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4096;
 
+/** The file naming the format of a partition directory's segments, and what it holds for this one. */
+export const FORMAT_FILE = "log-format";
+export const FORMAT = "batches 1";
+
 /** Largest allowed segment, so that byte positions fit the u32 index field with room for one oversized batch. */
 const MAX_SEGMENT_BYTES = 2 ** 31;
+
+/** base_offset and batch_len, which batch_len does not count. */
+const PREAMBLE_BYTES = 12;
+/** Bytes of a batch up to and including last_offset_delta: all a walk over batches reads. */
+const BATCH_HEAD_BYTES = 27;
+/** The smallest batch_len: the header after batch_len (45 bytes) and a record count. */
+const MIN_BATCH_LENGTH = 49;
+const MAGIC_AT = 16;
+const CRC_AT = 17;
+const ATTRIBUTES_AT = 21;
+const LAST_OFFSET_DELTA_AT = 23;
 
 const INDEX_ENTRY_BYTES = 8;
 const OFFSET_DIGITS = 20;
 /** Segment and index files are the owner's only, like every file of a cluster. */
 const FILE_MODE = 0o600;
-const SEGMENT_FILE_PATTERN = /^(\d{20})\.log$/;
-const TWO_POW_32 = 2 ** 32;
+export const SEGMENT_FILE_PATTERN = /^(\d{20})\.log$/;
 
 /** Chunk size for sequential scans on open, so that recovering a 64 MiB segment does not need a 64 MiB buffer. */
 const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -91,29 +107,29 @@ export interface RecoveryInfo {
   reason: string | null;
 }
 
-/** One record as returned by {@link PartitionLog.read}. */
-export interface LogRecord {
-  offset: number;
-  value: Uint8Array;
-}
-
-/** Offsets given to an appended batch. */
+/** Offsets given to appended batches. */
 export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
 }
 
-/** Result of {@link PartitionLog.read}. */
-export interface ReadResult {
-  records: LogRecord[];
-  /** Offset to read from next: the offset after the last returned record. */
-  nextOffset: number;
+/** Options of {@link PartitionLog.read}. */
+export interface ReadOptions {
+  /** Stop before a batch that would take the slice past this many bytes (the first batch is always whole). */
+  maxBytes: number;
+  /** Only batches that end at or below this offset (the high watermark); default the end of the log. */
+  upTo?: number;
+  /** Free bytes wanted before the slice in its buffer, for the answer's header: one write sends both. */
+  headroom?: number;
 }
 
-/** Result of {@link PartitionLog.readRaw}: whole frames in the on-disk format, ready for {@link PartitionLog.appendRaw} on a follower. */
-export interface RawReadResult {
+/** Result of {@link PartitionLog.read}: whole batches, contiguous in the log. */
+export interface SliceResult {
+  /** The batches as stored; at least `headroom` bytes before it in its buffer are free to overwrite. */
   bytes: Uint8Array;
-  count: number;
+  /** Base offset of the first batch: the asked offset or below it, when a batch holds it. */
+  baseOffset: number;
+  /** Offset to read from next: the one after the last batch returned (the asked offset when none). */
   nextOffset: number;
 }
 
@@ -125,7 +141,7 @@ interface SparseIndex {
 interface Segment {
   baseOffset: number;
   name: string;
-  /** Bytes of whole records in the .log file. */
+  /** Bytes of whole batches in the .log file. */
   size: number;
   /** Open lazily for closed segments; read-write for the active one. */
   fd: number | null;
@@ -141,18 +157,28 @@ interface ScanResult {
 }
 
 /**
- * Opens (creating it if needed) the partition log kept in `dir`, checks the
- * tail of its last segment and truncates a torn or corrupt end; see
- * {@link PartitionLog.recovery} for what was found.
+ * Opens (creating it if needed) the partition log kept in `dir`, checks the tail of its last
+ * segment and truncates a torn or corrupt end; see {@link PartitionLog.recovery} for what was
+ * found. A directory in the per-record format must be converted first (log-upgrade.ts).
  */
 export function openPartitionLog(dir: string, options: PartitionLogOptions = {}): PartitionLog {
   return new PartitionLog(dir, options);
 }
 
+/** True when `dir` holds segments but no format file: written by the per-record log before this one. */
+export function isPerRecordFormat(dir: string): boolean {
+  if (existsSync(join(dir, FORMAT_FILE))) return false;
+  try {
+    return readdirSync(dir).some((file) => SEGMENT_FILE_PATTERN.test(file));
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Append-only log of one partition, split into segment files. Not safe for
- * concurrent use from several processes; within one process every call is
- * synchronous, so calls never interleave.
+ * Append-only log of one partition, split into segment files. Not safe for concurrent use
+ * from several processes; within one process every call is synchronous, so calls never
+ * interleave.
  */
 export class PartitionLog {
   /** The partition directory. */
@@ -172,34 +198,27 @@ export class PartitionLog {
   /** Prefer {@link openPartitionLog}; this does the same. */
   constructor(dir: string, options: PartitionLogOptions = {}) {
     this.dir = dir;
-    this.segmentBytes = checkPositiveInteger(
-      "segmentBytes",
-      options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
-      MAX_SEGMENT_BYTES,
-    );
+    this.segmentBytes = checkPositiveInteger("segmentBytes", options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
     this.indexIntervalBytes = checkPositiveInteger(
       "indexIntervalBytes",
       options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES,
       MAX_SEGMENT_BYTES,
     );
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (isPerRecordFormat(dir)) {
+      throw new Error(`partition directory ${dir} is in the per-record format of earlier versions; convert it with upgradePartitionDir() first`);
+    }
 
     for (const file of readdirSync(dir)) {
       const match = SEGMENT_FILE_PATTERN.exec(file);
       if (match === null) continue;
-      const baseOffset = Number(match[1]);
-      this.segments.push({
-        baseOffset,
-        name: match[1],
-        size: statSync(join(dir, file)).size,
-        fd: null,
-        index: null,
-      });
+      this.segments.push({ baseOffset: Number(match[1]), name: match[1]!, size: statSync(join(dir, file)).size, fd: null, index: null });
     }
     this.segments.sort((a, b) => a.baseOffset - b.baseOffset);
     if (this.segments.length === 0) {
       this.segments.push(this.createSegmentFile(0));
     }
+    if (!existsSync(join(dir, FORMAT_FILE))) writeFileAtomic(join(dir, FORMAT_FILE), `${FORMAT}\n`);
 
     const active = this.activeSegment();
     active.fd = openSync(this.logPath(active), constants.O_RDWR);
@@ -215,12 +234,7 @@ export class PartitionLog {
     ftruncateSync(this.activeIndexFd, 0);
     writeFully(this.activeIndexFd, encodeIndexEntries(scan.entries, 0), 0);
     this.end = scan.endOffset;
-    this.recovery = {
-      segment: `${active.name}.log`,
-      truncatedBytes,
-      validEndOffset: scan.endOffset,
-      reason: scan.corruption,
-    };
+    this.recovery = { segment: `${active.name}.log`, truncatedBytes, validEndOffset: scan.endOffset, reason: scan.corruption };
   }
 
   /** Offset the next appended record gets. */
@@ -230,10 +244,10 @@ export class PartitionLog {
 
   /** Offset of the oldest record kept (0 until retention exists). */
   get startOffset(): number {
-    return this.segments[0].baseOffset;
+    return this.segments[0]!.baseOffset;
   }
 
-  /** Bytes of record frames across all segments (indexes excluded). */
+  /** Bytes of batches across all segments (indexes excluded). */
   sizeBytes(): number {
     let total = 0;
     for (const segment of this.segments) total += segment.size;
@@ -241,31 +255,39 @@ export class PartitionLog {
   }
 
   /**
-   * Appends a batch with a single write and returns the offsets it got. The
-   * batch is not durable until {@link PartitionLog.sync} returns.
+   * Appends produced batches with a single write, setting each one's base offset in `batches`
+   * itself (the CRC does not cover it), and returns the offsets they got. Their CRC-32C is the
+   * caller's to check (the SPU checks every produced batch, record-batch.ts `scanBatches`);
+   * this checks their framing. Not durable until {@link PartitionLog.sync} returns.
    */
-  append(values: Uint8Array[]): AppendResult {
+  append(batches: Uint8Array): AppendResult {
     this.checkOpen();
-    return this.writeBatch(encodeBatch(values, this.end), values.length);
+    const bytes = asBuffer(batches);
+    let next = this.end;
+    walkBatches(bytes, (at, lastOffsetDelta) => {
+      writeBaseOffset(bytes, at, next);
+      next += lastOffsetDelta + 1;
+    });
+    return this.writeBatches(bytes, next);
   }
 
   /**
-   * Appends frames exactly as returned by {@link PartitionLog.readRaw} on the leader. Every
-   * frame's length and CRC are checked and offsets must continue from the end
-   * of this log, so a corrupt or misplaced batch is rejected whole.
+   * Appends batches exactly as {@link PartitionLog.read} returned them on the leader. Every
+   * batch's framing and CRC-32C are checked and base offsets must continue from the end of
+   * this log, so a corrupt or misplaced batch is rejected, and nothing of the call is stored.
    */
-  appendRaw(bytes: Uint8Array): AppendResult {
+  appendRaw(batches: Uint8Array): AppendResult {
     this.checkOpen();
-    const batch = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const bytes = asBuffer(batches);
     let position = 0;
-    let expected = this.end;
-    while (position < batch.length) {
-      const problem = checkFrame(batch, position, batch.length, expected);
-      if (problem !== null) throw new Error(`raw batch rejected: ${problem}`);
-      position += FRAME_HEADER_BYTES + batch.readUInt32LE(position);
-      expected++;
+    let next = this.end;
+    while (position < bytes.length) {
+      const problem = checkBatch(bytes, position, bytes.length, next);
+      if (problem !== null) throw new Error(`replicated batches rejected: ${problem}`);
+      next += bytes.readInt32BE(position + LAST_OFFSET_DELTA_AT) + 1;
+      position += PREAMBLE_BYTES + bytes.readInt32BE(position + 8);
     }
-    return this.writeBatch(batch, expected - this.end);
+    return this.writeBatches(bytes, next);
   }
 
   /** Fsyncs the active segment (and the directory if a segment was rolled since the last sync). */
@@ -276,56 +298,92 @@ export class PartitionLog {
   }
 
   /**
-   * Reads whole records from `offset` on, up to `maxBytes` of frames (header
-   * included), possibly spanning segments. The first record is returned even
-   * if it alone exceeds `maxBytes`. Values are views into a buffer allocated
-   * for this call, so they stay valid. Reading at the end offset returns no
-   * records; reading outside the log throws.
+   * The whole batches from the one holding `offset`, up to `maxBytes` and `upTo`, as one
+   * contiguous slice of one segment, read with one read; a later segment is the next call's.
+   * The first batch is returned even if it alone exceeds `maxBytes`. Reading at the end (or
+   * where the next batch passes `upTo`) returns no bytes; reading outside the log throws.
+   * Batches are not CRC-checked here: their readers check them (consumers, and followers in
+   * {@link PartitionLog.appendRaw}).
    */
-  read(offset: number, maxBytes: number): ReadResult {
-    const { chunks, nextOffset } = this.readFrames(offset, maxBytes);
-    const records: LogRecord[] = [];
-    let recordOffset = offset;
-    for (const chunk of chunks) {
-      let position = 0;
-      while (position < chunk.length) {
-        const length = chunk.readUInt32LE(position);
-        const value = new Uint8Array(chunk.buffer, chunk.byteOffset + position + FRAME_HEADER_BYTES, length);
-        records.push({ offset: recordOffset++, value });
-        position += FRAME_HEADER_BYTES + length;
-      }
-    }
-    return { records, nextOffset };
-  }
+  read(offset: number, options: ReadOptions): SliceResult {
+    this.checkOpen();
+    this.checkOffset(offset);
+    const { maxBytes } = options;
+    if (!(maxBytes >= 0)) throw new Error(`maxBytes must be a non-negative number, got ${maxBytes}`);
+    const upTo = Math.min(options.upTo ?? this.end, this.end);
+    const headroom = options.headroom ?? 0;
+    const none: SliceResult = { bytes: new Uint8Array(headroom).subarray(headroom), baseOffset: offset, nextOffset: offset };
+    if (offset >= upTo) return none;
 
-  /** Like {@link PartitionLog.read} but returns the frames as stored, for replication to followers. */
-  readRaw(offset: number, maxBytes: number): RawReadResult {
-    const { chunks, nextOffset } = this.readFrames(offset, maxBytes);
-    const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), count: nextOffset - offset, nextOffset };
+    const segment = this.segments[this.segmentIndexFor(offset)]!;
+    const fd = this.readDescriptor(segment);
+    let [base, position] = this.indexLookup(segment, offset);
+    // One read from the index entry: the batches before the asked one (less than an index
+    // interval and a batch), then the budget; read again only for batches bigger than that.
+    const readBytes = this.indexIntervalBytes + Math.max(maxBytes, BATCH_HEAD_BYTES);
+    let viewStart = position;
+    let buffer = readAt(fd, position, Math.min(segment.size - position, readBytes), headroom);
+    let view = buffer.subarray(headroom);
+    for (;;) {
+      if (position - viewStart + BATCH_HEAD_BYTES > view.length) {
+        if (position + BATCH_HEAD_BYTES > segment.size) throw new Error(`corrupt segment ${segment.name}.log: it ends inside the batch at offset ${base}`);
+        viewStart = position;
+        buffer = readAt(fd, position, Math.min(segment.size - position, readBytes), headroom);
+        view = buffer.subarray(headroom);
+      }
+      const at = position - viewStart;
+      const found = readBaseOffset(view, at);
+      if (found !== base) throw new Error(`corrupt segment ${segment.name}.log: a batch holds base offset ${found} where ${base} was expected`);
+      const next = base + view.readInt32BE(at + LAST_OFFSET_DELTA_AT) + 1;
+      if (next > offset) break;
+      position += PREAMBLE_BYTES + view.readInt32BE(at + 8);
+      base = next;
+    }
+
+    // `position` is the batch holding `offset`: take whole batches while they fit the budget and `upTo`.
+    const start = position;
+    let next = base;
+    while (position < segment.size) {
+      const at = position - viewStart;
+      if (at + BATCH_HEAD_BYTES > view.length) break;
+      const length = PREAMBLE_BYTES + view.readInt32BE(at + 8);
+      const batchEnd = next + view.readInt32BE(at + LAST_OFFSET_DELTA_AT) + 1;
+      if (batchEnd > upTo || (position > start && position + length - start > maxBytes)) break;
+      if (at + length > view.length) {
+        if (position > start) break;
+        if (position + length > segment.size) throw new Error(`corrupt segment ${segment.name}.log: the batch at offset ${next} runs past its end`);
+        // A first batch bigger than the read: read it whole, on its own.
+        return { bytes: readAt(fd, position, length, headroom).subarray(headroom), baseOffset: base, nextOffset: batchEnd };
+      }
+      position += length;
+      next = batchEnd;
+    }
+    if (next === base) return none;
+    return { bytes: view.subarray(start - viewStart, position - viewStart), baseOffset: base, nextOffset: next };
   }
 
   /**
-   * Drops every record at `offset` or later: later segments are deleted and
-   * the segment holding `offset` is cut there. The result is fsynced before
-   * returning, because dropped records that come back after a crash would
-   * diverge from the leader.
+   * Drops every batch that ends above `offset`: later segments are deleted and the segment
+   * holding `offset` is cut at the start of the batch holding it (so an offset inside a batch
+   * drops that whole batch). Returns the new end offset. The result is fsynced before
+   * returning, because dropped batches that come back after a crash would diverge from the
+   * leader.
    */
-  truncateTo(offset: number): void {
+  truncateTo(offset: number): number {
     this.checkOpen();
     this.checkOffset(offset);
-    if (offset === this.end) return;
+    if (offset === this.end) return this.end;
 
     const keep = this.segmentIndexFor(offset);
-    const segment = this.segments[keep];
-    // Find the cut position before deleting anything, so a failure leaves the log intact
-    const cut = this.positionOf(segment, offset);
+    const segment = this.segments[keep]!;
+    // Find the cut before deleting anything, so a failure leaves the log intact
+    const [cutOffset, cut] = this.batchStart(segment, offset);
     const index = this.loadIndex(segment);
 
     closeSync(this.activeIndexFd);
     // Newest first, so a crash part-way leaves a log that is still a prefix
     for (let i = this.segments.length - 1; i > keep; i--) {
-      const dropped = this.segments[i];
+      const dropped = this.segments[i]!;
       if (dropped.fd !== null) closeSync(dropped.fd);
       unlinkSync(this.logPath(dropped));
       unlinkSync(this.indexPath(dropped));
@@ -339,16 +397,17 @@ export class PartitionLog {
     ftruncateSync(segment.fd, cut);
     segment.size = cut;
     let kept = index.positions.length;
-    while (kept > 0 && index.positions[kept - 1] >= cut) kept--;
+    while (kept > 0 && index.positions[kept - 1]! >= cut) kept--;
     index.relOffsets.length = kept;
     index.positions.length = kept;
     this.activeIndexFd = openSync(this.indexPath(segment), constants.O_RDWR | constants.O_CREAT, FILE_MODE);
     ftruncateSync(this.activeIndexFd, kept * INDEX_ENTRY_BYTES);
-    this.end = offset;
+    this.end = cutOffset;
 
     fsyncSync(segment.fd);
     fsyncSync(this.activeIndexFd);
     this.syncDirIfDirty();
+    return this.end;
   }
 
   /** Fsyncs and closes every file; the log cannot be used afterwards. */
@@ -363,31 +422,32 @@ export class PartitionLog {
     this.closed = true;
   }
 
-  private writeBatch(batch: Buffer, count: number): AppendResult {
-    if (count === 0) throw new Error("cannot append an empty batch");
+  /** Writes checked batches ending at offset `end` with one write, indexing them on the way. */
+  private writeBatches(bytes: Buffer, end: number): AppendResult {
+    if (bytes.length === 0) throw new Error("cannot append an empty batch");
     let active = this.activeSegment();
-    if (active.size > 0 && active.size + batch.length > this.segmentBytes) active = this.roll();
-    if (active.size + batch.length > MAX_SEGMENT_BYTES) {
-      throw new Error(`batch of ${batch.length} bytes exceeds the maximum segment size (${MAX_SEGMENT_BYTES})`);
+    if (active.size > 0 && active.size + bytes.length > this.segmentBytes) active = this.roll();
+    if (active.size + bytes.length > MAX_SEGMENT_BYTES) {
+      throw new Error(`batches of ${bytes.length} bytes exceed the maximum segment size (${MAX_SEGMENT_BYTES})`);
     }
 
     const index = active.index as SparseIndex;
     const entriesBefore = index.positions.length;
-    let lastIndexed = entriesBefore > 0 ? index.positions[entriesBefore - 1] : 0;
-    let position = 0;
-    for (let i = 0; i < count; i++) {
-      const segmentPosition = active.size + position;
+    let lastIndexed = entriesBefore > 0 ? index.positions[entriesBefore - 1]! : 0;
+    let base = this.end;
+    walkBatches(bytes, (at, lastOffsetDelta) => {
+      const segmentPosition = active.size + at;
       if (segmentPosition - lastIndexed >= this.indexIntervalBytes) {
-        index.relOffsets.push(this.end + i - active.baseOffset);
+        index.relOffsets.push(base - active.baseOffset);
         index.positions.push(segmentPosition);
         lastIndexed = segmentPosition;
       }
-      position += FRAME_HEADER_BYTES + batch.readUInt32LE(position);
-    }
+      base += lastOffsetDelta + 1;
+    });
 
     const fd = active.fd as number;
     try {
-      writeFully(fd, batch, active.size);
+      writeFully(fd, bytes, active.size);
       if (index.positions.length > entriesBefore) {
         writeFully(this.activeIndexFd, encodeIndexEntries(index, entriesBefore), entriesBefore * INDEX_ENTRY_BYTES);
       }
@@ -399,10 +459,10 @@ export class PartitionLog {
       ftruncateSync(this.activeIndexFd, entriesBefore * INDEX_ENTRY_BYTES);
       throw error;
     }
-    active.size += batch.length;
+    active.size += bytes.length;
     const baseOffset = this.end;
-    this.end += count;
-    return { baseOffset, lastOffset: this.end - 1 };
+    this.end = end;
+    return { baseOffset, lastOffset: end - 1 };
   }
 
   /** Seals the active segment (fsynced, so it never needs recovery) and starts a new one at the end offset. */
@@ -437,71 +497,19 @@ export class PartitionLog {
     return segment;
   }
 
-  /** Collects whole, CRC-checked frames from `offset` on; each chunk is a run of frames contiguous in one read buffer. */
-  private readFrames(offset: number, maxBytes: number): { chunks: Buffer[]; nextOffset: number } {
-    this.checkOpen();
-    this.checkOffset(offset);
-    if (!(maxBytes >= 0)) throw new Error(`maxBytes must be a non-negative number, got ${maxBytes}`);
-    const chunks: Buffer[] = [];
-    let next = offset;
-    let budget = maxBytes;
-    let segmentIndex = next < this.end ? this.segmentIndexFor(next) : this.segments.length;
-    while (next < this.end && (next === offset || budget > 0) && segmentIndex < this.segments.length) {
-      const segment = this.segments[segmentIndex];
-      const segmentEnd = segmentIndex + 1 < this.segments.length ? this.segments[segmentIndex + 1].baseOffset : this.end;
-      const fd = this.readDescriptor(segment);
-      let [scanOffset, position] = this.indexLookup(segment, next);
-
-      // Read enough to skip from the index entry to `next` and fill the budget; refill when a frame crosses the buffer end
-      const skipBytes = scanOffset < next ? this.indexIntervalBytes : 0;
-      let buffer = readAt(fd, position, Math.min(segment.size - position, skipBytes + Math.min(budget, segment.size) + FRAME_HEADER_BYTES));
-      let bufferStart = position;
-      let chunkStart = -1;
-      while (scanOffset < segmentEnd) {
-        const collecting = scanOffset >= next;
-        const tookOne = next > offset;
-        if (collecting && tookOne && budget < FRAME_HEADER_BYTES) break;
-        const at = position - bufferStart;
-        const headerInBuffer = at + FRAME_HEADER_BYTES <= buffer.length;
-        const frameBytes = headerInBuffer ? FRAME_HEADER_BYTES + buffer.readUInt32LE(at) : FRAME_HEADER_BYTES;
-        if (headerInBuffer && collecting && tookOne && frameBytes > budget) break;
-        // A frame running past the end of the file is left to checkFrame to report, rather than refilled forever
-        if (at + frameBytes > buffer.length && position + frameBytes <= segment.size) {
-          if (chunkStart >= 0) chunks.push(buffer.subarray(chunkStart, at));
-          chunkStart = -1;
-          const want = Math.max(frameBytes, collecting ? Math.min(budget, segment.size) : this.indexIntervalBytes);
-          buffer = readAt(fd, position, Math.min(segment.size - position, want + FRAME_HEADER_BYTES));
-          bufferStart = position;
-          continue;
-        }
-        const problem = checkFrame(buffer, at, buffer.length, scanOffset);
-        if (problem !== null) throw new Error(`corrupt segment ${segment.name}.log: ${problem}`);
-        if (collecting) {
-          if (chunkStart < 0) chunkStart = at;
-          budget -= frameBytes;
-          next++;
-        }
-        scanOffset++;
-        position += frameBytes;
-      }
-      if (chunkStart >= 0) chunks.push(buffer.subarray(chunkStart, position - bufferStart));
-      if (scanOffset < segmentEnd) break;
-      segmentIndex++;
-    }
-    return { chunks, nextOffset: next };
-  }
-
-  /** Byte position of the frame of `offset` within `segment`, which must hold it or end right before it. */
-  private positionOf(segment: Segment, offset: number): number {
-    let [scanOffset, position] = this.indexLookup(segment, offset);
+  /** [base offset, byte position] of the batch of `segment` holding `offset`, or of its end when `offset` is the end. */
+  private batchStart(segment: Segment, offset: number): [number, number] {
+    let [base, position] = this.indexLookup(segment, offset);
     const fd = this.readDescriptor(segment);
-    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    while (scanOffset < offset) {
-      readInto(fd, header, position);
-      position += FRAME_HEADER_BYTES + header.readUInt32LE(0);
-      scanOffset++;
+    const head = Buffer.allocUnsafe(BATCH_HEAD_BYTES);
+    while (position < segment.size) {
+      readInto(fd, head, position);
+      const next = base + head.readInt32BE(LAST_OFFSET_DELTA_AT) + 1;
+      if (next > offset) break;
+      position += PREAMBLE_BYTES + head.readInt32BE(8);
+      base = next;
     }
-    return position;
+    return [base, position];
   }
 
   /** Nearest indexed [offset, position] at or before `offset` in `segment`. */
@@ -513,16 +521,14 @@ export class PartitionLog {
     let found = -1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
-      if (index.relOffsets[middle] <= rel) {
+      if (index.relOffsets[middle]! <= rel) {
         found = middle;
         low = middle + 1;
       } else {
         high = middle - 1;
       }
     }
-    return found < 0
-      ? [segment.baseOffset, 0]
-      : [segment.baseOffset + index.relOffsets[found], index.positions[found]];
+    return found < 0 ? [segment.baseOffset, 0] : [segment.baseOffset + index.relOffsets[found]!, index.positions[found]!];
   }
 
   /** Index of the segment holding `offset`: the last one whose base offset is not above it. */
@@ -531,7 +537,7 @@ export class PartitionLog {
     let high = this.segments.length - 1;
     while (low < high) {
       const middle = (low + high + 1) >>> 1;
-      if (this.segments[middle].baseOffset <= offset) low = middle;
+      if (this.segments[middle]!.baseOffset <= offset) low = middle;
       else high = middle - 1;
     }
     return low;
@@ -546,7 +552,9 @@ export class PartitionLog {
       // A missing index is rebuilt below, like a damaged one
     }
     if (index === null) {
-      index = scanSegment(this.readDescriptor(segment), segment, segment.size, this.indexIntervalBytes).entries;
+      const scan = scanSegment(this.readDescriptor(segment), segment, segment.size, this.indexIntervalBytes);
+      if (scan.corruption !== null) throw new Error(`corrupt segment ${segment.name}.log: ${scan.corruption}`);
+      index = scan.entries;
       const fd = openSync(this.indexPath(segment), constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, FILE_MODE);
       try {
         writeFully(fd, encodeIndexEntries(index, 0), 0);
@@ -565,7 +573,7 @@ export class PartitionLog {
   }
 
   private activeSegment(): Segment {
-    return this.segments[this.segments.length - 1];
+    return this.segments[this.segments.length - 1]!;
   }
 
   private logPath(segment: Segment): string {
@@ -589,9 +597,7 @@ export class PartitionLog {
 
   private checkOffset(offset: number): void {
     if (!Number.isInteger(offset)) throw new Error(`offset must be an integer, got ${offset}`);
-    if (offset < this.startOffset) {
-      throw new Error(`offset ${offset} is before the start of the log (${this.startOffset})`);
-    }
+    if (offset < this.startOffset) throw new Error(`offset ${offset} is before the start of the log (${this.startOffset})`);
     if (offset > this.end) throw new Error(`offset ${offset} is past the end of the log (${this.end})`);
   }
 
@@ -600,43 +606,42 @@ export class PartitionLog {
   }
 }
 
-/** Frames `values` into one buffer, so that a batch costs a single write. */
-function encodeBatch(values: Uint8Array[], baseOffset: number): Buffer {
-  let total = 0;
-  for (const value of values) total += FRAME_HEADER_BYTES + value.byteLength;
-  const batch = Buffer.allocUnsafe(total);
+/** Calls `visit` with the position and last offset delta of each batch of `bytes`; throws unless they are whole batches. */
+function walkBatches(bytes: Buffer, visit: (at: number, lastOffsetDelta: number) => void): void {
   let position = 0;
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i];
-    const offset = baseOffset + i;
-    batch.writeUInt32LE(value.byteLength, position);
-    batch.writeUInt32LE(offset % TWO_POW_32, position + 8);
-    batch.writeUInt32LE(Math.floor(offset / TWO_POW_32), position + 12);
-    batch.set(value, position + FRAME_HEADER_BYTES);
-    const end = position + FRAME_HEADER_BYTES + value.byteLength;
-    batch.writeUInt32LE(Bun.hash.crc32(batch.subarray(position + 8, end)), position + 4);
-    position = end;
+  while (position < bytes.length) {
+    const problem = checkFraming(bytes, position, bytes.length);
+    if (problem !== null) throw new Error(`batches rejected: ${problem} (at byte ${position})`);
+    visit(position, bytes.readInt32BE(position + LAST_OFFSET_DELTA_AT));
+    position += PREAMBLE_BYTES + bytes.readInt32BE(position + 8);
   }
-  return batch;
 }
 
-/** Why the frame at `at` in `buffer` (valid up to `limit`) is not a whole, intact record for `expectedOffset`, or null if it is. */
-function checkFrame(buffer: Buffer, at: number, limit: number, expectedOffset: number): string | null {
-  if (at + FRAME_HEADER_BYTES > limit) return `partial frame header at offset ${expectedOffset}`;
-  const length = buffer.readUInt32LE(at);
-  const end = at + FRAME_HEADER_BYTES + length;
-  if (end > limit) return `frame of offset ${expectedOffset} claims ${length} bytes, more than remain`;
-  if (Bun.hash.crc32(buffer.subarray(at + 8, end)) !== buffer.readUInt32LE(at + 4)) {
-    return `bad CRC in frame of offset ${expectedOffset}`;
-  }
-  const offset = buffer.readUInt32LE(at + 8) + buffer.readUInt32LE(at + 12) * TWO_POW_32;
-  if (offset !== expectedOffset) return `frame holds offset ${offset} where ${expectedOffset} was expected`;
+/** Why the bytes at `at` (valid up to `limit`) are not a whole batch's frame (length, magic, offset delta), or null. */
+function checkFraming(bytes: Buffer, at: number, limit: number): string | null {
+  if (at + PREAMBLE_BYTES + MIN_BATCH_LENGTH > limit) return "a partial batch header";
+  const length = bytes.readInt32BE(at + 8);
+  if (length < MIN_BATCH_LENGTH) return `a batch length of ${length}`;
+  if (at + PREAMBLE_BYTES + length > limit) return `a batch of ${length} bytes, more than remain`;
+  if (bytes[at + MAGIC_AT] !== 2) return `a batch of magic ${bytes[at + MAGIC_AT]}`;
+  if (bytes.readInt32BE(at + LAST_OFFSET_DELTA_AT) < 0) return "a batch of negative last offset delta";
+  return null;
+}
+
+/** Why the batch at `at` is not a whole, intact batch based at `expectedBase`, or null if it is. */
+function checkBatch(bytes: Buffer, at: number, limit: number, expectedBase: number): string | null {
+  const framing = checkFraming(bytes, at, limit);
+  if (framing !== null) return `${framing} at offset ${expectedBase}`;
+  const end = at + PREAMBLE_BYTES + bytes.readInt32BE(at + 8);
+  if (crc32c(bytes, at + ATTRIBUTES_AT, end) !== bytes.readUInt32BE(at + CRC_AT)) return `bad CRC in the batch at offset ${expectedBase}`;
+  const base = readBaseOffset(bytes, at);
+  if (base !== expectedBase) return `a batch holds base offset ${base} where ${expectedBase} was expected`;
   return null;
 }
 
 /**
- * Checks every frame of a segment from its start, stopping at the first that
- * is torn or corrupt, and rebuilds its sparse index on the way.
+ * Checks every batch of a segment from its start, stopping at the first that is torn or
+ * corrupt, and rebuilds its sparse index on the way.
  */
 function scanSegment(fd: number, segment: Segment, size: number, indexIntervalBytes: number): ScanResult {
   const entries: SparseIndex = { relOffsets: [], positions: [] };
@@ -647,21 +652,22 @@ function scanSegment(fd: number, segment: Segment, size: number, indexIntervalBy
   let bufferStart = 0;
   while (position < size) {
     let at = position - bufferStart;
-    if (at + FRAME_HEADER_BYTES > buffer.length || at + FRAME_HEADER_BYTES + buffer.readUInt32LE(at) > buffer.length) {
-      const claimed = at + FRAME_HEADER_BYTES <= buffer.length ? FRAME_HEADER_BYTES + buffer.readUInt32LE(at) : 0;
-      buffer = readAt(fd, position, Math.min(size - position, Math.max(SCAN_CHUNK_BYTES, claimed)));
+    const headInBuffer = at + PREAMBLE_BYTES <= buffer.length;
+    const claimed = headInBuffer ? PREAMBLE_BYTES + Math.max(buffer.readInt32BE(at + 8), MIN_BATCH_LENGTH) : PREAMBLE_BYTES + MIN_BATCH_LENGTH;
+    if (at + claimed > buffer.length) {
+      buffer = readAt(fd, position, Math.min(size - position, Math.max(SCAN_CHUNK_BYTES, claimed)), 0);
       bufferStart = position;
       at = 0;
     }
-    const problem = checkFrame(buffer, at, buffer.length, offset);
+    const problem = checkBatch(buffer, at, buffer.length, offset);
     if (problem !== null) return { endPosition: position, endOffset: offset, entries, corruption: problem };
     if (position - lastIndexed >= indexIntervalBytes) {
       entries.relOffsets.push(offset - segment.baseOffset);
       entries.positions.push(position);
       lastIndexed = position;
     }
-    position += FRAME_HEADER_BYTES + buffer.readUInt32LE(at);
-    offset++;
+    offset += buffer.readInt32BE(at + LAST_OFFSET_DELTA_AT) + 1;
+    position += PREAMBLE_BYTES + buffer.readInt32BE(at + 8);
   }
   return { endPosition: position, endOffset: offset, entries, corruption: null };
 }
@@ -687,15 +693,30 @@ function decodeIndex(bytes: Buffer, logSize: number): SparseIndex | null {
 function encodeIndexEntries(index: SparseIndex, from: number): Buffer {
   const bytes = Buffer.allocUnsafe((index.positions.length - from) * INDEX_ENTRY_BYTES);
   for (let i = from; i < index.positions.length; i++) {
-    bytes.writeUInt32LE(index.relOffsets[i], (i - from) * INDEX_ENTRY_BYTES);
-    bytes.writeUInt32LE(index.positions[i], (i - from) * INDEX_ENTRY_BYTES + 4);
+    bytes.writeUInt32LE(index.relOffsets[i]!, (i - from) * INDEX_ENTRY_BYTES);
+    bytes.writeUInt32LE(index.positions[i]!, (i - from) * INDEX_ENTRY_BYTES + 4);
   }
   return bytes;
 }
 
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length);
-  readInto(fd, buffer, position);
+function readBaseOffset(bytes: Buffer, at: number): number {
+  return bytes.readInt32BE(at) * 0x1_0000_0000 + bytes.readUInt32BE(at + 4);
+}
+
+function writeBaseOffset(bytes: Buffer, at: number, offset: number): void {
+  const high = Math.floor(offset / 0x1_0000_0000);
+  bytes.writeInt32BE(high, at);
+  bytes.writeUInt32BE(offset - high * 0x1_0000_0000, at + 4);
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** `length` bytes of the file from `position`, after `headroom` bytes left free in the same buffer. */
+function readAt(fd: number, position: number, length: number, headroom: number): Buffer {
+  const buffer = Buffer.allocUnsafe(headroom + length);
+  readInto(fd, buffer.subarray(headroom), position);
   return buffer;
 }
 
@@ -720,26 +741,4 @@ function checkPositiveInteger(name: string, value: number, max: number): number 
     throw new Error(`${name} must be an integer between 1 and ${max}, got ${value}`);
   }
   return value;
-}
-
-/** The first `count` frames of `bytes` (frames as this log stores them, as `readRaw` returns them). */
-export function firstFrames(bytes: Uint8Array, count: number): Uint8Array {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let position = 0;
-  for (let i = 0; i < count && position < view.length; i++) position += FRAME_HEADER_BYTES + view.readUInt32LE(position);
-  return bytes.subarray(0, position);
-}
-
-/** The values of frames as `readRaw` returns them (views into `bytes`); throws if `bytes` ends inside a frame. */
-export function frameValues(bytes: Uint8Array): Uint8Array[] {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const values: Uint8Array[] = [];
-  let position = 0;
-  while (position + FRAME_HEADER_BYTES <= view.length) {
-    const length = view.readUInt32LE(position);
-    values.push(view.subarray(position + FRAME_HEADER_BYTES, position + FRAME_HEADER_BYTES + length));
-    position += FRAME_HEADER_BYTES + length;
-  }
-  if (position !== view.length) throw new Error(`log frames end inside a frame at byte ${position}`);
-  return values;
 }

@@ -5,13 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import { assignReplicas } from "../../../lib/engine/control-plane/assignment.ts";
 import { desiredIsr, highWatermark, type FollowerState } from "../../../lib/engine/data-plane/isr.ts";
-import { firstFrames, frameValues, openPartitionLog } from "../../../lib/engine/storage/partition-log.ts";
 import { partitionName, topicNameProblem } from "../../../lib/engine/model/topic-name.ts";
 import { splitLines } from "../../../lib/commands/produce.ts";
 import { leaderlessPartitions } from "../../../lib/cluster/confirm-spus.ts";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 describe("assignReplicas()", () => {
   test.each([
@@ -95,25 +91,6 @@ describe("desiredIsr()", () => {
     const known = followers({ 2: {}, 3: {}, ...state });
     for (const follower of known.values()) if (follower.caughtUpAt === 1_000) follower.caughtUpAt = now;
     expect(desiredIsr({ leader: 1, replicas: [1, 2, 3], isr, followers: known, highWatermark: hw, now, maxLagMs: 5_000 })).toEqual(expected);
-  });
-});
-
-describe("record encodings", () => {
-  const values = ["a", "", "héllo wörld", "x".repeat(70_000)].map((text) => new TextEncoder().encode(text));
-
-  test("frameValues() and firstFrames() read the partition log's own frames", () => {
-    const dir = mkdtempSync(join(tmpdir(), "records-test-"));
-    try {
-      const log = openPartitionLog(dir);
-      log.append(values);
-      const { bytes } = log.readRaw(0, 1 << 20);
-      log.close();
-      expect(frameValues(bytes).map((value) => Buffer.from(value).toString())).toEqual(values.map((value) => Buffer.from(value).toString()));
-      expect(frameValues(firstFrames(bytes, 2)).map((value) => Buffer.from(value).toString())).toEqual(["a", ""]);
-      expect(() => frameValues(bytes.subarray(0, bytes.length - 1))).toThrow("end inside a frame");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 

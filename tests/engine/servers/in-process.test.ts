@@ -6,7 +6,7 @@ import { ScServer } from "../../../lib/engine/servers/sc-server.ts";
 import { makeSpuObject, MetadataStore, spuObjectName } from "../../../lib/engine/control-plane/store.ts";
 import { setLogSink } from "../../../lib/engine/daemon/log.ts";
 import { SpuServer } from "../../../lib/engine/servers/spu-server.ts";
-import { frameValues } from "../../../lib/engine/storage/partition-log.ts";
+import { batchOf, valuesOf } from "../../batches.ts";
 
 // Ports 27900-27999: this file's block.
 const BASE = 27_900;
@@ -62,10 +62,9 @@ describe("the engine in-process", () => {
       const found = spu.replicas.get("in-process", 0);
       return found?.isLeader ? found : undefined;
     });
-    const values = ["a", "b", "c"].map((text) => Buffer.from(text));
-    expect(await replica.produce(values)).toEqual({ baseOffset: 0, lastOffset: 2 });
+    expect(await replica.produce(batchOf(["a", "b", "c"]))).toEqual({ baseOffset: 0, lastOffset: 2 });
     const read = await replica.consume(0, { maxBytes: 1 << 20, waitMs: 0 });
-    expect(frameValues(read.bytes).map((value) => Buffer.from(value).toString())).toEqual(["a", "b", "c"]);
+    expect(valuesOf(read.bytes)).toEqual(["a", "b", "c"]);
     await until("the SC to hear the leader's report", () => (sc.controller.listPartitions("in-process")[0]?.endOffset === 3 ? true : undefined));
     expect(logged.join("")).toContain("SPU 5001 online");
   });

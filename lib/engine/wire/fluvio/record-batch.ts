@@ -14,9 +14,12 @@
  *   key: presence byte, then varint length and bytes | value: varint length and bytes |
  *   headers varint (a count; Fluvio writes 0 and reads no header bodies)
  *
- * A RecordSet is an i32 byte length and then whole batches back to back. Compressed batches
- * (attributes & 7) are refused: this codec does not decompress.
+ * A RecordSet is an i32 byte length and then whole batches back to back. In a compressed batch
+ * (attributes & 7: 1 gzip, 2 snappy, 3 lz4, 4 zstd) everything after the header, the record
+ * count included, is the codec's output; the SPU checks and stores such batches as they come
+ * and only clients decompress them (compression.ts).
  */
+import { codecBits, compress, decompress, type Codec } from "./compression.ts";
 import { crc32c } from "./crc32c.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import { Reader } from "./reader.ts";
@@ -57,6 +60,8 @@ export interface BatchInfo {
   baseOffset: number;
   lastOffsetDelta: number;
   recordCount: number;
+  /** The codec of attributes bits 0-2: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd. */
+  compression: number;
   firstTimestamp: number;
   maxTimestamp: number;
 }
@@ -79,7 +84,7 @@ const MAX_TIMESTAMP_AT = 35;
 const RECORDS_AT = 57;
 /** A record of empty value and no key: length, attributes, two deltas, key presence, value length, headers. */
 const MIN_RECORD_BYTES = 7;
-const COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"];
+const COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
 
 export interface RecordInput {
   key?: Uint8Array | null;
@@ -243,8 +248,8 @@ function encodeRecord(writer: Writer, record: Record): void {
 }
 
 /**
- * Reads one batch, checking its length, magic, CRC and that it is not compressed. Keys and
- * values are views into the input.
+ * Reads one batch, checking its length, magic and CRC, and decompressing its records when it
+ * is compressed. Keys and values are views into the input (or into the decompressed bytes).
  */
 export function decodeRecordBatch(reader: Reader): RecordBatch {
   const start = reader.offset;
@@ -263,11 +268,15 @@ export function decodeRecordBatch(reader: Reader): RecordBatch {
   const producerEpoch = batch.i16("producer epoch");
   const firstSequence = batch.i32("first sequence");
   const schemaId = attributes & SCHEMA_PRESENT ? batch.u32("schema id") : null;
-  const count = batch.count("records", MIN_RECORD_BYTES);
+  const compression = attributes & COMPRESSION_MASK;
+  // A compressed batch's records, count included, are the codec's output (fluvio-compression).
+  const recordsReader =
+    compression === 0 ? batch : new Reader(decompress(COMPRESSIONS[compression] as Codec, batch.raw(batch.remaining, "compressed records")));
+  const count = recordsReader.count("records", MIN_RECORD_BYTES);
   const records = new Array<Record>(count);
-  for (let index = 0; index < count; index++) records[index] = decodeRecord(batch);
-  if (batch.remaining !== 0) {
-    throw new FluvioDecodeError("record batch", start, `${batch.remaining} byte(s) follow the last of its ${count} record(s)`);
+  for (let index = 0; index < count; index++) records[index] = decodeRecord(recordsReader);
+  if (recordsReader.remaining !== 0) {
+    throw new FluvioDecodeError("record batch", start, `${recordsReader.remaining} byte(s) follow the last of its ${count} record(s)`);
   }
   reader.offset = end;
   return {
@@ -314,7 +323,7 @@ function dataLength(reader: Reader, what: string): number {
 
 /**
  * Checks the batch starting at `start` (within `end`): batch_len in bounds, magic 2, not
- * compressed, CRC matching. Returns the index one past the batch.
+ * a known compression codec, CRC matching. Returns the index one past the batch.
  */
 function checkBatchFrame(bytes: Uint8Array, start: number, end: number): number {
   if (end - start < BATCH_PREAMBLE_BYTES + BATCH_HEADER_BYTES + 4) {
@@ -328,12 +337,8 @@ function checkBatchFrame(bytes: Uint8Array, start: number, end: number): number 
   const magic = view.getInt8(MAGIC_AT);
   if (magic !== MAGIC) throw new FluvioDecodeError("magic", start + MAGIC_AT, `magic is ${magic}, only ${MAGIC} is supported`);
   const compression = view.getInt16(ATTRIBUTES_AT) & COMPRESSION_MASK;
-  if (compression !== 0) {
-    throw new FluvioDecodeError(
-      "attributes",
-      start + ATTRIBUTES_AT,
-      `the batch is compressed (${COMPRESSIONS[compression] ?? `codec ${compression}`}); compressed batches are not supported`,
-    );
+  if (compression >= COMPRESSIONS.length) {
+    throw new FluvioDecodeError("attributes", start + ATTRIBUTES_AT, `the batch names compression codec ${compression}, which Fluvio does not have`);
   }
   const batchEnd = start + BATCH_PREAMBLE_BYTES + batchLength;
   const expected = view.getUint32(CRC_AT);
@@ -357,10 +362,12 @@ export function scanBatches(bytes: Uint8Array, start = 0, end = bytes.byteLength
     const batchEnd = checkBatchFrame(bytes, position, end);
     const attributes = view.getInt16(position + ATTRIBUTES_AT);
     const countAt = position + RECORDS_AT + (attributes & SCHEMA_PRESENT ? 4 : 0);
-    if (countAt + 4 > batchEnd) throw new FluvioDecodeError("record count", countAt, "the batch ends before its record count");
-    const recordCount = view.getUint32(countAt);
+    if (countAt + 4 > batchEnd && (attributes & COMPRESSION_MASK) === 0) throw new FluvioDecodeError("record count", countAt, "the batch ends before its record count");
+    const compression = attributes & COMPRESSION_MASK;
     const lastOffsetDelta = view.getInt32(position + LAST_OFFSET_DELTA_AT);
-    if (recordCount === 0 || recordCount !== lastOffsetDelta + 1) {
+    // A compressed batch's count is inside its compressed part, which the SPU never opens.
+    const recordCount = compression === 0 ? view.getUint32(countAt) : lastOffsetDelta + 1;
+    if (recordCount <= 0 || recordCount !== lastOffsetDelta + 1) {
       throw new FluvioDecodeError(
         "record count",
         countAt,
@@ -373,7 +380,7 @@ export function scanBatches(bytes: Uint8Array, start = 0, end = bytes.byteLength
     const firstTimestamp = reader.i64("first timestamp");
     reader.offset = position + MAX_TIMESTAMP_AT;
     const maxTimestamp = reader.i64("max timestamp");
-    batches.push({ start: position, byteLength: batchEnd - position, baseOffset, lastOffsetDelta, recordCount, firstTimestamp, maxTimestamp });
+    batches.push({ start: position, byteLength: batchEnd - position, baseOffset, lastOffsetDelta, recordCount, compression, firstTimestamp, maxTimestamp });
     position = batchEnd;
   }
   return batches;
@@ -421,4 +428,21 @@ export function encodeBatches(batches: readonly RecordBatch[]): Buffer {
 
 function hex32(value: number): string {
   return `0x${value.toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * `batch` (one uncompressed batch without a schema id, as `encodeRecords` makes) with its
+ * records, count included, compressed by `codec`: attributes, batch_len and CRC set as
+ * Fluvio's producer sets them (fluvio-protocol `Batch<RawRecords>::try_from`).
+ */
+export function compressBatch(batch: Uint8Array, codec: Codec): Uint8Array {
+  const compressed = compress(codec, batch.subarray(RECORDS_AT));
+  const out = new Uint8Array(RECORDS_AT + compressed.byteLength);
+  out.set(batch.subarray(0, RECORDS_AT));
+  out.set(compressed, RECORDS_AT);
+  const view = new DataView(out.buffer);
+  view.setInt32(8, out.byteLength - BATCH_PREAMBLE_BYTES);
+  view.setInt16(ATTRIBUTES_AT, (view.getInt16(ATTRIBUTES_AT) & ~COMPRESSION_MASK) | codecBits(codec));
+  view.setUint32(CRC_AT, crc32c(out, ATTRIBUTES_AT, out.byteLength));
+  return out;
 }

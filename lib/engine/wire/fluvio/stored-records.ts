@@ -1,16 +1,15 @@
 /**
- * Fluvio's records as the partition log keeps them: one log entry per record (so offsets,
- * replication, truncation and the high watermark work per record, as everywhere else in the
- * engine), holding everything the client sent of it:
+ * Fluvio's records as the per-record partition log of earlier versions kept them, one log
+ * entry per record, holding everything the client sent of it:
  *
  *   i64 timestamp (ms since the epoch, -1 when the batch had none) | i8 attributes |
  *   i32 key length (-1 for no key) | key | value (the rest)
  *
- * A produced batch is checked whole (framing, magic, CRC-32C, no compression) before any of it
- * is stored; a read is answered with one batch of the stored records, base offset the first
- * one's, timestamps and offsets as deltas again.
+ * The log now keeps the client's batches as they came; this is what converting an old
+ * partition directory reads (storage/log-upgrade.ts): stored records back into batches, base
+ * offset the first one's, timestamps and offsets as deltas again.
  */
-import { decodeBatches, encodeRecords, NO_TIMESTAMP, setI64, type BatchRecord } from "./record-batch.ts";
+import { encodeRecords, NO_TIMESTAMP, type BatchRecord } from "./record-batch.ts";
 
 const HEAD_BYTES = 8 + 1 + 4;
 
@@ -42,39 +41,7 @@ function readStoredIn(stored: Uint8Array, source: DataView): FluvioRecord {
   };
 }
 
-/**
- * Every record of a produced RecordSet's batches, stored form, in order (views into one
- * buffer); throws FluvioDecodeError on a bad batch.
- */
-export function storedRecordsOf(batches: Uint8Array): Uint8Array[] {
-  const decoded = decodeBatches(batches);
-  let total = 0;
-  for (const batch of decoded) for (const record of batch.records) total += HEAD_BYTES + (record.key?.byteLength ?? 0) + record.value.byteLength;
-  const bytes = new Uint8Array(total);
-  const view = new DataView(bytes.buffer);
-  const stored: Uint8Array[] = [];
-  let position = 0;
-  for (const batch of decoded) {
-    for (const record of batch.records) {
-      const start = position;
-      const timestamp = batch.firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : batch.firstTimestamp + record.timestampDelta;
-      setI64(view, position, timestamp);
-      view.setInt8(position + 8, record.attributes);
-      view.setInt32(position + 9, record.key === null ? -1 : record.key.byteLength);
-      position += HEAD_BYTES;
-      if (record.key) {
-        bytes.set(record.key, position);
-        position += record.key.byteLength;
-      }
-      bytes.set(record.value, position);
-      position += record.value.byteLength;
-      stored.push(bytes.subarray(start, position));
-    }
-  }
-  return stored;
-}
-
-/** One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes (every consume's and stream fetch's path). */
+/** One batch of `stored` records, the first at `baseOffset`, as a RecordSet's bytes. */
 export function batchOfStored(baseOffset: number, storedRecords: readonly Uint8Array[]): Uint8Array {
   const count = storedRecords.length;
   if (count === 0) return new Uint8Array(0);

@@ -134,3 +134,24 @@ export function decodeFetchablePartitionResponse(reader: Reader, version: number
     records: decodeRecordSetBytes(reader),
   };
 }
+
+/**
+ * The frame `head` (a whole response whose last field is an empty RecordSet) with `records`
+ * as its RecordSet, both sizes patched. With `roomBefore`, the caller's word that the
+ * `head.length` bytes before `records` in its buffer are free (partition-log.ts `read` with
+ * headroom), the head is written there, so the answer is one buffer and the records are never
+ * copied.
+ */
+export function withRecords(head: Uint8Array, records: Uint8Array, roomBefore: boolean): Uint8Array {
+  if (records.byteLength === 0) return head;
+  const inPlace = roomBefore && records.byteOffset >= head.byteLength;
+  const frame = inPlace
+    ? new Uint8Array(records.buffer, records.byteOffset - head.byteLength, head.byteLength + records.byteLength)
+    : new Uint8Array(head.byteLength + records.byteLength);
+  frame.set(head, 0);
+  if (!inPlace) frame.set(records, head.byteLength);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  view.setInt32(0, view.getInt32(0) + records.byteLength);
+  view.setInt32(head.byteLength - 4, records.byteLength);
+  return frame;
+}

@@ -111,8 +111,8 @@ describe("record batches", () => {
     const second = recordBatch([{ value: bytes('"x"') }, { value: bytes('"y"') }, { value: bytes('"z"') }], { baseOffset: 7, firstTimestamp: 10 });
     const out = encodeBatches([batch, second]);
     expect(scanBatches(out)).toEqual([
-      { start: 0, byteLength: 83, baseOffset: 5, lastOffsetDelta: 1, recordCount: 2, firstTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_003 },
-      { start: 83, byteLength: out.length - 83, baseOffset: 7, lastOffsetDelta: 2, recordCount: 3, firstTimestamp: 10, maxTimestamp: 10 },
+      { start: 0, byteLength: 83, baseOffset: 5, lastOffsetDelta: 1, recordCount: 2, compression: 0, firstTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_003 },
+      { start: 83, byteLength: out.length - 83, baseOffset: 7, lastOffsetDelta: 2, recordCount: 3, compression: 0, firstTimestamp: 10, maxTimestamp: 10 },
     ]);
   });
 
@@ -135,7 +135,8 @@ describe("record batches", () => {
   const tampered: [string, (out: Uint8Array) => Uint8Array, string][] = [
     ["a wrong CRC", (out) => ((out[out.length - 3] ^= 1), out), "cannot decode record batch crc at byte 17: crc is 0x"],
     ["magic 1", (out) => ((out[16] = 1), out), "magic is 1, only 2 is supported"],
-    ["a gzip batch", (out) => withCrc(((out[22] = 1), out)), "the batch is compressed (gzip); compressed batches are not supported"],
+    ["a gzip batch whose records are not gzip", (out) => withCrc(((out[22] = 1), out)), "cannot decode gzip records at byte 0: they do not decompress"],
+    ["an unknown compression codec", (out) => withCrc(((out[22] = 5), out)), "the batch names compression codec 5, which Fluvio does not have"],
     ["a batch length beyond the bytes", (out) => ((out[11] = 0x60), out), "batch length 96 is outside 49..71"],
     ["a batch length below the header", (out) => ((out[11] = 0x10), out), "batch length 16 is outside"],
     ["a truncated batch", (out) => out.subarray(0, 40), "needs at least 61 bytes, 40 remain"],
@@ -150,16 +151,23 @@ describe("record batches", () => {
     expect(read).toThrow(message);
   });
 
-  test("scanBatches() rejects a wrong CRC, a compressed batch and a record count that disagrees with the last offset delta", () => {
+  test("scanBatches() rejects a wrong CRC, an unknown codec and a record count that disagrees with the last offset delta", () => {
     const corrupt = Buffer.from(encodeBatches([batch]));
     corrupt[80] ^= 0xff;
     expect(() => scanBatches(corrupt)).toThrow("record batch crc");
-    const gzip = Buffer.from(encodeBatches([batch]));
-    gzip[22] = 1;
-    expect(() => scanBatches(withCrc(gzip))).toThrow("compressed");
+    const unknown = Buffer.from(encodeBatches([batch]));
+    unknown[22] = 6;
+    expect(() => scanBatches(withCrc(unknown))).toThrow("compression codec 6");
     expect(() => scanBatches(encodeBatches([{ ...batch, lastOffsetDelta: 0 }]))).toThrow("holds 2 record(s) but its last offset delta is 0");
     expect(() => scanBatches(encodeBatches([recordBatch([])]))).toThrow("it must hold at least one");
     expect(() => scanBatches(Buffer.concat([encodeBatches([batch]), new Uint8Array(10)]))).toThrow("needs at least 61 bytes, 10 remain");
+  });
+
+  test("scanBatches() takes a compressed batch's record count from its last offset delta, without opening it", () => {
+    const lz4 = Buffer.from(encodeBatches([batch]));
+    lz4[22] = 3;
+    lz4.writeUInt32BE(0xffffffff, 57);
+    expect(scanBatches(withCrc(lz4))).toMatchObject([{ compression: 3, recordCount: 2, lastOffsetDelta: 1 }]);
   });
 
   test("decodeRecordSetBytes() rejects a negative length and one beyond the bytes", () => {

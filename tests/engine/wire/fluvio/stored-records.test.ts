@@ -1,6 +1,37 @@
 import { describe, expect, test } from "bun:test";
-import { decodeBatches, encodeBatches, encodeRecords, NO_TIMESTAMP, recordBatch } from "../../../../lib/engine/wire/fluvio/record-batch.ts";
-import { batchOfStored, readStoredRecord, storedRecordsOf } from "../../../../lib/engine/wire/fluvio/stored-records.ts";
+import { decodeBatches, encodeBatches, encodeRecords, NO_TIMESTAMP, recordBatch, setI64 } from "../../../../lib/engine/wire/fluvio/record-batch.ts";
+import { batchOfStored, readStoredRecord } from "../../../../lib/engine/wire/fluvio/stored-records.ts";
+
+const HEAD_BYTES = 13;
+
+/** Every record of a RecordSet's batches in the stored form the per-record log wrote (as its produce path made them). */
+function storedRecordsOf(batches: Uint8Array): Uint8Array[] {
+  const decoded = decodeBatches(batches);
+  let total = 0;
+  for (const batch of decoded) for (const record of batch.records) total += HEAD_BYTES + (record.key?.byteLength ?? 0) + record.value.byteLength;
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  const stored: Uint8Array[] = [];
+  let position = 0;
+  for (const batch of decoded) {
+    for (const record of batch.records) {
+      const start = position;
+      const timestamp = batch.firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : batch.firstTimestamp + record.timestampDelta;
+      setI64(view, position, timestamp);
+      view.setInt8(position + 8, record.attributes);
+      view.setInt32(position + 9, record.key === null ? -1 : record.key.byteLength);
+      position += HEAD_BYTES;
+      if (record.key) {
+        bytes.set(record.key, position);
+        position += record.key.byteLength;
+      }
+      bytes.set(record.value, position);
+      position += record.value.byteLength;
+      stored.push(bytes.subarray(start, position));
+    }
+  }
+  return stored;
+}
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString());
 
@@ -17,7 +48,7 @@ describe("stored records", () => {
     recordBatch([{ key: Buffer.from("k4"), value: Buffer.from("second batch") }]),
   ]);
 
-  test("storedRecordsOf() keeps every record's key, value and absolute timestamp, in order, across batches", () => {
+  test("readStoredRecord() reads back every record's key, value and absolute timestamp, in order, across batches", () => {
     const stored = storedRecordsOf(produced).map(readStoredRecord);
     expect(stored.map((record) => [text(record.key), text(record.value), record.timestamp])).toEqual([
       ["k1", "first", 1_700_000_000_000],
