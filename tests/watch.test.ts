@@ -67,7 +67,7 @@ function watch(type: string, epoch = 0): Watch {
   const state: Watch = { socket, answers: [], bodies: [], closed: false };
   const splitter = new FrameSplitter({ minBytes: MIN_RESPONSE_BYTES, maxBytes: 64 * 1024 * 1024 });
   socket.on("data", (chunk) => {
-    for (const payload of splitter.push(new Uint8Array(chunk))) {
+    for (const payload of splitter.push(new Uint8Array(chunk as Buffer))) {
       const { body } = decodeResponse(payload);
       state.bodies.push(Buffer.from(payload.subarray(4)));
       state.answers.push(decodeWatchResponse(body, SC_OBJECT_VERSION));
