@@ -167,11 +167,10 @@ class Mirror {
 export class WatchHub {
   readonly #controller: Controller;
   readonly #mirrors = new Map<ObjectType, Mirror>();
-  readonly #stop: () => void;
 
   constructor(controller: Controller) {
     this.#controller = controller;
-    this.#stop = controller.onChange((changes) => this.#changed(changes));
+    controller.onChange((changes) => this.#changed(changes));
   }
 
   /** Starts a watch of `type` for the request `correlationId` at `version` on `link`; returns its end. */
@@ -180,10 +179,6 @@ export class WatchHub {
     const watcher: Watcher = { link, correlationId: request.correlationId, version: request.version, epoch: 0 };
     mirror.add(watcher, request.epoch);
     return () => mirror.remove(watcher);
-  }
-
-  stop(): void {
-    this.#stop();
   }
 
   #changed(changes: Changes): void {
