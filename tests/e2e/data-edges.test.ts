@@ -305,13 +305,13 @@ describe("topic create counts", () => {
     ["zero partitions", { partitions: 0 }, "partitions must be an integer from 1 to 1000, not '0'"],
   ];
   for (const [what, fields, message] of registryCases) {
-    test(`TopicRegistry.create() refuses ${what} with TOPIC_INVALID`, () => {
+    test(`TopicRegistry.create() refuses ${what} with TOPIC_INVALID`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "cluster-registry-"));
       try {
         const registry = new TopicRegistry(new MetadataStore(dir));
         let thrown: unknown;
         try {
-          registry.create({ name: "counted", ...fields }, [5001, 5002]);
+          await registry.create({ name: "counted", ...fields }, [5001, 5002]);
         } catch (error) {
           thrown = error;
         }
@@ -324,10 +324,10 @@ describe("topic create counts", () => {
     });
   }
 
-  test("TopicRegistry.create() gives absent counts their default of 1", () => {
+  test("TopicRegistry.create() gives absent counts their default of 1", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cluster-registry-"));
     try {
-      const topic = new TopicRegistry(new MetadataStore(dir)).create({ name: "counted" }, [5001]);
+      const topic = await new TopicRegistry(new MetadataStore(dir)).create({ name: "counted" }, [5001]);
       expect(topic.spec).toMatchObject({ partitions: 1, replicationFactor: 1 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -401,11 +401,11 @@ describe("partition directory markers", () => {
 
 describe("a partition whose leader is offline", () => {
   /** The view of a topic at replication 3 on SPUs 5001-5003 (leader 5001) while `online` are connected. */
-  function viewWhile(online: number[]): PartitionView {
+  async function viewWhile(online: number[]): Promise<PartitionView> {
     const dir = mkdtempSync(join(tmpdir(), "cluster-registry-"));
     try {
       const registry = new TopicRegistry(new MetadataStore(dir));
-      registry.create({ name: "led", replication: 3 }, [5001, 5002, 5003]);
+      await registry.create({ name: "led", replication: 3 }, [5001, 5002, 5003]);
       return registry.listPartitions((id) => online.includes(id))[0]!;
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -417,8 +417,8 @@ describe("a partition whose leader is offline", () => {
     ["is neither while its leader is online (not yet reported)", [5001], { leaderless: false, electionPending: false }, "5001 (offline)"],
   ];
   for (const [what, online, flags, shown] of cases) {
-    test(`TopicRegistry.listPartitions() and formatLeader(): a partition ${what}`, () => {
-      const view = viewWhile(online);
+    test(`TopicRegistry.listPartitions() and formatLeader(): a partition ${what}`, async () => {
+      const view = await viewWhile(online);
       expect(view).toMatchObject({ leader: 5001, online: false, ...flags });
       expect(formatLeader(view)).toBe(shown);
     });

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clusterPaths, logFileOf } from "../../lib/cluster/home.ts";
 import { stopProcesses } from "../../lib/base/procs.ts";
-import { MetadataStore } from "../../lib/engine/control-plane/store.ts";
+import { MetadataStore, type StoreChange } from "../../lib/engine/control-plane/store.ts";
 import { TopicRegistry } from "../../lib/engine/control-plane/topic-registry.ts";
 import { ok, waitForStatus } from "../cluster-data.ts";
 import { CLI, portBlocks, recordedProcesses } from "../helpers.ts";
@@ -151,47 +151,51 @@ describe("a cluster whose disk fills up", () => {
 class FillingStore extends MetadataStore {
   full = false;
 
-  override put(kind: Parameters<MetadataStore["put"]>[0], name: string, object: unknown): void {
+  protected override async write(changes: readonly StoreChange[]): Promise<void> {
     if (this.full) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-    super.put(kind, name, object);
+    await super.write(changes);
   }
 }
 
 describe("the SC's partition metadata on a full disk", () => {
-  function registryWithTopic() {
+  async function registryWithTopic() {
     const dir = mkdtempSync(join(tmpdir(), "cluster-registry-full-"));
     const store = new FillingStore(dir);
     const registry = new TopicRegistry(store);
-    registry.create({ name: "t", replication: 3 }, [5001, 5002, 5003]);
+    await registry.create({ name: "t", replication: 3 }, [5001, 5002, 5003]);
     const view = () => registry.listPartitions(() => true, "t")[0]!;
     return { dir, store, registry, view, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   }
 
-  test("TopicRegistry.changeIsr() is refused with the reason, and the in-sync set stays as written", () => {
-    const { store, registry, view, cleanup } = registryWithTopic();
+  test("TopicRegistry.commit() of an in-sync set fails with the reason, drops it, and the in-sync set stays as written", async () => {
+    const { store, registry, view, cleanup } = await registryWithTopic();
     try {
       const { leader, leaderEpoch } = view();
       store.full = true;
-      const result = registry.changeIsr(leader, { topic: "t", partition: 0, leaderEpoch, isr: [leader] });
-      expect(result).toEqual({ refused: expect.stringMatching(/^the SC cannot record it: no room on '.+' \(.+ free\)$/) });
+      expect(registry.stageIsr(leader, { topic: "t", partition: 0, leaderEpoch, isr: [leader] })).toEqual({ staged: true });
+      const outcome = await registry.commit();
+      expect(outcome).toEqual({ failed: expect.stringMatching(/^no room on '.+' \(.+ free\)$/), dropped: [expect.objectContaining({ cause: { kind: "isr", asker: leader } })] });
       expect(view().isr).toEqual([5001, 5002, 5003]);
+      expect(registry.isPending("t-0")).toBe(false);
       expect(new TopicRegistry(new MetadataStore(store.dir)).listPartitions(() => true, "t")[0]!.isr).toEqual([5001, 5002, 5003]);
     } finally {
       cleanup();
     }
   });
 
-  test("TopicRegistry.electLeaders() keeps the old leader when the new one cannot be written, and says it must be tried again", () => {
-    const { store, registry, view, cleanup } = registryWithTopic();
+  test("TopicRegistry.commit() of an election keeps the old leader when the new one cannot be written, and it can be staged again", async () => {
+    const { store, registry, view, cleanup } = await registryWithTopic();
     try {
       const { leader } = view();
       store.full = true;
-      const result = registry.electLeaders((id) => id !== leader);
-      expect(result.elected).toEqual([]);
-      expect(result.leaderless).toEqual([{ name: "t-0", reason: expect.stringContaining("the SC cannot record SPU"), unrecorded: true }]);
+      expect(registry.stageElections((id) => id !== leader).elected).toHaveLength(1);
+      const outcome = await registry.commit();
+      expect(outcome).toMatchObject({ failed: expect.stringContaining("no room"), dropped: [{ cause: { kind: "election" } }] });
       expect(view()).toMatchObject({ leader, leaderEpoch: 0 });
       store.full = false;
-      expect(registry.electLeaders((id) => id !== leader).elected.map((partition) => partition.leaderAndIsr.leaderEpoch)).toEqual([1]);
+      expect(registry.stageElections((id) => id !== leader).elected.map((change) => change.next.leaderEpoch)).toEqual([1]);
+      expect(await registry.commit()).toMatchObject({ committed: [{ next: { leaderEpoch: 1 } }] });
+      expect(view().leaderEpoch).toBe(1);
     } finally {
       cleanup();
     }

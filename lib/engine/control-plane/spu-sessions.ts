@@ -6,11 +6,11 @@
  */
 import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
-import type { SpuAssignment } from "../model/replica-info.ts";
+import type { AssignmentChanges, SpuAssignment } from "../model/replica-info.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
-import { readSpuToSc, type ReplicasMessage } from "../wire/protocol.ts";
+import { readSpuToSc, type ReplicaChangesMessage, type ReplicasMessage } from "../wire/protocol.ts";
 import type { Controller } from "./controller.ts";
 
 /** A session silent for this long is closed: the SPU is offline. */
@@ -28,6 +28,11 @@ export class SpuSessions {
   /** Sends SPU `id` its assignment, if it holds a session. */
   push(id: number, assignment: SpuAssignment): void {
     this.#links.get(id)?.write(encodeFrame<ReplicasMessage>({ type: "replicas", ...assignment }));
+  }
+
+  /** Sends SPU `id` what changed of its replicas, if it holds a session. */
+  pushChanges(id: number, changes: AssignmentChanges): void {
+    this.#links.get(id)?.write(encodeFrame<ReplicaChangesMessage>({ type: "replica-changes", ...changes }));
   }
 
   disconnect(id: number): void {
@@ -70,7 +75,7 @@ export class SpuSessions {
         return (frame) => {
           const message = readSpuToSc(frame.header);
           if (message.type === "report") controller.recordReport(id, message.replicas);
-          else if (message.type === "isr") controller.changeIsr(id, message);
+          else if (message.type === "isr") controller.changeIsr(id, message.changes);
         };
       },
     });

@@ -9,7 +9,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ClusterError } from "../../base/errors.ts";
-import { ensureDir, readYamlFile, removePath, writeYamlAtomic } from "../../base/files.ts";
+import { ensureDir, readYamlFile, removePath, writeGroupDurably, writeYamlAtomic } from "../../base/files.ts";
 
 export type Kind = "SPU" | "Topic" | "Partition";
 
@@ -86,9 +86,18 @@ export interface PartitionObject {
   leaderAndIsr: LeaderAndIsr;
 }
 
+/** One object written (`object` given) or removed (`object` undefined) by a commit. */
+export interface StoreChange {
+  kind: Kind;
+  name: string;
+  object?: unknown;
+}
+
 /** Reads and writes the objects of one metadata directory. */
 export class MetadataStore {
   readonly dir: string;
+  /** The commit running now, if any: commits run one after another, in the order made. */
+  #lastCommit: Promise<unknown> = Promise.resolve();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -139,6 +148,27 @@ export class MetadataStore {
 
   remove(kind: Kind, name: string): void {
     removePath(this.pathOf(kind, name));
+  }
+
+  /**
+   * Makes `changes` durable as one metadata write, off the event loop: the objects written
+   * appear together, in the order given, once all are synced (home.ts writeGroupDurably), and
+   * then the removals are made, in order. Commits run one at a time in the order they were
+   * asked for, so a later commit's files never race an earlier one's. Rejects (after the
+   * commits before it) when the write fails; none of its written objects then appears.
+   */
+  commit(changes: readonly StoreChange[]): Promise<void> {
+    const run = this.#lastCommit.then(() => this.write(changes));
+    this.#lastCommit = run.catch(() => {});
+    return run;
+  }
+
+  /** One commit's work; a test store may override it to fail as a full disk does. */
+  protected async write(changes: readonly StoreChange[]): Promise<void> {
+    const puts = changes.filter((change) => change.object !== undefined);
+    for (const kind of new Set(puts.map((change) => change.kind))) ensureDir(join(this.dir, kind));
+    await writeGroupDurably(puts.map((change) => ({ path: this.pathOf(change.kind, change.name), contents: `${Bun.YAML.stringify(change.object, null, 2)}\n` })));
+    for (const change of changes) if (change.object === undefined) this.remove(change.kind, change.name);
   }
 }
 

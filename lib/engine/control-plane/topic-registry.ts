@@ -2,18 +2,21 @@
  * The SC's topics and partitions: created, deleted and re-led only here, persisted in the
  * metadata store before anyone is told, and joined with what leaders last reported.
  *
- * A new leader or in-sync set is taken only once written: when the write fails (a full disk),
- * the partition stays as it was, and the caller hears why.
+ * Group commit: a new leader or in-sync set is first staged, a decision later decisions build
+ * on, and `commit()` writes every change staged since the last commit in one metadata write.
+ * A change is taken (listed, pushed to SPUs) only once written: when the write fails (a full
+ * disk), every change staged or being written is dropped, the partitions stay as written, and
+ * the caller hears which changes were dropped and why.
  *
- * A topic's Topic object is its commit point: `create` writes the Partition objects first and
- * the Topic last, `delete` removes the Topic first, and on start Partition objects without
- * their Topic (a create or delete cut short) are removed.
+ * A topic's Topic object is its commit point: `create` writes the Partition objects and the
+ * Topic last in one write, `delete` removes the Topic first, and on start Partition objects
+ * without their Topic (a create or delete cut short) are removed.
  */
 import { assignReplicas } from "./assignment.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { electLeader } from "./election.ts";
 import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
-import { MetadataStore, type PartitionObject, type TopicObject } from "./store.ts";
+import { MetadataStore, type LeaderAndIsr, type PartitionObject, type StoreChange, type TopicObject } from "./store.ts";
 import { partitionName, topicNameProblem } from "../model/topic-name.ts";
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from "../wire/fluvio/metadata.ts";
 
@@ -59,21 +62,51 @@ export interface PartitionView {
   highWatermark: number | null;
 }
 
+/** A new leader or in-sync set decided for a partition, not yet written. */
+export interface StagedChange {
+  partition: PartitionObject;
+  next: LeaderAndIsr;
+  /** An in-sync set asked for by leader `asker`, or a leader elected. */
+  cause: { kind: "isr"; asker: number } | { kind: "election" };
+}
+
+/** What a commit did: every change written, or (the write failed) every change dropped and why. */
+export type CommitOutcome = { committed: StagedChange[] } | { failed: string; dropped: StagedChange[] };
+
+/** The answer to an in-sync set ask: staged (told once written), already the recorded set (told at once, nothing written), or refused. */
+export type IsrAnswer = { staged: true } | { recorded: true } | { refused: string };
+
 /** The topics and partitions of one SC, backed by its metadata store. */
 export class TopicRegistry {
   readonly #store: MetadataStore;
   readonly #topics = new Map<string, TopicObject>();
   readonly #partitions = new Map<string, PartitionObject>();
+  /** The partitions of each topic, in partition order. */
+  readonly #byTopic = new Map<string, PartitionObject[]>();
   readonly #reports = new Map<string, ReplicaReport & { spuId: number }>();
+  /** Decided since the last commit began. */
+  #staged = new Map<string, StagedChange>();
+  /** Being written by the commit running now. */
+  #writing = new Map<string, StagedChange>();
+  /** Topic names whose create is being written. */
+  readonly #creating = new Set<string>();
 
   constructor(store: MetadataStore) {
     this.#store = store;
     for (const topic of store.list<TopicObject>("Topic")) this.#topics.set(topic.name, topic);
     for (const partition of store.list<PartitionObject>("Partition")) {
       const topic = this.#topics.get(partition.spec.topic);
-      if (topic?.spec.id === partition.spec.topicId) this.#partitions.set(partition.name, partition);
+      if (topic?.spec.id === partition.spec.topicId) this.#add(partition);
       else store.remove("Partition", partition.name);
     }
+    for (const partitions of this.#byTopic.values()) partitions.sort((a, b) => a.spec.partition - b.spec.partition);
+  }
+
+  #add(partition: PartitionObject): void {
+    this.#partitions.set(partition.name, partition);
+    const siblings = this.#byTopic.get(partition.spec.topic);
+    if (siblings) siblings.push(partition);
+    else this.#byTopic.set(partition.spec.topic, [partition]);
   }
 
   get topicCount(): number {
@@ -84,8 +117,11 @@ export class TopicRegistry {
     return [...this.#topics.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Creates `name` on the `online` SPUs; throws an AdminRefusal when it cannot. */
-  create(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }, online: number[]): TopicObject {
+  /**
+   * Creates `name` on the `online` SPUs, written in one metadata write (its partitions, then the
+   * topic); rejects with an AdminRefusal when it cannot, or with the write's error.
+   */
+  async create(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }, online: number[]): Promise<TopicObject> {
     const name = typeof request.name === "string" ? request.name : "";
     const problem = topicNameProblem(name);
     if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", problem);
@@ -102,7 +138,7 @@ export class TopicRegistry {
     if (!COMPRESSION_ALGORITHMS.includes(compressionType as CompressionAlgorithm)) {
       throw new AdminRefusal("TOPIC_INVALID", `compression type must be one of ${COMPRESSION_ALGORITHMS.join(", ")}, not '${compressionType}'`);
     }
-    if (this.#topics.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
+    if (this.#topics.has(name) || this.#creating.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
     if ((replication as number) > online.length) {
       throw new AdminRefusal(
         "INSUFFICIENT_SPUS",
@@ -120,107 +156,203 @@ export class TopicRegistry {
       replication: topic.spec.replicationFactor,
       start: this.#partitions.size,
     });
-    for (const { partition, replicas } of placed) {
-      const object: PartitionObject = {
-        name: partitionName(name, partition),
-        spec: { topic: name, topicId: topic.spec.id, partition, replicas },
-        // Every replica of a new, empty partition holds every record it has.
-        leaderAndIsr: { leader: replicas[0]!, leaderEpoch: 0, isr: [...replicas] },
-      };
-      this.#store.put("Partition", object.name, object);
-      this.#partitions.set(object.name, object);
+    const objects: PartitionObject[] = placed.map(({ partition, replicas }) => ({
+      name: partitionName(name, partition),
+      spec: { topic: name, topicId: topic.spec.id, partition, replicas },
+      // Every replica of a new, empty partition holds every record it has.
+      leaderAndIsr: { leader: replicas[0]!, leaderEpoch: 0, isr: [...replicas] },
+    }));
+    this.#creating.add(name);
+    try {
+      await this.#store.commit([
+        ...objects.map((object): StoreChange => ({ kind: "Partition", name: object.name, object })),
+        { kind: "Topic", name, object: topic },
+      ]);
+    } finally {
+      this.#creating.delete(name);
     }
-    this.#store.put("Topic", name, topic);
+    for (const object of objects) this.#add(object);
     this.#topics.set(name, topic);
     return topic;
   }
 
-  /** Deletes topic `name` and its partitions; throws NO_TOPIC when there is none. */
-  delete(name: string): void {
+  /**
+   * Deletes topic `name` and its partitions: gone at once for every decision and list, then
+   * removed from the store (the topic's file first) in one commit, after any commit before it.
+   * Rejects with NO_TOPIC when there is none. Returns the partitions deleted.
+   */
+  async delete(name: string): Promise<PartitionObject[]> {
     const topic = this.#topics.get(name);
     if (!topic) throw new AdminRefusal("NO_TOPIC", `topic '${name}' does not exist`);
-    this.#store.remove("Topic", name);
+    const partitions = this.#byTopic.get(name) ?? [];
     this.#topics.delete(name);
-    for (let partition = 0; partition < topic.spec.partitions; partition++) {
-      const key = partitionName(name, partition);
-      this.#store.remove("Partition", key);
-      this.#partitions.delete(key);
-      this.#reports.delete(key);
+    this.#byTopic.delete(name);
+    for (const partition of partitions) {
+      this.#partitions.delete(partition.name);
+      this.#reports.delete(partition.name);
+      this.#staged.delete(partition.name);
     }
+    await this.#store.commit([
+      { kind: "Topic", name },
+      ...partitions.map((partition): StoreChange => ({ kind: "Partition", name: partition.name })),
+    ]);
+    return partitions;
+  }
+
+  /** The partitions of `topic`, in partition order (none when there is no such topic). */
+  partitionsOf(topic: string): readonly PartitionObject[] {
+    return this.#byTopic.get(topic) ?? [];
+  }
+
+  /** Every partition, as written, in no particular order. */
+  partitions(): IterableIterator<PartitionObject> {
+    return this.#partitions.values();
+  }
+
+  getTopic(name: string): TopicObject | undefined {
+    return this.#topics.get(name);
+  }
+
+  getPartition(name: string): PartitionObject | undefined {
+    return this.#partitions.get(name);
   }
 
   /** Every partition (of `topic` when given) with its leader's last report; `online` says which SPUs are connected. */
   listPartitions(isOnline: (spuId: number) => boolean, topic?: string): PartitionView[] {
-    return [...this.#partitions.values()]
-      .filter((partition) => topic === undefined || partition.spec.topic === topic)
+    const partitions = topic === undefined ? [...this.#partitions.values()] : [...this.partitionsOf(topic)];
+    return partitions
       .sort((a, b) => a.spec.topic.localeCompare(b.spec.topic) || a.spec.partition - b.spec.partition)
-      .map((partition) => {
-        const { leader, leaderEpoch, isr } = partition.leaderAndIsr;
-        const report = this.#reports.get(partition.name);
-        const live = report !== undefined && report.spuId === leader && report.leaderEpoch === leaderEpoch && isOnline(leader);
-        const election = electLeader({ replicas: partition.spec.replicas, current: partition.leaderAndIsr, isOnline });
-        return {
-          topic: partition.spec.topic,
-          partition: partition.spec.partition,
-          leader,
-          replicas: partition.spec.replicas,
-          isr,
-          leaderEpoch,
-          online: live,
-          leaderless: election.kind === "leaderless",
-          electionPending: election.kind === "elect",
-          endOffset: live ? report.endOffset : null,
-          highWatermark: live ? report.highWatermark : null,
-        };
-      });
+      .map((partition) => this.#view(partition, isOnline));
+  }
+
+  /** Partition `name` as written, with its leader's last report; undefined when there is none. */
+  viewOf(name: string, isOnline: (spuId: number) => boolean): PartitionView | undefined {
+    const partition = this.#partitions.get(name);
+    return partition && this.#view(partition, isOnline);
+  }
+
+  #view(partition: PartitionObject, isOnline: (spuId: number) => boolean): PartitionView {
+    const { leader, leaderEpoch, isr } = partition.leaderAndIsr;
+    const report = this.#reports.get(partition.name);
+    const live = report !== undefined && report.spuId === leader && report.leaderEpoch === leaderEpoch && isOnline(leader);
+    const election = electLeader({ replicas: partition.spec.replicas, current: partition.leaderAndIsr, isOnline });
+    return {
+      topic: partition.spec.topic,
+      partition: partition.spec.partition,
+      leader,
+      replicas: partition.spec.replicas,
+      isr,
+      leaderEpoch,
+      online: live,
+      leaderless: election.kind === "leaderless",
+      electionPending: election.kind === "elect",
+      endOffset: live ? report.endOffset : null,
+      highWatermark: live ? report.highWatermark : null,
+    };
+  }
+
+  /** The leader and in-sync set decisions build on: the latest decided, written or not. */
+  #decided(partition: PartitionObject): LeaderAndIsr {
+    return this.#staged.get(partition.name)?.next ?? this.#writing.get(partition.name)?.next ?? partition.leaderAndIsr;
+  }
+
+  /** True when partition `name` has a change decided and not yet written. */
+  isPending(name: string): boolean {
+    return this.#staged.has(name) || this.#writing.has(name);
+  }
+
+  /** True when changes wait for `commit()`. */
+  get hasStaged(): boolean {
+    return this.#staged.size > 0;
   }
 
   /**
-   * Elects a new leader for every partition whose leader is offline and which has an online
-   * in-sync replica (election.ts), persisting each new LeaderAndIsr before anyone is told.
-   * Returns the partitions changed and those left leaderless, for the SC to push and log.
+   * Stages a new leader for every partition whose decided leader is offline and which has an
+   * online in-sync replica (election.ts). Returns the changes staged and the partitions left
+   * leaderless, for the SC to commit and log.
    */
-  electLeaders(isOnline: (spuId: number) => boolean): {
-    elected: PartitionObject[];
-    /** `unrecorded`: a leader was elected but could not be written, so the election must be tried again. */
-    leaderless: { name: string; reason: string; unrecorded?: boolean }[];
-  } {
-    const elected: PartitionObject[] = [];
-    const leaderless: { name: string; reason: string; unrecorded?: boolean }[] = [];
+  stageElections(isOnline: (spuId: number) => boolean): { elected: StagedChange[]; leaderless: { name: string; reason: string }[] } {
+    const elected: StagedChange[] = [];
+    const leaderless: { name: string; reason: string }[] = [];
     for (const partition of this.#partitions.values()) {
-      const result = electLeader({ replicas: partition.spec.replicas, current: partition.leaderAndIsr, isOnline });
+      const result = electLeader({ replicas: partition.spec.replicas, current: this.#decided(partition), isOnline });
       if (result.kind === "leaderless") leaderless.push({ name: partition.name, reason: result.reason });
       if (result.kind !== "elect") continue;
-      const failure = this.#commitLeaderAndIsr(partition, result.next);
-      if (failure) {
-        leaderless.push({ name: partition.name, reason: `the SC cannot record SPU ${result.next.leader} as its new leader: ${failure}`, unrecorded: true });
-        continue;
-      }
-      this.#reports.delete(partition.name);
-      elected.push(partition);
+      const change: StagedChange = { partition, next: result.next, cause: { kind: "election" } };
+      this.#staged.set(partition.name, change);
+      elected.push(change);
     }
     return { elected, leaderless };
   }
 
-  /** The replicas SPU `spuId` holds, for a `replicas` message. */
-  assignmentsFor(spuId: number): ReplicaAssignmentInfo[] {
-    return [...this.#partitions.values()]
-      .filter((partition) => partition.spec.replicas.includes(spuId))
-      .map((partition) => ({
-        topic: partition.spec.topic,
-        topicId: partition.spec.topicId,
-        partition: partition.spec.partition,
-        replicas: partition.spec.replicas,
-        compressionType: this.#topics.get(partition.spec.topic)?.spec.compressionType ?? "Any",
-        ...partition.leaderAndIsr,
-      }));
+  /**
+   * Writes every change staged since the last commit in one metadata write, then takes them.
+   * One commit runs at a time (the caller waits for one before the next). When the write
+   * fails, it drops what it wrote and everything staged meanwhile (later decisions built on
+   * the dropped ones), and says which.
+   */
+  async commit(): Promise<CommitOutcome> {
+    const batch = this.#staged;
+    this.#staged = new Map();
+    this.#writing = batch;
+    const live = [...batch.values()].filter((change) => this.#partitions.get(change.partition.name) === change.partition);
+    try {
+      await this.#store.commit(
+        live.map(({ partition, next }): StoreChange => ({ kind: "Partition", name: partition.name, object: { ...partition, leaderAndIsr: next } })),
+      );
+    } catch (error) {
+      const reason = isDiskFull(error) ? describeDiskFull(this.#store.dir) : (error as Error).message;
+      const dropped = [...batch.values(), ...this.#staged.values()];
+      this.#writing = new Map();
+      this.#staged = new Map();
+      return { failed: reason, dropped };
+    }
+    this.#writing = new Map();
+    // A partition deleted while it was written is gone: its file was removed after this write.
+    const committed = live.filter((change) => this.#partitions.get(change.partition.name) === change.partition);
+    for (const change of committed) {
+      change.partition.leaderAndIsr = change.next;
+      if (change.cause.kind === "election") this.#reports.delete(change.partition.name);
+    }
+    return { committed };
   }
 
-  /** Records a leader's report of its replicas' offsets (reports of followers are kept for no one). */
-  recordReport(spuId: number, replicas: ReplicaReport[]): void {
+  /** Partition `partition` as written, as SPUs are told it, with its topic's compression type. */
+  assignmentOf(partition: PartitionObject): ReplicaAssignmentInfo {
+    return {
+      topic: partition.spec.topic,
+      topicId: partition.spec.topicId,
+      partition: partition.spec.partition,
+      replicas: partition.spec.replicas,
+      compressionType: this.#topics.get(partition.spec.topic)?.spec.compressionType ?? "Any",
+      ...partition.leaderAndIsr,
+    };
+  }
+
+  /** The replicas SPU `spuId` holds, as written, for a `replicas` message. */
+  assignmentsFor(spuId: number): ReplicaAssignmentInfo[] {
+    return [...this.#partitions.values()].filter((partition) => partition.spec.replicas.includes(spuId)).map((partition) => this.assignmentOf(partition));
+  }
+
+  /**
+   * Records a leader's report of its replicas' offsets (reports of followers are kept for no
+   * one); returns the names of the partitions whose view it changed.
+   */
+  recordReport(spuId: number, replicas: ReplicaReport[]): string[] {
+    const changed: string[] = [];
     for (const replica of replicas) {
-      if (replica.isLeader) this.#reports.set(partitionName(replica.topic, replica.partition), { ...replica, spuId });
+      if (!replica.isLeader) continue;
+      const name = partitionName(replica.topic, replica.partition);
+      const before = this.#reports.get(name);
+      this.#reports.set(name, { ...replica, spuId });
+      const same =
+        before?.spuId === spuId &&
+        before.leaderEpoch === replica.leaderEpoch &&
+        before.endOffset === replica.endOffset &&
+        before.highWatermark === replica.highWatermark;
+      if (!same) changed.push(name);
     }
+    return changed;
   }
 
   /** Forgets the reports of an SPU that went offline. */
@@ -229,14 +361,15 @@ export class TopicRegistry {
   }
 
   /**
-   * Persists the in-sync set a leader asks for, if it comes from the current leader under the
-   * current epoch and is a set of the partition's replicas holding the leader. Returns the
-   * partition's replicas when it changed (they must be told), else why not.
+   * Stages the in-sync set a leader asks for, if it comes from the decided leader under the
+   * decided epoch and is a set of the partition's replicas holding the leader. A set equal to
+   * the decided one is answered as recorded: nothing is written for it.
    */
-  changeIsr(spuId: number, message: IsrChange): { changed: number[] } | { refused: string } {
+  stageIsr(spuId: number, message: IsrChange): IsrAnswer {
     const partition = this.#partitions.get(partitionName(message.topic, message.partition));
     if (!partition) return { refused: `no partition '${partitionName(message.topic, message.partition)}'` };
-    const { leader, leaderEpoch } = partition.leaderAndIsr;
+    const current = this.#decided(partition);
+    const { leader, leaderEpoch } = current;
     if (spuId !== leader || message.leaderEpoch !== leaderEpoch) {
       return { refused: `SPU ${spuId} at epoch ${message.leaderEpoch} is not the leader (SPU ${leader}, epoch ${leaderEpoch})` };
     }
@@ -244,19 +377,9 @@ export class TopicRegistry {
     if (!isr.includes(leader) || !isr.every((id) => partition.spec.replicas.includes(id))) {
       return { refused: `in-sync set [${isr.join(", ")}] must hold the leader and only replicas` };
     }
-    const failure = this.#commitLeaderAndIsr(partition, { ...partition.leaderAndIsr, isr: partition.spec.replicas.filter((id) => isr.includes(id)) });
-    if (failure) return { refused: `the SC cannot record it: ${failure}` };
-    return { changed: partition.spec.replicas };
-  }
-
-  /** Writes `partition` with `next` as its leader and in-sync set, then takes it; on a failed write changes nothing and says why. */
-  #commitLeaderAndIsr(partition: PartitionObject, next: PartitionObject["leaderAndIsr"]): string | undefined {
-    try {
-      this.#store.put("Partition", partition.name, { ...partition, leaderAndIsr: next });
-    } catch (error) {
-      return isDiskFull(error) ? describeDiskFull(this.#store.dir) : (error as Error).message;
-    }
-    partition.leaderAndIsr = next;
-    return undefined;
+    const next = partition.spec.replicas.filter((id) => isr.includes(id));
+    if (next.length === current.isr.length && next.every((id) => current.isr.includes(id))) return { recorded: true };
+    this.#staged.set(partition.name, { partition, next: { ...current, isr: next }, cause: { kind: "isr", asker: spuId } });
+    return { staged: true };
   }
 }

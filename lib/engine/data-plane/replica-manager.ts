@@ -3,6 +3,17 @@
  * opened (its log recovered, a torn tail cut and logged), one it no longer assigns is closed and
  * its data removed, and each follower replica fetches from its leader.
  *
+ * The SC sends the whole assignment when the session opens and then only what changed
+ * (wire/protocol.ts). Both only update the target (the assignment as last told); the replicas
+ * are brought to it in slices of at most SLICE_MS, each its own turn of the event loop, so an
+ * assignment of a thousand new replicas (each a few file creations and fsyncs) never holds up
+ * the heartbeat, a fetch or a produce for long. Work still waiting when a newer message comes
+ * is done against the newer target, so only the latest assignment of a replica is applied.
+ *
+ * What goes back to the SC is gathered per turn too: a report holds only the replicas whose
+ * figures changed since the last report (all of them after a whole assignment), and the
+ * in-sync sets leaders ask for in one turn travel in one message.
+ *
  * A partition directory is `<data>/<topic>-<partition>` and holds `replica.json` naming the
  * topic's id: a directory left by an earlier topic of the same name (deleted while this SPU was
  * away) is removed rather than mistaken for the new one's, and one whose marker cannot be read
@@ -10,8 +21,8 @@
  *
  * NOTE: the replica code (replica.ts, follower-fetcher.ts and the storage under them) loads
  * with the first assignment that has a replica: an SPU of a cluster without topics never
- * needs it, and it costs each SPU process about 3 ms of CPU to load. An assignment that comes
- * while it loads waits for it; each is the whole set, so only the latest is applied.
+ * needs it, and it costs each SPU process about 3 ms of CPU to load. Work that needs it waits
+ * for it.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +30,14 @@ import { ensureDir, removePath, writeFileAtomic } from "../../base/files.ts";
 import type { FollowerFetcher } from "./follower-fetcher.ts";
 import { log } from "../daemon/log.ts";
 import { REPORT_INTERVAL_MS } from "../wire/protocol.ts";
-import { replicaKey, type IsrChange, type ReplicaAssignmentInfo, type ReplicaReport, type SpuAssignment } from "../model/replica-info.ts";
+import {
+  replicaKey,
+  type AssignmentChanges,
+  type IsrChange,
+  type ReplicaAssignmentInfo,
+  type ReplicaReport,
+  type SpuAssignment,
+} from "../model/replica-info.ts";
 import type { Replica } from "./replica.ts";
 import type { LogUpgradeError } from "../storage/log-upgrade.ts";
 import { decideMarker, MARKER_FILE, readMarker } from "./replica-marker.ts";
@@ -27,6 +45,8 @@ import { partitionName } from "../model/topic-name.ts";
 
 /** How often leaders look for followers that lag. */
 const ISR_CHECK_INTERVAL_MS = 250;
+/** The longest one slice of assignment work runs before the event loop gets a turn. */
+const SLICE_MS = 10;
 
 /** The classes a replica is made of, loaded with the first assignment that has one. */
 interface ReplicaCode {
@@ -44,25 +64,41 @@ async function loadReplicaCode(): Promise<ReplicaCode> {
   return { Replica, FollowerFetcher, LogUpgradeError };
 }
 
+/** A report entry's figures, to tell whether they moved since last reported. */
+function figures(report: ReplicaReport): string {
+  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark}`;
+}
+
 /** Every replica of this SPU, and the fetchers of those it follows. */
 export class ReplicaManager {
   readonly #dataDir: string;
   readonly #selfId: number;
   readonly #token: string;
   readonly #report: (replicas: ReplicaReport[]) => void;
-  readonly #proposeIsr: (change: IsrChange) => void;
+  readonly #proposeIsr: (changes: IsrChange[]) => void;
   readonly #scConnected: () => boolean;
   readonly #replicas = new Map<string, Replica>();
   readonly #fetchers = new Map<string, FollowerFetcher>();
   /** Replicas not opened because their marker is unusable, with the problem last logged. */
   readonly #refused = new Map<string, string>();
+  /** The assignment as the SC last told it, by replica key. */
+  #target = new Map<string, ReplicaAssignmentInfo>();
+  #spus: SpuAssignment["spus"] = [];
+  /** Replicas to bring to the target. */
+  readonly #unapplied = new Set<string>();
+  /** A whole assignment came: once it is applied, stray directories go and every replica is reported. */
+  #wholePending = false;
+  #working = false;
+  /** Replicas whose figures may have moved since the last report, and what each last reported. */
+  readonly #unreported = new Set<string>();
+  readonly #reported = new Map<string, string>();
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #lastReportAt = 0;
+  /** In-sync sets asked for in this turn, by replica key. */
+  readonly #asks = new Map<string, IsrChange>();
   readonly #isrTimer: ReturnType<typeof setInterval>;
   #code: ReplicaCode | undefined;
   #loadingCode = false;
-  /** The assignment waiting for the replica code. */
-  #waiting: SpuAssignment | undefined;
   #closed = false;
 
   /**
@@ -75,7 +111,7 @@ export class ReplicaManager {
     selfId: number;
     token: string;
     report: (replicas: ReplicaReport[]) => void;
-    proposeIsr: (change: IsrChange) => void;
+    proposeIsr: (changes: IsrChange[]) => void;
     scConnected: () => boolean;
   }) {
     this.#dataDir = options.dataDir;
@@ -93,18 +129,75 @@ export class ReplicaManager {
     return this.#replicas.get(replicaKey(topic, partition));
   }
 
-  /** Makes this SPU's replicas match `assignment`, then reports their offsets (once the replica code is loaded, if it needs it). */
+  /** True while replicas wait to be brought to the SC's latest assignment. */
+  get applying(): boolean {
+    return this.#unapplied.size > 0 || this.#wholePending;
+  }
+
+  /** Makes this SPU's replicas match the whole `assignment` (in slices), then reports every replica. */
   apply(assignment: SpuAssignment): void {
-    if (this.#code || (assignment.replicas.length === 0 && !this.#loadingCode)) return this.#applyNow(assignment);
-    this.#waiting = assignment;
+    for (const key of this.#target.keys()) this.#unapplied.add(key);
+    for (const key of this.#replicas.keys()) this.#unapplied.add(key);
+    this.#target = new Map(assignment.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
+    for (const key of this.#target.keys()) this.#unapplied.add(key);
+    this.#spus = assignment.spus;
+    this.#wholePending = true;
+    this.#work();
+  }
+
+  /** Takes what changed of the assignment: each replica named is brought to it (in slices) and reported if its figures moved. */
+  applyChanges(changes: AssignmentChanges): void {
+    if (changes.spus) this.#spus = changes.spus;
+    for (const info of changes.replicas) {
+      const key = replicaKey(info.topic, info.partition);
+      this.#target.set(key, info);
+      this.#unapplied.add(key);
+    }
+    for (const removed of changes.removed) {
+      const key = replicaKey(removed.topic, removed.partition);
+      if (this.#target.get(key)?.topicId !== removed.topicId) continue;
+      this.#target.delete(key);
+      this.#unapplied.add(key);
+    }
+    this.#work();
+  }
+
+  /** Does a slice of the waiting work now, and schedules the next slice while work is left. */
+  #work(): void {
+    if (this.#working || this.#closed) return;
+    if (!this.#code && [...this.#unapplied].some((key) => this.#target.has(key))) return this.#loadCode();
+    const deadline = performance.now() + SLICE_MS;
+    for (const key of this.#unapplied) {
+      this.#unapplied.delete(key);
+      this.#applyOne(key);
+      if (performance.now() > deadline) break;
+    }
+    if (this.#unapplied.size > 0) {
+      this.#working = true;
+      setImmediate(() => {
+        this.#working = false;
+        this.#work();
+      });
+      return;
+    }
+    if (this.#wholePending) {
+      this.#wholePending = false;
+      this.#removeStrayDirs(new Set([...this.#target.values()].map((info) => partitionName(info.topic, info.partition))));
+      this.#reported.clear();
+      for (const key of this.#replicas.keys()) this.#unreported.add(key);
+      this.#sendReport({ evenEmpty: true });
+      return;
+    }
+    this.scheduleReport();
+  }
+
+  #loadCode(): void {
     if (this.#loadingCode) return;
     this.#loadingCode = true;
     loadReplicaCode().then(
       (code) => {
         this.#code = code;
-        const waiting = this.#waiting!;
-        this.#waiting = undefined;
-        if (!this.#closed) this.#applyNow(waiting);
+        this.#work();
       },
       (error: Error) => {
         this.#loadingCode = false;
@@ -113,22 +206,18 @@ export class ReplicaManager {
     );
   }
 
-  #applyNow(assignment: SpuAssignment): void {
-    const wanted = new Map(assignment.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
-    for (const key of this.#refused.keys()) if (!wanted.has(key)) this.#refused.delete(key);
-    for (const [key, replica] of this.#replicas) {
-      const info = wanted.get(key);
-      if (info?.topicId === replica.assignment.topicId) continue;
-      this.#drop(key, replica);
-    }
-    for (const [key, info] of wanted) {
-      const replica = this.#replicas.get(key) ?? this.#open(key, info);
-      if (!replica) continue;
-      replica.update(info);
-      this.#follow(key, replica, assignment.spus);
-    }
-    this.#removeStrayDirs(new Set([...wanted.values()].map((info) => partitionName(info.topic, info.partition))));
-    this.#sendReport();
+  /** Brings replica `key` to its target: opened and updated, or closed and removed. */
+  #applyOne(key: string): void {
+    const info = this.#target.get(key);
+    const replica = this.#replicas.get(key);
+    if (!info) this.#refused.delete(key);
+    if (replica && info?.topicId !== replica.assignment.topicId) this.#drop(key, replica);
+    if (!info) return;
+    const current = this.#replicas.get(key) ?? this.#open(key, info);
+    if (!current) return;
+    current.update(info);
+    this.#follow(key, current, this.#spus);
+    this.#unreported.add(key);
   }
 
   /** Reports offsets to the SC: now if the last report is older than REPORT_INTERVAL_MS, else once it is. */
@@ -148,11 +237,41 @@ export class ReplicaManager {
     for (const replica of this.#replicas.values()) replica.close();
   }
 
-  #sendReport(): void {
+  /** Sends the replicas whose figures moved since they were last reported; when none did, nothing, unless `evenEmpty` (a whole assignment is answered). */
+  #sendReport(options: { evenEmpty?: boolean } = {}): void {
     clearTimeout(this.#reportTimer);
     this.#reportTimer = undefined;
+    const entries: ReplicaReport[] = [];
+    for (const key of this.#unreported) {
+      const report = this.#replicas.get(key)?.report();
+      if (!report) continue;
+      const shown = figures(report);
+      if (this.#reported.get(key) === shown) continue;
+      this.#reported.set(key, shown);
+      entries.push(report);
+    }
+    this.#unreported.clear();
+    if (entries.length === 0 && !options.evenEmpty) return;
     this.#lastReportAt = Date.now();
-    this.#report([...this.#replicas.values()].map((replica) => replica.report()));
+    this.#report(entries);
+  }
+
+  /** A replica's figures may have moved: report it soon. */
+  #changed(key: string): void {
+    this.#unreported.add(key);
+    this.scheduleReport();
+  }
+
+  /** Gathers the in-sync sets asked for in this turn into one message. */
+  #ask(key: string, change: IsrChange): void {
+    if (this.#asks.size === 0) {
+      setImmediate(() => {
+        const changes = [...this.#asks.values()];
+        this.#asks.clear();
+        if (!this.#closed) this.#proposeIsr(changes);
+      });
+    }
+    this.#asks.set(key, change);
   }
 
   /** Opens the replica `info` assigns, or logs why its directory's data is left alone and returns undefined. */
@@ -174,7 +293,7 @@ export class ReplicaManager {
     }
     let replica: Replica;
     try {
-      replica = this.#newReplica(dir, info, name);
+      replica = this.#newReplica(dir, info, name, key);
     } catch (error) {
       if (!(error instanceof this.#code!.LogUpgradeError)) throw error;
       const problem = `${error.message}; its records stay as they are: move '${dir}' aside (the replica then starts empty and, as a follower, fetches from its leader) and run 'cluster resume'`;
@@ -198,13 +317,13 @@ export class ReplicaManager {
     return replica;
   }
 
-  #newReplica(dir: string, info: ReplicaAssignmentInfo, name: string): Replica {
+  #newReplica(dir: string, info: ReplicaAssignmentInfo, name: string, key: string): Replica {
     const replica: Replica = new this.#code!.Replica(dir, info, this.#selfId, {
       proposeIsr: (isr) => {
         log(`leader of '${name}' asks the SC for in-sync set [${isr.join(", ")}]`);
-        this.#proposeIsr({ topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
+        this.#ask(key, { topic: info.topic, partition: info.partition, leaderEpoch: replica.assignment.leaderEpoch, isr });
       },
-      changed: () => this.scheduleReport(),
+      changed: () => this.#changed(key),
       scConnected: () => this.#scConnected(),
     });
     return replica;
@@ -215,6 +334,8 @@ export class ReplicaManager {
     this.#fetchers.delete(key);
     replica.close();
     this.#replicas.delete(key);
+    this.#reported.delete(key);
+    this.#unreported.delete(key);
     removePath(replica.log.dir);
     log(`removed replica '${partitionName(replica.assignment.topic, replica.assignment.partition)}' and its data`);
   }
@@ -239,7 +360,7 @@ export class ReplicaManager {
         selfId: this.#selfId,
         token: this.#token,
         leaderAddress: { host: endpoint.host, port: endpoint.privatePort },
-        changed: () => this.scheduleReport(),
+        changed: () => this.#changed(key),
       }),
     );
   }

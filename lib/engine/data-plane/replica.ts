@@ -35,7 +35,12 @@ import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 export const MAX_LAG_MS = 5_000;
 /** A produce request fails if the in-sync replicas do not all have its batch by then. */
 export const PRODUCE_TIMEOUT_MS = 30_000;
-/** An in-sync set change the SC has not confirmed within this time is asked for again. */
+/**
+ * An in-sync set the SC answered without taking (it refused, say on a full disk) is asked for
+ * again this long after the answer. An ask not yet answered is never repeated: the SC answers
+ * each ask once, and asks lost with a session are answered by the whole assignment the next
+ * session opens with.
+ */
 const ISR_RETRY_MS = 1_000;
 const CHECKPOINT_INTERVAL_MS = 1_000;
 /** A checkpoint that cannot be written is tried again after this, doubling up to CHECKPOINT_MAX_RETRY_MS. */
@@ -98,7 +103,8 @@ export class Replica {
   #highWatermark: number;
   #syncedEnd: number;
   #followers = new Map<number, Follower>();
-  #proposed: { isr: number[]; at: number } | null = null;
+  /** The in-sync set asked for and not yet taken; `answeredAt` once the SC answered with another. */
+  #proposed: { isr: number[]; answeredAt: number | null } | null = null;
   #ackWaiters: AckWaiter[] = [];
   /** Woken when records are appended or the high watermark moves (long-polling fetches and consumes). */
   #wakers = new Set<() => void>();
@@ -161,6 +167,7 @@ export class Replica {
       this.#followers.set(id, { endOffset: 0, caughtUpAt: now, disconnected: false, sessions: 0, lastSentEnd: 0 });
     }
     if (this.#proposed && sameIds(this.#proposed.isr, assignment.isr)) this.#proposed = null;
+    else if (this.#proposed) this.#proposed.answeredAt ??= now;
     this.#advance();
   }
 
@@ -291,8 +298,9 @@ export class Replica {
       this.#proposed = null;
       return;
     }
-    if (!this.#proposed || !sameIds(this.#proposed.isr, desired) || now - this.#proposed.at >= ISR_RETRY_MS) {
-      this.#proposed = { isr: desired, at: now };
+    const proposed = this.#proposed;
+    if (!proposed || !sameIds(proposed.isr, desired) || (proposed.answeredAt !== null && now - proposed.answeredAt >= ISR_RETRY_MS)) {
+      this.#proposed = { isr: desired, answeredAt: null };
       this.#hooks.proposeIsr(desired);
       this.#advance();
     }

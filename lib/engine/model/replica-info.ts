@@ -49,6 +49,23 @@ export interface SpuAssignment {
   replicas: ReplicaAssignmentInfo[];
 }
 
+/** A replica an SPU no longer holds (its topic was deleted). */
+export interface RemovedReplica {
+  topic: string;
+  topicId: string;
+  partition: number;
+}
+
+/**
+ * What changed of one SPU's replicas since it was last told: each replica whose assignment
+ * changed (as it stands now), those removed, and every SPU's private endpoint when those changed.
+ */
+export interface AssignmentChanges {
+  spus?: SpuPrivateEndpoint[];
+  replicas: ReplicaAssignmentInfo[];
+  removed: RemovedReplica[];
+}
+
 /** A follower's fetch from its leader: records from `offset`, which also acknowledges everything before it. */
 export interface FollowerFetch {
   replicaId: number;

@@ -44,7 +44,7 @@ export function customSpuMetadata(spu: SpuView): CustomSpuMetadata {
   return { name: spu.name, spec: customSpec(spu), status: { resolution: spu.status.resolution } };
 }
 
-export function topicMetadata(topic: TopicObject, partitions: PartitionView[]): TopicMetadata {
+export function topicMetadata(topic: TopicObject, partitions: readonly Pick<PartitionView, "partition" | "replicas">[]): TopicMetadata {
   return {
     name: topic.name,
     spec: {

@@ -1,15 +1,15 @@
 /**
  * The SC's public port in Fluvio's protocol: ApiVersions, then the object API (List, Watch,
  * Create, Delete) for Topic, Partition, SPU and CustomSpu, served from the controller. A Watch
- * is answered at once with a snapshot of every object of its type and again after every change
- * of that type (coalesced over WATCH_COALESCE_MS), under its correlation id.
+ * is answered at once with every object of its type, and then with what changed, under its
+ * correlation id (watch-hub.ts). A Create or Delete is answered once the change is written.
  *
  * Bad input (an unknown API key, a version outside what we advertise, a frame that does not
  * decode, a size prefix out of bounds) closes that one connection: a request we cannot read
  * has no answer of a known shape. Nothing else is disturbed.
  */
 import type { TCPSocketListener } from "bun";
-import type { ChangeKind, Controller } from "../control-plane/controller.ts";
+import type { Controller } from "../control-plane/controller.ts";
 import { AdminRefusal } from "../control-plane/topic-registry.ts";
 import { log } from "../daemon/log.ts";
 import { topicNameProblem } from "../model/topic-name.ts";
@@ -28,21 +28,15 @@ import {
   encodeEmptyWatchResponse,
   encodeListResponse,
   encodeStatus,
-  encodeWatchResponse,
   type ListResponse,
-  type WatchResponse,
 } from "../wire/fluvio/object-api.ts";
 import type { Reader } from "../wire/fluvio/reader.ts";
 import { customSpuMetadata, partitionMetadata, spuMetadata, topicMetadata } from "./sc-objects.ts";
+import { WatchHub } from "./watch-hub.ts";
 
-/** Changes closer together than this go out in one watch answer. */
-const WATCH_COALESCE_MS = 10;
 /** The largest request the SC reads: object API requests are small. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
 const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: 2 }, ...SC_API_VERSIONS];
-
-/** Which controller change refreshes a watch of each type. */
-const WATCHED_KIND: Record<ObjectType, ChangeKind> = { Topic: "Topic", Partition: "Partition", SPU: "SPU", CustomSpu: "SPU" };
 
 /** Every object of `type`, in Fluvio's shapes. */
 function snapshot(controller: Controller, type: ObjectType): ListResponse {
@@ -82,11 +76,13 @@ function refusalCode(error: AdminRefusal, name: string): ErrorCode {
 class ScPublicSession {
   readonly #link: Link;
   readonly #controller: Controller;
+  readonly #watches: WatchHub;
   readonly #unwatch: (() => void)[] = [];
 
-  constructor(link: Link, controller: Controller) {
+  constructor(link: Link, controller: Controller, watches: WatchHub) {
     this.#link = link;
     this.#controller = controller;
+    this.#watches = watches;
     const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
     link.on("data", (chunk) => {
       try {
@@ -143,23 +139,7 @@ class ScPublicSession {
     const request = decodeWatchRequest(body, header.apiVersion);
     const type = request.type;
     if (!isObjectType(type)) return this.#answer(header, (writer) => encodeEmptyWatchResponse(writer, type, 0, header.apiVersion));
-    let epoch = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const send = () => {
-      timer = undefined;
-      if (this.#link.destroyed) return;
-      const { items } = snapshot(this.#controller, type);
-      const response = { type, epoch: ++epoch, changes: [], all: items } as WatchResponse;
-      this.#answer(header, (writer) => encodeWatchResponse(writer, response, header.apiVersion));
-    };
-    send();
-    const stop = this.#controller.onChange((kind) => {
-      if (kind === WATCHED_KIND[type] && timer === undefined) timer = setTimeout(send, WATCH_COALESCE_MS);
-    });
-    this.#unwatch.push(() => {
-      stop();
-      clearTimeout(timer);
-    });
+    this.#unwatch.push(this.#watches.watch(this.#link, { type, correlationId: header.correlationId, version: header.apiVersion, epoch: request.epoch }));
   }
 
   #create(header: RequestHeader, body: Reader): void {
@@ -170,8 +150,7 @@ class ScPublicSession {
       if (request.type === "Topic") {
         const replicas = request.spec.replicas;
         if (replicas.type !== "Computed") return { code: "InvalidCreateRequest", message: `${replicas.type.toLowerCase()} replica assignment is not supported by this SC; ask for partitions and a replication factor` };
-        this.#controller.createTopic({ name, partitions: replicas.partitions, replication: replicas.replicationFactor, compressionType: request.spec.compressionType });
-        return undefined;
+        return this.#controller.createTopic({ name, partitions: replicas.partitions, replication: replicas.replicationFactor, compressionType: request.spec.compressionType }).then(() => undefined);
       }
       if (request.type === "CustomSpu") {
         const { spec } = request;
@@ -190,8 +169,7 @@ class ScPublicSession {
     const name = typeof key === "string" ? key : "name" in key ? key.name : String(key.id);
     this.#status(header, name, () => {
       if (request.type === "Topic" && typeof key === "string") {
-        this.#controller.deleteTopic(key);
-        return undefined;
+        return this.#controller.deleteTopic(key).then(() => undefined);
       }
       if (request.type === "CustomSpu" && typeof key !== "string") {
         const id = "id" in key ? key.id : this.#controller.listSpus().find((spu) => spu.name === key.name)?.spec.spuId;
@@ -203,26 +181,39 @@ class ScPublicSession {
     });
   }
 
-  /** Answers with a Status: `act` returns undefined on success, else an error; a controller refusal is mapped. */
-  #status(header: RequestHeader, name: string, act: () => { code: "InvalidCreateRequest" | "InvalidDeleteRequest"; message: string } | undefined): void {
-    let errorCode: ErrorCode = NO_ERROR;
-    let errorMessage: string | null = null;
-    try {
-      const refused = act();
-      if (refused) {
-        errorCode = { code: refused.code };
-        errorMessage = refused.message;
-      }
-    } catch (error) {
+  /**
+   * Answers with a Status once `act` is done: it returns (or resolves to) undefined on success,
+   * else an error; a controller refusal is mapped. Anything else it throws or rejects with is
+   * a bug or a failed write: logged, and the connection closed, since no Status would be true.
+   */
+  #status(header: RequestHeader, name: string, act: () => Refusal | undefined | Promise<Refusal | undefined>): void {
+    const answer = (refused: Refusal | undefined) => {
+      const errorCode: ErrorCode = refused ? { code: refused.code } : NO_ERROR;
+      const errorMessage = refused ? refused.message : null;
+      this.#answer(header, (writer) => encodeStatus(writer, { name, errorCode, errorMessage }));
+    };
+    const refusal = (error: unknown) => {
       if (!(error instanceof AdminRefusal)) throw error;
-      errorCode = refusalCode(error, name);
-      errorMessage = error.message;
+      this.#answer(header, (writer) => encodeStatus(writer, { name, errorCode: refusalCode(error, name), errorMessage: error.message }));
+    };
+    let result: Refusal | undefined | Promise<Refusal | undefined>;
+    try {
+      result = act();
+    } catch (error) {
+      return refusal(error);
     }
-    this.#answer(header, (writer) => encodeStatus(writer, { name, errorCode, errorMessage }));
+    if (!(result instanceof Promise)) return answer(result);
+    result.then(answer, refusal).catch((error: Error) => {
+      log(`closed a Fluvio client connection from ${this.#link.remoteAddress}: its request for '${name}' failed: ${error.message}`);
+      this.#link.destroy();
+    });
   }
 }
 
+type Refusal = { code: "InvalidCreateRequest" | "InvalidDeleteRequest"; message: string };
+
 /** Serves Fluvio's SC protocol for `controller` on `address`; throws if it cannot bind. */
 export function serveScPublic(controller: Controller, address: { host: string; port: number }): TCPSocketListener<Link> {
-  return listenLinks(address, (link) => new ScPublicSession(link, controller));
+  const watches = new WatchHub(controller);
+  return listenLinks(address, (link) => new ScPublicSession(link, controller, watches));
 }

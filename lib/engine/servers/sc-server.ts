@@ -32,6 +32,7 @@ export class ScServer {
     const sessions = this.#sessions;
     this.controller = new Controller(new MetadataStore(options.metadataDir), {
       push: (id, assignment) => sessions.push(id, assignment),
+      pushChanges: (id, changes) => sessions.pushChanges(id, changes),
       disconnect: (id) => sessions.disconnect(id),
     });
     this.#public = serveScPublic(this.controller, options.publicAddress);

@@ -71,7 +71,7 @@ export class SpuServer {
       selfId: id,
       token,
       report: (replicas) => toSc({ type: "report", replicas }),
-      proposeIsr: (change) => toSc({ type: "isr", ...change }),
+      proposeIsr: (changes) => toSc({ type: "isr", changes }),
       scConnected: () => this.#accepted,
     });
     const scName = `${options.scAddress.host}:${options.scAddress.port}`;
@@ -100,6 +100,10 @@ export class SpuServer {
         const message = readScToSpu(frame.header);
         if (message.type === "replicas") {
           this.replicas.apply(message);
+          return;
+        }
+        if (message.type === "replica-changes") {
+          this.replicas.applyChanges(message);
           return;
         }
         this.#accepted = true;

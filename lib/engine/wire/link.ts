@@ -37,6 +37,8 @@ export class Link {
   remoteAddress = "";
   #socket: Socket<Link> | undefined;
   #pending: Uint8Array[] = [];
+  /** The bytes of #pending. */
+  #pendingBytes = 0;
   #endWhenFlushed = false;
   #idleMs = 0;
   #lastReceivedAt = 0;
@@ -52,16 +54,26 @@ export class Link {
     return this;
   }
 
+  /** Bytes written to this link that the peer has not taken yet (waiting here, not in the kernel). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   /** Sends `bytes` after anything still waiting; a no-op once the link is closed. */
   write(bytes: Uint8Array): void {
     if (this.destroyed) return;
     if (!this.#socket || this.#pending.length > 0) {
-      this.#pending.push(bytes);
+      this.#hold(bytes);
       return;
     }
     const written = this.#socket.write(bytes);
     if (written < 0) return this.destroy();
-    if (written < bytes.length) this.#pending.push(bytes.subarray(written));
+    if (written < bytes.length) this.#hold(bytes.subarray(written));
+  }
+
+  #hold(bytes: Uint8Array): void {
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
   }
 
   /** Sends `bytes` (if any) and everything waiting, then closes. */
@@ -76,6 +88,7 @@ export class Link {
     if (this.destroyed) return;
     this.destroyed = true;
     this.#pending = [];
+    this.#pendingBytes = 0;
     if (this.#socket) this.#socket.terminate();
     else this.#closed();
   }
@@ -128,6 +141,7 @@ export class Link {
       const next = this.#pending[0]!;
       const written = socket.write(next);
       if (written < 0) return this.destroy();
+      this.#pendingBytes -= Math.max(0, written);
       if (written < next.length) {
         this.#pending[0] = next.subarray(written);
         return;
@@ -161,6 +175,7 @@ export class Link {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     this.#pending = [];
+    this.#pendingBytes = 0;
     this.#held = [];
     for (const handler of this.#handlers.close.splice(0)) handler();
   }

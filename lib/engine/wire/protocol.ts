@@ -4,15 +4,21 @@
  * Every connection, SPU to SC and follower to leader, opens with:
  *   hello     the SPU's id and the cluster token (lib/cluster/token.ts); anything else, or a wrong
  *             token, is answered `refused` with a reason and the connection closed
- * SC to SPU, on connect and after every change:
- *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs
- *             it fetches from; a replica missing from the set is dropped with its data
+ * SC to SPU:
+ *   replicas  on connect: the full set of replicas this SPU holds, with the private endpoints
+ *             of the SPUs it fetches from; a replica missing from the set is dropped with its data
+ *   replica-changes  after that: only what changed, gathered over one turn of the SC's event
+ *             loop: each changed replica's assignment as it stands, the replicas removed (their
+ *             topic deleted), and the endpoints when an SPU was registered or unregistered
  * SPU to SC:
  *   heartbeat every HEARTBEAT_INTERVAL_MS, so the SC can tell a hung SPU from an idle one
- *   report    end offset and high watermark of each replica, after every assignment and then
- *             at most every REPORT_INTERVAL_MS while they change
- *   isr       a leader asks the SC to record a new in-sync set; the SC persists it and
- *             answers with a new `replicas` message, after which the leader relies on it
+ *   report    end offset and high watermark of the replicas whose figures changed: all of
+ *             them after a full `replicas`, then at most every REPORT_INTERVAL_MS those that moved
+ *   isr       a leader asks the SC to record new in-sync sets (those of one turn in one
+ *             message); the SC answers each once, in a `replica-changes` holding that
+ *             partition: the new set once persisted, or the set that stands (already recorded,
+ *             or refused); the leader relies on a set only once told it. It asks again only for
+ *             another set, or a while after a refusal
  * Follower to leader, on the leader's private port, one connection per partition:
  *   fetch     "send records from `offset`"; the offset also acknowledges that the follower
  *             holds, fsynced, everything before it (Kafka's pull replication). It carries the
@@ -25,7 +31,7 @@
  */
 
 import type { EpochEntry } from "../storage/leader-epochs.ts";
-import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../model/replica-info.ts";
+import type { AssignmentChanges, FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../model/replica-info.ts";
 
 /**
  * How often at most an SPU reports its replicas' offsets to the SC. Shorter than a CLI's
@@ -57,15 +63,21 @@ export interface ReplicasMessage extends SpuAssignment {
   type: "replicas";
 }
 
+/** SC to SPU: what changed of its replicas since the last message. */
+export interface ReplicaChangesMessage extends AssignmentChanges {
+  type: "replica-changes";
+}
+
 /** SPU to SC: the offsets of its replicas. */
 export interface ReportMessage {
   type: "report";
   replicas: ReplicaReport[];
 }
 
-/** Leader to SC: record this in-sync set for the partition (refused unless from the leader at the current epoch). */
-export interface IsrMessage extends IsrChange {
+/** Leader to SC: record these in-sync sets (each refused unless from the leader at the current epoch). */
+export interface IsrMessage {
   type: "isr";
+  changes: IsrChange[];
 }
 
 /** Follower to leader, on the leader's private port: a fetch for one partition. */
@@ -102,7 +114,7 @@ export interface HeartbeatMessage {
 /** What an SPU sends the SC after its hello. */
 export type SpuToScMessage = HeartbeatMessage | ReportMessage | IsrMessage;
 /** What the SC sends an SPU after accepting it. */
-export type ScToSpuMessage = AcceptedMessage | ReplicasMessage;
+export type ScToSpuMessage = AcceptedMessage | ReplicasMessage | ReplicaChangesMessage;
 
 type Header = { type: string; [key: string]: unknown };
 type FieldType = "number" | "string" | "boolean" | "array";
@@ -147,7 +159,8 @@ export function readSpuToSc(header: Header): SpuToScMessage {
       expectEach(header.replicas as unknown[], { topic: "string", partition: "number", leaderEpoch: "number", endOffset: "number", highWatermark: "number" }, "report entry");
       return header as unknown as ReportMessage;
     case "isr":
-      expectFields(header, { topic: "string", partition: "number", leaderEpoch: "number", isr: "array" }, "isr");
+      expectFields(header, { changes: "array" }, "isr");
+      expectEach(header.changes as unknown[], { topic: "string", partition: "number", leaderEpoch: "number", isr: "array" }, "in-sync set change");
       return header as unknown as IsrMessage;
     default:
       throw new Error(`unexpected message '${header.type}' from an SPU`);
@@ -164,6 +177,15 @@ export function readScToSpu(header: Header): ScToSpuMessage {
       expectEach(header.spus as unknown[], { id: "number", host: "string", privatePort: "number" }, "replicas' SPU");
       expectEach(header.replicas as unknown[], ASSIGNMENT_FIELDS, "replica assignment");
       return header as unknown as ReplicasMessage;
+    case "replica-changes":
+      expectFields(header, { replicas: "array", removed: "array" }, "replica changes");
+      if (header.spus !== undefined) {
+        expectFields(header, { spus: "array" }, "replica changes");
+        expectEach(header.spus as unknown[], { id: "number", host: "string", privatePort: "number" }, "replica changes' SPU");
+      }
+      expectEach(header.replicas as unknown[], ASSIGNMENT_FIELDS, "replica assignment");
+      expectEach(header.removed as unknown[], { topic: "string", topicId: "string", partition: "number" }, "removed replica");
+      return header as unknown as ReplicaChangesMessage;
     default:
       throw new Error(`unexpected message '${header.type}' from the SC`);
   }

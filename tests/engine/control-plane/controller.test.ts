@@ -1,0 +1,213 @@
+/**
+ * The SC's Controller in process, on a real metadata store in a temp directory: what each SPU
+ * is told, in how many messages, and how many metadata writes a turn makes. The hooks record
+ * what the SPU sessions would send.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Controller, type Changes } from "../../../lib/engine/control-plane/controller.ts";
+import { MetadataStore, type PartitionObject } from "../../../lib/engine/control-plane/store.ts";
+import { seedSpus } from "../../../lib/engine/control-plane/catalog.ts";
+import { setLogSink } from "../../../lib/engine/daemon/log.ts";
+import type { AssignmentChanges, IsrChange, SpuAssignment } from "../../../lib/engine/model/replica-info.ts";
+
+const SPUS = [5001, 5002, 5003];
+const logged: string[] = [];
+setLogSink((line) => logged.push(line));
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+});
+
+type Sent = { id: number; whole?: SpuAssignment; changes?: AssignmentChanges };
+
+/** A controller of 3 online SPUs on a fresh store, and everything it sends them and its listeners. */
+function makeController() {
+  logged.length = 0;
+  const dir = mkdtempSync(join(tmpdir(), "cluster-controller-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  seedSpus(dir, "127.0.0.1", SPUS.map((id, index) => ({ id, publicPort: 40_000 + index, privatePort: 41_000 + index })));
+  const sent: Sent[] = [];
+  const watched: Changes[] = [];
+  const controller = new Controller(new MetadataStore(dir), {
+    push: (id, whole) => sent.push({ id, whole }),
+    pushChanges: (id, changes) => sent.push({ id, changes }),
+    disconnect: () => {},
+  });
+  cleanups.push(() => controller.closeElections());
+  controller.onChange((changes) => watched.push(changes));
+  for (const id of SPUS) controller.spuOnline(id);
+  return { dir, controller, sent, watched };
+}
+
+/** Lets the controller end its turn, and any metadata write it started finish. */
+async function settle(controller: Controller, commits?: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  do {
+    await new Promise((resolve) => setImmediate(resolve));
+    await Bun.sleep(1);
+  } while (commits !== undefined && controller.commits < commits && Date.now() < deadline);
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+function stored(dir: string, name: string): PartitionObject {
+  return Bun.YAML.parse(readFileSync(join(dir, "Partition", `${name}.yaml`), "utf8")) as PartitionObject;
+}
+
+function changesTo(sent: Sent[], id: number): AssignmentChanges[] {
+  return sent.filter((entry) => entry.id === id && entry.changes).map((entry) => entry.changes!);
+}
+
+/** The in-sync set change dropping `gone` from every partition `leader` leads. */
+function shrinks(controller: Controller, leader: number, gone: number): IsrChange[] {
+  return controller
+    .listPartitions()
+    .filter((partition) => partition.leader === leader)
+    .map((partition) => ({ topic: partition.topic, partition: partition.partition, leaderEpoch: partition.leaderEpoch, isr: partition.isr.filter((id) => id !== gone) }));
+}
+
+describe("Controller", () => {
+  test("an SPU coming online is sent its whole assignment once; a topic created after reaches each replica as one message of changes", async () => {
+    const { controller, sent } = makeController();
+    expect(sent.map((entry) => [entry.id, entry.whole?.replicas.length])).toEqual([
+      [5001, 0],
+      [5002, 0],
+      [5003, 0],
+    ]);
+    sent.length = 0;
+    await controller.createTopic({ name: "t", partitions: 30, replication: 3 });
+    await settle(controller);
+    for (const id of SPUS) {
+      const messages = changesTo(sent, id);
+      expect(messages).toHaveLength(1);
+      expect(messages[0]!.replicas.map((replica) => replica.partition).sort((a, b) => a - b)).toEqual([...Array(30).keys()]);
+    }
+    expect(sent.some((entry) => entry.whole)).toBe(false);
+  });
+
+  const turns: [string, (controller: Controller) => void][] = [
+    [
+      "one message from each leader",
+      (controller) => {
+        for (const leader of [5001, 5002]) controller.changeIsr(leader, shrinks(controller, leader, 5003));
+      },
+    ],
+    [
+      "one message per partition",
+      (controller) => {
+        for (const leader of [5001, 5002]) for (const change of shrinks(controller, leader, 5003)) controller.changeIsr(leader, [change]);
+      },
+    ],
+  ];
+  for (const [how, ask] of turns) {
+    test(`in-sync set asks of one turn (${how}) make one metadata write, then one message to each replica holding every change`, async () => {
+      const { dir, controller, sent, watched } = makeController();
+      await controller.createTopic({ name: "t", partitions: 30, replication: 3 });
+      await settle(controller);
+      sent.length = 0;
+      watched.length = 0;
+      const asked = [...shrinks(controller, 5001, 5003), ...shrinks(controller, 5002, 5003)];
+      ask(controller);
+      await settle(controller, 1);
+      expect(controller.commits).toBe(1);
+      expect(logged.filter((line) => line.includes(`metadata: committed ${asked.length} partition change(s) in one write`))).toHaveLength(1);
+      for (const id of SPUS) {
+        const messages = changesTo(sent, id);
+        expect(messages).toHaveLength(1);
+        expect(messages[0]!.replicas.map((replica) => replica.partition).sort((a, b) => a - b)).toEqual(asked.map((change) => change.partition).sort((a, b) => a - b));
+        expect(messages[0]!.replicas.every((replica) => !replica.isr.includes(5003))).toBe(true);
+      }
+      for (const change of asked) expect(stored(dir, `t-${change.partition}`).leaderAndIsr.isr).toEqual(change.isr);
+      expect([...watched.flatMap((changes) => [...changes.Partition])].sort()).toEqual(asked.map((change) => `t-${change.partition}`).sort());
+    });
+  }
+
+  test("an ask for the in-sync set already recorded is answered to the asker alone, at once, without a metadata write", async () => {
+    const { dir, controller, sent } = makeController();
+    await controller.createTopic({ name: "t", partitions: 3, replication: 3 });
+    await settle(controller);
+    const partition = controller.listPartitions().find((entry) => entry.leader === 5001)!;
+    const file = join(dir, "Partition", `t-${partition.partition}.yaml`);
+    const before = statSync(file).mtimeMs;
+    sent.length = 0;
+    const same = { topic: "t", partition: partition.partition, leaderEpoch: partition.leaderEpoch, isr: partition.isr };
+    controller.changeIsr(5001, [same]);
+    controller.changeIsr(5001, [same]);
+    await settle(controller);
+    expect(controller.commits).toBe(0);
+    expect(statSync(file).mtimeMs).toBe(before);
+    expect(sent.map((entry) => [entry.id, entry.changes?.replicas.map((replica) => replica.partition)])).toEqual([[5001, [partition.partition]]]);
+  });
+
+  const refusals: [string, (partition: { leader: number; leaderEpoch: number; isr: number[] }) => { from: number; change: Omit<IsrChange, "topic" | "partition"> }][] = [
+    ["from an SPU that does not lead", (p) => ({ from: p.isr.find((id) => id !== p.leader)!, change: { leaderEpoch: p.leaderEpoch, isr: [p.leader] } })],
+    ["at an old epoch", (p) => ({ from: p.leader, change: { leaderEpoch: p.leaderEpoch - 1, isr: [p.leader] } })],
+    ["without the leader", (p) => ({ from: p.leader, change: { leaderEpoch: p.leaderEpoch, isr: p.isr.filter((id) => id !== p.leader) } })],
+  ];
+  for (const [what, make] of refusals) {
+    test(`an ask ${what} is refused and answered to the asker with the set that stands, without a write`, async () => {
+      const { controller, sent } = makeController();
+      await controller.createTopic({ name: "t", partitions: 1, replication: 3 });
+      await settle(controller);
+      sent.length = 0;
+      const partition = controller.listPartitions()[0]!;
+      const { from, change } = make(partition);
+      controller.changeIsr(from, [{ topic: "t", partition: 0, ...change }]);
+      await settle(controller);
+      expect(controller.commits).toBe(0);
+      expect(sent).toEqual([{ id: from, changes: { replicas: [expect.objectContaining({ partition: 0, isr: partition.isr, leaderEpoch: partition.leaderEpoch })], removed: [] } }]);
+      expect(logged.some((line) => line.includes(`refused an in-sync set change from SPU ${from}`))).toBe(true);
+    });
+  }
+
+  test("asks made while a metadata write runs go into the next write, and each partition is told once it is written", async () => {
+    const { controller, sent } = makeController();
+    await controller.createTopic({ name: "t", partitions: 30, replication: 3 });
+    await settle(controller);
+    sent.length = 0;
+    controller.changeIsr(5001, shrinks(controller, 5001, 5003));
+    // The first write has begun (the turn ended) but not finished: these wait for the next.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = shrinks(controller, 5002, 5003);
+    controller.changeIsr(5002, second);
+    await settle(controller, 2);
+    expect(controller.commits).toBe(2);
+    const told = changesTo(sent, 5003).flatMap((message) => message.replicas.map((replica) => replica.partition));
+    expect(told.sort((a, b) => a - b)).toEqual(
+      [...shrinks(controller, 5001, -1), ...shrinks(controller, 5002, -1)].map((change) => change.partition).sort((a, b) => a - b),
+    );
+    expect(changesTo(sent, 5003).every((message) => message.replicas.every((replica) => !replica.isr.includes(5003)))).toBe(true);
+  });
+
+  test("an SPU going offline has its partitions re-led in one metadata write, and the others hear one message each", async () => {
+    const { dir, controller, sent } = makeController();
+    await controller.createTopic({ name: "t", partitions: 30, replication: 3 });
+    await settle(controller);
+    controller.endStartGrace(0);
+    sent.length = 0;
+    const led = controller.listPartitions().filter((partition) => partition.leader === 5003);
+    controller.spuOffline(5003);
+    await settle(controller, 1);
+    expect(controller.commits).toBe(1);
+    for (const partition of led) expect(stored(dir, `t-${partition.partition}`).leaderAndIsr).toMatchObject({ leaderEpoch: 1, isr: partition.isr.filter((id) => id !== 5003) });
+    for (const id of [5001, 5002]) expect(changesTo(sent, id)).toHaveLength(1);
+    expect(changesTo(sent, 5003)).toEqual([]);
+  });
+
+  test("a deleted topic reaches each replica as removals in one message", async () => {
+    const { controller, sent } = makeController();
+    await controller.createTopic({ name: "t", partitions: 4, replication: 3 });
+    await settle(controller);
+    sent.length = 0;
+    await controller.deleteTopic("t");
+    await settle(controller);
+    for (const id of SPUS) {
+      const messages = changesTo(sent, id);
+      expect(messages).toHaveLength(1);
+      expect(messages[0]!.replicas).toEqual([]);
+      expect(messages[0]!.removed.map((removed) => removed.partition).sort()).toEqual([0, 1, 2, 3]);
+    }
+  });
+});
