@@ -6,6 +6,7 @@
 import type { Argv } from "yargs";
 import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, type PartitionView, type TopicView } from "./admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "./confirm-spus.ts";
+import { askFigures, type PublicPortFigures } from "./daemon-figures.ts";
 import { ClusterError } from "./errors.ts";
 import { clusterExists, type ClusterPaths } from "./home.ts";
 import { locateCluster } from "./locate.ts";
@@ -36,6 +37,8 @@ export interface ProcessStatus {
   alive: boolean;
   state: ProcessStateName;
   ports: number[];
+  /** What its public port holds and has closed, as the daemon tells it; null when it is not running or did not answer. */
+  publicPort: PublicPortFigures | null;
 }
 
 export interface ClusterStatus {
@@ -115,11 +118,15 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     // could be started again without it.
     const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
     const admin = scAlive ? adminTarget(spec) : undefined;
-    if (aliveCount > 0) attempt(() => readToken(paths), status.problems);
+    const token = aliveCount > 0 ? attempt(() => readToken(paths), status.problems) : undefined;
     // Asked at once, on one connection; their problems are told in this order all the same.
     const spuProblems: string[] = [];
     const topicProblems: string[] = [];
-    [sets] = await Promise.all([observeSpuSets(spec, spuProblems, admin), observeTopics(spec, status, topicProblems, admin)]);
+    [sets] = await Promise.all([
+      observeSpuSets(spec, spuProblems, admin),
+      observeTopics(spec, status, topicProblems, admin),
+      token === undefined ? undefined : observeFigures(spec, status.processes, token),
+    ]);
     status.problems.push(...spuProblems, ...topicProblems);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
@@ -154,6 +161,7 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       pid: entry.pid,
       ...observeProcess(entry),
       ports: entry.ports ?? [],
+      publicPort: null,
     }));
   }
   return planComponents(spec, paths).map((component) => {
@@ -165,8 +173,24 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       pid: entry?.pid ?? null,
       ...observeProcess(entry),
       ports: component.ports,
+      publicPort: null,
     };
   });
+}
+
+/**
+ * Each running daemon's public port figures, asked of it on its private port. One that does
+ * not answer keeps null: a figure missing is no problem of the cluster's (a daemon of an older
+ * version has none to give).
+ */
+async function observeFigures(spec: ResolvedSpec, processes: ProcessStatus[], token: string): Promise<void> {
+  await Promise.all(
+    processes.map(async (process) => {
+      if (process.state !== "running") return;
+      const port = process.role === "sc" ? spec.sc.privatePort : spec.spus.find((spu) => spu.id === process.id)?.privatePort;
+      if (port !== undefined) process.publicPort = await askFigures({ host: spec.host, port }, token);
+    }),
+  );
 }
 
 /** `alive` and `state` from one look at the process of `record` (none recorded: stopped). */

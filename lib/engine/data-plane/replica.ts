@@ -32,7 +32,7 @@ import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;
-/** A produce request fails if the in-sync replicas do not all have its batch by then. */
+/** A produce that names no timeout fails if the in-sync replicas do not all have its batch by then. */
 export const PRODUCE_TIMEOUT_MS = 30_000;
 /** An in-sync set change the SC has not confirmed within this time is asked for again. */
 const ISR_RETRY_MS = 1_000;
@@ -55,6 +55,21 @@ export class ReplicaError extends Error {
   constructor(code: ReplicaErrorCode, message: string) {
     super(message);
     this.code = code;
+  }
+}
+
+/**
+ * A produce whose timeout passed before every in-sync replica had its batch. The batch is
+ * stored in the leader's log at `stored` all the same, and counts once its followers have it.
+ */
+export class ProduceTimedOut extends ReplicaError {
+  readonly stored: { baseOffset: number; lastOffset: number };
+  readonly timeoutMs: number;
+
+  constructor(message: string, stored: { baseOffset: number; lastOffset: number }, timeoutMs: number) {
+    super("PRODUCE_TIMEOUT", message);
+    this.stored = stored;
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -160,8 +175,12 @@ export class Replica {
     this.#advance();
   }
 
-  /** The leader's part of a produce: append, fsync, and resolve once the in-sync replicas have the batch. */
-  async produce(values: Uint8Array[]): Promise<{ baseOffset: number; lastOffset: number }> {
+  /**
+   * The leader's part of a produce: append, fsync, and resolve once the in-sync replicas have
+   * the batch; rejects with ProduceTimedOut once `timeoutMs` (default PRODUCE_TIMEOUT_MS) pass.
+   */
+  async produce(values: Uint8Array[], options: { timeoutMs?: number } = {}): Promise<{ baseOffset: number; lastOffset: number }> {
+    const timeoutMs = options.timeoutMs ?? PRODUCE_TIMEOUT_MS;
     this.#ensureLeader();
     const stuck = this.#stuckShrink();
     if (stuck) throw stuck;
@@ -182,12 +201,13 @@ export class Replica {
         timer: setTimeout(() => {
           this.#ackWaiters = this.#ackWaiters.filter((other) => other !== waiter);
           reject(
-            new ReplicaError(
-              "PRODUCE_TIMEOUT",
-              `in-sync replicas [${this.#effectiveIsr().join(", ")}] did not all confirm offsets ${result.baseOffset}..${result.lastOffset} within ${PRODUCE_TIMEOUT_MS / 1000}s`,
+            new ProduceTimedOut(
+              `in-sync replicas [${this.#effectiveIsr().join(", ")}] did not all confirm offsets ${result.baseOffset}..${result.lastOffset} within ${timeoutMs / 1000}s`,
+              result,
+              timeoutMs,
             ),
           );
-        }, PRODUCE_TIMEOUT_MS),
+        }, timeoutMs),
       };
       this.#ackWaiters.push(waiter);
       this.#advance();

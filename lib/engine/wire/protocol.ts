@@ -4,6 +4,9 @@
  * Every connection, SPU to SC and follower to leader, opens with:
  *   hello     the SPU's id and the cluster token (lib/token.ts); anything else, or a wrong
  *             token, is answered `refused` with a reason and the connection closed
+ * except one that asks a daemon (SC or SPU) for its figures, as `cluster status` does:
+ *   figures   the cluster token; answered `figures` with the daemon's public port figures
+ *             (connections, bytes held; wire/fluvio/public-port.ts), then closed
  * SC to SPU, on connect and after every change:
  *   replicas  the full set of replicas this SPU holds, with the private endpoints of the SPUs
  *             it fetches from; a replica missing from the set is dropped with its data
@@ -25,6 +28,7 @@
  */
 
 import type { EpochEntry } from "../storage/leader-epochs.ts";
+import type { PublicPortFigures } from "./fluvio/public-port.ts";
 import type { FetchRefusal, FollowerFetch, IsrChange, ReplicaReport, SpuAssignment } from "../replica-info.ts";
 
 /**
@@ -44,6 +48,19 @@ export interface HelloMessage {
   spuId: number;
   /** The cluster token; the value is never logged. */
   token: string;
+}
+
+/** The first and only frame of a connection that asks a daemon for its figures. */
+export interface FiguresRequest {
+  type: "figures";
+  /** The cluster token; the value is never logged. */
+  token: string;
+}
+
+/** The answer to a FiguresRequest, just before the connection closes. */
+export interface FiguresMessage {
+  type: "figures";
+  publicPort: PublicPortFigures;
 }
 
 /** The answer to a hello that is not accepted, just before the connection closes. */
@@ -135,6 +152,13 @@ const ASSIGNMENT_FIELDS: Record<string, FieldType> = {
 export function readHello(header: Header): HelloMessage {
   expectFields(header, { spuId: "number", token: "string" }, "hello");
   return header as unknown as HelloMessage;
+}
+
+/** A daemon's `figures` answer; throws on anything else. */
+export function readFigures(header: Header): FiguresMessage {
+  if (header.type !== "figures") throw new Error(`unexpected message '${header.type}' where figures were asked for`);
+  expectFields(header.publicPort, { connections: "number", heldBytes: "number", closedPastDeadline: "number", closedOverHeldBytes: "number", refusedConnections: "number" }, "figures");
+  return header as unknown as FiguresMessage;
 }
 
 /** A frame header an SPU sent the SC; throws on an unknown type or a malformed message. */

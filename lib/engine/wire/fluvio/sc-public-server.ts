@@ -6,18 +6,18 @@
  *
  * Bad input (an unknown API key, a version outside what we advertise, a frame that does not
  * decode, a size prefix out of bounds) closes that one connection: a request we cannot read
- * has no answer of a known shape. Nothing else is disturbed.
+ * has no answer of a known shape. Nothing else is disturbed. Connections, frame sizes, frames
+ * that do not complete and the bytes they hold are bounded as public-port.ts says.
  */
 import type { TCPSocketListener } from "bun";
 import type { ChangeKind, Controller } from "../../control-plane/controller.ts";
 import { AdminRefusal } from "../../control-plane/topic-registry.ts";
-import { log } from "../../daemon/log.ts";
 import { topicNameProblem } from "../../topic-name.ts";
 import { listenLinks, type Link } from "../link.ts";
 import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "./api-keys.ts";
 import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "./api-versions.ts";
 import { NO_ERROR, type ErrorCode } from "./error-code.ts";
-import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES, type RequestHeader } from "./framing.ts";
+import { decodeRequest, encodeResponse, type RequestHeader } from "./framing.ts";
 import { isObjectType, type ObjectType } from "./metadata.ts";
 import {
   decodeCreateRequest,
@@ -32,13 +32,12 @@ import {
   type ListResponse,
   type WatchResponse,
 } from "./object-api.ts";
+import { PublicPort, SC_PUBLIC_LIMITS } from "./public-port.ts";
 import type { Reader } from "./reader.ts";
 import { customSpuMetadata, partitionMetadata, spuMetadata, topicMetadata } from "./sc-objects.ts";
 
 /** Changes closer together than this go out in one watch answer. */
 const WATCH_COALESCE_MS = 10;
-/** The largest request the SC reads: object API requests are small. */
-const MAX_REQUEST_BYTES = 1024 * 1024;
 const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: 2 }, ...SC_API_VERSIONS];
 
 /** Which controller change refreshes a watch of each type. */
@@ -84,19 +83,10 @@ class ScPublicSession {
   readonly #controller: Controller;
   readonly #unwatch: (() => void)[] = [];
 
-  constructor(link: Link, controller: Controller) {
+  constructor(link: Link, controller: Controller, port: PublicPort) {
     this.#link = link;
     this.#controller = controller;
-    const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
-    link.on("data", (chunk) => {
-      try {
-        for (const payload of splitter.push(new Uint8Array(chunk))) this.#serve(payload);
-      } catch (error) {
-        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${(error as Error).message}`);
-        link.destroy();
-      }
-    });
-    link.on("error", () => link.destroy());
+    port.serve(link, (payload) => this.#serve(payload));
     link.on("close", () => {
       for (const unwatch of this.#unwatch.splice(0)) unwatch();
     });
@@ -222,7 +212,11 @@ class ScPublicSession {
   }
 }
 
-/** Serves Fluvio's SC protocol for `controller` on `address`; throws if it cannot bind. */
-export function serveScPublic(controller: Controller, address: { host: string; port: number }): TCPSocketListener<Link> {
-  return listenLinks(address, (link) => new ScPublicSession(link, controller));
+/**
+ * Serves Fluvio's SC protocol for `controller` on `address`, under the SC's public port limits
+ * (public-port.ts); throws if it cannot bind.
+ */
+export function serveScPublic(controller: Controller, address: { host: string; port: number }): { listener: TCPSocketListener<Link>; port: PublicPort } {
+  const port = new PublicPort(SC_PUBLIC_LIMITS);
+  return { listener: listenLinks(address, (link) => new ScPublicSession(link, controller, port)), port };
 }
