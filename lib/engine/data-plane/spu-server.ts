@@ -117,7 +117,7 @@ export class SpuServer {
 
   /** What the public port holds now (none before its first client loads Fluvio's protocol). */
   get publicFigures(): PublicPortFigures {
-    return this.#publicServerLoaded?.figures() ?? { connections: 0, heldBytes: 0, closedPastDeadline: 0, closedOverHeldBytes: 0, refusedConnections: 0 };
+    return this.#publicServerLoaded?.figures() ?? { connections: 0, heldBytes: 0, pendingBytes: 0, closedPastDeadline: 0, closedOverPendingBytes: 0, refusedConnections: 0 };
   }
 
   /** True while the SC has accepted this SPU's session. */

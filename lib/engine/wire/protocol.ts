@@ -157,7 +157,7 @@ export function readHello(header: Header): HelloMessage {
 /** A daemon's `figures` answer; throws on anything else. */
 export function readFigures(header: Header): FiguresMessage {
   if (header.type !== "figures") throw new Error(`unexpected message '${header.type}' where figures were asked for`);
-  expectFields(header.publicPort, { connections: "number", heldBytes: "number", closedPastDeadline: "number", closedOverHeldBytes: "number", refusedConnections: "number" }, "figures");
+  expectFields(header.publicPort, { connections: "number", heldBytes: "number", pendingBytes: "number", closedPastDeadline: "number", closedOverPendingBytes: "number", refusedConnections: "number" }, "figures");
   return header as unknown as FiguresMessage;
 }
 

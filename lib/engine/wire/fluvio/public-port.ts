@@ -12,9 +12,13 @@
  *   opening) not whole within FRAME_DEADLINE_MS closes its connection. Nothing else times out:
  *   a connection between requests may stay idle as long as its client likes (a Fluvio client
  *   keeps its SC connection open for watches and sends nothing more on it).
- * - A cap on the bytes held for frames not yet whole, across all the port's connections: past
- *   it, connections are closed, the one whose frame began first first, until the rest fit. A
- *   client's fresh request so wins over frames trickled in for longer.
+ * - A cap on the bytes of frames not yet whole, across all the port's connections, each frame
+ *   counted at the size its prefix gives (what it will hold once whole, not yet what has come):
+ *   past it, connections are closed, the one whose frame began first first, until the rest
+ *   fit. A client's fresh request so wins over frames trickled in for longer. Counted as
+ *   received bytes, the cap let 50 trickled frames take an SPU to 160-200 MiB resident: each
+ *   frame closed was garbage the collector had not yet taken. Counted at their sizes, the
+ *   frames past the cap are closed as their prefixes arrive, before they hold anything.
  * - A cap on open connections: one past it is closed as it opens.
  *
  * Every closing is logged (refusals at most once per LOG_INTERVAL_MS, with a count) and
@@ -44,8 +48,8 @@ export const MAX_PUBLIC_CONNECTIONS = 4_096;
 export interface PublicPortLimits {
   /** The largest request payload read; a size prefix past it closes the connection at once. */
   maxFrameBytes: number;
-  /** The most bytes of frames not yet whole held across all the port's connections. */
-  maxHeldBytes: number;
+  /** The most bytes of frames not yet whole across all the port's connections, each at the size its prefix gives. */
+  maxPendingBytes: number;
   maxConnections: number;
   frameDeadlineMs: number;
 }
@@ -55,7 +59,7 @@ export const SC_PUBLIC_LIMITS: PublicPortLimits = {
   // Object API requests are small (a topic's create is under 1 KiB); Fluvio's SC has no limit.
   maxFrameBytes: 1024 * 1024,
   // Eight of the largest at once: the SC's clients send a few small requests each.
-  maxHeldBytes: 8 * 1024 * 1024,
+  maxPendingBytes: 8 * 1024 * 1024,
   maxConnections: MAX_PUBLIC_CONNECTIONS,
   frameDeadlineMs: FRAME_DEADLINE_MS,
 };
@@ -65,7 +69,7 @@ export const SPU_PUBLIC_LIMITS: PublicPortLimits = {
   maxFrameBytes: FLUVIO_MAX_BATCH_BYTES + PRODUCE_ENVELOPE_BYTES,
   // One largest produce and 8 MiB beside it, so an SPU stays far below 150 MB resident however
   // many connections trickle frames (a whole frame is copied once more as it completes).
-  maxHeldBytes: FLUVIO_MAX_BATCH_BYTES + PRODUCE_ENVELOPE_BYTES + 8 * 1024 * 1024,
+  maxPendingBytes: FLUVIO_MAX_BATCH_BYTES + PRODUCE_ENVELOPE_BYTES + 8 * 1024 * 1024,
   maxConnections: MAX_PUBLIC_CONNECTIONS,
   frameDeadlineMs: FRAME_DEADLINE_MS,
 };
@@ -73,12 +77,14 @@ export const SPU_PUBLIC_LIMITS: PublicPortLimits = {
 /** What a public port holds now, and what it has closed since it started. */
 export interface PublicPortFigures {
   connections: number;
-  /** Bytes of frames not yet whole, across all connections. */
+  /** Bytes received of frames not yet whole, across all connections. */
   heldBytes: number;
+  /** Those frames' sizes as their prefixes give them: what they will hold once whole (the cap's measure). */
+  pendingBytes: number;
   /** Connections closed because a frame was not whole within the deadline. */
   closedPastDeadline: number;
-  /** Connections closed to bring the bytes held under the cap. */
-  closedOverHeldBytes: number;
+  /** Connections closed to bring the frames not yet whole under the cap. */
+  closedOverPendingBytes: number;
   /** Connections closed as they opened, past the cap on connections. */
   refusedConnections: number;
 }
@@ -92,6 +98,8 @@ interface Connection {
   link: Link;
   /** Bytes received that are not yet a whole frame. */
   held: number;
+  /** What that frame will hold once whole (FrameSplitter.pendingFrameBytes). */
+  pending: number;
   /** When the frame being received began (performance.now()), or null between frames. */
   frameStartedAt: number | null;
   deadline: ReturnType<typeof setTimeout> | undefined;
@@ -103,8 +111,9 @@ export class PublicPort {
   /** Open connections, in the order they opened. */
   readonly #connections = new Set<Connection>();
   #heldBytes = 0;
+  #pendingBytes = 0;
   #closedPastDeadline = 0;
-  #closedOverHeldBytes = 0;
+  #closedOverPendingBytes = 0;
   #refused = 0;
   #refusedUnlogged = 0;
   #refusalLoggedAt = -Infinity;
@@ -117,8 +126,9 @@ export class PublicPort {
     return {
       connections: this.#connections.size,
       heldBytes: this.#heldBytes,
+      pendingBytes: this.#pendingBytes,
       closedPastDeadline: this.#closedPastDeadline,
-      closedOverHeldBytes: this.#closedOverHeldBytes,
+      closedOverPendingBytes: this.#closedOverPendingBytes,
       refusedConnections: this.#refused,
     };
   }
@@ -130,15 +140,16 @@ export class PublicPort {
    */
   serve(link: Link, serve: (payload: Uint8Array) => void): void {
     if (this.#connections.size >= this.#limits.maxConnections) return this.#refuse(link);
-    const connection: Connection = { link, held: 0, frameStartedAt: null, deadline: undefined };
+    const connection: Connection = { link, held: 0, pending: 0, frameStartedAt: null, deadline: undefined };
     this.#connections.add(connection);
     this.#beginFrame(connection);
     const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: this.#limits.maxFrameBytes });
     link.on("data", (chunk) => {
       if (link.destroyed) return;
       try {
-        const payloads = splitter.push(new Uint8Array(chunk));
-        this.#received(connection, splitter.buffered, payloads.length > 0);
+        // NOTE: not copied: Bun gives each data event a buffer of its own, which the splitter may keep.
+        const payloads = splitter.push(chunk);
+        this.#received(connection, { held: splitter.buffered, pending: splitter.pendingFrameBytes }, payloads.length > 0);
         for (const payload of payloads) {
           if (link.destroyed) return;
           serve(payload);
@@ -152,25 +163,27 @@ export class PublicPort {
     link.on("close", () => this.#release(connection));
   }
 
-  /** After bytes arrived: `held` are not yet a whole frame; `completed` says a frame became whole. */
-  #received(connection: Connection, held: number, completed: boolean): void {
-    this.#heldBytes += held - connection.held;
-    connection.held = held;
+  /** After bytes arrived: the frame not yet whole, if any (`held` of its `pending` bytes); `completed` says a frame became whole. */
+  #received(connection: Connection, frame: { held: number; pending: number }, completed: boolean): void {
+    this.#heldBytes += frame.held - connection.held;
+    this.#pendingBytes += frame.pending - connection.pending;
+    connection.held = frame.held;
+    connection.pending = frame.pending;
     if (completed) this.#endFrame(connection);
-    if (held > 0 && connection.frameStartedAt === null) this.#beginFrame(connection);
-    if (this.#heldBytes > this.#limits.maxHeldBytes) this.#shed();
+    if (frame.held > 0 && connection.frameStartedAt === null) this.#beginFrame(connection);
+    if (this.#pendingBytes > this.#limits.maxPendingBytes) this.#shed();
   }
 
-  /** Closes connections holding bytes, the one whose frame began first first, until the rest fit under the cap. */
+  /** Closes connections with a frame not yet whole, the one whose frame began first first, until the rest fit under the cap. */
   #shed(): void {
-    const holding = [...this.#connections].filter((connection) => connection.held > 0);
+    const holding = [...this.#connections].filter((connection) => connection.pending > 0);
     holding.sort((a, b) => a.frameStartedAt! - b.frameStartedAt!);
     for (const connection of holding) {
-      if (this.#heldBytes <= this.#limits.maxHeldBytes) return;
-      this.#closedOverHeldBytes++;
+      if (this.#pendingBytes <= this.#limits.maxPendingBytes) return;
+      this.#closedOverPendingBytes++;
       log(
-        `closed a Fluvio client connection from ${connection.link.remoteAddress}: its frame, ${connection.held} bytes so far, was begun first ` +
-          `of those holding ${this.#heldBytes} bytes, past this port's cap of ${this.#limits.maxHeldBytes}`,
+        `closed a Fluvio client connection from ${connection.link.remoteAddress}: its frame of ${connection.pending} bytes (${connection.held} come) ` +
+          `was begun first of frames of ${this.#pendingBytes} bytes in all, past this port's cap of ${this.#limits.maxPendingBytes}`,
       );
       this.#close(connection);
     }
@@ -199,8 +212,9 @@ export class PublicPort {
     // be waiting unread: look once more after a turn of I/O before calling the client slow.
     if (!recheck && performance.now() - dueAt > LATE_CHECK_MS) return this.#armDeadline(connection, LATE_CHECK_MS, true);
     this.#closedPastDeadline++;
-    const what = connection.held > 0 ? `a frame (${connection.held} bytes so far)` : "no request";
-    log(`closed a Fluvio client connection from ${connection.link.remoteAddress}: it sent ${what} not whole within ${this.#limits.frameDeadlineMs} ms`);
+    const deadlineMs = this.#limits.frameDeadlineMs;
+    const why = connection.held > 0 ? `its frame was not whole within ${deadlineMs} ms (${connection.held} bytes so far)` : `it sent no request within ${deadlineMs} ms of opening`;
+    log(`closed a Fluvio client connection from ${connection.link.remoteAddress}: ${why}`);
     this.#close(connection);
   }
 
@@ -213,7 +227,9 @@ export class PublicPort {
   #release(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
     this.#heldBytes -= connection.held;
+    this.#pendingBytes -= connection.pending;
     connection.held = 0;
+    connection.pending = 0;
     this.#endFrame(connection);
   }
 
