@@ -144,7 +144,7 @@ async function sendBatch(
 ): Promise<{ batch: AcknowledgedBatch; leader: PartitionLeader }> {
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
     // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
-    produceBatch(context.cluster, context.topic, current, values, { timeoutMs: PRODUCE_TIMEOUT_MS + 5_000, compression: context.compression }),
+    produceBatch(context.cluster, context.topic, current, values, { timeoutMs: PRODUCE_TIMEOUT_MS, compression: context.compression }),
   );
   const { baseOffset, lastOffset } = sent.value;
   return { batch: { partition: leader.partition, baseOffset, lastOffset, attempts: sent.attempts }, leader: sent.leader };

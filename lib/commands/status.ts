@@ -5,8 +5,9 @@
  */
 import type { Argv } from "yargs";
 import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, type PartitionView, type TopicView } from "../fluvio/admin.ts";
-import { currentRunMode, runsFromCache } from "../startup/bytecode-cache.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "../cluster/confirm-spus.ts";
+import { askFigures, type PublicPortFigures } from "../cluster/daemon-figures.ts";
+import { currentRunMode, runsFromCache } from "../startup/bytecode-cache.ts";
 import { ClusterError } from "../base/errors.ts";
 import { clusterExists, type ClusterPaths } from "../cluster/home.ts";
 import { locateCluster } from "../cluster/locate.ts";
@@ -39,6 +40,8 @@ export interface ProcessStatus {
   ports: number[];
   /** What its recorded argv runs: the bytecode cache's bundle or its source (null: no record). */
   runs: "compiled" | "sources" | null;
+  /** What its public port holds and has closed, as the daemon tells it; null when it is not running or did not answer. */
+  publicPort: PublicPortFigures | null;
 }
 
 export interface ClusterStatus {
@@ -122,11 +125,15 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
     // could be started again without it.
     const scAlive = status.processes.find((process) => process.role === "sc")?.alive ?? false;
     const admin = scAlive ? adminTarget(spec) : undefined;
-    if (aliveCount > 0) attempt(() => readToken(paths), status.problems);
+    const token = aliveCount > 0 ? attempt(() => readToken(paths), status.problems) : undefined;
     // Asked at once, on one connection; their problems are told in this order all the same.
     const spuProblems: string[] = [];
     const topicProblems: string[] = [];
-    [sets] = await Promise.all([observeSpuSets(spec, spuProblems, admin), observeTopics(spec, status, topicProblems, admin)]);
+    [sets] = await Promise.all([
+      observeSpuSets(spec, spuProblems, admin),
+      observeTopics(spec, status, topicProblems, admin),
+      token === undefined ? undefined : observeFigures(spec, status.processes, token),
+    ]);
     status.problems.push(...spuProblems, ...topicProblems);
     status.spus = { expected: sets.expected, registered: sets.registered, online: sets.online };
     status.drift = { unregistered: sets.unregistered, extra: sets.extra, offline: sets.offline };
@@ -162,6 +169,7 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       ...observeProcess(entry),
       ports: entry.ports ?? [],
       runs: runsOf(entry),
+      publicPort: null,
     }));
   }
   return planComponents(spec, paths).map((component) => {
@@ -174,6 +182,7 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
       ...observeProcess(entry),
       ports: component.ports,
       runs: runsOf(entry),
+      publicPort: null,
     };
   });
 }
@@ -181,6 +190,21 @@ function describeProcesses(spec: ResolvedSpec | undefined, paths: ClusterPaths, 
 function runsOf(entry: ProcessRecord | undefined): ProcessStatus["runs"] {
   if (!entry) return null;
   return runsFromCache(entry.argv) ? "compiled" : "sources";
+}
+
+/**
+ * Each running daemon's public port figures, asked of it on its private port. One that does
+ * not answer keeps null: a figure missing is no problem of the cluster's (a daemon of an older
+ * version has none to give).
+ */
+async function observeFigures(spec: ResolvedSpec, processes: ProcessStatus[], token: string): Promise<void> {
+  await Promise.all(
+    processes.map(async (process) => {
+      if (process.state !== "running") return;
+      const port = process.role === "sc" ? spec.sc.privatePort : spec.spus.find((spu) => spu.id === process.id)?.privatePort;
+      if (port !== undefined) process.publicPort = await askFigures({ host: spec.host, port }, token);
+    }),
+  );
 }
 
 /** `alive` and `state` from one look at the process of `record` (none recorded: stopped). */

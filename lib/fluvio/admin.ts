@@ -413,8 +413,15 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
 }
 
 /**
+ * How long past a produce's timeout the CLI waits for the SPU's answer: the SPU answers
+ * RequestTimedOut (PRODUCE_TIMEOUT) once the timeout passes, so one that says nothing by then is wedged.
+ */
+const PRODUCE_ANSWER_MARGIN_MS = 1_000;
+
+/**
  * Produces `values` (no keys) as one batch to `leader`, compressed with `compression` when
- * given; resolves once every in-sync replica has them (acks=all).
+ * given; resolves once every in-sync replica has them (acks=all). The SPU is given `timeoutMs`
+ * to get them there.
  */
 export async function produceBatch(
   cluster: RunningCluster,
@@ -450,11 +457,11 @@ export async function produceBatch(
           },
           SPU_VERSION,
         ),
-      { timeoutMs },
+      { timeoutMs: timeoutMs + PRODUCE_ANSWER_MARGIN_MS },
     );
   } catch (error) {
     forgetSpuConnection(leader, connection);
-    throw spuUnreachable(leader, cluster.paths.name, `did not answer a produce within ${timeoutMs / 1000}s`)(error);
+    throw spuUnreachable(leader, cluster.paths.name, `did not answer a produce within ${(timeoutMs + PRODUCE_ANSWER_MARGIN_MS) / 1000}s`)(error);
   }
   const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeProduceResponse(body, SPU_VERSION).responses[0]?.partitions[0]);
   if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);

@@ -259,7 +259,7 @@ describe("the CLI's client of the public ports", () => {
       },
     );
     expect(error.code).toBe("SPU_UNREACHABLE");
-    expect(error.message).toMatch(/^SPU 5001, the leader of partition 0, did not answer a produce within 0\.3s at 127\.0\.0\.1:\d+$/);
+    expect(error.message).toMatch(/^SPU 5001, the leader of partition 0, did not answer a produce within 1\.3s at 127\.0\.0\.1:\d+$/);
   });
 
   test("listSpus() reports an SC answer that does not decode as ADMIN_ERROR, and one that never comes as SC_UNREACHABLE", async () => {

@@ -7,6 +7,7 @@
 import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
 import type { AssignmentChanges, SpuAssignment } from "../model/replica-info.ts";
+import type { PublicPortFigures } from "../wire/protocol.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
@@ -20,9 +21,9 @@ export class SpuSessions {
   readonly #links = new Map<number, Link>();
   #listener: TCPSocketListener<Link> | undefined;
 
-  /** Listens on `address` (throws if it cannot bind); `controller` hears of every session. */
-  listen(address: { host: string; port: number }, token: string, controller: Controller): void {
-    this.#listener = listenLinks(address, (link) => this.#accept(link, token, controller));
+  /** Listens on `address` (throws if it cannot bind); `controller` hears of every session; `figures` answers who asks with the token. */
+  listen(address: { host: string; port: number }, token: string, controller: Controller, figures: () => PublicPortFigures): void {
+    this.#listener = listenLinks(address, (link) => this.#accept(link, token, controller, figures));
   }
 
   /** Sends SPU `id` its assignment, if it holds a session. */
@@ -45,7 +46,7 @@ export class SpuSessions {
     for (const link of this.#links.values()) link.destroy();
   }
 
-  #accept(link: Link, token: string, controller: Controller): void {
+  #accept(link: Link, token: string, controller: Controller, figures: () => PublicPortFigures): void {
     let spuId: number | undefined;
     // Also closes a connection that never says hello.
     link.setTimeout(SESSION_TIMEOUT_MS);
@@ -61,6 +62,7 @@ export class SpuSessions {
     acceptHello(link, {
       token,
       kind: "connection",
+      figures,
       refuse: (hello) => {
         if (!controller.isRegistered(hello.spuId)) return `SPU ${hello.spuId} is not registered`;
         if (this.#links.has(hello.spuId)) return `SPU ${hello.spuId} is already connected`;

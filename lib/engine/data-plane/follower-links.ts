@@ -6,6 +6,7 @@
  */
 import { log } from "../daemon/log.ts";
 import type { FetchResult } from "../model/replica-info.ts";
+import type { PublicPortFigures } from "../wire/protocol.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import type { Link } from "../wire/link.ts";
@@ -23,8 +24,8 @@ function recordsFrame(request: FetchMessage, result: FetchResult): Uint8Array {
   return encodeFrame(header, records);
 }
 
-/** Serves one follower link of this SPU's replicas. */
-export function serveFollower(link: Link, token: string, replicas: ReplicaManager): void {
+/** Serves one follower link of this SPU's replicas (or a `figures` request, answered with `figures`). */
+export function serveFollower(link: Link, token: string, replicas: ReplicaManager, figures: () => PublicPortFigures): void {
   const queue: FetchMessage[] = [];
   let follower: { id: number; topic: string; partition: number } | undefined;
   let busy = false;
@@ -67,6 +68,7 @@ export function serveFollower(link: Link, token: string, replicas: ReplicaManage
   acceptHello(link, {
     token,
     kind: "follower connection",
+    figures,
     accepted: () => {
       link.setTimeout(0);
       return (frame) => {

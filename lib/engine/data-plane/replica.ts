@@ -33,7 +33,7 @@ import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;
-/** A produce request fails if the in-sync replicas do not all have its batch by then. */
+/** A produce that names no timeout fails if the in-sync replicas do not all have its batch by then. */
 export const PRODUCE_TIMEOUT_MS = 30_000;
 /**
  * An in-sync set the SC answered without taking (it refused, say on a full disk) is asked for
@@ -61,6 +61,21 @@ export class ReplicaError extends Error {
   constructor(code: ReplicaErrorCode, message: string) {
     super(message);
     this.code = code;
+  }
+}
+
+/**
+ * A produce whose timeout passed before every in-sync replica had its batch. The batch is
+ * stored in the leader's log at `stored` all the same, and counts once its followers have it.
+ */
+export class ProduceTimedOut extends ReplicaError {
+  readonly stored: { baseOffset: number; lastOffset: number };
+  readonly timeoutMs: number;
+
+  constructor(message: string, stored: { baseOffset: number; lastOffset: number }, timeoutMs: number) {
+    super("PRODUCE_TIMEOUT", message);
+    this.stored = stored;
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -173,9 +188,11 @@ export class Replica {
 
   /**
    * The leader's part of a produce: append `batches` (whole, CRC-checked batches; their base
-   * offsets are set here), fsync, and resolve once the in-sync replicas have them.
+   * offsets are set here), fsync, and resolve once the in-sync replicas have them; rejects with
+   * ProduceTimedOut once `timeoutMs` (default PRODUCE_TIMEOUT_MS) pass.
    */
-  async produce(batches: Uint8Array): Promise<{ baseOffset: number; lastOffset: number }> {
+  async produce(batches: Uint8Array, options: { timeoutMs?: number } = {}): Promise<{ baseOffset: number; lastOffset: number }> {
+    const timeoutMs = options.timeoutMs ?? PRODUCE_TIMEOUT_MS;
     this.#ensureLeader();
     const stuck = this.#stuckShrink();
     if (stuck) throw stuck;
@@ -196,12 +213,13 @@ export class Replica {
         timer: setTimeout(() => {
           this.#ackWaiters = this.#ackWaiters.filter((other) => other !== waiter);
           reject(
-            new ReplicaError(
-              "PRODUCE_TIMEOUT",
-              `in-sync replicas [${this.#effectiveIsr().join(", ")}] did not all confirm offsets ${result.baseOffset}..${result.lastOffset} within ${PRODUCE_TIMEOUT_MS / 1000}s`,
+            new ProduceTimedOut(
+              `in-sync replicas [${this.#effectiveIsr().join(", ")}] did not all confirm offsets ${result.baseOffset}..${result.lastOffset} within ${timeoutMs / 1000}s`,
+              result,
+              timeoutMs,
             ),
           );
-        }, PRODUCE_TIMEOUT_MS),
+        }, timeoutMs),
       };
       this.#ackWaiters.push(waiter);
       this.#advance();

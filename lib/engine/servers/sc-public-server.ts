@@ -6,18 +6,19 @@
  *
  * Bad input (an unknown API key, a version outside what we advertise, a frame that does not
  * decode, a size prefix out of bounds) closes that one connection: a request we cannot read
- * has no answer of a known shape. Nothing else is disturbed.
+ * has no answer of a known shape. Nothing else is disturbed. Connections, frame sizes, frames
+ * that do not complete and the bytes they hold are bounded as public-port.ts says.
  */
 import type { TCPSocketListener } from "bun";
 import type { Controller } from "../control-plane/controller.ts";
-import { AdminRefusal } from "../control-plane/topic-registry.ts";
 import { log } from "../daemon/log.ts";
+import { AdminRefusal } from "../control-plane/topic-registry.ts";
 import { topicNameProblem } from "../model/topic-name.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
 import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
 import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
 import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
-import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES, type RequestHeader } from "../wire/fluvio/framing.ts";
+import { decodeRequest, encodeResponse, type RequestHeader } from "../wire/fluvio/framing.ts";
 import { isObjectType, type ObjectType } from "../wire/fluvio/metadata.ts";
 import {
   decodeCreateRequest,
@@ -30,12 +31,11 @@ import {
   encodeStatus,
   type ListResponse,
 } from "../wire/fluvio/object-api.ts";
+import { PublicPort, SC_PUBLIC_LIMITS } from "./public-port.ts";
 import type { Reader } from "../wire/fluvio/reader.ts";
 import { customSpuMetadata, partitionMetadata, spuMetadata, topicMetadata } from "./sc-objects.ts";
 import { WatchHub } from "./watch-hub.ts";
 
-/** The largest request the SC reads: object API requests are small. */
-const MAX_REQUEST_BYTES = 1024 * 1024;
 const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: 2 }, ...SC_API_VERSIONS];
 
 /** Every object of `type`, in Fluvio's shapes. */
@@ -79,20 +79,11 @@ class ScPublicSession {
   readonly #watches: WatchHub;
   readonly #unwatch: (() => void)[] = [];
 
-  constructor(link: Link, controller: Controller, watches: WatchHub) {
+  constructor(link: Link, controller: Controller, watches: WatchHub, port: PublicPort) {
     this.#link = link;
     this.#controller = controller;
     this.#watches = watches;
-    const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
-    link.on("data", (chunk) => {
-      try {
-        for (const payload of splitter.push(new Uint8Array(chunk))) this.#serve(payload);
-      } catch (error) {
-        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${(error as Error).message}`);
-        link.destroy();
-      }
-    });
-    link.on("error", () => link.destroy());
+    port.serve(link, (payload) => this.#serve(payload));
     link.on("close", () => {
       for (const unwatch of this.#unwatch.splice(0)) unwatch();
     });
@@ -212,8 +203,12 @@ class ScPublicSession {
 
 type Refusal = { code: "InvalidCreateRequest" | "InvalidDeleteRequest"; message: string };
 
-/** Serves Fluvio's SC protocol for `controller` on `address`; throws if it cannot bind. */
-export function serveScPublic(controller: Controller, address: { host: string; port: number }): TCPSocketListener<Link> {
+/**
+ * Serves Fluvio's SC protocol for `controller` on `address`, under the SC's public port limits
+ * (public-port.ts); throws if it cannot bind.
+ */
+export function serveScPublic(controller: Controller, address: { host: string; port: number }): { listener: TCPSocketListener<Link>; port: PublicPort } {
   const watches = new WatchHub(controller);
-  return listenLinks(address, (link) => new ScPublicSession(link, controller, watches));
+  const port = new PublicPort(SC_PUBLIC_LIMITS);
+  return { listener: listenLinks(address, (link) => new ScPublicSession(link, controller, watches, port)), port };
 }

@@ -5,6 +5,7 @@
  */
 import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
+import type { PublicPort } from "./public-port.ts";
 import { serveScPublic } from "./sc-public-server.ts";
 import type { Link } from "../wire/link.ts";
 import { Controller } from "../control-plane/controller.ts";
@@ -25,6 +26,7 @@ export class ScServer {
   readonly controller: Controller;
   readonly #sessions = new SpuSessions();
   readonly #public: TCPSocketListener<Link>;
+  readonly #publicPort: PublicPort;
   readonly #graceTimer: ReturnType<typeof setTimeout>;
 
   /** Loads the store and listens on both addresses; throws if either cannot be bound (nothing is left listening). */
@@ -35,9 +37,11 @@ export class ScServer {
       pushChanges: (id, changes) => sessions.pushChanges(id, changes),
       disconnect: (id) => sessions.disconnect(id),
     });
-    this.#public = serveScPublic(this.controller, options.publicAddress);
+    const served = serveScPublic(this.controller, options.publicAddress);
+    this.#public = served.listener;
+    this.#publicPort = served.port;
     try {
-      sessions.listen(options.privateAddress, options.token, this.controller);
+      sessions.listen(options.privateAddress, options.token, this.controller, () => this.#publicPort.figures());
     } catch (error) {
       this.#public.stop(true);
       throw error;

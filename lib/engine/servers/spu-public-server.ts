@@ -4,7 +4,9 @@
  *
  * Produce: each partition's batches are checked whole (record-batch.ts `scanBatches`), appended
  * as they came, and answered once every in-sync replica holds them (acks=all, whatever isolation
- * is asked). StreamFetch: whole batches below the high watermark from the one holding the fetch
+ * is asked), or once the request's timeout passes, as Fluvio's SPU does: RequestTimedOut with
+ * the offset the batch was stored at (it stays in the leader's log, acknowledged once its
+ * followers catch up, unless a new leader drops it). StreamFetch: whole batches below the high watermark from the one holding the fetch
  * offset, as Fluvio's SPU sends them (one read from the log, one write to the socket; the
  * client skips the records below its offset): one answer per read under the request's
  * correlation id, then, after an answer with
@@ -13,29 +15,29 @@
  *
  * Bad input (unknown API key, unsupported version, a frame that does not decode, a size
  * prefix out of bounds) closes that one connection; a bad batch is refused in its partition's
- * answer. Nothing else is disturbed.
+ * answer. Nothing else is disturbed. Connections, frame sizes, frames that do not complete and
+ * the bytes they hold are bounded as public-port.ts says.
  *
  * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
  */
 import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
-import { ReplicaError } from "../data-plane/replica.ts";
+import { ProduceTimedOut, ReplicaError } from "../data-plane/replica.ts";
 import type { ReplicaManager } from "../data-plane/replica-manager.ts";
-import { log } from "../daemon/log.ts";
 import type { Link } from "../wire/link.ts";
 import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
 import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
 import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
 import { FluvioDecodeError } from "../wire/fluvio/errors.ts";
 import { decodeFetchOffsetsRequest, encodeFetchOffsetsResponse, type FetchOffsetPartitionResponse } from "../wire/fluvio/fetch-offsets.ts";
-import { decodeRequest, encodeResponse, FrameSplitter, MIN_REQUEST_BYTES, type RequestHeader } from "../wire/fluvio/framing.ts";
+import { decodeRequest, encodeResponse, type RequestHeader } from "../wire/fluvio/framing.ts";
 import { decodeProduceRequest, encodeProduceResponse, type PartitionProduceResponse } from "../wire/fluvio/produce.ts";
+import { PublicPort, SPU_PUBLIC_LIMITS } from "./public-port.ts";
+import type { PublicPortFigures } from "../wire/protocol.ts";
 import type { Reader } from "../wire/fluvio/reader.ts";
 import { scanBatches } from "../wire/fluvio/record-batch.ts";
 import { decodeStreamFetchRequest, encodeStreamFetchResponse, withRecords, type StreamFetchRequest } from "../wire/fluvio/stream-fetch.ts";
 import { decodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../wire/fluvio/update-offsets.ts";
 
-/** The largest request an SPU reads: a produce of many batches. */
-const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 /** Most bytes of records in one stream answer, whatever the consumer asks. */
 const MAX_STREAM_BYTES = 4 * 1024 * 1024;
 /** How long one read of a stream waits for new records before it looks again (the stream itself never ends by time). */
@@ -68,6 +70,11 @@ function codecAllowed(codec: number, compressionType = "Any"): boolean {
   return compressionType === "Any" || CODEC_TYPES[codec] === compressionType;
 }
 
+/** Fluvio's answer to a produce whose timeout passed: RequestTimedOut, with where the batch was stored. */
+function timedOutAnswer(error: ProduceTimedOut): Pick<PartitionProduceResponse, "errorCode" | "baseOffset"> {
+  return { errorCode: { code: "RequestTimedOut", timeoutMs: error.timeoutMs, requestKind: "Produce" }, baseOffset: error.stored.baseOffset };
+}
+
 /** A consumer's stream: where it has read to, and who waits for it to say so. */
 interface StreamState {
   consumed: number;
@@ -79,6 +86,7 @@ export class SpuPublicServer {
   readonly #replicas: ReplicaManager;
   readonly #spuId: number;
   readonly #streams = new Map<number, StreamState>();
+  readonly #port = new PublicPort(SPU_PUBLIC_LIMITS);
   #nextStreamId = 1;
 
   constructor(replicas: ReplicaManager, options: { spuId: number }) {
@@ -91,18 +99,14 @@ export class SpuPublicServer {
     for (const stream of this.#streams.values()) stream.wake?.();
   }
 
-  /** Serves one client connection until it closes. */
+  /** Serves one client connection until it closes, under the SPU's public port limits. */
   accept(link: Link): void {
-    const splitter = new FrameSplitter({ minBytes: MIN_REQUEST_BYTES, maxBytes: MAX_REQUEST_BYTES });
-    link.on("data", (chunk) => {
-      try {
-        for (const payload of splitter.push(new Uint8Array(chunk))) this.#serve(link, payload);
-      } catch (error) {
-        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${(error as Error).message}`);
-        link.destroy();
-      }
-    });
-    link.on("error", () => link.destroy());
+    this.#port.serve(link, (payload) => this.#serve(link, payload));
+  }
+
+  /** What the public port holds now, and has closed. */
+  figures(): PublicPortFigures {
+    return this.#port.figures();
   }
 
   #serve(link: Link, payload: Uint8Array): void {
@@ -164,9 +168,10 @@ export class SpuPublicServer {
               if (!batches.every((batch) => codecAllowed(batch.compression, replica.assignment.compressionType))) {
                 return { ...answered, errorCode: { code: "CompressionError" } };
               }
-              const { baseOffset } = await replica.produce(records);
+              const { baseOffset } = await replica.produce(records, { timeoutMs: request.timeoutMs });
               return { ...answered, errorCode: NO_ERROR, baseOffset, logStartOffset: replica.log.startOffset };
             } catch (error) {
+              if (error instanceof ProduceTimedOut) return { ...answered, ...timedOutAnswer(error) };
               return { ...answered, errorCode: errorCodeOf(error) };
             }
           }),

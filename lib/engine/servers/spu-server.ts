@@ -18,6 +18,7 @@ import type { TCPSocketListener } from "bun";
 import { log } from "../daemon/log.ts";
 import { encodeFrame } from "../wire/frame.ts";
 import { HelloClient } from "../wire/handshake.ts";
+import type { PublicPortFigures } from "../wire/protocol.ts";
 import type { SpuPublicServer } from "./spu-public-server.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
 import {
@@ -85,7 +86,7 @@ export class SpuServer {
       throw error;
     }
     try {
-      this.#peers = listenLinks(priv, (link) => serveFollower(link, token, this.replicas));
+      this.#peers = listenLinks(priv, (link) => serveFollower(link, token, this.replicas, () => this.publicFigures));
     } catch (error) {
       this.#public.stop(true);
       this.replicas.closeAll();
@@ -116,6 +117,11 @@ export class SpuServer {
       },
     });
     this.#heartbeat = setInterval(() => toSc({ type: "heartbeat" }), HEARTBEAT_INTERVAL_MS);
+  }
+
+  /** What the public port holds now (none before its first client loads Fluvio's protocol). */
+  get publicFigures(): PublicPortFigures {
+    return this.#publicServerLoaded?.figures() ?? { connections: 0, heldBytes: 0, pendingBytes: 0, closedPastDeadline: 0, closedOverPendingBytes: 0, refusedConnections: 0 };
   }
 
   /** True while the SC has accepted this SPU's session. */

@@ -5,13 +5,17 @@
  * own rule refuses with `refused` and a reason, closes the link, and reads nothing more from
  * it. The connecting side logs a refusal once per reason: it keeps retrying until whatever
  * refused it changes (an SPU not yet registered, say).
+ *
+ * A first frame `figures` with the token instead (what `cluster status` sends) is answered
+ * with the daemon's public port figures, and the link closed: it is no session.
  */
 import { log } from "../daemon/log.ts";
 import { tokenMatches } from "./token.ts";
 import { encodeFrame, FrameReader, type Frame } from "./frame.ts";
 import { Backoff } from "../../base/backoff.ts";
 import { connectLink, type Link } from "./link.ts";
-import { readHello, type HelloMessage, type RefusedMessage } from "./protocol.ts";
+import { readHello, type FiguresMessage, type HelloMessage, type RefusedMessage } from "./protocol.ts";
+import type { PublicPortFigures } from "./protocol.ts";
 
 export interface AcceptHelloOptions {
   /** The cluster token a hello must carry. */
@@ -22,6 +26,8 @@ export interface AcceptHelloOptions {
   refuse?: (hello: HelloMessage) => string | undefined;
   /** Takes an accepted hello and returns the handler of every frame after it. */
   accepted: (hello: HelloMessage) => (frame: Frame) => void;
+  /** The daemon's public port figures, for a `figures` request with the token. */
+  figures: () => PublicPortFigures;
 }
 
 /** Serves an accepted link whose first frame must be a hello the options accept. */
@@ -40,7 +46,13 @@ export function acceptHello(link: Link, options: AcceptHelloOptions): void {
         const { header } = frame;
         let refusal: string | undefined;
         let hello: HelloMessage | undefined;
-        if (header.type !== "hello") refusal = `its first frame is '${header.type}', not 'hello'`;
+        if (header.type === "figures" && tokenMatches(header.token, options.token)) {
+          refused = true;
+          link.end(encodeFrame<FiguresMessage>({ type: "figures", publicPort: options.figures() }));
+          return;
+        }
+        if (header.type === "figures") refusal = "it asked for figures without the cluster token";
+        else if (header.type !== "hello") refusal = `its first frame is '${header.type}', not 'hello'`;
         else if (!tokenMatches(header.token, options.token)) refusal = `it claimed SPU ${Number(header.spuId)} without the cluster token`;
         else refusal = options.refuse?.((hello = readHello(header)));
         if (refusal !== undefined) {

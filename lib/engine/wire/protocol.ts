@@ -4,6 +4,9 @@
  * Every connection, SPU to SC and follower to leader, opens with:
  *   hello     the SPU's id and the cluster token (lib/cluster/token.ts); anything else, or a wrong
  *             token, is answered `refused` with a reason and the connection closed
+ * except one that asks a daemon (SC or SPU) for its figures, as `cluster status` does:
+ *   figures   the cluster token; answered `figures` with the daemon's public port figures
+ *             (connections, bytes held; wire/fluvio/public-port.ts), then closed
  * SC to SPU:
  *   replicas  on connect: the full set of replicas this SPU holds, with the private endpoints
  *             of the SPUs it fetches from; a replica missing from the set is dropped with its data
@@ -52,10 +55,38 @@ export interface HelloMessage {
   token: string;
 }
 
+/** The first and only frame of a connection that asks a daemon for its figures. */
+export interface FiguresRequest {
+  type: "figures";
+  /** The cluster token; the value is never logged. */
+  token: string;
+}
+
+/** The answer to a FiguresRequest, just before the connection closes. */
+export interface FiguresMessage {
+  type: "figures";
+  publicPort: PublicPortFigures;
+}
+
 /** The answer to a hello that is not accepted, just before the connection closes. */
 export interface RefusedMessage {
   type: "refused";
   reason: string;
+}
+
+/** What a public port holds now, and what it has closed since it started. */
+export interface PublicPortFigures {
+  connections: number;
+  /** Bytes received of frames not yet whole, across all connections. */
+  heldBytes: number;
+  /** Those frames' sizes as their prefixes give them: what they will hold once whole (the cap's measure). */
+  pendingBytes: number;
+  /** Connections closed because a frame was not whole within the deadline. */
+  closedPastDeadline: number;
+  /** Connections closed to bring the frames not yet whole under the cap. */
+  closedOverPendingBytes: number;
+  /** Connections closed as they opened, past the cap on connections. */
+  refusedConnections: number;
 }
 
 /** SC to SPU: every replica the SPU holds (a full set, not a change). */
@@ -147,6 +178,13 @@ const ASSIGNMENT_FIELDS: Record<string, FieldType> = {
 export function readHello(header: Header): HelloMessage {
   expectFields(header, { spuId: "number", token: "string" }, "hello");
   return header as unknown as HelloMessage;
+}
+
+/** A daemon's `figures` answer; throws on anything else. */
+export function readFigures(header: Header): FiguresMessage {
+  if (header.type !== "figures") throw new Error(`unexpected message '${header.type}' where figures were asked for`);
+  expectFields(header.publicPort, { connections: "number", heldBytes: "number", pendingBytes: "number", closedPastDeadline: "number", closedOverPendingBytes: "number", refusedConnections: "number" }, "figures");
+  return header as unknown as FiguresMessage;
 }
 
 /** A frame header an SPU sent the SC; throws on an unknown type or a malformed message. */

@@ -56,6 +56,15 @@ export class FrameSplitter {
     return this.#buffered;
   }
 
+  /**
+   * The bytes the frame in progress holds once whole (its size prefix and payload), as its
+   * size prefix says; while the prefix itself is incomplete, the bytes buffered; 0 between frames.
+   */
+  get pendingFrameBytes(): number {
+    if (this.#buffered < 4) return this.#buffered;
+    return 4 + this.#peekSize();
+  }
+
   /** Adds received bytes; returns every payload now complete, in order. */
   push(chunk: Uint8Array): Uint8Array[] {
     if (chunk.byteLength > 0) {
