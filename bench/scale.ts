@@ -9,7 +9,7 @@
  * Then the same again with WATCHERS real Fluvio clients connected (@fluvio/client 0.14.9, the
  * Rust client's Node binding, tests/fluvio-client.ts: each `connect` watches SPUs, partitions
  * and topics), and CREATES topic creates timed as `cluster topic create` makes them after its
- * start-up (lib/admin.ts createTopic: a Create, then a List of the partitions), with p50 and p99.
+ * start-up (lib/fluvio/admin.ts createTopic: a Create, then a List of the partitions), with p50 and p99.
  *
  * Run inside its own network namespace, as the tests are:
  *   unshare -n sh -c 'ip link set lo up && bun bench/scale.ts [--partitions 1000] [--watchers 300] [--creates 30]'

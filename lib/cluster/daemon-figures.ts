@@ -1,7 +1,7 @@
 /**
  * A daemon's own figures, as `cluster status --json` shows them: what its public port holds
  * (open connections, bytes of frames not yet whole) and what it has closed under its limits
- * (lib/engine/wire/fluvio/public-port.ts). Asked on the daemon's private port, which already
+ * (lib/engine/servers/public-port.ts). Asked on the daemon's private port, which already
  * takes the cluster token: one `figures` frame with it, one answer, and the daemon closes.
  *
  * NOTE: not on the public ports, which speak Fluvio's protocol only: a request of our own

@@ -1,5 +1,5 @@
 /**
- * The public ports' limits (lib/engine/wire/fluvio/public-port.ts) and a produce's timeout.
+ * The public ports' limits (lib/engine/servers/public-port.ts) and a produce's timeout.
  *
  * End to end with real processes: connections trickling frames of the largest size each port
  * reads, against the daemons' resident memory (VmRSS of the recorded pids) while the real
