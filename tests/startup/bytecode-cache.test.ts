@@ -337,8 +337,9 @@ describe("startRebuild()", () => {
  */
 function projectCopy(): { root: string; cacheDir: string; remove: () => void } {
   const root = mkdtempSync(join(tmpdir(), "cluster-copy-"));
-  for (const file of ["cluster.ts", "package.json", "tsconfig.json"]) cpSync(join(PROJECT, file), join(root, file));
-  cpSync(join(PROJECT, "lib"), join(root, "lib"), { recursive: true });
+  // With the sources' own times: a copy stamped now would look saved during the build that follows it.
+  for (const file of ["cluster.ts", "package.json", "tsconfig.json"]) cpSync(join(PROJECT, file), join(root, file), { preserveTimestamps: true });
+  cpSync(join(PROJECT, "lib"), join(root, "lib"), { recursive: true, preserveTimestamps: true });
   mkdirSync(join(root, "node_modules"));
   for (const entry of readdirSync(join(PROJECT, "node_modules"))) {
     if (entry !== ".cache") symlinkSync(join(PROJECT, "node_modules", entry), join(root, "node_modules", entry));
