@@ -34,7 +34,7 @@ import type { HeldLock } from "../base/lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
-import { seedSpus } from "../engine/control-plane/catalog.ts";
+import { seedSpus } from "../engine/control-plane/mod.ts";
 
 export interface ApplyContext {
   paths: ClusterPaths;

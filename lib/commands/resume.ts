@@ -22,7 +22,7 @@ import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPla
 import { expectedSpuIds, profileName, scEndpoint, type ResolvedSpec } from "../cluster/spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "../cluster/state.ts";
 import { readToken } from "../cluster/token.ts";
-import { storedSpuIds } from "../engine/control-plane/catalog.ts";
+import { storedSpuIds } from "../engine/control-plane/mod.ts";
 import type { PartitionView } from "../fluvio/admin.ts";
 
 export interface ResumeOptions {

@@ -15,7 +15,7 @@ import { componentName, findEntry, planComponents } from "../cluster/launch.ts";
 import { processState, type ProcessRecord } from "../base/procs.ts";
 import { expectedSpuIds, scEndpoint, type ResolvedSpec } from "../cluster/spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "../cluster/state.ts";
-import { readStoredTopics, storedSpuIds } from "../engine/control-plane/catalog.ts";
+import { readStoredTopics, storedSpuIds } from "../engine/control-plane/mod.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
 import { readToken } from "../cluster/token.ts";
 

@@ -1,9 +1,9 @@
 /**
  * What the CLI may do with an SC's store while the SC is not running: `create` and `resume`
- * seed the spec's SPUs, `status` reads what is registered and placed. `spu register|unregister`
- * still edits it through `MetadataStore` while the SC is stopped.
+ * seed the spec's SPUs, `status` reads what is registered and placed, `spu list|register|unregister`
+ * read and edit the registered SPUs.
  */
-import { makeSpuObject, MetadataStore, spuObjectName, type PartitionObject, type TopicObject } from "./store.ts";
+import { makeSpuObject, MetadataStore, spuObjectName, type PartitionObject, type SpuObject, type TopicObject } from "./store.ts";
 import type { PartitionView } from "./topic-registry.ts";
 
 /**
@@ -33,9 +33,14 @@ export function readStoredTopics(metadataDir: string): { topics: TopicObject[]; 
   return { topics, partitions };
 }
 
+/** The SPUs registered in the store at `metadataDir`; throws STATE_CORRUPT naming a broken file. */
+export function readStoredSpus(metadataDir: string): SpuObject[] {
+  return new MetadataStore(metadataDir).listSpus();
+}
+
 /** Ids of the SPUs registered in the store at `metadataDir`; throws STATE_CORRUPT naming a broken file. */
 export function storedSpuIds(metadataDir: string): number[] {
-  return new MetadataStore(metadataDir).listSpus().map((spu) => spu.spec.spuId);
+  return readStoredSpus(metadataDir).map((spu) => spu.spec.spuId);
 }
 
 /** The file that holds SPU `id` in the store at `metadataDir`. */
@@ -50,4 +55,9 @@ export function storedSpuPath(metadataDir: string, id: number): string {
 export function seedSpus(metadataDir: string, host: string, spus: { id: number; publicPort: number; privatePort: number }[]): void {
   const store = new MetadataStore(metadataDir);
   for (const spu of spus) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, host, spu));
+}
+
+/** Unregisters SPU `id` from the store at `metadataDir` of an SC that is not running; a no-op when it is not there. */
+export function removeStoredSpu(metadataDir: string, id: number): void {
+  new MetadataStore(metadataDir).remove("SPU", spuObjectName(id));
 }

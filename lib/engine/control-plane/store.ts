@@ -171,6 +171,3 @@ export class MetadataStore {
     for (const change of changes) if (change.object === undefined) this.remove(change.kind, change.name);
   }
 }
-
-// The control plane's offline API: what the CLI reads and writes of a store whose SC is not
-// running, so no verb needs to know the store's layout.

@@ -27,14 +27,12 @@ import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts
 import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
 import { upgradePartitionDir, type UpgradeInfo } from "../storage/log-upgrade.ts";
 import { openPartitionLog, type PartitionLog, type SliceResult } from "../storage/partition-log.ts";
-import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
+import { PRODUCE_TIMEOUT_MS, type FetchRefusal, type FetchResult, type FollowerFetch, type ReplicaAssignmentInfo, type ReplicaReport } from "../model/replica-info.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;
-/** A produce that names no timeout fails if the in-sync replicas do not all have its batch by then. */
-export const PRODUCE_TIMEOUT_MS = 30_000;
 /**
  * An in-sync set the SC answered without taking (it refused, say on a full disk) is asked for
  * again this long after the answer. An ask not yet answered is never repeated: the SC answers
