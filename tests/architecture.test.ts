@@ -173,6 +173,11 @@ describe("the code map in ARCHITECTURE.md", () => {
     expect(outside).toEqual([]);
   });
 
+  test("the engine throws none of the CLI's errors: no engine file names ClusterError or UsageError", () => {
+    const naming = sources.filter((file) => file.startsWith("lib/engine/") && /\b(ClusterError|UsageError)\b/.test(readFileSync(join(ROOT, file), "utf8")));
+    expect(naming).toEqual([]);
+  });
+
   test("no file of lib/ or the bin is part of an import loop, type imports included", () => {
     expect(importLoops(importEdges([...sources, "cluster.ts"]))).toEqual([]);
   });

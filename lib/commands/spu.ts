@@ -5,7 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { adminTarget, listSpuEntries, registerSpu, unregisterSpu, type SpuEntry } from "../fluvio/admin.ts";
-import { ClusterError, UsageError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError, UsageError } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
 import { readStoredSpus, removeStoredSpu, seedSpus, type SpuObject } from "../engine/control-plane/mod.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
@@ -33,7 +33,7 @@ function storedSpuEntry(spu: SpuObject): SpuEntry {
 export async function listClusterSpus(options: { home?: string; name?: string }): Promise<SpuEntry[]> {
   const { paths, spec } = locateCluster(options, "have-spec");
   if (isScRunning(paths)) return listSpuEntries(adminTarget(spec));
-  return readStoredSpus(spec.metadataDir).map(storedSpuEntry);
+  return asStateCorrupt(() => readStoredSpus(spec.metadataDir)).map(storedSpuEntry);
 }
 
 export function formatSpuList(spus: SpuEntry[]): string {
@@ -76,10 +76,10 @@ export async function registerClusterSpu(options: {
     if (isScRunning(paths)) {
       await registerSpu(adminTarget(spec), { id: options.id, host: spec.host, ...ports });
     } else {
-      if (readStoredSpus(spec.metadataDir).some((spu) => spu.spec.spuId === options.id)) {
+      if (asStateCorrupt(() => readStoredSpus(spec.metadataDir)).some((spu) => spu.spec.spuId === options.id)) {
         throw new ClusterError("SPU_EXISTS", `SPU ${options.id} is already registered in cluster '${paths.name}'`);
       }
-      seedSpus(spec.metadataDir, spec.host, [{ id: options.id, ...ports }]);
+      seedSpus(spec.metadataDir, { host: spec.host, spus: [{ id: options.id, ...ports }] });
     }
     return { name: paths.name, registered: options.id };
   } finally {
@@ -98,7 +98,7 @@ export async function unregisterClusterSpu(options: {
     if (isScRunning(paths)) {
       await unregisterSpu(adminTarget(spec), options.id);
     } else {
-      if (!readStoredSpus(spec.metadataDir).some((spu) => spu.spec.spuId === options.id)) {
+      if (!asStateCorrupt(() => readStoredSpus(spec.metadataDir)).some((spu) => spu.spec.spuId === options.id)) {
         throw new ClusterError("NO_SPU", `SPU ${options.id} is not registered in cluster '${paths.name}'`, {
           hint: `'cluster spu list --name ${paths.name}' shows the registered SPUs`,
         });

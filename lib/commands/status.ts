@@ -8,7 +8,7 @@ import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, ty
 import { compareSpuSets, formatIds, type SpuSets } from "../cluster/confirm-spus.ts";
 import { askFigures, type PublicPortFigures } from "../cluster/daemon-figures.ts";
 import { currentRunMode, runsFromCache } from "../startup/bytecode-cache.ts";
-import { ClusterError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError } from "../base/errors.ts";
 import { clusterExists, type ClusterPaths } from "../cluster/home.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { componentName, findEntry, planComponents } from "../cluster/launch.ts";
@@ -151,7 +151,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
 
 function attempt<T>(read: () => T, problems: string[]): T | undefined {
   try {
-    return read();
+    return asStateCorrupt(read);
   } catch (error) {
     if (!(error instanceof ClusterError)) throw error;
     problems.push(error.message);

@@ -28,7 +28,7 @@ function makeController() {
   logged.length = 0;
   const dir = mkdtempSync(join(tmpdir(), "cluster-controller-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  seedSpus(dir, "127.0.0.1", SPUS.map((id, index) => ({ id, publicPort: 40_000 + index, privatePort: 41_000 + index })));
+  seedSpus(dir, { host: "127.0.0.1", spus: SPUS.map((id, index) => ({ id, publicPort: 40_000 + index, privatePort: 41_000 + index })) });
   const sent: Sent[] = [];
   const watched: Changes[] = [];
   const controller = new Controller(new MetadataStore(dir), {
