@@ -85,6 +85,8 @@ export interface ReplicaHooks {
   changed(): void;
   /** True while the SPU holds an accepted connection to the SC. */
   scConnected(): boolean;
+  /** The clock lag is measured by, in milliseconds; Date.now unless given (a test passes its own). */
+  now?(): number;
 }
 
 interface Follower extends FollowerState {
@@ -194,7 +196,7 @@ export class Replica {
       return;
     }
     if (this.#ledEpoch !== assignment.leaderEpoch) this.#takeLead();
-    const now = Date.now();
+    const now = this.#now();
     for (const id of assignment.replicas) {
       if (id === this.#selfId || this.#followers.has(id)) continue;
       // A follower gets MAX_LAG_MS to show up before it counts as lagging.
@@ -319,7 +321,7 @@ export class Replica {
   }
 
   /** Drops followers that left or lag from the in-sync set, adds those caught up, and asks the SC to record it. */
-  checkIsr(now = Date.now()): void {
+  checkIsr(now = this.#now()): void {
     if (this.#closed || !this.isLeader) return;
     const { leader, replicas, isr } = this.#assignment;
     const desired = desiredIsr({
@@ -407,6 +409,10 @@ export class Replica {
     this.log.close();
   }
 
+  #now(): number {
+    return this.#hooks.now?.() ?? Date.now();
+  }
+
   /** The in-sync set the high watermark honours: the SC's, plus any member of a change not yet confirmed. */
   #effectiveIsr(): number[] {
     const isr = [...this.#assignment.isr];
@@ -418,7 +424,7 @@ export class Replica {
     const follower = this.#followers.get(id);
     if (!follower) return;
     follower.endOffset = offset;
-    if (offset >= follower.lastSentEnd) follower.caughtUpAt = Date.now();
+    if (offset >= follower.lastSentEnd) follower.caughtUpAt = this.#now();
     this.#advance();
     if (!this.#assignment.isr.includes(id)) this.checkIsr();
   }
