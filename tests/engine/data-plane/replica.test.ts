@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setLogSink } from "../../../lib/engine/daemon/log.ts";
@@ -248,6 +248,22 @@ describe("Replica: a follower's log that leaves its leader's", () => {
 
     follower.truncateTo(3);
     // Offset 3 is inside the batch of offsets 2-4: the whole batch goes.
+    expect([follower.endOffset, follower.highWatermark, follower.epochs]).toEqual([2, 2, [[1, 0]]]);
+  });
+
+  test("a follower that cannot write the leader's epochs for what it fetched keeps none of the records, so its next fetch acknowledges none", async () => {
+    const { replica: leader } = makeReplica({ assignment: assigned({ replicas: [5001, 5002], isr: [5001] }) });
+    await leader.produce(batchOf(["a", "b"]));
+    const sent = await fetchAt(leader, 5002, 0);
+    const dir = tempDir();
+    const { replica: follower } = makeReplica({ dir, selfId: 5002, assignment: assigned({ replicas: [5001, 5002], isr: [5001] }) });
+    // A directory where the history's temp file goes: its write fails as a real one would.
+    const blocker = join(dir, `leader-epochs.${process.pid}.tmp`);
+    mkdirSync(blocker);
+    expect(() => follower.appendFromLeader(sent.records, { epochs: sent.epochs, highWatermark: sent.highWatermark })).toThrow();
+    expect([follower.endOffset, follower.highWatermark, follower.epochs]).toEqual([0, 0, []]);
+    rmSync(blocker, { recursive: true });
+    follower.appendFromLeader(sent.records, { epochs: sent.epochs, highWatermark: sent.highWatermark });
     expect([follower.endOffset, follower.highWatermark, follower.epochs]).toEqual([2, 2, [[1, 0]]]);
   });
 });
