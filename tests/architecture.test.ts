@@ -1,8 +1,9 @@
 /**
  * ARCHITECTURE.md's code map, held to the code: every folder of lib/ has its entry, every file an
  * entry names exists, every import between folders is one the importing folder's entry allows,
- * and no file is part of an import loop (type imports included, since a loop of types is still
- * a loop a reader must untangle).
+ * the CLI reaches the engine only through the faces the map names (and the engine nothing
+ * outside itself but lib/base/), and no file is part of an import loop (type imports included,
+ * since a loop of types is still a loop a reader must untangle).
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -40,6 +41,8 @@ interface MapEntry {
   folder: string;
   mayImport: string[];
   files: string[];
+  /** The files of its `Face:` line: what the CLI may import of this engine folder. */
+  faces: string[];
 }
 
 /** The `### \`lib/...\`` entries of ARCHITECTURE.md's "Code map" section. */
@@ -52,10 +55,12 @@ function codeMap(): MapEntry[] {
     .map((entry) => {
       const folder = /^`([^`]+)`/.exec(entry)![1]!;
       const mayImportLine = /^May import: (.*(?:\n(?!\n).*)*)/m.exec(entry)?.[1] ?? "";
+      const faceLine = /^Faces?: (.*(?:\n(?!\n).*)*)/m.exec(entry)?.[1] ?? "";
       return {
         folder,
         mayImport: [...mayImportLine.matchAll(/`([^`]+\/)`/g)].map((match) => match[1]!),
         files: [...entry.matchAll(/`([\w.-]+\.ts)`/g)].map((match) => join(folder, match[1]!)),
+        faces: [...faceLine.matchAll(/`([\w.-]+\.ts)`/g)].map((match) => join(folder, match[1]!)),
       };
     });
 }
@@ -141,6 +146,36 @@ describe("the code map in ARCHITECTURE.md", () => {
       })
       .map(([from, to]) => `${from} -> ${to}`);
     expect(forbidden).toEqual([]);
+  });
+
+  test("the CLI imports an engine file only if it is a face, and a face only re-exports", () => {
+    const faces = entries.flatMap((entry) => entry.faces);
+    expect(faces.length).toBeGreaterThan(0);
+    const pastFaces = importEdges(sources)
+      .filter(([from, to]) => !from.startsWith("lib/engine/") && to.startsWith("lib/engine/") && !faces.includes(to))
+      .map(([from, to]) => `${from} -> ${to}`);
+    expect(pastFaces).toEqual([]);
+    const withCode = faces.filter((face) => {
+      const statements = readFileSync(join(ROOT, face), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .split(";")
+        .map((statement) => statement.trim())
+        .filter((statement) => statement !== "");
+      return !statements.every((statement) => /^export (type )?(\{[^}]*\}|\*) from "\.\/[\w.-]+\.ts"$/.test(statement));
+    });
+    expect(withCode).toEqual([]);
+  });
+
+  test("the engine imports nothing outside lib/engine/ but lib/base/", () => {
+    const outside = importEdges(sources)
+      .filter(([from, to]) => from.startsWith("lib/engine/") && !to.startsWith("lib/engine/") && !to.startsWith("lib/base/"))
+      .map(([from, to]) => `${from} -> ${to}`);
+    expect(outside).toEqual([]);
+  });
+
+  test("the engine throws none of the CLI's errors: no engine file names ClusterError or UsageError", () => {
+    const naming = sources.filter((file) => file.startsWith("lib/engine/") && /\b(ClusterError|UsageError)\b/.test(readFileSync(join(ROOT, file), "utf8")));
+    expect(naming).toEqual([]);
   });
 
   test("no file of lib/ or the bin is part of an import loop, type imports included", () => {

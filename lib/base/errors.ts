@@ -1,6 +1,10 @@
 /**
- * The two kinds of expected failure. Everything else that is thrown is a bug: the entry prints
+ * The kinds of expected failure. Everything else that is thrown is a bug: the entry prints
  * its stack and exits 1. Only `lib/cli.ts` turns these into exit codes.
+ *
+ * `UsageError` and `ClusterError` are the CLI's. `CorruptFileError` is what lib/base/ and the
+ * engine throw for a file they cannot read back; the CLI meets it as STATE_CORRUPT through
+ * `asStateCorrupt`, so the engine throws nothing of the CLI's.
  */
 
 /** Bad command line: exit 2, the message says which flag or value and what to use instead. */
@@ -59,5 +63,30 @@ export class ClusterError extends Error {
     this.code = code;
     this.hint = options.hint ?? "";
     this.details = options.details ?? {};
+  }
+}
+
+/** A file this project wrote that cannot be read back: unreadable, not YAML, or not the shape its reader needs. The message names the file and what is wrong. */
+export class CorruptFileError extends Error {
+  override name = "CorruptFileError";
+  readonly path: string;
+
+  constructor(path: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.path = path;
+  }
+}
+
+/**
+ * Runs `read`; a CorruptFileError it throws becomes STATE_CORRUPT with the same message and
+ * `hint` (by default: fix the file, or delete the cluster). How the CLI reads its own state
+ * files and, through the engine's faces, the SC's store.
+ */
+export function asStateCorrupt<T>(read: () => T, hint = "fix the file or its directory by hand, or remove the cluster with 'cluster delete'"): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof CorruptFileError)) throw error;
+    throw new ClusterError("STATE_CORRUPT", error.message, { hint, cause: error });
   }
 }

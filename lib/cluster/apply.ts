@@ -12,7 +12,7 @@
  *
  * Consecutive actions that only write files or account for a launched process (write-spec,
  * write-token, seed-spu, write-state, start) are performed as one group whose files are made
- * durable together (home.ts `writeFilesTogether`, whose syncs share journal commits); what
+ * durable together (lib/base/files.ts `writeFilesTogether`, whose syncs share journal commits); what
  * needs them on disk (letting go of the home's lock, telling daemons they are recorded)
  * happens after. If any of them fails, none of the group's files appears.
  *
@@ -34,7 +34,7 @@ import type { HeldLock } from "../base/lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
 import { writeSavedSpec, writeState, type ProcessEntry } from "./state.ts";
 import { ensureToken } from "./token.ts";
-import { seedSpus } from "../engine/control-plane/catalog.ts";
+import { seedSpus } from "../engine/control-plane/mod.ts";
 
 export interface ApplyContext {
   paths: ClusterPaths;
@@ -140,21 +140,21 @@ class PlanRun {
   writeTogether(group: FileAction[]): void {
     const { paths } = this.#context;
     let recorded = 0;
-    writeFilesTogether(() => {
+    writeFilesTogether((writer) => {
       for (const action of group) {
         switch (action.action) {
           case "write-spec":
-            writeSavedSpec(paths, action.spec);
+            writeSavedSpec(paths, action.spec, { writer });
             break;
           case "write-token":
-            ensureToken(paths);
+            ensureToken(paths, { writer });
             break;
           case "seed-spu":
-            seedSpus(action.metadataDir, action.host, [action.spu]);
+            seedSpus(action.metadataDir, { host: action.host, spus: [action.spu], writer });
             break;
           case "write-state":
             // A stopped cluster records no processes: whatever is left of the list has exited.
-            writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes });
+            writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes }, { writer });
             recorded = this.#unrecorded.length;
             break;
           case "start": {

@@ -7,10 +7,7 @@
  * NOTE: not on the public ports, which speak Fluvio's protocol only: a request of our own
  * there would be one no Fluvio SC or SPU serves.
  */
-import { encodeFrame, FrameReader } from "../engine/wire/frame.ts";
-import type { PublicPortFigures } from "../engine/wire/protocol.ts";
-import { connectLink } from "../engine/wire/link.ts";
-import { readFigures, type FiguresRequest } from "../engine/wire/protocol.ts";
+import { connectLink, encodeFrame, FrameReader, readFigures, type FiguresRequest, type PublicPortFigures } from "../engine/wire/mod.ts";
 
 export type { PublicPortFigures };
 

@@ -19,7 +19,7 @@
 import { chmodSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { ClusterError, UsageError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError, UsageError } from "../base/errors.ts";
 import { type ClusterPaths } from "./home.ts";
 import { ensureDir, pathExists, readYamlFile, removePath, writeFileAtomic, writeYamlAtomic } from "../base/files.ts";
 import { acquireLock } from "../base/lock.ts";
@@ -219,7 +219,7 @@ export function writeFluvioProfile(
     const written: FluvioProfileRecord = { configPath, ...ownership };
     // The record first: a crash between the two writes leaves a record of an entry that is
     // not there (harmless), never an entry of ours that no record claims.
-    writeYamlAtomic(recordPath(paths), written, RECORD_HEADER);
+    writeYamlAtomic(recordPath(paths), written, { header: RECORD_HEADER });
     const changed = edited !== text;
     if (changed) writeConfigText(configPath, edited);
     return { ...written, changed };
@@ -285,7 +285,7 @@ function recordPath(paths: ClusterPaths): string {
 /** What this cluster recorded writing into Fluvio's config file, if anything. */
 export function readFluvioProfileRecord(paths: ClusterPaths): FluvioProfileRecord | undefined {
   const path = recordPath(paths);
-  const value = readYamlFile(path);
+  const value = asStateCorrupt(() => readYamlFile(path));
   if (value === undefined) return undefined;
   const record = value as Partial<FluvioProfileRecord>;
   if (

@@ -8,7 +8,7 @@
 import { componentName, type Component } from "./launch.ts";
 import type { ResolvedSpec, ResolvedSpu } from "./spec.ts";
 import type { Intent, ProcessEntry } from "./state.ts";
-import { storedSpuPath } from "../engine/control-plane/catalog.ts";
+import { storedSpuPath } from "../engine/control-plane/mod.ts";
 
 export type LifecycleVerb = "create" | "resume" | "shutdown" | "delete";
 

@@ -1,11 +1,12 @@
 /**
  * The two files that describe a cluster to the CLI: `cluster.yaml` (the resolved spec, written
  * once by `create`) and `state.yaml` (the processes started and the last verb's intent).
- * A file that does not have the expected shape is STATE_CORRUPT, naming the file.
+ * A file that cannot be read, does not parse or does not have the expected shape is
+ * STATE_CORRUPT, naming the file.
  */
-import { ClusterError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError } from "../base/errors.ts";
 import { type ClusterPaths } from "./home.ts";
-import { readYamlFile, writeYamlAtomic } from "../base/files.ts";
+import { readYamlFile, writeYamlAtomic, type FileWriter } from "../base/files.ts";
 import { isAlive, type ProcessRecord } from "../base/procs.ts";
 import type { ResolvedSpec } from "./spec.ts";
 
@@ -28,15 +29,21 @@ export interface ClusterState {
   processes: ProcessEntry[];
 }
 
+/** The way out of a cluster's file that cannot be read back. */
+function corruptHint(paths: ClusterPaths): string {
+  return `fix the file by hand, or remove the cluster with 'cluster delete --name ${paths.name}'`;
+}
+
 const SPEC_HEADER = "# Written by 'cluster create'; 'cluster resume' starts exactly this.\n";
 
-export function writeSavedSpec(paths: ClusterPaths, spec: ResolvedSpec): void {
-  writeYamlAtomic(paths.spec, spec, SPEC_HEADER);
+/** Writes the saved spec through `options.writer` (each write durable at once by default). */
+export function writeSavedSpec(paths: ClusterPaths, spec: ResolvedSpec, options: { writer?: FileWriter } = {}): void {
+  writeYamlAtomic(paths.spec, spec, { header: SPEC_HEADER, writer: options.writer });
 }
 
 /** The saved spec, or `undefined` when the cluster has none. */
 export function readSavedSpec(paths: ClusterPaths): ResolvedSpec | undefined {
-  const value = readYamlFile(paths.spec) as ResolvedSpec | undefined;
+  const value = asStateCorrupt(() => readYamlFile(paths.spec), corruptHint(paths)) as ResolvedSpec | undefined;
   if (value === undefined) return undefined;
   const valid =
     typeof value === "object" &&
@@ -60,13 +67,14 @@ export function readSavedSpec(paths: ClusterPaths): ResolvedSpec | undefined {
   return value;
 }
 
-export function writeState(paths: ClusterPaths, state: Omit<ClusterState, "updatedAt">): void {
-  writeYamlAtomic(paths.state, { ...state, updatedAt: new Date().toISOString() });
+/** Writes `state.yaml` through `options.writer` (each write durable at once by default). */
+export function writeState(paths: ClusterPaths, state: Omit<ClusterState, "updatedAt">, options: { writer?: FileWriter } = {}): void {
+  writeYamlAtomic(paths.state, { ...state, updatedAt: new Date().toISOString() }, { writer: options.writer });
 }
 
 /** The recorded state; a cluster without `state.yaml` has started nothing. */
 export function readState(paths: ClusterPaths): ClusterState {
-  const value = readYamlFile(paths.state) as ClusterState | undefined;
+  const value = asStateCorrupt(() => readYamlFile(paths.state), corruptHint(paths)) as ClusterState | undefined;
   if (value === undefined) return { intent: "stopped", updatedAt: "", processes: [] };
   const valid =
     typeof value === "object" &&

@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { ClusterError } from "../base/errors.ts";
 import { type ClusterPaths } from "./home.ts";
-import { pathExists, writeFileAtomic } from "../base/files.ts";
+import { atomicWriter, pathExists, type FileWriter } from "../base/files.ts";
 
 const TOKEN_BYTES = 32;
 
@@ -23,11 +23,11 @@ export function generateToken(): string {
 /**
  * Writes a new token to `paths.token` (0600, atomically) unless the file exists; returns
  * whether it wrote one. `create` calls it before starting anything, and `resume` for a
- * cluster created before clusters had tokens.
+ * cluster created before clusters had tokens. Written through `options.writer` (durable at once by default).
  */
-export function ensureToken(paths: ClusterPaths): boolean {
+export function ensureToken(paths: ClusterPaths, options: { writer?: FileWriter } = {}): boolean {
   if (pathExists(paths.token)) return false;
-  writeFileAtomic(paths.token, `${generateToken()}\n`);
+  (options.writer ?? atomicWriter).write(paths.token, `${generateToken()}\n`);
   return true;
 }
 

@@ -17,8 +17,8 @@ import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { withLeader } from "../fluvio/with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "../terminal/output.ts";
-import { PRODUCE_TIMEOUT_MS } from "../engine/data-plane/replica.ts";
-import { CODECS, type Codec } from "../engine/wire/fluvio/compression.ts";
+import { PRODUCE_TIMEOUT_MS } from "../engine/model/mod.ts";
+import { CODECS, type Codec } from "../engine/wire/fluvio/spu-mod.ts";
 import { formatPartitions, reportPartitions, type AcknowledgedBatch, type PartitionReport } from "../fluvio/produce-report.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */

@@ -11,7 +11,7 @@ import type { SpuReport } from "../fluvio/admin.ts";
 import { applyPlan, previewPlan } from "../cluster/apply.ts";
 import { fluvioConfigPath } from "../cluster/fluvio-profile.ts";
 import { compareSpuSets, DEFAULT_CONFIRM_SECONDS, formatIds, leaderlessPartitions } from "../cluster/confirm-spus.ts";
-import { ClusterError, UsageError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError, UsageError } from "../base/errors.ts";
 import { DEFAULT_NAME, type ClusterPaths } from "../cluster/home.ts";
 import { pathExists } from "../base/files.ts";
 import { daemonCommands, liveEntries, missingComponents, planComponents, stopOrder, type DaemonCommands } from "../cluster/launch.ts";
@@ -22,7 +22,7 @@ import { seedSpuAction, startedComponents, type Action, type Plan, type ShownPla
 import { expectedSpuIds, profileName, scEndpoint, type ResolvedSpec } from "../cluster/spec.ts";
 import { readSavedSpec, readState, type ProcessEntry } from "../cluster/state.ts";
 import { readToken } from "../cluster/token.ts";
-import { storedSpuIds } from "../engine/control-plane/catalog.ts";
+import { storedSpuIds } from "../engine/control-plane/mod.ts";
 import type { PartitionView } from "../fluvio/admin.ts";
 
 export interface ResumeOptions {
@@ -98,7 +98,7 @@ export async function observeResume(paths: ClusterPaths, staleHolder: LockHolder
     const [spus, partitions] = await Promise.all([listSpus(admin), listPartitions(admin)]);
     return { ...observed, registered: { by: "sc", spus, partitions } };
   }
-  return { ...observed, registered: { by: "store", ids: storedSpuIds(spec.metadataDir) } };
+  return { ...observed, registered: { by: "store", ids: asStateCorrupt(() => storedSpuIds(spec.metadataDir)) } };
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import type { Argv } from "yargs";
 import { adminTarget, listSpuEntries, registerSpu, unregisterSpu, type SpuEntry } from "../fluvio/admin.ts";
-import { ClusterError, UsageError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError, UsageError } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
-import { makeSpuObject, MetadataStore, spuObjectName, type SpuObject } from "../engine/control-plane/store.ts";
+import { readStoredSpus, removeStoredSpu, seedSpus, type SpuObject } from "../engine/control-plane/mod.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
 import { FIRST_SPU_ID, MAX_SPUS, portLayout, type ResolvedSpec } from "../cluster/spec.ts";
 import { locateCluster } from "../cluster/locate.ts";
@@ -33,7 +33,7 @@ function storedSpuEntry(spu: SpuObject): SpuEntry {
 export async function listClusterSpus(options: { home?: string; name?: string }): Promise<SpuEntry[]> {
   const { paths, spec } = locateCluster(options, "have-spec");
   if (isScRunning(paths)) return listSpuEntries(adminTarget(spec));
-  return new MetadataStore(spec.metadataDir).listSpus().map(storedSpuEntry);
+  return asStateCorrupt(() => readStoredSpus(spec.metadataDir)).map(storedSpuEntry);
 }
 
 export function formatSpuList(spus: SpuEntry[]): string {
@@ -76,11 +76,10 @@ export async function registerClusterSpu(options: {
     if (isScRunning(paths)) {
       await registerSpu(adminTarget(spec), { id: options.id, host: spec.host, ...ports });
     } else {
-      const store = new MetadataStore(spec.metadataDir);
-      if (store.listSpus().some((spu) => spu.spec.spuId === options.id)) {
+      if (asStateCorrupt(() => readStoredSpus(spec.metadataDir)).some((spu) => spu.spec.spuId === options.id)) {
         throw new ClusterError("SPU_EXISTS", `SPU ${options.id} is already registered in cluster '${paths.name}'`);
       }
-      store.put("SPU", spuObjectName(options.id), makeSpuObject(options.id, spec.host, ports));
+      seedSpus(spec.metadataDir, { host: spec.host, spus: [{ id: options.id, ...ports }] });
     }
     return { name: paths.name, registered: options.id };
   } finally {
@@ -99,13 +98,12 @@ export async function unregisterClusterSpu(options: {
     if (isScRunning(paths)) {
       await unregisterSpu(adminTarget(spec), options.id);
     } else {
-      const store = new MetadataStore(spec.metadataDir);
-      if (!store.listSpus().some((spu) => spu.spec.spuId === options.id)) {
+      if (!asStateCorrupt(() => readStoredSpus(spec.metadataDir)).some((spu) => spu.spec.spuId === options.id)) {
         throw new ClusterError("NO_SPU", `SPU ${options.id} is not registered in cluster '${paths.name}'`, {
           hint: `'cluster spu list --name ${paths.name}' shows the registered SPUs`,
         });
       }
-      store.remove("SPU", spuObjectName(options.id));
+      removeStoredSpu(spec.metadataDir, options.id);
     }
     return { name: paths.name, unregistered: options.id };
   } finally {

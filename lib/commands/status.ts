@@ -8,14 +8,14 @@ import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, ty
 import { compareSpuSets, formatIds, type SpuSets } from "../cluster/confirm-spus.ts";
 import { askFigures, type PublicPortFigures } from "../cluster/daemon-figures.ts";
 import { currentRunMode, runsFromCache } from "../startup/bytecode-cache.ts";
-import { ClusterError } from "../base/errors.ts";
+import { asStateCorrupt, ClusterError } from "../base/errors.ts";
 import { clusterExists, type ClusterPaths } from "../cluster/home.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { componentName, findEntry, planComponents } from "../cluster/launch.ts";
 import { processState, type ProcessRecord } from "../base/procs.ts";
 import { expectedSpuIds, scEndpoint, type ResolvedSpec } from "../cluster/spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "../cluster/state.ts";
-import { readStoredTopics, storedSpuIds } from "../engine/control-plane/catalog.ts";
+import { readStoredTopics, storedSpuIds } from "../engine/control-plane/mod.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
 import { readToken } from "../cluster/token.ts";
 
@@ -151,7 +151,7 @@ export async function observeCluster(paths: ClusterPaths): Promise<ClusterStatus
 
 function attempt<T>(read: () => T, problems: string[]): T | undefined {
   try {
-    return read();
+    return asStateCorrupt(read);
   } catch (error) {
     if (!(error instanceof ClusterError)) throw error;
     problems.push(error.message);

@@ -8,7 +8,7 @@ import { createTopic, deleteTopic, listPartitions, listTopics, type PartitionVie
 import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
-import { MAX_TOPIC_NAME_LENGTH } from "../engine/model/topic-name.ts";
+import { MAX_TOPIC_NAME_LENGTH } from "../engine/model/mod.ts";
 
 /** One topic and where its partitions are. */
 export interface TopicSummary {

@@ -9,22 +9,29 @@
  */
 import { ClusterError, type ErrorCode } from "../base/errors.ts";
 import { FluvioConnection } from "./fluvio-connection.ts";
-import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION, UPDATE_OFFSETS_VERSION } from "../engine/wire/fluvio/api-keys.ts";
-import type { ErrorCode as FluvioErrorCode } from "../engine/wire/fluvio/error-code.ts";
-import type { ObjectMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "../engine/wire/fluvio/metadata.ts";
 import {
   decodeListResponse,
   decodeStatus,
   encodeCreateRequest,
   encodeDeleteRequest,
   encodeListRequest,
+  SC_API_KEY,
+  SC_OBJECT_VERSION,
+  SPU_API_KEY,
+  SPU_VERSION,
+  UPDATE_OFFSETS_VERSION,
   type CreateRequest,
   type DeleteRequest,
-} from "../engine/wire/fluvio/object-api.ts";
-import type { Codec } from "../engine/wire/fluvio/compression.ts";
-import type { Reader } from "../engine/wire/fluvio/reader.ts";
-import type { Writer } from "../engine/wire/fluvio/writer.ts";
-import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/topic-registry.ts";
+  type ErrorCode as FluvioErrorCode,
+  type ObjectMetadata,
+  type PartitionMetadata,
+  type Reader,
+  type SpuMetadata,
+  type TopicMetadata,
+  type Writer,
+} from "../engine/wire/fluvio/mod.ts";
+import type { Codec } from "../engine/wire/fluvio/spu-mod.ts";
+import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/mod.ts";
 
 /** One SPU as the SC reports it. */
 export interface SpuReport {
@@ -326,11 +333,7 @@ export async function partitionLeader(cluster: RunningCluster, topic: string, pa
 // ---- SPUs: produce and consume ----
 
 /** The SPU half of Fluvio's codec: Produce, FetchOffsets, StreamFetch, UpdateOffsets and record batches. */
-type SpuCodec = typeof import("../engine/wire/fluvio/produce.ts") &
-  typeof import("../engine/wire/fluvio/fetch-offsets.ts") &
-  typeof import("../engine/wire/fluvio/stream-fetch.ts") &
-  typeof import("../engine/wire/fluvio/update-offsets.ts") &
-  typeof import("../engine/wire/fluvio/record-batch.ts");
+type SpuCodec = typeof import("../engine/wire/fluvio/spu-mod.ts");
 
 let spuCodec: Promise<SpuCodec> | undefined;
 
@@ -341,13 +344,7 @@ let spuCodec: Promise<SpuCodec> | undefined;
  * this file about 3.5 ms of CPU, and `status`, `create` and `resume` only talk to the SC.
  */
 function loadSpuCodec(): Promise<SpuCodec> {
-  spuCodec ??= Promise.all([
-    import("../engine/wire/fluvio/produce.ts"),
-    import("../engine/wire/fluvio/fetch-offsets.ts"),
-    import("../engine/wire/fluvio/stream-fetch.ts"),
-    import("../engine/wire/fluvio/update-offsets.ts"),
-    import("../engine/wire/fluvio/record-batch.ts"),
-  ]).then((modules) => Object.assign({}, ...modules) as SpuCodec);
+  spuCodec ??= import("../engine/wire/fluvio/spu-mod.ts");
   return spuCodec;
 }
 

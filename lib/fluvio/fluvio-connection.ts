@@ -5,11 +5,19 @@
  * StreamFetch). The CLI's admin client (admin.ts), produce and consume run on it.
  */
 import type { Socket } from "bun";
-import { API_VERSIONS_KEY, API_VERSIONS_VERSION, type ApiVersionKey } from "../engine/wire/fluvio/api-keys.ts";
-import { decodeApiVersionsResponse, encodeApiVersionsRequest } from "../engine/wire/fluvio/api-versions.ts";
-import { decodeResponse, encodeRequest, FrameSplitter, MIN_RESPONSE_BYTES } from "../engine/wire/fluvio/framing.ts";
-import type { Reader } from "../engine/wire/fluvio/reader.ts";
-import type { Writer } from "../engine/wire/fluvio/writer.ts";
+import {
+  API_VERSIONS_KEY,
+  API_VERSIONS_VERSION,
+  decodeApiVersionsResponse,
+  decodeResponse,
+  encodeApiVersionsRequest,
+  encodeRequest,
+  FrameSplitter,
+  MIN_RESPONSE_BYTES,
+  type ApiVersionKey,
+  type Reader,
+  type Writer,
+} from "../engine/wire/fluvio/mod.ts";
 import packageJson from "../../package.json" with { type: "json" };
 
 const CLIENT_ID = "cluster";

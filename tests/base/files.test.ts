@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic, writeFilesTogether } from "../../lib/base/files.ts";
+import { writeFileAtomic, writeFilesTogether, type FileWriter } from "../../lib/base/files.ts";
 
 const dirs: string[] = [];
 
@@ -21,9 +21,9 @@ describe("writeFilesTogether()", () => {
     const dir = tempDir();
     mkdirSync(join(dir, "sub"));
     writeFileSync(join(dir, "old"), "before");
-    writeFilesTogether(() => {
-      writeFileAtomic(join(dir, "old"), "after");
-      writeFileAtomic(join(dir, "sub", "new"), "fresh");
+    writeFilesTogether((writer) => {
+      writer.write(join(dir, "old"), "after");
+      writer.write(join(dir, "sub", "new"), "fresh");
       expect(readFileSync(join(dir, "old"), "utf8")).toBe("before");
       expect(existsSync(join(dir, "sub", "new"))).toBe(false);
     });
@@ -34,9 +34,9 @@ describe("writeFilesTogether()", () => {
 
   test("writeFilesTogether() leaves a file written twice with its last contents", () => {
     const dir = tempDir();
-    writeFilesTogether(() => {
-      writeFileAtomic(join(dir, "state"), "starting");
-      writeFileAtomic(join(dir, "state"), "recorded");
+    writeFilesTogether((writer) => {
+      writer.write(join(dir, "state"), "starting");
+      writer.write(join(dir, "state"), "recorded");
     });
     expect(readFileSync(join(dir, "state"), "utf8")).toBe("recorded");
     expect(readdirSync(dir)).toEqual(["state"]);
@@ -46,9 +46,9 @@ describe("writeFilesTogether()", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "old"), "before");
     expect(() =>
-      writeFilesTogether(() => {
-        writeFileAtomic(join(dir, "old"), "after");
-        writeFileAtomic(join(dir, "new"), "fresh");
+      writeFilesTogether((writer) => {
+        writer.write(join(dir, "old"), "after");
+        writer.write(join(dir, "new"), "fresh");
         throw new Error("seeding failed");
       }),
     ).toThrow("seeding failed");
@@ -56,10 +56,17 @@ describe("writeFilesTogether()", () => {
     expect(readdirSync(dir)).toEqual(["old"]);
   });
 
-  test("writeFilesTogether() refuses to nest, and writes one by one again after it", () => {
+  test("writeFilesTogether() holds only what goes through its writer, and its writer refuses writes after the group", () => {
     const dir = tempDir();
-    expect(() => writeFilesTogether(() => writeFilesTogether(() => {}))).toThrow("does not nest");
-    writeFileAtomic(join(dir, "alone"), "now");
-    expect(readFileSync(join(dir, "alone"), "utf8")).toBe("now");
+    let kept: FileWriter | undefined;
+    writeFilesTogether((writer) => {
+      kept = writer;
+      writer.write(join(dir, "held"), "later");
+      writeFileAtomic(join(dir, "alone"), "now");
+      expect(readFileSync(join(dir, "alone"), "utf8")).toBe("now");
+      expect(existsSync(join(dir, "held"))).toBe(false);
+    });
+    expect(() => kept!.write(join(dir, "late"), "too late")).toThrow("after its group was made durable");
+    expect(readdirSync(dir).sort()).toEqual(["alone", "held"]);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * What the CLI may do with an SC's store while the SC is not running: `create` and `resume`
- * seed the spec's SPUs, `status` reads what is registered and placed. `spu register|unregister`
- * still edits it through `MetadataStore` while the SC is stopped.
+ * seed the spec's SPUs, `status` reads what is registered and placed, `spu list|register|unregister`
+ * read and edit the registered SPUs.
  */
-import { makeSpuObject, MetadataStore, spuObjectName, type PartitionObject, type TopicObject } from "./store.ts";
+import { makeSpuObject, MetadataStore, spuObjectName, type PartitionObject, type SpuObject, type TopicObject } from "./store.ts";
 import type { PartitionView } from "./topic-registry.ts";
+import type { FileWriter } from "../../base/files.ts";
 
 /**
  * The topics and partitions of the store at `metadataDir` as the SC would list them, read
@@ -33,9 +34,14 @@ export function readStoredTopics(metadataDir: string): { topics: TopicObject[]; 
   return { topics, partitions };
 }
 
-/** Ids of the SPUs registered in the store at `metadataDir`; throws STATE_CORRUPT naming a broken file. */
+/** The SPUs registered in the store at `metadataDir`; throws a CorruptFileError naming a broken file. */
+export function readStoredSpus(metadataDir: string): SpuObject[] {
+  return new MetadataStore(metadataDir).listSpus();
+}
+
+/** Ids of the SPUs registered in the store at `metadataDir`; throws a CorruptFileError naming a broken file. */
 export function storedSpuIds(metadataDir: string): number[] {
-  return new MetadataStore(metadataDir).listSpus().map((spu) => spu.spec.spuId);
+  return readStoredSpus(metadataDir).map((spu) => spu.spec.spuId);
 }
 
 /** The file that holds SPU `id` in the store at `metadataDir`. */
@@ -45,9 +51,18 @@ export function storedSpuPath(metadataDir: string, id: number): string {
 
 /**
  * Registers `spus`, listening on `host`, in the store at `metadataDir` of an SC that is not
- * running; the SC reads them when it starts, as a server reads the catalog initdb wrote.
+ * running; the SC reads them when it starts, as a server reads the catalog initdb wrote. The
+ * files go through `writer` (each durable at once by default; `create` passes its group's).
  */
-export function seedSpus(metadataDir: string, host: string, spus: { id: number; publicPort: number; privatePort: number }[]): void {
+export function seedSpus(
+  metadataDir: string,
+  options: { host: string; spus: { id: number; publicPort: number; privatePort: number }[]; writer?: FileWriter },
+): void {
   const store = new MetadataStore(metadataDir);
-  for (const spu of spus) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, host, spu));
+  for (const spu of options.spus) store.put("SPU", spuObjectName(spu.id), makeSpuObject(spu.id, options.host, spu), { writer: options.writer });
+}
+
+/** Unregisters SPU `id` from the store at `metadataDir` of an SC that is not running; a no-op when it is not there. */
+export function removeStoredSpu(metadataDir: string, id: number): void {
+  new MetadataStore(metadataDir).remove("SPU", spuObjectName(id));
 }

@@ -8,8 +8,8 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ClusterError } from "../../base/errors.ts";
-import { ensureDir, readYamlFile, removePath, writeGroupDurably, writeYamlAtomic } from "../../base/files.ts";
+import { CorruptFileError } from "../../base/errors.ts";
+import { ensureDir, readYamlFile, removePath, writeGroupDurably, writeYamlAtomic, type FileWriter } from "../../base/files.ts";
 
 export type Kind = "SPU" | "Topic" | "Partition";
 
@@ -123,14 +123,12 @@ export class MetadataStore {
       .map((file) => join(this.dir, kind, file));
   }
 
-  /** Every registered SPU; a file that is not an SPU object throws STATE_CORRUPT naming it. */
+  /** Every registered SPU; a file that is not an SPU object throws a CorruptFileError naming it. */
   listSpus(): SpuObject[] {
     return this.#files("SPU").map((file) => {
       const spu = readYamlFile(file) as SpuObject | undefined;
       if (!Number.isInteger(spu?.spec?.spuId) || !Number.isInteger(spu?.spec?.publicEndpoint?.port)) {
-        throw new ClusterError("STATE_CORRUPT", `'${file}' is not an SPU object (it needs spec.spuId and spec.publicEndpoint.port)`, {
-          hint: "fix or remove the file by hand, or remove the cluster with 'cluster delete'",
-        });
+        throw new CorruptFileError(file, `'${file}' is not an SPU object (it needs spec.spuId and spec.publicEndpoint.port)`);
       }
       return spu!;
     });
@@ -141,9 +139,10 @@ export class MetadataStore {
     return join(this.dir, kind, `${name}.yaml`);
   }
 
-  put(kind: Kind, name: string, object: unknown): void {
+  /** Writes object `name` of `kind` through `options.writer` (durable at once by default). */
+  put(kind: Kind, name: string, object: unknown, options: { writer?: FileWriter } = {}): void {
     ensureDir(join(this.dir, kind));
-    writeYamlAtomic(this.pathOf(kind, name), object);
+    writeYamlAtomic(this.pathOf(kind, name), object, { writer: options.writer });
   }
 
   remove(kind: Kind, name: string): void {
@@ -152,7 +151,7 @@ export class MetadataStore {
 
   /**
    * Makes `changes` durable as one metadata write, off the event loop: the objects written
-   * appear together, in the order given, once all are synced (home.ts writeGroupDurably), and
+   * appear together, in the order given, once all are synced (lib/base/files.ts writeGroupDurably), and
    * then the removals are made, in order. Commits run one at a time in the order they were
    * asked for, so a later commit's files never race an earlier one's. Rejects (after the
    * commits before it) when the write fails; none of its written objects then appears.
@@ -171,6 +170,3 @@ export class MetadataStore {
     for (const change of changes) if (change.object === undefined) this.remove(change.kind, change.name);
   }
 }
-
-// The control plane's offline API: what the CLI reads and writes of a store whose SC is not
-// running, so no verb needs to know the store's layout.

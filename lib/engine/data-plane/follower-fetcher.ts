@@ -87,7 +87,7 @@ export class FollowerFetcher {
       partition,
       replicaId: this.#selfId,
       leaderEpoch: this.leaderEpoch,
-      offset: this.#replica.log.endOffset,
+      offset: this.#replica.endOffset,
       maxBytes: FETCH_MAX_BYTES,
       waitMs,
       epochs: this.#replica.epochs,
@@ -97,10 +97,10 @@ export class FollowerFetcher {
 
   #onRecords(socket: Link, answer: RecordsMessage, body: Uint8Array): void {
     if (this.#stopped) return;
-    if (answer.error === "DIVERGING" && answer.truncateTo !== undefined && answer.truncateTo < this.#replica.log.endOffset) {
+    if (answer.error === "DIVERGING" && answer.truncateTo !== undefined && answer.truncateTo < this.#replica.endOffset) {
       // Records from there on are not the leader's: no one acknowledged them under this epoch.
       log(
-        `replica '${this.#name()}' truncates from offset ${this.#replica.log.endOffset} to ${answer.truncateTo}, ` +
+        `replica '${this.#name()}' truncates from offset ${this.#replica.endOffset} to ${answer.truncateTo}, ` +
           `where its log leaves leader SPU ${this.leader}'s (epoch ${this.leaderEpoch})`,
       );
       this.#replica.truncateTo(answer.truncateTo);
@@ -114,10 +114,10 @@ export class FollowerFetcher {
       return;
     }
     try {
-      this.#store(body, answer);
+      this.#replica.appendFromLeader(body, { epochs: answer.epochs ?? [], highWatermark: answer.highWatermark });
     } catch (error) {
       if (!isDiskFull(error)) throw error;
-      const delayMs = this.#storeFailure.fail(describeDiskFull(this.#replica.log.dir, body.length));
+      const delayMs = this.#storeFailure.fail(describeDiskFull(this.#replica.dir, body.length));
       this.#timer = setTimeout(() => this.#fetch(socket, 0), delayMs);
       return;
     }
@@ -125,23 +125,6 @@ export class FollowerFetcher {
     this.#link.answered();
     this.#changed();
     this.#fetch(socket, body.length > 0 ? 0 : FETCH_WAIT_MS);
-  }
-
-  /** Appends and fsyncs the records of an answer and keeps the leader's history for them; on a failure keeps none of it. */
-  #store(body: Uint8Array, answer: RecordsMessage): void {
-    const log = this.#replica.log;
-    const before = log.endOffset;
-    // A failed append is undone by the log itself.
-    if (body.length > 0) log.appendRaw(body);
-    try {
-      if (body.length > 0) log.sync();
-      this.#replica.followLeaderEpochs(answer.epochs ?? []);
-    } catch (error) {
-      // Records not durable, or without their epochs on disk, must not be acknowledged by the next fetch's offset.
-      if (log.endOffset > before) log.truncateTo(before);
-      throw error;
-    }
-    this.#replica.followLeaderHighWatermark(answer.highWatermark);
   }
 
   #name(): string {

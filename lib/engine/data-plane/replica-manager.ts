@@ -305,14 +305,14 @@ export class ReplicaManager {
       log(`converted '${name}' from the per-record format of earlier versions: ${replica.upgrade.records} record(s) kept as batches` +
         (replica.upgrade.tornBytes > 0 ? `, a torn end of ${replica.upgrade.tornBytes} byte(s) dropped` : ""));
     }
-    const { recovery } = replica.log;
+    const { recovery } = replica;
     if (recovery.truncatedBytes > 0) {
       log(
         `recovered '${name}': cut ${recovery.truncatedBytes} byte(s) off ${recovery.segment} (${recovery.reason}); ` +
           `${recovery.validEndOffset} whole record(s) kept`,
       );
     }
-    log(`opened replica '${name}' (${info.leader === this.#selfId ? "leader" : `follower of SPU ${info.leader}`}), end offset ${replica.log.endOffset}`);
+    log(`opened replica '${name}' (${info.leader === this.#selfId ? "leader" : `follower of SPU ${info.leader}`}), end offset ${replica.endOffset}`);
     this.#replicas.set(key, replica);
     return replica;
   }
@@ -336,7 +336,7 @@ export class ReplicaManager {
     this.#replicas.delete(key);
     this.#reported.delete(key);
     this.#unreported.delete(key);
-    removePath(replica.log.dir);
+    removePath(replica.dir);
     log(`removed replica '${partitionName(replica.assignment.topic, replica.assignment.partition)}' and its data`);
   }
 

@@ -26,15 +26,13 @@ import { writeFileAtomic } from "../../base/files.ts";
 import { desiredIsr, highWatermark, sameIds, type FollowerState } from "./isr.ts";
 import { clampHistory, divergencePoint, readHistory, sameHistory, withEpoch, writeHistory, type EpochEntry } from "../storage/leader-epochs.ts";
 import { upgradePartitionDir, type UpgradeInfo } from "../storage/log-upgrade.ts";
-import { openPartitionLog, type PartitionLog, type SliceResult } from "../storage/partition-log.ts";
-import type { FetchRefusal, FetchResult, FollowerFetch, ReplicaAssignmentInfo, ReplicaReport } from "../model/replica-info.ts";
+import { openPartitionLog, type PartitionLog, type RecoveryInfo, type SliceResult } from "../storage/partition-log.ts";
+import { PRODUCE_TIMEOUT_MS, type FetchRefusal, type FetchResult, type FollowerFetch, type ReplicaAssignmentInfo, type ReplicaReport } from "../model/replica-info.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
 import { RepeatedFailure } from "../daemon/repeated-failure.ts";
 
 /** A follower that has not caught up for this long leaves the in-sync set. */
 export const MAX_LAG_MS = 5_000;
-/** A produce that names no timeout fails if the in-sync replicas do not all have its batch by then. */
-export const PRODUCE_TIMEOUT_MS = 30_000;
 /**
  * An in-sync set the SC answered without taking (it refused, say on a full disk) is asked for
  * again this long after the answer. An ask not yet answered is never repeated: the SC answers
@@ -87,6 +85,8 @@ export interface ReplicaHooks {
   changed(): void;
   /** True while the SPU holds an accepted connection to the SC. */
   scConnected(): boolean;
+  /** The clock lag is measured by, in milliseconds; Date.now unless given (a test passes its own). */
+  now?(): number;
 }
 
 interface Follower extends FollowerState {
@@ -106,7 +106,8 @@ interface AckWaiter {
 
 /** One partition replica of this SPU: leader or follower as its assignment says. */
 export class Replica {
-  readonly log: PartitionLog;
+  /** Its own: what is appended, cut, synced and read goes through the replica, which keeps the high watermark and epochs with it. */
+  private readonly log: PartitionLog;
   /** What converting the directory from the per-record format of earlier versions did, or null when it needed none. */
   readonly upgrade: UpgradeInfo | null;
   readonly #selfId: number;
@@ -167,6 +168,26 @@ export class Replica {
     return this.#epochs;
   }
 
+  /** The offset the next record stored gets. */
+  get endOffset(): number {
+    return this.log.endOffset;
+  }
+
+  /** The first offset the log still holds (Fluvio's log start offset). */
+  get startOffset(): number {
+    return this.log.startOffset;
+  }
+
+  /** The partition's directory. */
+  get dir(): string {
+    return this.log.dir;
+  }
+
+  /** What opening the log cut off a torn or corrupt end. */
+  get recovery(): RecoveryInfo {
+    return this.log.recovery;
+  }
+
   /** Takes a new assignment from the SC (a new in-sync set, leader or epoch). */
   update(assignment: ReplicaAssignmentInfo): void {
     this.#assignment = assignment;
@@ -175,7 +196,7 @@ export class Replica {
       return;
     }
     if (this.#ledEpoch !== assignment.leaderEpoch) this.#takeLead();
-    const now = Date.now();
+    const now = this.#now();
     for (const id of assignment.replicas) {
       if (id === this.#selfId || this.#followers.has(id)) continue;
       // A follower gets MAX_LAG_MS to show up before it counts as lagging.
@@ -300,7 +321,7 @@ export class Replica {
   }
 
   /** Drops followers that left or lag from the in-sync set, adds those caught up, and asks the SC to record it. */
-  checkIsr(now = Date.now()): void {
+  checkIsr(now = this.#now()): void {
     if (this.#closed || !this.isLeader) return;
     const { leader, replicas, isr } = this.#assignment;
     const desired = desiredIsr({
@@ -352,17 +373,26 @@ export class Replica {
   }
 
   /**
-   * Keeps the leader's history for the records a follower now holds. Called after they are
-   * fsynced and before the next fetch acknowledges them, so an acknowledged record's epoch is
-   * always on disk (a crash in between only makes the follower cut and fetch them again).
+   * Stores what a follower fetched from its leader: `records` as the leader stored them
+   * (frames CRC-checked, offsets continuing the log), fsynced; then the leader's history for
+   * them; then its high watermark (kept for a later election). The history is on disk before
+   * the next fetch acknowledges the records, so an acknowledged record's epoch always is (a
+   * crash in between only makes the follower cut and fetch them again). If the records or
+   * their history cannot be made durable, none of the records is kept and the error is thrown.
    */
-  followLeaderEpochs(leaderEpochs: EpochEntry[]): void {
-    this.#setEpochs(clampHistory(leaderEpochs, this.log.endOffset));
-  }
-
-  /** Takes the high watermark a follower learns from its leader (kept for a later election). */
-  followLeaderHighWatermark(leaderHighWatermark: number): void {
-    const next = Math.min(leaderHighWatermark, this.log.endOffset);
+  appendFromLeader(records: Uint8Array, leader: { epochs: EpochEntry[]; highWatermark: number }): void {
+    const before = this.log.endOffset;
+    // A failed append is undone by the log itself.
+    if (records.length > 0) this.log.appendRaw(records);
+    try {
+      if (records.length > 0) this.log.sync();
+      this.#setEpochs(clampHistory(leader.epochs, this.log.endOffset));
+    } catch (error) {
+      // Records not durable, or without their epochs on disk, must not be acknowledged by the next fetch's offset.
+      if (this.log.endOffset > before) this.log.truncateTo(before);
+      throw error;
+    }
+    const next = Math.min(leader.highWatermark, this.log.endOffset);
     if (next <= this.#highWatermark) return;
     this.#highWatermark = next;
     this.#scheduleCheckpoint();
@@ -379,6 +409,10 @@ export class Replica {
     this.log.close();
   }
 
+  #now(): number {
+    return this.#hooks.now?.() ?? Date.now();
+  }
+
   /** The in-sync set the high watermark honours: the SC's, plus any member of a change not yet confirmed. */
   #effectiveIsr(): number[] {
     const isr = [...this.#assignment.isr];
@@ -390,7 +424,7 @@ export class Replica {
     const follower = this.#followers.get(id);
     if (!follower) return;
     follower.endOffset = offset;
-    if (offset >= follower.lastSentEnd) follower.caughtUpAt = Date.now();
+    if (offset >= follower.lastSentEnd) follower.caughtUpAt = this.#now();
     this.#advance();
     if (!this.#assignment.isr.includes(id)) this.checkIsr();
   }

@@ -5,6 +5,9 @@
  */
 import type { EpochEntry } from "../storage/leader-epochs.ts";
 
+/** A produce that names no timeout fails if the in-sync replicas do not all have its batch by then. */
+export const PRODUCE_TIMEOUT_MS = 30_000;
+
 /** One replica as the SC assigns it to an SPU. */
 export interface ReplicaAssignmentInfo {
   topic: string;

@@ -169,7 +169,7 @@ export class SpuPublicServer {
                 return { ...answered, errorCode: { code: "CompressionError" } };
               }
               const { baseOffset } = await replica.produce(records, { timeoutMs: request.timeoutMs });
-              return { ...answered, errorCode: NO_ERROR, baseOffset, logStartOffset: replica.log.startOffset };
+              return { ...answered, errorCode: NO_ERROR, baseOffset, logStartOffset: replica.startOffset };
             } catch (error) {
               if (error instanceof ProduceTimedOut) return { ...answered, ...timedOutAnswer(error) };
               return { ...answered, errorCode: errorCodeOf(error) };
@@ -188,7 +188,7 @@ export class SpuPublicServer {
       partitions: topic.partitions.map(({ partitionIndex }): FetchOffsetPartitionResponse => {
         try {
           const replica = this.#leaderOf(topic.name, partitionIndex);
-          return { errorCode: NO_ERROR, partitionIndex, startOffset: replica.log.startOffset, lastStableOffset: replica.highWatermark };
+          return { errorCode: NO_ERROR, partitionIndex, startOffset: replica.startOffset, lastStableOffset: replica.highWatermark };
         } catch (error) {
           return { errorCode: errorCodeOf(error), partitionIndex, startOffset: -1, lastStableOffset: -1 };
         }
@@ -224,7 +224,7 @@ export class SpuPublicServer {
         if (link.destroyed) break;
         if (read.nextOffset === offset) continue;
         // Whole batches as stored, from the one holding `offset`: the client skips the records below it.
-        link.write(withRecords(head({ errorCode: NO_ERROR, highWatermark: replica.highWatermark, logStartOffset: replica.log.startOffset }), read.bytes, true));
+        link.write(withRecords(head({ errorCode: NO_ERROR, highWatermark: replica.highWatermark, logStartOffset: replica.startOffset }), read.bytes, true));
         offset = read.nextOffset;
         // As Fluvio's SPU: read on once the consumer says it has these records.
         while (stream.consumed < offset && !link.destroyed) {

@@ -1,7 +1,9 @@
 /**
  * The SC's Controller in process, on a real metadata store in a temp directory: what each SPU
- * is told, in how many messages, and how many metadata writes a turn makes. The hooks record
- * what the SPU sessions would send.
+ * is told, in how many messages, and how many metadata writes a turn makes; when elections
+ * open; registering and unregistering SPUs. The hooks record what the SPU sessions would send.
+ * The controller reads no clock: the one time it depends on, the SC's start-up grace, reaches
+ * it as a call (`endStartGrace`), which the tests make.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -23,23 +25,24 @@ afterEach(() => {
 
 type Sent = { id: number; whole?: SpuAssignment; changes?: AssignmentChanges };
 
-/** A controller of 3 online SPUs on a fresh store, and everything it sends them and its listeners. */
-function makeController() {
+/** A controller of 3 registered SPUs (`online` of them online) on a fresh store, and everything it sends them, its listeners and the sessions it ends. */
+function makeController(options: { online?: number[] } = {}) {
   logged.length = 0;
   const dir = mkdtempSync(join(tmpdir(), "cluster-controller-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  seedSpus(dir, "127.0.0.1", SPUS.map((id, index) => ({ id, publicPort: 40_000 + index, privatePort: 41_000 + index })));
+  seedSpus(dir, { host: "127.0.0.1", spus: SPUS.map((id, index) => ({ id, publicPort: 40_000 + index, privatePort: 41_000 + index })) });
   const sent: Sent[] = [];
   const watched: Changes[] = [];
+  const disconnected: number[] = [];
   const controller = new Controller(new MetadataStore(dir), {
     push: (id, whole) => sent.push({ id, whole }),
     pushChanges: (id, changes) => sent.push({ id, changes }),
-    disconnect: () => {},
+    disconnect: (id) => disconnected.push(id),
   });
   cleanups.push(() => controller.closeElections());
   controller.onChange((changes) => watched.push(changes));
-  for (const id of SPUS) controller.spuOnline(id);
-  return { dir, controller, sent, watched };
+  for (const id of options.online ?? SPUS) controller.spuOnline(id);
+  return { dir, controller, sent, watched, disconnected };
 }
 
 /** Lets the controller end its turn, and any metadata write it started finish. */
@@ -209,5 +212,55 @@ describe("Controller", () => {
       expect(messages[0]!.replicas).toEqual([]);
       expect(messages[0]!.removed.map((removed) => removed.partition).sort()).toEqual([0, 1, 2, 3]);
     }
+  });
+
+  test.each([
+    ["before the start grace ends, while SPU 5003 has not come back since the SC started", false, []],
+    ["once the start grace has ended", true, [(controller: Controller) => controller.endStartGrace(250)]],
+    ["once every registered SPU has been online", true, [(controller: Controller) => controller.spuOnline(5003)]],
+  ])("a leader that goes offline %s is re-led at once: %p", async (_, reLed, before) => {
+    const { controller } = makeController({ online: [5001, 5002] });
+    await controller.createTopic({ name: "t", partitions: 2, replication: 2 });
+    await settle(controller);
+    for (const step of before) step(controller);
+    await settle(controller);
+    const ledBy5001 = controller.listPartitions().find((partition) => partition.leader === 5001)!;
+    controller.spuOffline(5001);
+    await settle(controller, reLed ? 1 : undefined);
+    expect(controller.commits).toBe(reLed ? 1 : 0);
+    expect(controller.partitionView(`t-${ledBy5001.partition}`)).toMatchObject(
+      reLed ? { leader: 5002, leaderEpoch: 1, isr: [5002], electionPending: false } : { leader: 5001, leaderEpoch: 0, electionPending: true },
+    );
+    if (reLed) return;
+    // The grace ending later opens elections for what waited.
+    controller.endStartGrace(250);
+    await settle(controller, 1);
+    expect(logged.some((line) => line.includes("(250 ms after the SC started)"))).toBe(true);
+    expect(controller.partitionView(`t-${ledBy5001.partition}`)).toMatchObject({ leader: 5002, leaderEpoch: 1, isr: [5002] });
+  });
+
+  test("registering an SPU writes it and sends every online SPU the new endpoints; registering one twice is refused with SPU_EXISTS", async () => {
+    const { dir, controller, sent } = makeController();
+    sent.length = 0;
+    controller.registerSpu(5004, "127.0.0.1", { publicPort: 40_003, privatePort: 41_003 });
+    await settle(controller);
+    expect(controller.listSpus().map((spu) => [spu.spec.spuId, spu.status.resolution])).toEqual([
+      [5001, "Online"],
+      [5002, "Online"],
+      [5003, "Online"],
+      [5004, "Offline"],
+    ]);
+    expect(statSync(join(dir, "SPU", "custom-spu-5004.yaml")).isFile()).toBe(true);
+    for (const id of SPUS) expect(changesTo(sent, id).map((changes) => changes.spus?.map((spu) => spu.id))).toEqual([[5001, 5002, 5003, 5004]]);
+    expect(() => controller.registerSpu(5001, "127.0.0.1", { publicPort: 1, privatePort: 2 })).toThrow(expect.objectContaining({ code: "SPU_EXISTS" }));
+  });
+
+  test("unregistering an SPU removes it and ends its session; unregistering one not registered is refused with NO_SPU", async () => {
+    const { dir, controller, disconnected } = makeController();
+    controller.unregisterSpu(5003);
+    expect(disconnected).toEqual([5003]);
+    expect(controller.isRegistered(5003)).toBe(false);
+    expect(() => statSync(join(dir, "SPU", "custom-spu-5003.yaml"))).toThrow("ENOENT");
+    expect(() => controller.unregisterSpu(5009)).toThrow(expect.objectContaining({ code: "NO_SPU" }));
   });
 });

@@ -42,7 +42,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10
 function startSc(): ScServer {
   const dir = mkdtempSync(join(tmpdir(), "cluster-watch-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  seedSpus(join(dir, "metadata"), HOST, [{ id: 5001, publicPort: BASE + 10, privatePort: BASE + 11 }]);
+  seedSpus(join(dir, "metadata"), { host: HOST, spus: [{ id: 5001, publicPort: BASE + 10, privatePort: BASE + 11 }] });
   const sc = new ScServer({
     token: "watch-test-token",
     metadataDir: join(dir, "metadata"),
