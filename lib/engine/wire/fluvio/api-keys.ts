@@ -24,6 +24,10 @@ export const SC_API_KEY = {
   delete: 1002,
   list: 1003,
   watch: 1004,
+  /** Fluvio 0.13 on: a remote cluster's mirroring; this SC has no mirrors, and answers with an error. */
+  mirroring: 1005,
+  /** Fluvio 0.13 on: `topic add-partition` (and add-mirror). */
+  update: 1006,
 } as const;
 
 export const SPU_API_KEY = {
@@ -31,6 +35,10 @@ export const SPU_API_KEY = {
   fetchOffsets: 1002,
   streamFetch: 1003,
   updateOffsets: 1005,
+  /** Consumer offsets, Fluvio 0.17.2 on (consumer-offsets.ts). */
+  updateConsumerOffset: 1006,
+  deleteConsumerOffset: 1007,
+  fetchConsumerOffsets: 1008,
 } as const;
 
 /** The version of every SC object API request (fluvio-sc-schema objects COMMON_VERSION). */
@@ -39,6 +47,8 @@ export const SC_OBJECT_VERSION = 16;
 export const DYNAMIC_OBJECT_VERSION = 11;
 /** The version of the SPU requests (fluvio-spu-schema COMMON_VERSION). */
 export const SPU_VERSION = 23;
+/** From this version on, FetchConsumerOffsets carries filters. */
+export const CONSUMER_OFFSET_FILTERS_SINCE = 24;
 /** UpdateOffsets keeps its default version 0. */
 export const UPDATE_OFFSETS_VERSION = 0;
 

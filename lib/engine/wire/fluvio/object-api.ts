@@ -310,7 +310,28 @@ export function decodeDeleteRequest(reader: Reader, version: number): DeleteRequ
   return { type: label, key, force: version >= 13 ? inner.bool("force") : false };
 }
 
-// ---- Status, the answer to Create and Delete ----
+// ---- Update and Mirroring, not served ----
+
+/**
+ * The type label of an Update (1006) or Mirroring (1005) request and the name its inner message
+ * starts with (an Update's key, a mirroring connect's remote id): what an answer to a request
+ * this SC does not serve names.
+ */
+export function decodeObjectNameRequest(reader: Reader, version: number): { label: string; name: string } {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  return { label, name: inner.remaining > 0 ? inner.string("name") : "" };
+}
+
+/**
+ * The answer to a Mirroring request (fluvio-controlplane-metadata src/mirroring/mod.rs
+ * MirroringStatusResponse): a Status, then the topics mirrored (none here).
+ */
+export function encodeMirroringStatus(writer: Writer, status: Status): void {
+  encodeStatus(writer, status);
+  writer.u32(0);
+}
+
+// ---- Status, the answer to Create, Delete and Update ----
 
 export interface Status {
   name: string;
