@@ -43,12 +43,8 @@ export const SPU_API_KEY = {
 
 /** The version of every SC object API request (fluvio-sc-schema objects COMMON_VERSION). */
 export const SC_OBJECT_VERSION = 16;
-/** From this version on, object API messages carry a type label and a byte length (DYN_OBJ). */
-export const DYNAMIC_OBJECT_VERSION = 11;
 /** The version of the SPU requests (fluvio-spu-schema COMMON_VERSION). */
 export const SPU_VERSION = 23;
-/** From this version on, FetchConsumerOffsets carries filters. */
-export const CONSUMER_OFFSET_FILTERS_SINCE = 24;
 /** UpdateOffsets keeps its default version 0. */
 export const UPDATE_OFFSETS_VERSION = 0;
 

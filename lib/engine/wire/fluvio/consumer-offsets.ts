@@ -4,10 +4,9 @@
  * consumer named by its stream's consumer id commits the offset it has read to, and the
  * offsets kept are listed and deleted. FetchConsumerOffsets carries filters from version 24.
  */
-import { CONSUMER_OFFSET_FILTERS_SINCE } from "./api-keys.ts";
-import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
-import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { errorCode, type ErrorCode } from "./error-code.ts";
+import { decoder, encoder, fixedDecoder, fixedEncoder, i64, option, optionString, string, struct, u32, u64, vec } from "./fields.ts";
+import { CONSUMER_OFFSET_FILTERS_SINCE } from "./versions.ts";
 
 /** A partition, as Fluvio names one in a message (fluvio-protocol src/record/replica.rs). */
 export interface ReplicaKey {
@@ -58,82 +57,70 @@ export interface FetchConsumerOffsetsResponse {
   consumers: ConsumerOffset[];
 }
 
-function encodeReplicaKey(writer: Writer, key: ReplicaKey): void {
-  writer.string(key.topic);
-  writer.u32(key.partition);
-}
+const REPLICA_KEY = struct<ReplicaKey>([
+  { name: "topic", type: string },
+  { name: "partition", type: u32 },
+]);
 
-function decodeReplicaKey(reader: Reader): ReplicaKey {
-  return { topic: reader.string("topic"), partition: reader.u32("partition") };
-}
+const UPDATE_REQUEST = struct<UpdateConsumerOffsetRequest>([
+  { name: "offset", type: i64 },
+  { name: "sessionId", type: u32 },
+]);
 
-export function encodeUpdateConsumerOffsetRequest(writer: Writer, request: UpdateConsumerOffsetRequest): void {
-  writer.i64(request.offset);
-  writer.u32(request.sessionId);
-}
+const UPDATE_RESPONSE = struct<UpdateConsumerOffsetResponse>([
+  { name: "offset", type: i64 },
+  { name: "errorCode", type: errorCode },
+]);
 
-export function decodeUpdateConsumerOffsetRequest(reader: Reader): UpdateConsumerOffsetRequest {
-  return { offset: reader.i64("offset"), sessionId: reader.u32("session id") };
-}
+const DELETE_REQUEST = struct<DeleteConsumerOffsetRequest>([
+  { name: "replica", type: REPLICA_KEY },
+  { name: "consumerId", type: string },
+]);
 
-export function encodeUpdateConsumerOffsetResponse(writer: Writer, response: UpdateConsumerOffsetResponse): void {
-  writer.i64(response.offset);
-  encodeErrorCode(writer, response.errorCode);
-}
+const DELETE_RESPONSE = struct<DeleteConsumerOffsetResponse>([{ name: "errorCode", type: errorCode }]);
 
-export function decodeUpdateConsumerOffsetResponse(reader: Reader): UpdateConsumerOffsetResponse {
-  return { offset: reader.i64("offset"), errorCode: decodeErrorCode(reader) };
-}
-
-export function encodeDeleteConsumerOffsetRequest(writer: Writer, request: DeleteConsumerOffsetRequest): void {
-  encodeReplicaKey(writer, request.replica);
-  writer.string(request.consumerId);
-}
-
-export function decodeDeleteConsumerOffsetRequest(reader: Reader): DeleteConsumerOffsetRequest {
-  return { replica: decodeReplicaKey(reader), consumerId: reader.string("consumer id") };
-}
-
-export function encodeDeleteConsumerOffsetResponse(writer: Writer, response: DeleteConsumerOffsetResponse): void {
-  encodeErrorCode(writer, response.errorCode);
-}
-
-export function decodeDeleteConsumerOffsetResponse(reader: Reader): DeleteConsumerOffsetResponse {
-  return { errorCode: decodeErrorCode(reader) };
-}
-
-export function encodeFetchConsumerOffsetsRequest(writer: Writer, request: FetchConsumerOffsetsRequest, version: number): void {
-  if (version < CONSUMER_OFFSET_FILTERS_SINCE) return;
-  writer.option(request.filters, (w, filters) => {
-    w.option(filters.replica, encodeReplicaKey);
-    w.optionString(filters.consumerId);
-  });
-}
-
-export function decodeFetchConsumerOffsetsRequest(reader: Reader, version: number): FetchConsumerOffsetsRequest {
-  if (version < CONSUMER_OFFSET_FILTERS_SINCE) return { filters: null };
-  return {
-    filters: reader.option("filters", (r) => ({ replica: r.option("replica", decodeReplicaKey), consumerId: r.optionString("consumer id") })),
-  };
-}
-
-export function encodeFetchConsumerOffsetsResponse(writer: Writer, response: FetchConsumerOffsetsResponse): void {
-  encodeErrorCode(writer, response.errorCode);
-  writer.vec(response.consumers, (w, consumer) => {
-    w.string(consumer.consumerId);
-    encodeReplicaKey(w, consumer.replica);
-    w.i64(consumer.offset);
-    w.u64(consumer.modifiedTime);
-  });
-}
-
-export function decodeFetchConsumerOffsetsResponse(reader: Reader): FetchConsumerOffsetsResponse {
-  return {
-    errorCode: decodeErrorCode(reader),
-    consumers: reader.vec(
-      "consumers",
-      (r) => ({ consumerId: r.string("consumer id"), replica: decodeReplicaKey(r), offset: r.i64("offset"), modifiedTime: r.u64("modified time") }),
-      24,
+const FETCH_REQUEST = struct<FetchConsumerOffsetsRequest>([
+  {
+    name: "filters",
+    type: option(
+      struct<ConsumerOffsetFilters>([
+        { name: "replica", type: option(REPLICA_KEY) },
+        { name: "consumerId", type: optionString },
+      ]),
     ),
-  };
-}
+    since: CONSUMER_OFFSET_FILTERS_SINCE,
+    absent: null,
+  },
+]);
+
+const FETCH_RESPONSE = struct<FetchConsumerOffsetsResponse>([
+  { name: "errorCode", type: errorCode },
+  {
+    name: "consumers",
+    type: vec(
+      struct<ConsumerOffset>([
+        { name: "consumerId", type: string },
+        { name: "replica", type: REPLICA_KEY },
+        { name: "offset", type: i64 },
+        { name: "modifiedTime", type: u64 },
+      ]),
+    ),
+  },
+]);
+
+export const UPDATE_CONSUMER_OFFSET = { request: UPDATE_REQUEST, response: UPDATE_RESPONSE };
+export const DELETE_CONSUMER_OFFSET = { request: DELETE_REQUEST, response: DELETE_RESPONSE };
+export const FETCH_CONSUMER_OFFSETS = { request: FETCH_REQUEST, response: FETCH_RESPONSE };
+
+export const encodeUpdateConsumerOffsetRequest = fixedEncoder(UPDATE_REQUEST);
+export const decodeUpdateConsumerOffsetRequest = fixedDecoder(UPDATE_REQUEST, "update consumer offset request");
+export const encodeUpdateConsumerOffsetResponse = fixedEncoder(UPDATE_RESPONSE);
+export const decodeUpdateConsumerOffsetResponse = fixedDecoder(UPDATE_RESPONSE, "update consumer offset response");
+export const encodeDeleteConsumerOffsetRequest = fixedEncoder(DELETE_REQUEST);
+export const decodeDeleteConsumerOffsetRequest = fixedDecoder(DELETE_REQUEST, "delete consumer offset request");
+export const encodeDeleteConsumerOffsetResponse = fixedEncoder(DELETE_RESPONSE);
+export const decodeDeleteConsumerOffsetResponse = fixedDecoder(DELETE_RESPONSE, "delete consumer offset response");
+export const encodeFetchConsumerOffsetsRequest = encoder(FETCH_REQUEST);
+export const decodeFetchConsumerOffsetsRequest = decoder(FETCH_REQUEST, "fetch consumer offsets request");
+export const encodeFetchConsumerOffsetsResponse = fixedEncoder(FETCH_RESPONSE);
+export const decodeFetchConsumerOffsetsResponse = fixedDecoder(FETCH_RESPONSE, "fetch consumer offsets response");

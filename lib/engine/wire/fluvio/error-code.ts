@@ -5,6 +5,7 @@
  * (SpuRegistrationFailed, FetchSessionNotFound); only the tag numbers travel.
  */
 import { FluvioDecodeError } from "./errors.ts";
+import { codec } from "./fields.ts";
 import type { Reader } from "./reader.ts";
 import type { Writer } from "./writer.ts";
 
@@ -233,6 +234,9 @@ export function decodeErrorCode(reader: Reader): ErrorCode {
       return { code };
   }
 }
+
+/** ErrorCode in a field table: an i16 tag, then its variant's fields, written by hand. */
+export const errorCode = codec<ErrorCode>(2, (writer, value) => encodeErrorCode(writer, value), (reader) => decodeErrorCode(reader));
 
 /** RecordData: a varint length, then the bytes. */
 function writeRecordData(writer: Writer, data: Uint8Array): void {

@@ -9,7 +9,7 @@
  * and a Create carries its common fields first, then a u8 object kind, then the spec.
  * Create and Delete are answered with a Status.
  */
-import { DYNAMIC_OBJECT_VERSION } from "./api-keys.ts";
+import { DYNAMIC_OBJECT_VERSION } from "./versions.ts";
 import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import {
