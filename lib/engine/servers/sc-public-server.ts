@@ -17,7 +17,7 @@ import { log } from "../daemon/log.ts";
 import { AdminRefusal } from "../control-plane/topic-registry.ts";
 import { topicNameProblem } from "../model/topic-name.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
-import { API_VERSIONS_KEY, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
+import { API_VERSIONS_KEY, API_VERSIONS_VERSION, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
 import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
 import type { RequestHeader } from "../wire/fluvio/framing.ts";
 import { isObjectType, type ObjectType } from "../wire/fluvio/metadata.ts";
@@ -42,7 +42,7 @@ import type { Reader } from "../wire/fluvio/reader.ts";
 import { customSpuMetadata, partitionMetadata, spuMetadata, topicMetadata } from "./sc-objects.ts";
 import { WatchHub } from "./watch-hub.ts";
 
-const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: 2 }, ...SC_API_VERSIONS];
+const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: API_VERSIONS_VERSION }, ...SC_API_VERSIONS];
 
 /** Every object of `type`, in Fluvio's shapes. */
 function snapshot(controller: Controller, type: ObjectType): ListResponse {

@@ -8,6 +8,7 @@
  * Enum variants travel as their u8 tag, which for every enum here is the variant's index in
  * the arrays below.
  */
+import { struct, u32, u64 } from "./fields.ts";
 import type { Reader } from "./reader.ts";
 import type { Writer } from "./writer.ts";
 
@@ -201,6 +202,12 @@ function decodeStorage(reader: Reader): TopicStorageConfig {
     maxPartitionSize: reader.option("max partition size", (r) => r.u64("max partition size")),
   };
 }
+
+/** Duration: u64 seconds, u32 nanoseconds. */
+export const duration = struct<Duration>([
+  { name: "secs", type: u64, label: "duration seconds" },
+  { name: "nanos", type: u32, label: "duration nanoseconds" },
+]);
 
 export function encodeDuration(writer: Writer, duration: Duration): void {
   writer.u64(duration.secs);
