@@ -15,12 +15,17 @@ import type { Writer } from "./writer.ts";
 export interface Codec<T> {
   readonly minBytes: number;
   encode(writer: Writer, value: T, version: number): void;
-  decode(reader: Reader, version: number, what: string): T;
+  /** `what` names the value in errors. */
+  decode(reader: Reader, version: number, what?: string): T;
 }
 
 /** A type written by hand. */
-export function codec<T>(minBytes: number, encode: Codec<T>["encode"], decode: Codec<T>["decode"]): Codec<T> {
-  return { minBytes, encode, decode };
+export function codec<T>(
+  minBytes: number,
+  encode: Codec<T>["encode"],
+  decode: (reader: Reader, version: number, what: string) => T,
+): Codec<T> {
+  return { minBytes, encode, decode: (reader, version, what = "value") => decode(reader, version, what) };
 }
 
 export const u8 = codec<number>(1, (w, v) => w.u8(v), (r, _, what) => r.u8(what));

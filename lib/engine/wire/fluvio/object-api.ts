@@ -9,7 +9,8 @@
  * and a Create carries its common fields first, then a u8 object kind, then the spec.
  * Create and Delete are answered with a Status.
  */
-import { DYNAMIC_OBJECT_VERSION } from "./versions.ts";
+import { bool, i64, option, present, string, struct, u32, vec } from "./fields.ts";
+import { CREATE_TIMEOUT_SINCE, DELETE_FORCE_SINCE, DYNAMIC_OBJECT_VERSION, SUMMARY_SINCE, SYSTEM_SINCE } from "./versions.ts";
 import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import {
@@ -65,22 +66,20 @@ export interface ListRequest {
 
 export type ListResponse = { [K in ObjectType]: { type: K; items: ObjectMetadata[K][] } }[ObjectType];
 
+/** A ListRequest inside its type buffer (objects/list.rs; ListFilter is a struct of one name). */
+const LIST_REQUEST = struct<Omit<ListRequest, "type">>([
+  { name: "nameFilters", type: vec(string, "name filter") },
+  { name: "summary", type: bool, since: SUMMARY_SINCE, absent: false },
+  { name: "system", type: bool, since: SYSTEM_SINCE, absent: false },
+]);
+
 export function encodeListRequest(writer: Writer, request: ListRequest, version: number): void {
-  encodeTypeBuffer(writer, request.type, version, (w) => {
-    w.vec(request.nameFilters, (x, name) => x.string(name));
-    if (version >= 10) w.bool(request.summary);
-    if (version >= 13) w.bool(request.system);
-  });
+  encodeTypeBuffer(writer, request.type, version, (w) => LIST_REQUEST.encode(w, request, version));
 }
 
 export function decodeListRequest(reader: Reader, version: number): ListRequest {
   const { label, inner } = decodeTypeBuffer(reader, version);
-  return {
-    type: label,
-    nameFilters: inner.vec("name filters", (r) => r.string("name filter"), 2),
-    summary: version >= 10 ? inner.bool("summary") : false,
-    system: version >= 13 ? inner.bool("system") : false,
-  };
+  return { type: label, ...LIST_REQUEST.decode(inner, version) };
 }
 
 export function encodeListResponse(writer: Writer, response: ListResponse, version: number): void {
@@ -129,20 +128,19 @@ export type WatchResponse = {
   };
 }[ObjectType];
 
+/** A WatchRequest inside its type buffer (objects/watch.rs). */
+const WATCH_REQUEST = struct<Omit<WatchRequest, "type">>([
+  { name: "epoch", type: i64 },
+  { name: "summary", type: bool, since: SUMMARY_SINCE, absent: false },
+]);
+
 export function encodeWatchRequest(writer: Writer, request: WatchRequest, version: number): void {
-  encodeTypeBuffer(writer, request.type, version, (w) => {
-    w.i64(request.epoch);
-    if (version >= 10) w.bool(request.summary);
-  });
+  encodeTypeBuffer(writer, request.type, version, (w) => WATCH_REQUEST.encode(w, request, version));
 }
 
 export function decodeWatchRequest(reader: Reader, version: number): WatchRequest {
   const { label, inner } = decodeTypeBuffer(reader, version);
-  return {
-    type: label,
-    epoch: inner.i64("epoch"),
-    summary: version >= 10 ? inner.bool("summary") : false,
-  };
+  return { type: label, ...WATCH_REQUEST.decode(inner, version) };
 }
 
 export function encodeWatchResponse(writer: Writer, response: WatchResponse, version: number): void {
@@ -248,21 +246,25 @@ export function decodeCreateRequest(reader: Reader, version: number): CreateRequ
   return { type: "unsupported", label, common };
 }
 
+/** CommonCreateRequest (objects/create.rs). */
+const COMMON_CREATE_REQUEST = struct<CommonCreateRequest>([
+  { name: "name", type: string },
+  { name: "dryRun", type: bool },
+  { name: "timeout", type: option(u32), since: CREATE_TIMEOUT_SINCE, absent: null },
+]);
+
 function encodeCommonCreateRequest(writer: Writer, common: CommonCreateRequest, version: number): void {
-  writer.string(common.name);
-  writer.bool(common.dryRun);
-  if (version >= 7) writer.option(common.timeout, (w, timeout) => w.u32(timeout));
+  COMMON_CREATE_REQUEST.encode(writer, common, version);
 }
 
 function decodeCommonCreateRequest(reader: Reader, version: number): CommonCreateRequest {
-  return {
-    name: reader.string("name"),
-    dryRun: reader.bool("dry run"),
-    timeout: version >= 7 ? reader.option("timeout", (r) => r.u32("timeout")) : null,
-  };
+  return COMMON_CREATE_REQUEST.decode(reader, version);
 }
 
 // ---- Delete ----
+
+/** A delete's force flag; its key is written by hand (a CustomSpu's is an enum of name or id). */
+const DELETE_FORCE = { since: DELETE_FORCE_SINCE };
 
 /** A CustomSpu is deleted by name or by id; every other type by its name. */
 export type CustomSpuKey = { name: string } | { id: number };
@@ -291,7 +293,7 @@ export function encodeDeleteRequest(writer: Writer, request: DeleteRequest, vers
       w.string("Id");
       w.i32(key.id);
     }
-    if (version >= 13) w.bool(request.force);
+    if (present(DELETE_FORCE, version)) w.bool(request.force);
   });
 }
 
@@ -307,7 +309,7 @@ export function decodeDeleteRequest(reader: Reader, version: number): DeleteRequ
   } else {
     key = inner.string("object name");
   }
-  return { type: label, key, force: version >= 13 ? inner.bool("force") : false };
+  return { type: label, key, force: present(DELETE_FORCE, version) ? inner.bool("force") : false };
 }
 
 // ---- Update and Mirroring, not served ----
