@@ -1,0 +1,289 @@
+/**
+ * The field tables (lib/engine/wire/fluvio/fields.ts): gates as declared, and one round trip of
+ * every message of every key the servers advertise, at every version of its advertised range
+ * (api-keys.ts): encoded, decoded whole, and encoded again to the same bytes; at the newest
+ * version, decoded to the value it was made from. A key advertised without messages here fails.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SC_API_KEY, SC_API_VERSIONS, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "../../../../lib/engine/wire/fluvio/api-keys.ts";
+import { FluvioEncodeError } from "../../../../lib/engine/wire/fluvio/errors.ts";
+import { bool, string, struct, u8 } from "../../../../lib/engine/wire/fluvio/fields.ts";
+import { decodeFetchOffsetsRequest, decodeFetchOffsetsResponse, encodeFetchOffsetsRequest, encodeFetchOffsetsResponse } from "../../../../lib/engine/wire/fluvio/fetch-offsets.ts";
+import type { CustomSpuMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "../../../../lib/engine/wire/fluvio/metadata.ts";
+import {
+  decodeCreateRequest,
+  decodeDeleteRequest,
+  decodeListRequest,
+  decodeListResponse,
+  decodeStatus,
+  decodeWatchRequest,
+  decodeWatchResponse,
+  encodeCreateRequest,
+  encodeDeleteRequest,
+  encodeListRequest,
+  encodeListResponse,
+  encodeStatus,
+  encodeWatchRequest,
+  encodeWatchResponse,
+  type ListResponse,
+  type Status,
+  type WatchResponse,
+} from "../../../../lib/engine/wire/fluvio/object-api.ts";
+import { decodeProduceRequest, decodeProduceResponse, encodeProduceRequest, encodeProduceResponse } from "../../../../lib/engine/wire/fluvio/produce.ts";
+import { Reader } from "../../../../lib/engine/wire/fluvio/reader.ts";
+import { encodeBatches, recordBatch } from "../../../../lib/engine/wire/fluvio/record-batch.ts";
+import type { SmartModuleInvocation } from "../../../../lib/engine/wire/fluvio/smartmodule.ts";
+import { decodeStreamFetchRequest, decodeStreamFetchResponse, encodeStreamFetchRequest, encodeStreamFetchResponse } from "../../../../lib/engine/wire/fluvio/stream-fetch.ts";
+import { decodeUpdateOffsetsRequest, decodeUpdateOffsetsResponse, encodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../../../../lib/engine/wire/fluvio/update-offsets.ts";
+import type { Writer } from "../../../../lib/engine/wire/fluvio/writer.ts";
+import { bytes as goldenBytes, encoded, hex } from "../../../fluvio-bytes.ts";
+
+/** One message of a key: a value with every field set, and its encode and decode at a version. */
+interface Sample {
+  name: string;
+  value: unknown;
+  encode(writer: Writer, value: any, version: number): void;
+  decode(reader: Reader, version: number): unknown;
+}
+
+function sample<T>(name: string, value: T, encode: (writer: Writer, value: T, version: number) => void, decode: (reader: Reader, version: number) => unknown): Sample {
+  return { name, value, encode, decode };
+}
+
+const mirror = { type: "Remote", homeCluster: "home", homeSpuKey: "h-1", homeSpuId: 7, homeSpuEndpoint: "10.0.0.1:9010" } as const;
+const topic: TopicMetadata = {
+  name: "t1",
+  spec: {
+    replicas: { type: "Assigned", maps: [{ id: 0, replicas: [5001, 5002], mirror }] },
+    cleanupPolicy: { type: "Segment", timeInSeconds: 3600 },
+    storage: { segmentSize: 1024, maxPartitionSize: 1 << 20 },
+    compressionType: "Gzip",
+    deduplication: { bounds: { count: 5, age: { secs: 1, nanos: 2 } }, filter: { transform: { uses: "dedup", with: new Map([["a", "b"]]) } } },
+    system: true,
+  },
+  status: { resolution: "Provisioned", replicaMap: new Map([[0, [5001, 5002]]]), mirrorMap: new Map([[0, mirror]]), reason: "ok" },
+};
+const partition: PartitionMetadata = {
+  name: "t1-0",
+  spec: {
+    leader: 5001,
+    replicas: [5001, 5002],
+    cleanupPolicy: { type: "Segment", timeInSeconds: 60 },
+    storage: { segmentSize: null, maxPartitionSize: 99 },
+    compressionType: "Zstd",
+    deduplication: null,
+    system: true,
+    mirror: { type: "Home", remoteCluster: "edge", remoteReplica: "t1-0" },
+  },
+  status: {
+    resolution: "Online",
+    leader: { spu: 5001, hw: 10, leo: 11 },
+    lsr: 2,
+    replicas: [{ spu: 5002, hw: 9, leo: 10 }],
+    size: 100,
+    isBeingDeleted: true,
+    baseOffset: 3,
+  },
+};
+const spu: SpuMetadata = {
+  name: "5001",
+  spec: {
+    id: 5001,
+    spuType: "Custom",
+    publicEndpoint: { port: 9010, ingress: [{ hostname: "localhost", ip: "127.0.0.1" }], encryption: "PLAINTEXT" },
+    privateEndpoint: { port: 9011, host: "127.0.0.1", encryption: "SSL" },
+    rack: "r1",
+    publicEndpointLocal: { port: 9012, host: "127.0.0.1", encryption: "PLAINTEXT" },
+  },
+  status: { resolution: "Offline" },
+};
+const { spuType: _managedOrCustom, ...customSpec } = spu.spec;
+const customSpu: CustomSpuMetadata = { name: "c1", spec: customSpec, status: { resolution: "Init" } };
+
+const lists: ListResponse[] = [
+  { type: "Topic", items: [topic] },
+  { type: "Partition", items: [partition] },
+  { type: "SPU", items: [spu] },
+  { type: "CustomSpu", items: [customSpu] },
+];
+const watches: WatchResponse[] = [
+  { type: "Topic", epoch: 4, changes: [{ msgType: "DELETE", metadata: topic }], all: [topic] },
+  { type: "Partition", epoch: 5, changes: [{ msgType: "UPDATE", metadata: partition }], all: [] },
+  { type: "SPU", epoch: 6, changes: [], all: [spu] },
+];
+const status: Status = { name: "t1", errorCode: { code: "TopicAlreadyExists" }, errorMessage: "exists" };
+const statusSample = sample("Status", status, (w, value) => encodeStatus(w, value), (r) => decodeStatus(r));
+
+const filter: SmartModuleInvocation = {
+  wasm: { type: "Predefined", name: "filter" },
+  kind: { type: "Generic", context: { type: "JoinStream", topic: "other", derivedStream: "d" } },
+  params: { params: new Map([["k", "v"]]), lookback: { last: 3, age: { secs: 4, nanos: 5 } } },
+};
+const batches = encodeBatches([recordBatch([{ key: null, value: new TextEncoder().encode("v") }], { firstTimestamp: 1_700_000_000_000 })]);
+
+const SAMPLES: Record<string, Record<number, Sample[]>> = {
+  SC: {
+    [SC_API_KEY.create]: [
+      sample("Create Topic", { type: "Topic", common: { name: "t1", dryRun: true, timeout: 1000 }, spec: topic.spec } as const, encodeCreateRequest, decodeCreateRequest),
+      sample("Create CustomSpu", { type: "CustomSpu", common: { name: "c1", dryRun: false, timeout: null }, spec: customSpu.spec } as const, encodeCreateRequest, decodeCreateRequest),
+      statusSample,
+    ],
+    [SC_API_KEY.delete]: [
+      sample("Delete Topic", { type: "Topic", key: "t1", force: true }, encodeDeleteRequest, decodeDeleteRequest),
+      sample("Delete CustomSpu by id", { type: "CustomSpu", key: { id: 5001 }, force: true }, encodeDeleteRequest, decodeDeleteRequest),
+      statusSample,
+    ],
+    [SC_API_KEY.list]: [
+      sample("List request", { type: "Topic", nameFilters: ["t1"], summary: true, system: true }, encodeListRequest, decodeListRequest),
+      ...lists.map((list) => sample(`List ${list.type}`, list, encodeListResponse, decodeListResponse)),
+    ],
+    [SC_API_KEY.watch]: [
+      sample("Watch request", { type: "SPU", epoch: 9, summary: true }, encodeWatchRequest, decodeWatchRequest),
+      ...watches.map((watch) => sample(`Watch ${watch.type}`, watch, encodeWatchResponse, decodeWatchResponse)),
+    ],
+  },
+  SPU: {
+    [SPU_API_KEY.produce]: [
+      sample(
+        "Produce request",
+        { transactionalId: "tx", isolation: "ReadCommitted", timeoutMs: 1500, topics: [{ name: "t", partitions: [{ partitionIndex: 2, records: batches }] }], smartModules: [filter] } as const,
+        encodeProduceRequest,
+        decodeProduceRequest,
+      ),
+      sample(
+        "Produce response",
+        { responses: [{ name: "t", partitions: [{ partitionIndex: 2, errorCode: { code: "None" }, baseOffset: 10, logAppendTimeMs: 5, logStartOffset: 1 }] }], throttleTimeMs: 7 } as const,
+        encodeProduceResponse,
+        decodeProduceResponse,
+      ),
+    ],
+    [SPU_API_KEY.fetchOffsets]: [
+      sample("FetchOffsets request", { topics: [{ name: "t", partitions: [{ partitionIndex: 0 }] }], consumerId: "reader" }, encodeFetchOffsetsRequest, decodeFetchOffsetsRequest),
+      sample(
+        "FetchOffsets response",
+        { topics: [{ name: "t", partitions: [{ errorCode: { code: "None" }, partitionIndex: 0, startOffset: 1, lastStableOffset: 5 }] }] } as const,
+        encodeFetchOffsetsResponse,
+        (r) => decodeFetchOffsetsResponse(r),
+      ),
+    ],
+    [SPU_API_KEY.streamFetch]: [
+      sample(
+        "StreamFetch request",
+        {
+          topic: "t",
+          partition: 1,
+          fetchOffset: 2,
+          maxBytes: 3,
+          isolation: "ReadCommitted",
+          wasmModule: new Uint8Array(0),
+          smartModule: null,
+          derivedStream: null,
+          smartModules: [filter],
+          consumerId: "reader",
+        } as const,
+        encodeStreamFetchRequest,
+        decodeStreamFetchRequest,
+      ),
+      sample(
+        "StreamFetch response",
+        {
+          topic: "t",
+          streamId: 4,
+          partition: {
+            partitionIndex: 1,
+            errorCode: { code: "OffsetOutOfRange" },
+            highWatermark: 2,
+            nextFilterOffset: 3,
+            logStartOffset: 1,
+            aborted: [{ producerId: 1, firstOffset: 2 }],
+            records: batches,
+          },
+        } as const,
+        encodeStreamFetchResponse,
+        decodeStreamFetchResponse,
+      ),
+    ],
+    [SPU_API_KEY.updateOffsets]: [
+      sample("UpdateOffsets request", { offsets: [{ offset: 5, sessionId: 1 }] }, encodeUpdateOffsetsRequest, (r) => decodeUpdateOffsetsRequest(r)),
+      sample("UpdateOffsets response", { status: [{ sessionId: 1, errorCode: { code: "FetchSessionNotFound" } }] } as const, encodeUpdateOffsetsResponse, (r) => decodeUpdateOffsetsResponse(r)),
+    ],
+  },
+};
+
+function versionsOf(range: ApiVersionKey): number[] {
+  return Array.from({ length: range.maxVersion - range.minVersion + 1 }, (_, index) => range.minVersion + index);
+}
+
+type Row = [name: string, version: number, entry: Sample | null, newest: boolean];
+
+const rows: Row[] = (
+  [
+    ["SC", SC_API_VERSIONS],
+    ["SPU", SPU_API_VERSIONS],
+  ] as const
+).flatMap(([server, ranges]) =>
+  ranges.flatMap((range) => {
+    const samples = SAMPLES[server]![range.apiKey];
+    if (!samples) return [[`${server} key ${range.apiKey}`, range.maxVersion, null, false] satisfies Row];
+    return samples.flatMap((entry) => versionsOf(range).map((version): Row => [`${server} key ${range.apiKey} ${entry.name}`, version, entry, version === range.maxVersion]));
+  }),
+);
+
+describe("every advertised message round-trips at every advertised version", () => {
+  test.each(rows)("%s at version %d", (_name, version, entry, newest) => {
+    expect(entry).not.toBeNull();
+    const first = encoded((w) => entry!.encode(w, entry!.value, version));
+    const reader = new Reader(first);
+    const decoded = entry!.decode(reader, version);
+    expect(reader.remaining).toBe(0);
+    expect(hex(encoded((w) => entry!.encode(w, decoded, version)))).toBe(hex(first));
+    if (newest) expect(decoded).toEqual(entry!.value);
+  });
+});
+
+describe("a field table", () => {
+  interface Gated {
+    kind: number;
+    label: string;
+    flag: boolean;
+  }
+  const table = struct<Gated>([
+    { name: "kind", type: u8 },
+    { name: "label", type: string, since: 5, absent: "none" },
+    { name: "flag", type: bool, since: 3, until: 7, absent: false },
+  ]);
+  const value: Gated = { kind: 1, label: "x", flag: true };
+  const cases: [number, string, Gated][] = [
+    [2, "01", { kind: 1, label: "none", flag: false }],
+    [3, "01 01", { kind: 1, label: "none", flag: true }],
+    [5, '01 0001 "x" 01', value],
+    [7, '01 0001 "x" 01', value],
+    [8, '01 0001 "x"', { kind: 1, label: "x", flag: false }],
+  ];
+  test.each(cases)("at version %d writes only the fields present then, and reads the absent ones as their defaults", (version, golden, decoded) => {
+    const bytes = encoded((w) => table.encode(w, value, version));
+    expect(hex(bytes)).toBe(hex(goldenBytes(golden)));
+    expect(table.decode(new Reader(bytes), version)).toEqual(decoded);
+  });
+
+  test("takes at least the bytes of its ungated fields, and refuses a gated field without an absent value", () => {
+    expect(table.minBytes).toBe(1);
+    expect(() => struct<{ a: number }>([{ name: "a", type: u8, since: 2 } as never])).toThrow(FluvioEncodeError);
+  });
+});
+
+describe("the codec's versions", () => {
+  const DIR = join(import.meta.dir, "../../../../lib/engine/wire/fluvio");
+  const DECLARING = new Set(["versions.ts", "api-keys.ts"]);
+  /** A version compared with, or a gate given as, a number literal. */
+  const BARE = /\bversion\s*(>=|<=|<|>|===|!==)\s*\d|\d\s*(>=|<=|<|>)\s*version\b|\b(since|until):\s*\d/;
+  const files = readdirSync(DIR).filter((file) => file.endsWith(".ts") && !DECLARING.has(file));
+  test.each(files)("%s names every version it gates on", (file) => {
+    const code = readFileSync(join(DIR, file), "utf8")
+      .split("\n")
+      .filter((line) => !/^\s*(\*|\/\/|\/\*\*)/.test(line));
+    expect(code.filter((line) => BARE.test(line))).toEqual([]);
+  });
+});
