@@ -5,11 +5,11 @@
  */
 import { errorCode, type ErrorCode } from "./error-code.ts";
 import { decoder, encoder, fixedDecoder, fixedEncoder, i64, optionString, string, struct, u32, vec } from "./fields.ts";
-import { CONSUMER_ID_SINCE } from "./versions.ts";
+import { CONSUMER_ID_SINCE, FETCH_OFFSETS_CONSUMER_ID_UNTIL } from "./versions.ts";
 
 export interface FetchOffsetsRequest {
   topics: { name: string; partitions: { partitionIndex: number }[] }[];
-  /** From version 23. */
+  /** At version 23 only. */
   consumerId: string | null;
 }
 
@@ -34,7 +34,7 @@ const REQUEST = struct<FetchOffsetsRequest>([
       ]),
     ),
   },
-  { name: "consumerId", type: optionString, since: CONSUMER_ID_SINCE, absent: null },
+  { name: "consumerId", type: optionString, since: CONSUMER_ID_SINCE, until: FETCH_OFFSETS_CONSUMER_ID_UNTIL, absent: null },
 ]);
 
 const RESPONSE = struct<FetchOffsetsResponse>([

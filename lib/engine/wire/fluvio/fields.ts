@@ -7,7 +7,7 @@
  * writes by hand (Produce, the object type buffer) keep hand-written functions, wrapped with
  * `codec` where a table holds them.
  */
-import { FluvioEncodeError } from "./errors.ts";
+import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import type { Reader } from "./reader.ts";
 import type { Writer } from "./writer.ts";
 
@@ -80,9 +80,28 @@ export function map<K extends number | string, V>(key: Codec<K>, value: Codec<V>
   );
 }
 
-/** A fieldless enum as its u8 tag, the variant's index in `variants`. */
-export function variant<T extends string>(variants: readonly T[]): Codec<T> {
-  return codec<T>(1, (w, value) => w.variant(variants, value), (r, _, what) => r.variant(variants, what));
+/** A variant added to an enum at `since`; below it, the variant travels as `before`, which older peers know. */
+export interface VariantGate<T extends string> {
+  since: number;
+  before: T;
+}
+
+/** A fieldless enum as its u8 tag, the variant's index in `variants`; a gated variant's tag is unknown below its version. */
+export function variant<T extends string>(variants: readonly T[], gates: Partial<Record<T, VariantGate<T>>> = {}): Codec<T> {
+  return codec<T>(
+    1,
+    (w, value, version) => {
+      const gate = gates[value];
+      w.variant(variants, gate && version < gate.since ? gate.before : value);
+    },
+    (r, version, what) => {
+      const at = r.offset;
+      const value = r.variant(variants, what);
+      const gate = gates[value];
+      if (gate && version < gate.since) throw new FluvioDecodeError(what, at, `unknown ${what} tag ${variants.indexOf(value)} at version ${version}`);
+      return value;
+    },
+  );
 }
 
 /**

@@ -9,11 +9,13 @@
  * Enum variants travel as their u8 tag, which for every enum here is the variant's index in
  * the arrays below.
  */
-import { bool, decoder, encoder, fixedDecoder, fixedEncoder, i32, i64, map, option, optionString, string, struct, u16, u32, u64, union, variant, vec, type Codec } from "./fields.ts";
+import { bool, codec, decoder, encoder, fixedDecoder, fixedEncoder, i32, i64, map, option, optionString, string, struct, u16, u32, u64, union, variant, vec, type Codec } from "./fields.ts";
 import {
   COMPRESSION_TYPE_SINCE,
   DEDUPLICATION_SINCE,
+  MIRROR_DIRECTION_SINCE,
   MIRROR_SINCE,
+  OUT_OF_STORAGE_SINCE,
   PARTITION_BASE_OFFSET_SINCE,
   PARTITION_SIZE_SINCE,
   SPU_LOCAL_ENDPOINT_SINCE,
@@ -111,9 +113,10 @@ export interface Deduplication {
 }
 
 /** Where a mirrored partition's data comes from (Remote) or goes to (Home). */
+/** Where a mirrored partition's data comes from (Remote) or goes to (Home); `target` and `source` from version 18. */
 export type PartitionMirrorConfig =
-  | { type: "Remote"; homeCluster: string; homeSpuKey: string; homeSpuId: number; homeSpuEndpoint: string }
-  | { type: "Home"; remoteCluster: string; remoteReplica: string };
+  | { type: "Remote"; homeCluster: string; homeSpuKey: string; homeSpuId: number; homeSpuEndpoint: string; target?: boolean }
+  | { type: "Home"; remoteCluster: string; remoteReplica: string; source?: boolean };
 
 // ---- Topic ----
 
@@ -127,6 +130,8 @@ export interface PartitionMap {
 export interface HomePartitionConfig {
   remoteCluster: string;
   remoteReplica: string;
+  /** From version 18. */
+  source?: boolean;
 }
 
 export interface SpuMirrorConfig {
@@ -135,9 +140,10 @@ export interface SpuMirrorConfig {
   endpoint: string;
 }
 
+/** `target` and `source` from version 18. */
 export type MirrorConfig =
-  | { type: "Remote"; homeCluster: string; homeSpus: SpuMirrorConfig[] }
-  | { type: "Home"; partitions: HomePartitionConfig[] };
+  | { type: "Remote"; homeCluster: string; homeSpus: SpuMirrorConfig[]; target?: boolean }
+  | { type: "Home"; partitions: HomePartitionConfig[]; source?: boolean };
 
 export type ReplicaSpec =
   | { type: "Assigned"; maps: PartitionMap[] }
@@ -191,7 +197,8 @@ export interface PartitionSpec {
   mirror: PartitionMirrorConfig | null;
 }
 
-export const PARTITION_RESOLUTIONS = ["Offline", "Online", "LeaderOffline", "ElectionLeaderFound"] as const;
+/** OutOfStorage from version 19 (sent as Offline to older clients, which do not know it). */
+export const PARTITION_RESOLUTIONS = ["Offline", "Online", "LeaderOffline", "ElectionLeaderFound", "OutOfStorage"] as const;
 export type PartitionResolution = (typeof PARTITION_RESOLUTIONS)[number];
 
 /** A replica's progress: high watermark and log end offset. */
@@ -318,17 +325,24 @@ const DEDUPLICATION = struct<Deduplication>([
   },
 ]);
 
+/** A mirror's direction flag: false when absent, as Rust's default. */
+const flag = codec<boolean | undefined>(1, (w, value) => w.bool(value ?? false), (r, _, what) => r.bool(what));
+
+const HOME_PARTITION = struct<HomePartitionConfig>([
+  { name: "remoteCluster", type: string },
+  { name: "remoteReplica", type: string },
+  { name: "source", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
+]);
+
 const PARTITION_MIRROR = union<PartitionMirrorConfig>(["Remote", "Home"], {
   Remote: struct<Omit<Extract<PartitionMirrorConfig, { type: "Remote" }>, "type">>([
     { name: "homeCluster", type: string },
     { name: "homeSpuKey", type: string },
     { name: "homeSpuId", type: i32 },
     { name: "homeSpuEndpoint", type: string },
+    { name: "target", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
   ]),
-  Home: struct<Omit<Extract<PartitionMirrorConfig, { type: "Home" }>, "type">>([
-    { name: "remoteCluster", type: string },
-    { name: "remoteReplica", type: string },
-  ]),
+  Home: HOME_PARTITION,
 });
 
 const MIRROR_CONFIG = union<MirrorConfig>(["Remote", "Home"], {
@@ -344,18 +358,11 @@ const MIRROR_CONFIG = union<MirrorConfig>(["Remote", "Home"], {
         ]),
       ),
     },
+    { name: "target", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
   ]),
   Home: struct<Omit<Extract<MirrorConfig, { type: "Home" }>, "type">>([
-    {
-      name: "partitions",
-      label: "home partitions",
-      type: vec(
-        struct<HomePartitionConfig>([
-          { name: "remoteCluster", type: string },
-          { name: "remoteReplica", type: string },
-        ]),
-      ),
-    },
+    { name: "partitions", label: "home partitions", type: vec(HOME_PARTITION) },
+    { name: "source", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
   ]),
 });
 
@@ -419,7 +426,11 @@ const REPLICA_STATUS = struct<ReplicaStatus>([
 ]);
 
 const PARTITION_STATUS = struct<PartitionStatus>([
-  { name: "resolution", type: variant(PARTITION_RESOLUTIONS), label: "partition resolution" },
+  {
+    name: "resolution",
+    type: variant(PARTITION_RESOLUTIONS, { OutOfStorage: { since: OUT_OF_STORAGE_SINCE, before: "Offline" } }),
+    label: "partition resolution",
+  },
   { name: "leader", type: REPLICA_STATUS },
   { name: "lsr", type: u32, label: "live replicas" },
   { name: "replicas", type: vec(REPLICA_STATUS), label: "replica statuses" },

@@ -3,7 +3,8 @@
  * The request is encoded by hand in Fluvio, not by the derive: transactional_id is present at
  * every version (its min_version attribute is not applied), isolation travels as an i16 acks
  * (ReadUncommitted 1, ReadCommitted -1; any negative reads as ReadCommitted), the timeout as
- * i32 milliseconds, and smartmodules from version 8. Each partition's records are a RecordSet,
+ * i32 milliseconds, and smartmodules at every version (Fluvio 0.18; 0.11 gated them at 8, which
+ * no client of either sends below). Each partition's records are a RecordSet,
  * kept here as the bytes of its batches (check them with scanBatches).
  */
 import { errorCode, type ErrorCode } from "./error-code.ts";
@@ -13,7 +14,7 @@ import type { Isolation } from "./isolation.ts";
 import type { Reader } from "./reader.ts";
 import { decodeRecordSetBytes, encodeRecordSet } from "./record-batch.ts";
 import { decodeSmartModuleInvocation, encodeSmartModuleInvocation, type SmartModuleInvocation } from "./smartmodule.ts";
-import { PRODUCE_LOG_APPEND_TIME_SINCE, PRODUCE_LOG_START_OFFSET_SINCE, PRODUCE_SMARTMODULES_SINCE, PRODUCE_THROTTLE_SINCE } from "./versions.ts";
+import { PRODUCE_LOG_APPEND_TIME_SINCE, PRODUCE_LOG_START_OFFSET_SINCE, PRODUCE_THROTTLE_SINCE } from "./versions.ts";
 import type { Writer } from "./writer.ts";
 
 export interface ProduceRequest {
@@ -28,7 +29,7 @@ export interface ProduceRequest {
       records: Uint8Array;
     }[];
   }[];
-  /** From version 8; Fluvio's producer sends none unless told to transform. */
+  /** Fluvio's producer sends none unless told to transform. */
   smartModules: SmartModuleInvocation[];
 }
 
@@ -60,9 +61,7 @@ export function encodeProduceRequest(writer: Writer, request: ProduceRequest, ve
       encodeRecordSet(x, partition.records);
     });
   });
-  if (version >= PRODUCE_SMARTMODULES_SINCE) {
-    writer.vec(request.smartModules, (w, invocation) => encodeSmartModuleInvocation(w, invocation, version));
-  }
+  writer.vec(request.smartModules, (w, invocation) => encodeSmartModuleInvocation(w, invocation, version));
 }
 
 export function decodeProduceRequest(reader: Reader, version: number): ProduceRequest {
@@ -79,8 +78,7 @@ export function decodeProduceRequest(reader: Reader, version: number): ProduceRe
     }),
     6,
   );
-  const smartModules =
-    version >= PRODUCE_SMARTMODULES_SINCE ? reader.vec("smartmodules", (r) => decodeSmartModuleInvocation(r, version), 4) : [];
+  const smartModules = reader.vec("smartmodules", (r) => decodeSmartModuleInvocation(r, version), 4);
   return { transactionalId, isolation, timeoutMs, topics, smartModules };
 }
 

@@ -5,9 +5,9 @@
  * We do not run SmartModules; these are decoded so a request that names one can be refused
  * with an error code, and so the fields after them can be read.
  */
-import { bytes, decoder, encoder, map, option, string, struct, u64, union, type Codec } from "./fields.ts";
+import { bytes, codec, decoder, encoder, map, option, string, struct, u64, union, type Codec } from "./fields.ts";
 import { duration, type Duration } from "./metadata.ts";
-import { LOOKBACK_AGE_SINCE, LOOKBACK_SINCE } from "./versions.ts";
+import { LOOKBACK_AGE_SINCE, LOOKBACK_SINCE, SMARTMODULE_NAME_SINCE } from "./versions.ts";
 
 export type SmartModuleWasm = { type: "Predefined"; name: string } | { type: "AdHoc"; bytes: Uint8Array };
 
@@ -43,6 +43,8 @@ export interface SmartModuleInvocation {
   wasm: SmartModuleWasm;
   kind: SmartModuleKind;
   params: SmartModuleParams;
+  /** From version 25 (written by hand in Fluvio, with this gate). */
+  name?: string | null;
 }
 
 /** The derived stream of StreamFetch versions 16 to 18. */
@@ -97,11 +99,15 @@ const PARAMS = struct<SmartModuleParams>([
   },
 ]);
 
+/** An invocation's name: None when not given. */
+const INVOCATION_NAME = codec<string | null | undefined>(1, (w, name) => w.optionString(name ?? null), (r, _, what) => r.optionString(what));
+
 /** SmartModuleInvocation (server/smartmodule.rs). */
 export const smartModuleInvocation: Codec<SmartModuleInvocation> = struct<SmartModuleInvocation>([
   { name: "wasm", type: WASM, label: "SmartModule wasm" },
   { name: "kind", type: KIND, label: "SmartModule kind" },
   { name: "params", type: PARAMS },
+  { name: "name", type: INVOCATION_NAME, since: SMARTMODULE_NAME_SINCE, absent: undefined, label: "SmartModule invocation name" },
 ]);
 
 /** DerivedStreamInvocation (server/stream_fetch.rs). */

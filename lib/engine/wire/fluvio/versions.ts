@@ -13,15 +13,16 @@ export const STREAM_FETCH_LEGACY_SMARTMODULE_SINCE = 16;
 export const STREAM_FETCH_LEGACY_UNTIL = 18;
 /** StreamFetch's list of SmartModules. */
 export const STREAM_FETCH_SMARTMODULES_SINCE = 18;
-/** StreamFetch's and FetchOffsets' consumer id. */
+/** StreamFetch's and FetchOffsets' consumer id; FetchOffsets carries it at this version only (server/fetch_offset.rs, 0.18). */
 export const CONSUMER_ID_SINCE = 23;
+export const FETCH_OFFSETS_CONSUMER_ID_UNTIL = 23;
+/** A SmartModule invocation's name (server/smartmodule.rs COMMON_VERSION_HAS_SM_NAME, 0.18). */
+export const SMARTMODULE_NAME_SINCE = 25;
 /** A fetch response's next filter offset (fetch/response.rs). */
 export const NEXT_FILTER_OFFSET_SINCE = 11;
 /** SmartModule parameters' lookback, and its age (fluvio-smartmodule src/input.rs). */
 export const LOOKBACK_SINCE = 20;
 export const LOOKBACK_AGE_SINCE = 21;
-/** Produce's SmartModules (produce/request.rs). */
-export const PRODUCE_SMARTMODULES_SINCE = 8;
 /** Produce response's throttle time, log append time and log start offset (produce/response.rs). */
 export const PRODUCE_THROTTLE_SINCE = 1;
 export const PRODUCE_LOG_APPEND_TIME_SINCE = 2;
@@ -61,3 +62,7 @@ export const DELETE_FORCE_SINCE = 13;
 export const MIRROR_SINCE = 14;
 /** A partition status's base offset. */
 export const PARTITION_BASE_OFFSET_SINCE = 16;
+/** Mirrors' direction flags: a home's `source`, a remote's `target` (topic/spec.rs, partition/spec.rs, 0.13). */
+export const MIRROR_DIRECTION_SINCE = 18;
+/** The partition resolution OutOfStorage (partition/status.rs, 0.17.3). */
+export const OUT_OF_STORAGE_SINCE = 19;

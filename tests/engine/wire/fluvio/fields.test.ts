@@ -35,7 +35,7 @@ import { decodeProduceRequest, decodeProduceResponse, encodeProduceRequest, enco
 import { Reader } from "../../../../lib/engine/wire/fluvio/reader.ts";
 import { encodeBatches, recordBatch } from "../../../../lib/engine/wire/fluvio/record-batch.ts";
 import type { SmartModuleInvocation } from "../../../../lib/engine/wire/fluvio/smartmodule.ts";
-import { decodeStreamFetchRequest, decodeStreamFetchResponse, encodeStreamFetchRequest, encodeStreamFetchResponse } from "../../../../lib/engine/wire/fluvio/stream-fetch.ts";
+import { decodeStreamFetchRequest, decodeStreamFetchResponse, encodeStreamFetchRequest, encodeStreamFetchResponse, type StreamFetchRequest } from "../../../../lib/engine/wire/fluvio/stream-fetch.ts";
 import { decodeUpdateOffsetsRequest, decodeUpdateOffsetsResponse, encodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../../../../lib/engine/wire/fluvio/update-offsets.ts";
 import type { Writer } from "../../../../lib/engine/wire/fluvio/writer.ts";
 import { bytes as goldenBytes, encoded, hex } from "../../../fluvio-bytes.ts";
@@ -52,7 +52,7 @@ function sample<T>(name: string, value: T, encode: (writer: Writer, value: T, ve
   return { name, value, encode, decode };
 }
 
-const mirror = { type: "Remote", homeCluster: "home", homeSpuKey: "h-1", homeSpuId: 7, homeSpuEndpoint: "10.0.0.1:9010" } as const;
+const mirror = { type: "Remote", homeCluster: "home", homeSpuKey: "h-1", homeSpuId: 7, homeSpuEndpoint: "10.0.0.1:9010", target: true } as const;
 const topic: TopicMetadata = {
   name: "t1",
   spec: {
@@ -75,7 +75,7 @@ const partition: PartitionMetadata = {
     compressionType: "Zstd",
     deduplication: null,
     system: true,
-    mirror: { type: "Home", remoteCluster: "edge", remoteReplica: "t1-0" },
+    mirror: { type: "Home", remoteCluster: "edge", remoteReplica: "t1-0", source: true },
   },
   status: {
     resolution: "Online",
@@ -120,8 +120,22 @@ const filter: SmartModuleInvocation = {
   wasm: { type: "Predefined", name: "filter" },
   kind: { type: "Generic", context: { type: "JoinStream", topic: "other", derivedStream: "d" } },
   params: { params: new Map([["k", "v"]]), lookback: { last: 3, age: { secs: 4, nanos: 5 } } },
+  name: "filter",
 };
 const batches = encodeBatches([recordBatch([{ key: null, value: new TextEncoder().encode("v") }], { firstTimestamp: 1_700_000_000_000 })]);
+
+const streamFetch: StreamFetchRequest = {
+  topic: "t",
+  partition: 1,
+  fetchOffset: 2,
+  maxBytes: 3,
+  isolation: "ReadCommitted",
+  wasmModule: new Uint8Array(0),
+  smartModule: null,
+  derivedStream: null,
+  smartModules: [filter],
+  consumerId: "reader",
+};
 
 const SAMPLES: Record<string, Record<number, Sample[]>> = {
   SC: {
@@ -160,7 +174,8 @@ const SAMPLES: Record<string, Record<number, Sample[]>> = {
       ),
     ],
     [SPU_API_KEY.fetchOffsets]: [
-      sample("FetchOffsets request", { topics: [{ name: "t", partitions: [{ partitionIndex: 0 }] }], consumerId: "reader" }, encodeFetchOffsetsRequest, decodeFetchOffsetsRequest),
+      // Its consumer id travels at version 23 only (the gate's own test is below).
+      sample("FetchOffsets request", { topics: [{ name: "t", partitions: [{ partitionIndex: 0 }] }], consumerId: null }, encodeFetchOffsetsRequest, decodeFetchOffsetsRequest),
       sample(
         "FetchOffsets response",
         { topics: [{ name: "t", partitions: [{ errorCode: { code: "None" }, partitionIndex: 0, startOffset: 1, lastStableOffset: 5 }] }] } as const,
@@ -169,23 +184,7 @@ const SAMPLES: Record<string, Record<number, Sample[]>> = {
       ),
     ],
     [SPU_API_KEY.streamFetch]: [
-      sample(
-        "StreamFetch request",
-        {
-          topic: "t",
-          partition: 1,
-          fetchOffset: 2,
-          maxBytes: 3,
-          isolation: "ReadCommitted",
-          wasmModule: new Uint8Array(0),
-          smartModule: null,
-          derivedStream: null,
-          smartModules: [filter],
-          consumerId: "reader",
-        } as const,
-        encodeStreamFetchRequest,
-        decodeStreamFetchRequest,
-      ),
+      sample("StreamFetch request", streamFetch, encodeStreamFetchRequest, decodeStreamFetchRequest),
       sample(
         "StreamFetch response",
         {
@@ -271,6 +270,32 @@ describe("a field table", () => {
   test("takes at least the bytes of its ungated fields, and refuses a gated field without an absent value", () => {
     expect(table.minBytes).toBe(1);
     expect(() => struct<{ a: number }>([{ name: "a", type: u8, since: 2 } as never])).toThrow(FluvioEncodeError);
+  });
+});
+
+describe("gates up to Fluvio 0.18", () => {
+  const fetchOffsets = { topics: [], consumerId: "reader" };
+  test.each([
+    [22, "00000000"],
+    [23, '00000000 01 0006 "reader"'],
+    [24, "00000000"],
+    [25, "00000000"],
+  ] as const)("FetchOffsets at version %d carries its consumer id only at 23: %s", (version, golden) => {
+    expect(hex(encoded((w) => encodeFetchOffsetsRequest(w, fetchOffsets, version)))).toBe(hex(goldenBytes(golden)));
+  });
+
+  test("a partition OutOfStorage travels as such from version 19, and as Offline before", () => {
+    const outOfStorage: ListResponse = { type: "Partition", items: [{ ...partition, status: { ...partition.status, resolution: "OutOfStorage" } }] };
+    const at = (version: number) => (decodeListResponse(new Reader(encoded((w) => encodeListResponse(w, outOfStorage, version))), version).items[0] as PartitionMetadata).status.resolution;
+    expect([at(18), at(19)]).toEqual(["Offline", "OutOfStorage"]);
+  });
+
+  test("a SmartModule invocation carries its name from version 25", () => {
+    const at24 = encoded((w) => encodeStreamFetchRequest(w, { ...streamFetch, smartModules: [filter] }, 24));
+    const at25 = encoded((w) => encodeStreamFetchRequest(w, { ...streamFetch, smartModules: [filter] }, 25));
+    expect(at25.byteLength - at24.byteLength).toBe(1 + 2 + "filter".length);
+    expect((decodeStreamFetchRequest(new Reader(at24), 24).smartModules[0]!).name).toBeUndefined();
+    expect((decodeStreamFetchRequest(new Reader(at25), 25).smartModules[0]!).name).toBe("filter");
   });
 });
 
