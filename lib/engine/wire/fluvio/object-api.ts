@@ -1,15 +1,16 @@
 /**
  * The SC's object API (fluvio-sc-schema src/objects/{metadata,list,watch,create,delete,classic}.rs,
- * src/response.rs; fluvio-controlplane-metadata src/message/msg_type.rs): Create (1001),
- * Delete (1002), List (1003) and Watch (1004).
+ * src/response.rs; fluvio-controlplane-metadata src/message/msg_type.rs, src/topic/update.rs):
+ * Create (1001), Delete (1002), List (1003), Watch (1004), Update (1006), and the answer to
+ * Mirroring (1005).
  *
  * From version 11 every request and response body is a type buffer: the object's type label
  * ("Topic", "SPU", ...), a u32 byte length, then the inner message at the same version. Below
  * version 11 ("classic") there is no length (the inner message runs to the end of the body),
  * and a Create carries its common fields first, then a u8 object kind, then the spec.
- * Create and Delete are answered with a Status.
+ * Create, Delete and Update are answered with a Status.
  */
-import { bool, i64, option, present, string, struct, u32, vec } from "./fields.ts";
+import { bool, i64, option, present, string, struct, u32, union, vec } from "./fields.ts";
 import { CREATE_TIMEOUT_SINCE, DELETE_FORCE_SINCE, DYNAMIC_OBJECT_VERSION, SUMMARY_SINCE, SYSTEM_SINCE } from "./versions.ts";
 import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
@@ -312,7 +313,50 @@ export function decodeDeleteRequest(reader: Reader, version: number): DeleteRequ
   return { type: label, key, force: present(DELETE_FORCE, version) ? inner.bool("force") : false };
 }
 
-// ---- Update and Mirroring, not served ----
+// ---- Update (1006): `topic add-partition`, `add-mirror` ----
+
+/** What an Update asks of a topic (fluvio-controlplane-metadata src/topic/update.rs). */
+export type UpdateTopicAction = { type: "AddPartition"; count: number } | { type: "AddMirror"; remoteCluster: string; homeToMirror: boolean };
+
+/** An Update of a topic, the one object type Fluvio updates, by its name. */
+export interface UpdateRequest {
+  type: "Topic";
+  key: string;
+  action: UpdateTopicAction;
+}
+
+/** An Update of a type Fluvio's SC does not update; answer it with an error Status. */
+export interface UnsupportedUpdateRequest {
+  type: "unsupported";
+  label: string;
+}
+
+const UPDATE_TOPIC = struct<Omit<UpdateRequest, "type">>([
+  { name: "key", type: string, label: "topic name" },
+  {
+    name: "action",
+    label: "update action",
+    type: union<UpdateTopicAction>(["AddPartition", "AddMirror"], {
+      AddPartition: struct<{ count: number }>([{ name: "count", type: u32, label: "partitions to add" }]),
+      AddMirror: struct<{ remoteCluster: string; homeToMirror: boolean }>([
+        { name: "remoteCluster", type: string },
+        { name: "homeToMirror", type: bool },
+      ]),
+    }),
+  },
+]);
+
+export function encodeUpdateRequest(writer: Writer, request: UpdateRequest, version: number): void {
+  encodeTypeBuffer(writer, request.type, version, (w) => UPDATE_TOPIC.encode(w, request, version));
+}
+
+export function decodeUpdateRequest(reader: Reader, version: number): UpdateRequest | UnsupportedUpdateRequest {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  if (label !== "Topic") return { type: "unsupported", label };
+  return { type: "Topic", ...UPDATE_TOPIC.decode(inner, version) };
+}
+
+// ---- Mirroring (1005), not served ----
 
 /**
  * The type label of an Update (1006) or Mirroring (1005) request and the name its inner message

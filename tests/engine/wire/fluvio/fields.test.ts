@@ -10,6 +10,20 @@ import { join } from "node:path";
 import { SC_API_KEY, SC_API_VERSIONS, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "../../../../lib/engine/wire/fluvio/api-keys.ts";
 import { FluvioEncodeError } from "../../../../lib/engine/wire/fluvio/errors.ts";
 import { bool, string, struct, u8 } from "../../../../lib/engine/wire/fluvio/fields.ts";
+import {
+  decodeDeleteConsumerOffsetRequest,
+  decodeDeleteConsumerOffsetResponse,
+  decodeFetchConsumerOffsetsRequest,
+  decodeFetchConsumerOffsetsResponse,
+  decodeUpdateConsumerOffsetRequest,
+  decodeUpdateConsumerOffsetResponse,
+  encodeDeleteConsumerOffsetRequest,
+  encodeDeleteConsumerOffsetResponse,
+  encodeFetchConsumerOffsetsRequest,
+  encodeFetchConsumerOffsetsResponse,
+  encodeUpdateConsumerOffsetRequest,
+  encodeUpdateConsumerOffsetResponse,
+} from "../../../../lib/engine/wire/fluvio/consumer-offsets.ts";
 import { decodeFetchOffsetsRequest, decodeFetchOffsetsResponse, encodeFetchOffsetsRequest, encodeFetchOffsetsResponse } from "../../../../lib/engine/wire/fluvio/fetch-offsets.ts";
 import type { CustomSpuMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "../../../../lib/engine/wire/fluvio/metadata.ts";
 import {
@@ -24,7 +38,9 @@ import {
   encodeDeleteRequest,
   encodeListRequest,
   encodeListResponse,
+  decodeUpdateRequest,
   encodeStatus,
+  encodeUpdateRequest,
   encodeWatchRequest,
   encodeWatchResponse,
   type ListResponse,
@@ -239,6 +255,78 @@ describe("every advertised message round-trips at every advertised version", () 
     expect(reader.remaining).toBe(0);
     expect(hex(encoded((w) => entry!.encode(w, decoded, version)))).toBe(hex(first));
     if (newest) expect(decoded).toEqual(entry!.value);
+  });
+});
+
+/**
+ * Keys Fluvio's servers serve that ours answer with errors until they are served: their
+ * messages at the ranges Fluvio 0.18 takes (consumer offsets DEFAULT-2..DEFAULT, Update from 1).
+ */
+const LATER: [string, ApiVersionKey, Sample[]][] = [
+  [
+    "SC Update",
+    { apiKey: SC_API_KEY.update, minVersion: 1, maxVersion: 19 },
+    [
+      sample("Update AddPartition", { type: "Topic", key: "t1", action: { type: "AddPartition", count: 2 } } as const, encodeUpdateRequest, decodeUpdateRequest),
+      sample("Update AddMirror", { type: "Topic", key: "t1", action: { type: "AddMirror", remoteCluster: "edge", homeToMirror: true } } as const, encodeUpdateRequest, decodeUpdateRequest),
+      statusSample,
+    ],
+  ],
+  [
+    "SPU UpdateConsumerOffset",
+    { apiKey: SPU_API_KEY.updateConsumerOffset, minVersion: 23, maxVersion: 25 },
+    [
+      sample("request", { offset: 41, sessionId: 3 }, encodeUpdateConsumerOffsetRequest, (r) => decodeUpdateConsumerOffsetRequest(r)),
+      sample("response", { offset: 41, errorCode: { code: "None" } } as const, encodeUpdateConsumerOffsetResponse, (r) => decodeUpdateConsumerOffsetResponse(r)),
+    ],
+  ],
+  [
+    "SPU DeleteConsumerOffset",
+    { apiKey: SPU_API_KEY.deleteConsumerOffset, minVersion: 23, maxVersion: 25 },
+    [
+      sample("request", { replica: { topic: "t", partition: 1 }, consumerId: "reader" }, encodeDeleteConsumerOffsetRequest, (r) => decodeDeleteConsumerOffsetRequest(r)),
+      sample("response", { errorCode: { code: "PartitionNotLeader" } } as const, encodeDeleteConsumerOffsetResponse, (r) => decodeDeleteConsumerOffsetResponse(r)),
+    ],
+  ],
+  [
+    "SPU FetchConsumerOffsets",
+    { apiKey: SPU_API_KEY.fetchConsumerOffsets, minVersion: 23, maxVersion: 25 },
+    [
+      sample("request", { filters: { replica: { topic: "t", partition: 0 }, consumerId: "reader" } }, encodeFetchConsumerOffsetsRequest, decodeFetchConsumerOffsetsRequest),
+      sample(
+        "response",
+        { errorCode: { code: "None" }, consumers: [{ consumerId: "reader", replica: { topic: "t", partition: 0 }, offset: 9, modifiedTime: 1_700_000_000_000 }] } as const,
+        encodeFetchConsumerOffsetsResponse,
+        (r) => decodeFetchConsumerOffsetsResponse(r),
+      ),
+    ],
+  ],
+];
+
+const laterRows: Row[] = LATER.flatMap(([name, range, samples]) =>
+  samples.flatMap((entry) => versionsOf(range).map((version): Row => [`${name} ${entry.name}`, version, entry, version === range.maxVersion])),
+);
+
+describe("the messages of keys served later round-trip at every version Fluvio 0.18 takes", () => {
+  test.each(laterRows)("%s at version %d", (_name, version, entry, newest) => {
+    const first = encoded((w) => entry!.encode(w, entry!.value, version));
+    const reader = new Reader(first);
+    const decoded = entry!.decode(reader, version);
+    expect(reader.remaining).toBe(0);
+    expect(hex(encoded((w) => entry!.encode(w, decoded, version)))).toBe(hex(first));
+    if (newest) expect(decoded).toEqual(entry!.value);
+  });
+
+  test("an Update adding 2 partitions to t1 encodes as Fluvio's `topic add-partition` does", () => {
+    const golden = '0005 "Topic" 00000009 | 0002 "t1" | 00 00000002';
+    expect(hex(encoded((w) => encodeUpdateRequest(w, { type: "Topic", key: "t1", action: { type: "AddPartition", count: 2 } }, 19)))).toBe(hex(goldenBytes(golden)));
+    expect(decodeUpdateRequest(new Reader(goldenBytes('000b "SmartModule" 00000004 0002 "sm"')), 19)).toEqual({ type: "unsupported", label: "SmartModule" });
+  });
+
+  test("FetchConsumerOffsets carries its filters from version 24", () => {
+    const request = { filters: { replica: null, consumerId: "reader" } };
+    expect(hex(encoded((w) => encodeFetchConsumerOffsetsRequest(w, request, 23)))).toBe("");
+    expect(hex(encoded((w) => encodeFetchConsumerOffsetsRequest(w, request, 24)))).toBe(hex(goldenBytes('01 | 00 | 01 0006 "reader"')));
   });
 });
 
