@@ -153,18 +153,26 @@ export function struct<T>(fields: readonly Field<T>[]): Codec<T> {
     return { ...field, gated, label: field.label ?? String(field.name).replace(/[A-Z]/g, (letter) => ` ${letter.toLowerCase()}`) };
   });
   const minBytes = table.reduce((sum, field) => sum + (field.gated ? 0 : field.type.minBytes), 0);
+  // The fields on the wire and those absent at each version seen, so a walk tests no gate.
+  const byVersion = new Map<number, { onWire: typeof table; absent: typeof table }>();
+  const at = (version: number) => {
+    let split = byVersion.get(version);
+    if (!split) {
+      split = { onWire: table.filter((field) => !field.gated || present(field, version)), absent: table.filter((field) => field.gated && !present(field, version)) };
+      byVersion.set(version, split);
+    }
+    return split;
+  };
   return codec<T>(
     minBytes,
     (w, value, version) => {
-      for (const field of table) {
-        if (!field.gated || present(field, version)) (field.type as Codec<unknown>).encode(w, value[field.name], version);
-      }
+      for (const field of at(version).onWire) (field.type as Codec<unknown>).encode(w, value[field.name], version);
     },
     (r, version) => {
       const value = {} as Record<keyof T, unknown>;
-      for (const field of table) {
-        value[field.name] = !field.gated || present(field, version) ? field.type.decode(r, version, field.label) : field.absent;
-      }
+      const split = at(version);
+      for (const field of split.onWire) value[field.name] = field.type.decode(r, version, field.label);
+      for (const field of split.absent) value[field.name] = field.absent;
       return value as T;
     },
   );
