@@ -16,8 +16,8 @@
  * The consumer-offset keys (1006-1008), which Fluvio's SPU serves, are answered with Fluvio's
  * errors for an SPU that cannot serve them. Requests are decoded at the header's version, as
  * Fluvio's SPU does (fluvio-dispatch.ts). Bad input (an unknown API key, a frame that does not
- * decode, a size prefix out of bounds) closes that one connection; a bad batch is refused in its partition's
- * answer. Nothing else is disturbed. Connections, frame sizes, frames that do not complete and
+ * decode, a size prefix out of bounds) closes that one connection; a bad batch is refused in
+ * its partition's answer. Nothing else is disturbed. Connections, frame sizes, frames that do not complete and
  * the bytes they hold are bounded as public-port.ts says.
  *
  * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
