@@ -2,8 +2,7 @@
  * Bad input on the Fluvio public ports, end to end with real processes: raw TCP to the SC's
  * public port and to a partition leader's, each kind on a connection of its own, built with the
  * codec (lib/engine/wire/fluvio) as a valid request and then broken: an unknown API key, a
- * version outside the advertised range, a truncated frame held open and then closed, a size
- * prefix of 2 GiB, and (to the SPU) a produce batch whose CRC is wrong.
+ * truncated frame held open and then closed, a size prefix of 2 GiB, and (to the SPU) a produce batch whose CRC is wrong.
  *
  * The promise: each gets Fluvio's error answer or a closed connection, never a crash. After it
  * the daemons are the same processes, alive; `cluster status` says running with every SPU
@@ -18,15 +17,15 @@ import { clusterPaths, logFileOf } from "../../lib/cluster/home.ts";
 import { isAlive } from "../../lib/base/procs.ts";
 import { portLayout } from "../../lib/cluster/spec.ts";
 import { readState } from "../../lib/cluster/state.ts";
-import { API_VERSIONS_KEY, API_VERSIONS_VERSION, SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION } from "../../lib/engine/wire/fluvio/api-keys.ts";
-import { encodeApiVersionsRequest } from "../../lib/engine/wire/fluvio/api-versions.ts";
-import { decodeResponse, encodeRequest, FrameSplitter, MIN_RESPONSE_BYTES, type RequestHeader } from "../../lib/engine/wire/fluvio/framing.ts";
+import { SC_API_KEY, SC_OBJECT_VERSION, SPU_API_KEY, SPU_VERSION } from "../../lib/engine/wire/fluvio/api-keys.ts";
+import { encodeRequest, type RequestHeader } from "../../lib/engine/wire/fluvio/framing.ts";
 import { encodeListRequest } from "../../lib/engine/wire/fluvio/object-api.ts";
 import { decodeProduceResponse, encodeProduceRequest, type PartitionProduceResponse } from "../../lib/engine/wire/fluvio/produce.ts";
 import type { Reader } from "../../lib/engine/wire/fluvio/reader.ts";
 import { encodeBatches, recordBatch } from "../../lib/engine/wire/fluvio/record-batch.ts";
 import type { Writer } from "../../lib/engine/wire/fluvio/writer.ts";
 import { ok } from "../cluster-data.ts";
+import { apiVersionsRequest as rawApiVersions, openRaw } from "../fluvio-raw.ts";
 import { loadFluvioClient, type FluvioRecordIterator, type FluvioTopicProducer } from "../fluvio-client.ts";
 import { portBlocks, tempHome } from "../helpers.ts";
 
@@ -39,76 +38,16 @@ const SPU_IDS = [5001, 5002, 5003];
  */
 const TEST_TIMEOUT_MS = 60_000;
 const TOPIC = "steady";
-/** How long a connection is watched for an answer or a close. */
-const ANSWER_WAIT_MS = 5_000;
 /** How long a truncated frame is held open before the client closes it. */
 const HOLD_MS = 1_500;
 const CLIENT_ID = "bad-input";
-
-/** A raw client connection: every answer it got (by correlation id) and whether the server closed it. */
-interface RawConnection {
-  answers: Map<number, Reader>;
-  closedByServer: () => boolean;
-  write(bytes: Uint8Array): void;
-  /** Resolves once `correlationId` is answered or the server closed, or after `ms`. */
-  settle(correlationId: number, ms?: number): Promise<{ answered: boolean; closed: boolean }>;
-  end(): void;
-}
-
-async function openRaw(port: number): Promise<RawConnection> {
-  const answers = new Map<number, Reader>();
-  const splitter = new FrameSplitter({ minBytes: MIN_RESPONSE_BYTES });
-  let closed = false;
-  let endedByUs = false;
-  let wake: (() => void) | undefined;
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_socket, chunk) {
-        for (const payload of splitter.push(new Uint8Array(chunk))) {
-          const { correlationId, body } = decodeResponse(payload);
-          answers.set(correlationId, body);
-        }
-        wake?.();
-      },
-      close() {
-        if (!endedByUs) closed = true;
-        wake?.();
-      },
-      error() {},
-    },
-  });
-  return {
-    answers,
-    closedByServer: () => closed,
-    write: (bytes) => void socket.write(bytes),
-    async settle(correlationId, ms = ANSWER_WAIT_MS) {
-      const deadline = Date.now() + ms;
-      while (!answers.has(correlationId) && !closed && Date.now() < deadline) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50);
-        });
-      }
-      return { answered: answers.has(correlationId), closed };
-    },
-    end() {
-      endedByUs = true;
-      socket.terminate();
-    },
-  };
-}
 
 function header(apiKey: number, apiVersion: number, correlationId: number): RequestHeader {
   return { apiKey, apiVersion, correlationId, clientId: CLIENT_ID };
 }
 
-/** ApiVersions as Fluvio's client sends it first on every connection. */
 function apiVersionsRequest(correlationId: number, override: Partial<RequestHeader> = {}): Buffer {
-  return encodeRequest({ ...header(API_VERSIONS_KEY, API_VERSIONS_VERSION, correlationId), ...override }, (writer) =>
-    encodeApiVersionsRequest(writer, { clientVersion: "0.14.9", clientOs: "linux", clientArch: "x86_64" }, API_VERSIONS_VERSION),
-  );
+  return rawApiVersions(correlationId, CLIENT_ID, override);
 }
 
 /** List SPU at the SC's object API version (or `version`). */
@@ -150,17 +89,11 @@ function twoGibPrefix(): Uint8Array {
 }
 
 /** The junk that only closes a connection, each sent on a connection of its own; returns what each got. */
-async function sendJunk(port: number, validKey: number, validVersion: number, validRequest: (correlationId: number, version?: number) => Buffer) {
+async function sendJunk(port: number, validRequest: (correlationId: number) => Buffer) {
   const outcomes: Record<string, { answered: boolean; closed: boolean }> = {};
   const unknownKey = await openRaw(port);
   unknownKey.write(apiVersionsRequest(1, { apiKey: 4242 }));
   outcomes["an unknown api key"] = await unknownKey.settle(1);
-
-  const badVersion = await openRaw(port);
-  badVersion.write(apiVersionsRequest(1));
-  await badVersion.settle(1);
-  badVersion.write(validRequest(2, validVersion + 1));
-  outcomes[`api key ${validKey} at version ${validVersion + 1}`] = await badVersion.settle(2);
 
   const hugePrefix = await openRaw(port);
   hugePrefix.write(twoGibPrefix());
@@ -173,7 +106,7 @@ async function sendJunk(port: number, validKey: number, validVersion: number, va
   outcomes["a truncated frame, held open"] = await cut.settle(7, HOLD_MS);
   cut.end();
 
-  for (const connection of [unknownKey, badVersion, hugePrefix]) connection.end();
+  for (const connection of [unknownKey, hugePrefix]) connection.end();
   return outcomes;
 }
 
@@ -246,15 +179,14 @@ async function expectUndisturbed(cluster: Awaited<ReturnType<typeof steadyCluste
 }
 
 describe("bad input on the Fluvio public ports of a replication-3 cluster", () => {
-  test("the SC's public port closes the connection of an unknown api key, an unsupported version and a 2 GiB size prefix, waits out a truncated frame, and nothing else is disturbed", async () => {
+  test("the SC's public port closes the connection of an unknown api key and a 2 GiB size prefix, waits out a truncated frame, and nothing else is disturbed", async () => {
     const cluster = await steadyCluster();
     const before = snapshot(cluster.home);
     const scLogFrom = logLines(cluster.home, "sc").length;
 
-    const outcomes = await sendJunk(cluster.layout.sc.publicPort, SC_API_KEY.list, SC_OBJECT_VERSION, listSpusRequest);
+    const outcomes = await sendJunk(cluster.layout.sc.publicPort, listSpusRequest);
     expect(outcomes).toEqual({
       "an unknown api key": { answered: false, closed: true },
-      [`api key ${SC_API_KEY.list} at version ${SC_OBJECT_VERSION + 1}`]: { answered: false, closed: true },
       "a size prefix of 2 GiB": { answered: false, closed: true },
       "a truncated frame, held open": { answered: false, closed: false },
     });
@@ -268,17 +200,16 @@ describe("bad input on the Fluvio public ports of a replication-3 cluster", () =
     await expectUndisturbed(cluster, before, scLogFrom);
   }, TEST_TIMEOUT_MS);
 
-  test("a partition leader's public port refuses a batch with a wrong CRC in its partition's answer and stores none of it, closes the connection of an unknown api key, an unsupported version and a 2 GiB size prefix, waits out a truncated frame, and nothing else is disturbed", async () => {
+  test("a partition leader's public port refuses a batch with a wrong CRC in its partition's answer and stores none of it, closes the connection of an unknown api key and a 2 GiB size prefix, waits out a truncated frame, and nothing else is disturbed", async () => {
     const cluster = await steadyCluster();
     const before = snapshot(cluster.home);
     const scLogFrom = logLines(cluster.home, "sc").length;
     const leaderPort = cluster.layout.spus.find((spu) => spu.id === cluster.leader)!.publicPort;
-    const produceAt = (correlationId: number, version?: number) => produceRequest(correlationId, ["junk"], { version });
+    const produceAt = (correlationId: number) => produceRequest(correlationId, ["junk"]);
 
-    const outcomes = await sendJunk(leaderPort, SPU_API_KEY.produce, SPU_VERSION, produceAt);
+    const outcomes = await sendJunk(leaderPort, produceAt);
     expect(outcomes).toEqual({
       "an unknown api key": { answered: false, closed: true },
-      [`api key ${SPU_API_KEY.produce} at version ${SPU_VERSION + 1}`]: { answered: false, closed: true },
       "a size prefix of 2 GiB": { answered: false, closed: true },
       "a truncated frame, held open": { answered: false, closed: false },
     });

@@ -12,16 +12,15 @@ import { readFileSync } from "node:fs";
 import { clusterPaths } from "../../lib/cluster/home.ts";
 import { portLayout } from "../../lib/cluster/spec.ts";
 import { readState } from "../../lib/cluster/state.ts";
-import { API_VERSIONS_KEY, API_VERSIONS_VERSION, SPU_API_KEY, SPU_VERSION } from "../../lib/engine/wire/fluvio/api-keys.ts";
-import { encodeApiVersionsRequest } from "../../lib/engine/wire/fluvio/api-versions.ts";
-import { decodeResponse, encodeRequest, encodeResponse, FrameSplitter, MIN_RESPONSE_BYTES } from "../../lib/engine/wire/fluvio/framing.ts";
+import { SPU_API_KEY, SPU_VERSION } from "../../lib/engine/wire/fluvio/api-keys.ts";
+import { encodeRequest, encodeResponse } from "../../lib/engine/wire/fluvio/framing.ts";
 import { decodeProduceResponse, encodeProduceRequest } from "../../lib/engine/wire/fluvio/produce.ts";
 import { FRAME_DEADLINE_MS, PublicPort, SC_PUBLIC_LIMITS, SPU_PUBLIC_LIMITS, type PublicPortLimits } from "../../lib/engine/servers/public-port.ts";
-import type { Reader } from "../../lib/engine/wire/fluvio/reader.ts";
 import { encodeBatches, recordBatch } from "../../lib/engine/wire/fluvio/record-batch.ts";
 import { listenLinks } from "../../lib/engine/wire/link.ts";
 import { setLogSink } from "../../lib/engine/daemon/log.ts";
 import { ok } from "../cluster-data.ts";
+import { apiVersionsRequest as rawApiVersions, openRaw, type RawConnection } from "../fluvio-raw.ts";
 import { loadFluvioClient, type FluvioRecordIterator, type FluvioTopicProducer } from "../fluvio-client.ts";
 import { portBlocks, tempHome } from "../helpers.ts";
 
@@ -47,65 +46,7 @@ function recordedPids(home: string): { sc: number; spus: Map<number, number> } {
   };
 }
 
-/** ApiVersions as Fluvio's client sends it first on every connection. */
-function apiVersionsRequest(correlationId: number): Buffer {
-  return encodeRequest({ apiKey: API_VERSIONS_KEY, apiVersion: API_VERSIONS_VERSION, correlationId, clientId: "limits" }, (writer) =>
-    encodeApiVersionsRequest(writer, { clientVersion: "0.14.9", clientOs: "linux", clientArch: "x86_64" }, API_VERSIONS_VERSION),
-  );
-}
-
-/** A raw client connection: its answers by correlation id, and whether the server closed it. */
-interface RawConnection {
-  answers: Map<number, Reader>;
-  closed(): boolean;
-  write(bytes: Uint8Array): number;
-  /** Resolves once `correlationId` is answered or the server closed, or after `ms`. */
-  settle(correlationId: number, ms: number): Promise<void>;
-  /** Resolves once the server closed, or after `ms`. */
-  closedWithin(ms: number): Promise<boolean>;
-  end(): void;
-}
-
-async function openRaw(port: number): Promise<RawConnection> {
-  const answers = new Map<number, Reader>();
-  const splitter = new FrameSplitter({ minBytes: MIN_RESPONSE_BYTES });
-  let closed = false;
-  let endedByUs = false;
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_socket, chunk) {
-        for (const payload of splitter.push(new Uint8Array(chunk))) {
-          const { correlationId, body } = decodeResponse(payload);
-          answers.set(correlationId, body);
-        }
-      },
-      close() {
-        if (!endedByUs) closed = true;
-      },
-      error() {},
-    },
-  });
-  const waitFor = async (done: () => boolean, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!done() && Date.now() < deadline) await Bun.sleep(10);
-  };
-  return {
-    answers,
-    closed: () => closed,
-    write: (bytes) => socket.write(bytes),
-    settle: (correlationId, ms) => waitFor(() => answers.has(correlationId) || closed, ms),
-    async closedWithin(ms) {
-      await waitFor(() => closed, ms);
-      return closed;
-    },
-    end() {
-      endedByUs = true;
-      socket.terminate();
-    },
-  };
-}
+const apiVersionsRequest = (correlationId: number) => rawApiVersions(correlationId, "limits");
 
 /** A size prefix of `frameBytes`, then `chunk` every `everyMs` (what the socket takes of it), until the server closes. */
 async function trickle(port: number, frameBytes: number, chunk: Uint8Array, everyMs: number): Promise<RawConnection> {

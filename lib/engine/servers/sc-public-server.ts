@@ -4,9 +4,11 @@
  * is answered at once with every object of its type, and then with what changed, under its
  * correlation id (watch-hub.ts). A Create or Delete is answered once the change is written.
  *
- * Bad input (an unknown API key, a version outside what we advertise, a frame that does not
- * decode, a size prefix out of bounds) closes that one connection: a request we cannot read
- * has no answer of a known shape. Nothing else is disturbed. Connections, frame sizes, frames
+ * Update (1006) and Mirroring (1005), which Fluvio's SC serves, are answered with an error
+ * Status. Requests are decoded at the header's version, as Fluvio's SC does (fluvio-dispatch.ts).
+ * Bad input (an unknown API key, a frame that does not decode, a size prefix out of bounds)
+ * closes that one connection: a request we cannot read has no answer of a known shape.
+ * Nothing else is disturbed. Connections, frame sizes, frames
  * that do not complete and the bytes they hold are bounded as public-port.ts says.
  */
 import type { TCPSocketListener } from "bun";
@@ -15,28 +17,32 @@ import { log } from "../daemon/log.ts";
 import { AdminRefusal } from "../control-plane/topic-registry.ts";
 import { topicNameProblem } from "../model/topic-name.ts";
 import { listenLinks, type Link } from "../wire/link.ts";
-import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
-import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
+import { API_VERSIONS_KEY, API_VERSIONS_VERSION, SC_API_KEY, SC_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
 import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
-import { decodeRequest, encodeResponse, type RequestHeader } from "../wire/fluvio/framing.ts";
+import type { RequestHeader } from "../wire/fluvio/framing.ts";
 import { isObjectType, type ObjectType } from "../wire/fluvio/metadata.ts";
 import {
   decodeCreateRequest,
   decodeDeleteRequest,
   decodeListRequest,
+  decodeObjectNameRequest,
   decodeWatchRequest,
   encodeEmptyListResponse,
   encodeEmptyWatchResponse,
   encodeListResponse,
+  encodeMirroringStatus,
   encodeStatus,
   type ListResponse,
+  type Status,
 } from "../wire/fluvio/object-api.ts";
+import type { Writer } from "../wire/fluvio/writer.ts";
+import { fluvioDispatch, type Answer, type FluvioHandler } from "./fluvio-dispatch.ts";
 import { PublicPort, SC_PUBLIC_LIMITS } from "./public-port.ts";
 import type { Reader } from "../wire/fluvio/reader.ts";
 import { customSpuMetadata, partitionMetadata, spuMetadata, topicMetadata } from "./sc-objects.ts";
 import { WatchHub } from "./watch-hub.ts";
 
-const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: 2 }, ...SC_API_VERSIONS];
+const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: API_VERSIONS_VERSION }, ...SC_API_VERSIONS];
 
 /** Every object of `type`, in Fluvio's shapes. */
 function snapshot(controller: Controller, type: ObjectType): ListResponse {
@@ -83,60 +89,43 @@ class ScPublicSession {
     this.#link = link;
     this.#controller = controller;
     this.#watches = watches;
-    port.serve(link, (payload) => this.#serve(payload));
+    port.serve(link, fluvioDispatch({ advertised: API_VERSIONS, handlers: this.#handlers() }, link));
     link.on("close", () => {
       for (const unwatch of this.#unwatch.splice(0)) unwatch();
     });
   }
 
-  #serve(payload: Uint8Array): void {
-    const { header, body } = decodeRequest(payload);
-    const advertised = API_VERSIONS.find((entry) => entry.apiKey === header.apiKey);
-    if (!advertised) throw new Error(`unknown API key ${header.apiKey}`);
-    if (header.apiVersion < advertised.minVersion || header.apiVersion > advertised.maxVersion) {
-      throw new Error(`API key ${header.apiKey} at version ${header.apiVersion}, outside ${advertised.minVersion}..${advertised.maxVersion}`);
-    }
-    switch (header.apiKey) {
-      case API_VERSIONS_KEY:
-        decodeApiVersionsRequest(body, header.apiVersion);
-        return this.#answer(header, (writer) =>
-          encodeApiVersionsResponse(writer, { errorCode: NO_ERROR, apiKeys: [...API_VERSIONS], platformVersion: FLUVIO_PLATFORM_VERSION }),
-        );
-      case SC_API_KEY.list:
-        return this.#list(header, body);
-      case SC_API_KEY.watch:
-        return this.#watch(header, body);
-      case SC_API_KEY.create:
-        return this.#create(header, body);
-      case SC_API_KEY.delete:
-        return this.#delete(header, body);
-    }
+  #handlers(): Map<number, FluvioHandler> {
+    return new Map<number, FluvioHandler>([
+      [SC_API_KEY.list, (header, body, answer) => this.#list(header, body, answer)],
+      [SC_API_KEY.watch, (header, body, answer) => this.#watch(header, body, answer)],
+      [SC_API_KEY.create, (header, body, answer) => this.#create(header, body, answer)],
+      [SC_API_KEY.delete, (header, body, answer) => this.#delete(header, body, answer)],
+      [SC_API_KEY.update, notServed(encodeStatus, "updating")],
+      [SC_API_KEY.mirroring, notServed(encodeMirroringStatus, "mirroring")],
+    ]);
   }
 
-  #answer(header: RequestHeader, writeBody: Parameters<typeof encodeResponse>[1]): void {
-    this.#link.write(encodeResponse(header.correlationId, writeBody));
-  }
-
-  #list(header: RequestHeader, body: Reader): void {
+  #list(header: RequestHeader, body: Reader, answer: Answer): void {
     const request = decodeListRequest(body, header.apiVersion);
-    if (!isObjectType(request.type)) return this.#answer(header, (writer) => encodeEmptyListResponse(writer, request.type, header.apiVersion));
+    if (!isObjectType(request.type)) return answer((writer) => encodeEmptyListResponse(writer, request.type, header.apiVersion));
     const all = snapshot(this.#controller, request.type);
     const wanted = request.nameFilters;
     const items = wanted.length === 0 ? all.items : all.items.filter((item) => wanted.includes(item.name));
-    this.#answer(header, (writer) => encodeListResponse(writer, { type: all.type, items } as ListResponse, header.apiVersion));
+    answer((writer) => encodeListResponse(writer, { type: all.type, items } as ListResponse, header.apiVersion));
   }
 
-  #watch(header: RequestHeader, body: Reader): void {
+  #watch(header: RequestHeader, body: Reader, answer: Answer): void {
     const request = decodeWatchRequest(body, header.apiVersion);
     const type = request.type;
-    if (!isObjectType(type)) return this.#answer(header, (writer) => encodeEmptyWatchResponse(writer, type, 0, header.apiVersion));
+    if (!isObjectType(type)) return answer((writer) => encodeEmptyWatchResponse(writer, type, 0, header.apiVersion));
     this.#unwatch.push(this.#watches.watch(this.#link, { type, correlationId: header.correlationId, version: header.apiVersion, epoch: request.epoch }));
   }
 
-  #create(header: RequestHeader, body: Reader): void {
+  #create(header: RequestHeader, body: Reader, answer: Answer): void {
     const request = decodeCreateRequest(body, header.apiVersion);
     const name = request.common.name;
-    this.#status(header, name, () => {
+    this.#status(answer, name, () => {
       if (request.common.dryRun) return { code: "InvalidCreateRequest", message: "dry runs are not supported by this SC" };
       if (request.type === "Topic") {
         const replicas = request.spec.replicas;
@@ -154,11 +143,11 @@ class ScPublicSession {
     });
   }
 
-  #delete(header: RequestHeader, body: Reader): void {
+  #delete(header: RequestHeader, body: Reader, answer: Answer): void {
     const request = decodeDeleteRequest(body, header.apiVersion);
     const key = request.key;
     const name = typeof key === "string" ? key : "name" in key ? key.name : String(key.id);
-    this.#status(header, name, () => {
+    this.#status(answer, name, () => {
       if (request.type === "Topic" && typeof key === "string") {
         return this.#controller.deleteTopic(key).then(() => undefined);
       }
@@ -177,15 +166,15 @@ class ScPublicSession {
    * else an error; a controller refusal is mapped. Anything else it throws or rejects with is
    * a bug or a failed write: logged, and the connection closed, since no Status would be true.
    */
-  #status(header: RequestHeader, name: string, act: () => Refusal | undefined | Promise<Refusal | undefined>): void {
-    const answer = (refused: Refusal | undefined) => {
+  #status(answer: Answer, name: string, act: () => Refusal | undefined | Promise<Refusal | undefined>): void {
+    const reply = (refused: Refusal | undefined) => {
       const errorCode: ErrorCode = refused ? { code: refused.code } : NO_ERROR;
       const errorMessage = refused ? refused.message : null;
-      this.#answer(header, (writer) => encodeStatus(writer, { name, errorCode, errorMessage }));
+      answer((writer) => encodeStatus(writer, { name, errorCode, errorMessage }));
     };
     const refusal = (error: unknown) => {
       if (!(error instanceof AdminRefusal)) throw error;
-      this.#answer(header, (writer) => encodeStatus(writer, { name, errorCode: refusalCode(error, name), errorMessage: error.message }));
+      answer((writer) => encodeStatus(writer, { name, errorCode: refusalCode(error, name), errorMessage: error.message }));
     };
     let result: Refusal | undefined | Promise<Refusal | undefined>;
     try {
@@ -193,12 +182,25 @@ class ScPublicSession {
     } catch (error) {
       return refusal(error);
     }
-    if (!(result instanceof Promise)) return answer(result);
-    result.then(answer, refusal).catch((error: Error) => {
+    if (!(result instanceof Promise)) return reply(result);
+    result.then(reply, refusal).catch((error: Error) => {
       log(`closed a Fluvio client connection from ${this.#link.remoteAddress}: its request for '${name}' failed: ${error.message}`);
       this.#link.destroy();
     });
   }
+}
+
+/**
+ * A handler for a key Fluvio's SC serves and this one does not: the request's type buffer is
+ * read and answered with a Status (`encode` writes it in the answer's shape) naming what it asked,
+ * with an error, so the client gets an answer and its connection goes on.
+ */
+function notServed(encode: (writer: Writer, status: Status) => void, what: string): FluvioHandler {
+  return (header, body, answer) => {
+    const request = decodeObjectNameRequest(body, header.apiVersion);
+    const errorMessage = `${what} a '${request.label}' is not supported by this SC`;
+    answer((writer) => encode(writer, { name: request.name, errorCode: { code: "Other", message: errorMessage }, errorMessage }));
+  };
 }
 
 type Refusal = { code: "InvalidCreateRequest" | "InvalidDeleteRequest"; message: string };

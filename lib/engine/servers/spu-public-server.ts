@@ -13,9 +13,11 @@
  * records, a wait for the consumer's UpdateOffsets (which may arrive on another connection,
  * so streams are known by id across this SPU's connections) before reading on.
  *
- * Bad input (unknown API key, unsupported version, a frame that does not decode, a size
- * prefix out of bounds) closes that one connection; a bad batch is refused in its partition's
- * answer. Nothing else is disturbed. Connections, frame sizes, frames that do not complete and
+ * The consumer-offset keys (1006-1008), which Fluvio's SPU serves, are answered with Fluvio's
+ * errors for an SPU that cannot serve them. Requests are decoded at the header's version, as
+ * Fluvio's SPU does (fluvio-dispatch.ts). Bad input (an unknown API key, a frame that does not
+ * decode, a size prefix out of bounds) closes that one connection; a bad batch is refused in
+ * its partition's answer. Nothing else is disturbed. Connections, frame sizes, frames that do not complete and
  * the bytes they hold are bounded as public-port.ts says.
  *
  * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
@@ -24,13 +26,21 @@ import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
 import { ProduceTimedOut, ReplicaError } from "../data-plane/replica.ts";
 import type { ReplicaManager } from "../data-plane/replica-manager.ts";
 import type { Link } from "../wire/link.ts";
-import { API_VERSIONS_KEY, FLUVIO_PLATFORM_VERSION, SPU_API_KEY, SPU_API_VERSIONS, type ApiVersionKey } from "../wire/fluvio/api-keys.ts";
-import { decodeApiVersionsRequest, encodeApiVersionsResponse } from "../wire/fluvio/api-versions.ts";
+import { SPU_API_KEY, SPU_API_VERSIONS } from "../wire/fluvio/api-keys.ts";
+import {
+  decodeDeleteConsumerOffsetRequest,
+  decodeFetchConsumerOffsetsRequest,
+  decodeUpdateConsumerOffsetRequest,
+  encodeDeleteConsumerOffsetResponse,
+  encodeFetchConsumerOffsetsResponse,
+  encodeUpdateConsumerOffsetResponse,
+} from "../wire/fluvio/consumer-offsets.ts";
 import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
 import { FluvioDecodeError } from "../wire/fluvio/errors.ts";
 import { decodeFetchOffsetsRequest, encodeFetchOffsetsResponse, type FetchOffsetPartitionResponse } from "../wire/fluvio/fetch-offsets.ts";
-import { decodeRequest, encodeResponse, type RequestHeader } from "../wire/fluvio/framing.ts";
+import { encodeResponse, type RequestHeader } from "../wire/fluvio/framing.ts";
 import { decodeProduceRequest, encodeProduceResponse, type PartitionProduceResponse } from "../wire/fluvio/produce.ts";
+import { fluvioDispatch, type Answer, type FluvioHandler } from "./fluvio-dispatch.ts";
 import { PublicPort, SPU_PUBLIC_LIMITS } from "./public-port.ts";
 import type { PublicPortFigures } from "../wire/protocol.ts";
 import type { Reader } from "../wire/fluvio/reader.ts";
@@ -42,8 +52,8 @@ import { decodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../wire
 const MAX_STREAM_BYTES = 4 * 1024 * 1024;
 /** How long one read of a stream waits for new records before it looks again (the stream itself never ends by time). */
 const STREAM_POLL_MS = 1_000;
-/** ApiVersions is served at the versions Fluvio's clients send, though (as Fluvio's SPU) not listed. */
-const API_VERSIONS_RANGE = { minVersion: 0, maxVersion: 2 };
+/** What Fluvio's SPU answers a request on consumer offsets when it does not lead the consumer-offset partition (consumer_handler.rs). */
+const NOT_CONSUMER_OFFSET_LEADER: ErrorCode = { code: "PartitionNotLeader" };
 const NO_RECORDS = new Uint8Array(0);
 
 /** The Fluvio error code for a replica error. */
@@ -78,6 +88,8 @@ function timedOutAnswer(error: ProduceTimedOut): Pick<PartitionProduceResponse, 
 /** A consumer's stream: where it has read to, and who waits for it to say so. */
 interface StreamState {
   consumed: number;
+  /** The consumer whose offsets the stream's reads commit (StreamFetch from version 23). */
+  consumerId: string | null;
   wake: (() => void) | undefined;
 }
 
@@ -101,7 +113,7 @@ export class SpuPublicServer {
 
   /** Serves one client connection until it closes, under the SPU's public port limits. */
   accept(link: Link): void {
-    this.#port.serve(link, (payload) => this.#serve(link, payload));
+    this.#port.serve(link, fluvioDispatch({ advertised: SPU_API_VERSIONS, handlers: this.#handlers(link) }, link));
   }
 
   /** What the public port holds now, and has closed. */
@@ -109,39 +121,56 @@ export class SpuPublicServer {
     return this.#port.figures();
   }
 
-  #serve(link: Link, payload: Uint8Array): void {
-    const { header, body } = decodeRequest(payload);
-    const range: Pick<ApiVersionKey, "minVersion" | "maxVersion"> | undefined =
-      header.apiKey === API_VERSIONS_KEY ? API_VERSIONS_RANGE : SPU_API_VERSIONS.find((entry) => entry.apiKey === header.apiKey);
-    if (!range) throw new Error(`unknown API key ${header.apiKey}`);
-    if (header.apiVersion < range.minVersion || header.apiVersion > range.maxVersion) {
-      throw new Error(`API key ${header.apiKey} at version ${header.apiVersion}, outside ${range.minVersion}..${range.maxVersion}`);
-    }
-    const answer = (writeBody: Parameters<typeof encodeResponse>[1]) => link.write(encodeResponse(header.correlationId, writeBody));
-    switch (header.apiKey) {
-      case API_VERSIONS_KEY:
-        decodeApiVersionsRequest(body, header.apiVersion);
-        return answer((writer) =>
-          encodeApiVersionsResponse(writer, { errorCode: NO_ERROR, apiKeys: [...SPU_API_VERSIONS], platformVersion: FLUVIO_PLATFORM_VERSION }),
-        );
-      case SPU_API_KEY.produce:
-        return void this.#produce(header, body, answer);
-      case SPU_API_KEY.fetchOffsets:
-        return this.#fetchOffsets(header, body, answer);
-      case SPU_API_KEY.streamFetch:
-        return void this.#streamFetch(link, header, decodeStreamFetchRequest(body, header.apiVersion));
-      case SPU_API_KEY.updateOffsets: {
-        const request = decodeUpdateOffsetsRequest(body);
-        const status = request.offsets.map(({ offset, sessionId }) => {
-          const stream = this.#streams.get(sessionId);
-          if (!stream) return { sessionId, errorCode: { code: "FetchSessionNotFound" } as ErrorCode };
-          stream.consumed = Math.max(stream.consumed, offset);
-          stream.wake?.();
-          return { sessionId, errorCode: NO_ERROR };
-        });
-        return answer((writer) => encodeUpdateOffsetsResponse(writer, { status }));
-      }
-    }
+  #handlers(link: Link): Map<number, FluvioHandler> {
+    return new Map<number, FluvioHandler>([
+      [SPU_API_KEY.produce, (header, body, answer) => void this.#produce(header, body, answer)],
+      [SPU_API_KEY.fetchOffsets, (header, body, answer) => this.#fetchOffsets(header, body, answer)],
+      [SPU_API_KEY.streamFetch, (header, body) => void this.#streamFetch(link, header, decodeStreamFetchRequest(body, header.apiVersion))],
+      [SPU_API_KEY.updateOffsets, (_header, body, answer) => this.#updateOffsets(body, answer)],
+      [SPU_API_KEY.updateConsumerOffset, (_header, body, answer) => this.#updateConsumerOffset(body, answer)],
+      [
+        SPU_API_KEY.deleteConsumerOffset,
+        (_header, body, answer) => {
+          decodeDeleteConsumerOffsetRequest(body);
+          answer((writer) => encodeDeleteConsumerOffsetResponse(writer, { errorCode: NOT_CONSUMER_OFFSET_LEADER }));
+        },
+      ],
+      [
+        SPU_API_KEY.fetchConsumerOffsets,
+        (header, body, answer) => {
+          decodeFetchConsumerOffsetsRequest(body, header.apiVersion);
+          answer((writer) => encodeFetchConsumerOffsetsResponse(writer, { errorCode: NOT_CONSUMER_OFFSET_LEADER, consumers: [] }));
+        },
+      ],
+    ]);
+  }
+
+  #updateOffsets(body: Reader, answer: Answer): void {
+    const request = decodeUpdateOffsetsRequest(body);
+    const status = request.offsets.map(({ offset, sessionId }) => {
+      const stream = this.#streams.get(sessionId);
+      if (!stream) return { sessionId, errorCode: { code: "FetchSessionNotFound" } as ErrorCode };
+      stream.consumed = Math.max(stream.consumed, offset);
+      stream.wake?.();
+      return { sessionId, errorCode: NO_ERROR };
+    });
+    answer((writer) => encodeUpdateOffsetsResponse(writer, { status }));
+  }
+
+  /**
+   * As Fluvio's SPU answers a commit it cannot make (consumer_handler.rs): an unknown stream, a
+   * stream without a consumer id, and (this SPU keeping no consumer offsets) no replica of the
+   * consumer-offset topic to send it to.
+   */
+  #updateConsumerOffset(body: Reader, answer: Answer): void {
+    const request = decodeUpdateConsumerOffsetRequest(body);
+    const stream = this.#streams.get(request.sessionId);
+    const errorCode: ErrorCode = !stream
+      ? { code: "FetchSessionNotFound" }
+      : stream.consumerId === null
+        ? { code: "Other", message: "stream without consumer id" }
+        : { code: "TopicNotFound" };
+    answer((writer) => encodeUpdateConsumerOffsetResponse(writer, { offset: 0, errorCode }));
   }
 
   #leaderOf(topic: string, partition: number): Replica {
@@ -151,7 +180,7 @@ export class SpuPublicServer {
   }
 
   /** Never rejects: every partition gets its own answer, errors included. */
-  async #produce(header: RequestHeader, body: Reader, answer: (writeBody: Parameters<typeof encodeResponse>[1]) => void): Promise<void> {
+  async #produce(header: RequestHeader, body: Reader, answer: Answer): Promise<void> {
     const request = decodeProduceRequest(body, header.apiVersion);
     const responses = await Promise.all(
       request.topics.map(async (topic) => ({
@@ -181,7 +210,7 @@ export class SpuPublicServer {
     answer((writer) => encodeProduceResponse(writer, { responses, throttleTimeMs: 0 }, header.apiVersion));
   }
 
-  #fetchOffsets(header: RequestHeader, body: Reader, answer: (writeBody: Parameters<typeof encodeResponse>[1]) => void): void {
+  #fetchOffsets(header: RequestHeader, body: Reader, answer: Answer): void {
     const request = decodeFetchOffsetsRequest(body, header.apiVersion);
     const topics = request.topics.map((topic) => ({
       name: topic.name,
@@ -200,7 +229,7 @@ export class SpuPublicServer {
   /** Streams records until the link closes or the replica stops leading (answered with the error, then the stream ends). */
   async #streamFetch(link: Link, header: RequestHeader, request: StreamFetchRequest): Promise<void> {
     const streamId = this.#nextStreamId++;
-    const stream: StreamState = { consumed: request.fetchOffset, wake: undefined };
+    const stream: StreamState = { consumed: request.fetchOffset, consumerId: request.consumerId, wake: undefined };
     this.#streams.set(streamId, stream);
     const maxBytes = Math.min(Math.max(request.maxBytes, 1), MAX_STREAM_BYTES);
     // An answer without its records' bytes: they follow it, read from the log into the room left before them.

@@ -4,10 +4,10 @@
  * answer carries an error code, the API ranges the server serves and its platform version.
  */
 import type { ApiVersionKey } from "./api-keys.ts";
-import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
+import { errorCode, type ErrorCode } from "./error-code.ts";
 import { FluvioDecodeError } from "./errors.ts";
-import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { codec, decoder, encoder, fixedDecoder, fixedEncoder, i16, string, struct, vec } from "./fields.ts";
+import { API_VERSIONS_CLIENT_SINCE } from "./versions.ts";
 
 export interface ApiVersionsRequest {
   clientVersion: string;
@@ -25,47 +25,46 @@ export interface ApiVersionsResponse {
 /** Fluvio's check on the platform version: plain semver, pre-release and build allowed. */
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 
-export function encodeApiVersionsRequest(writer: Writer, request: ApiVersionsRequest, version: number): void {
-  if (version < 1) return;
-  writer.string(request.clientVersion);
-  writer.string(request.clientOs);
-  writer.string(request.clientArch);
-}
+const REQUEST = struct<ApiVersionsRequest>([
+  { name: "clientVersion", type: string, since: API_VERSIONS_CLIENT_SINCE, absent: "" },
+  { name: "clientOs", type: string, since: API_VERSIONS_CLIENT_SINCE, absent: "" },
+  { name: "clientArch", type: string, since: API_VERSIONS_CLIENT_SINCE, absent: "" },
+]);
 
-export function decodeApiVersionsRequest(reader: Reader, version: number): ApiVersionsRequest {
-  if (version < 1) return { clientVersion: "", clientOs: "", clientArch: "" };
-  return {
-    clientVersion: reader.string("client version"),
-    clientOs: reader.string("client os"),
-    clientArch: reader.string("client arch"),
-  };
-}
+const RESPONSE = struct<ApiVersionsResponse>([
+  { name: "errorCode", type: errorCode },
+  {
+    name: "apiKeys",
+    type: vec(
+      struct<ApiVersionKey>([
+        { name: "apiKey", type: i16 },
+        { name: "minVersion", type: i16 },
+        { name: "maxVersion", type: i16 },
+      ]),
+    ),
+  },
+  {
+    name: "platformVersion",
+    type: codec<string>(
+      2,
+      (w, version) => w.string(version),
+      (r, _, what) => {
+        const at = r.offset;
+        const version = r.string(what);
+        if (!SEMVER.test(version)) throw new FluvioDecodeError(what, at, `'${version}' is not semver`);
+        return version;
+      },
+    ),
+  },
+]);
 
+export const API_VERSIONS = { request: REQUEST, response: RESPONSE };
+
+export const encodeApiVersionsRequest = encoder(REQUEST);
+export const decodeApiVersionsRequest = decoder(REQUEST, "api versions request");
 /** The response has no version-gated fields. */
-export function encodeApiVersionsResponse(writer: Writer, response: ApiVersionsResponse): void {
-  encodeErrorCode(writer, response.errorCode);
-  writer.vec(response.apiKeys, (w, key) => {
-    w.i16(key.apiKey);
-    w.i16(key.minVersion);
-    w.i16(key.maxVersion);
-  });
-  writer.string(response.platformVersion);
-}
-
-export function decodeApiVersionsResponse(reader: Reader): ApiVersionsResponse {
-  const errorCode = decodeErrorCode(reader);
-  const apiKeys = reader.vec(
-    "api keys",
-    (r) => ({ apiKey: r.i16("api key"), minVersion: r.i16("min version"), maxVersion: r.i16("max version") }),
-    6,
-  );
-  const at = reader.offset;
-  const platformVersion = reader.string("platform version");
-  if (!SEMVER.test(platformVersion)) {
-    throw new FluvioDecodeError("platform version", at, `'${platformVersion}' is not semver`);
-  }
-  return { errorCode, apiKeys, platformVersion };
-}
+export const encodeApiVersionsResponse = fixedEncoder(RESPONSE);
+export const decodeApiVersionsResponse = fixedDecoder(RESPONSE, "api versions response");
 
 /**
  * The version a client uses for `apiKey` given what the server advertised, as Fluvio's client

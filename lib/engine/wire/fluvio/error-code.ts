@@ -1,10 +1,11 @@
 /**
- * Fluvio's ErrorCode (fluvio-protocol src/link/error_code.rs): an enum with an i16 tag, some
+ * Fluvio's ErrorCode (fluvio-protocol src/link/error_code.rs, to v0.18.1): an enum with an i16 tag, some
  * variants carrying fields after the tag. Every tag of that file is encoded and decoded here;
  * an unknown tag is malformed. Variant names are Fluvio's, except two misspellings corrected
  * (SpuRegistrationFailed, FetchSessionNotFound); only the tag numbers travel.
  */
 import { FluvioDecodeError } from "./errors.ts";
+import { codec } from "./fields.ts";
 import type { Reader } from "./reader.ts";
 import type { Writer } from "./writer.ts";
 
@@ -37,6 +38,7 @@ const UNIT_TAGS = {
   PartitionNotLeader: 3001,
   FetchSessionNotFound: 3002,
   OffsetManagementDisabled: 3004,
+  MaxRetryReached: 3005,
   ManagedConnectorError: 5000,
   ManagedConnectorNotFound: 5001,
   ManagedConnectorAlreadyExists: 5002,
@@ -53,6 +55,8 @@ const UNIT_TAGS = {
   MirrorProduceFromHome: 11003,
   MirrorDeleteFromRemote: 11004,
   MirrorInvalidType: 11005,
+  MirrorProduceFromRemoteNotAllowed: 11006,
+  PartitionShortCircuited: 73,
 } as const;
 
 /** Variants with fields, with their tags. */
@@ -60,6 +64,7 @@ const FIELD_TAGS = {
   Other: 2,
   RequestTimedOut: 7,
   OffsetEvicted: 71,
+  PartitionFull: 72,
   OffsetFlushRequestError: 3003,
   SmartModuleNotFound: 6001,
   SmartModuleInvalid: 6002,
@@ -88,6 +93,8 @@ export type ErrorCode =
   /** `requestKind` is RequestKind, whose only variant is Produce (tag 0). */
   | { code: "RequestTimedOut"; timeoutMs: number; requestKind: "Produce" }
   | { code: "OffsetEvicted"; offset: number; nextAvailable: number }
+  /** The partition, as a ReplicaKey (topic, u32 partition). */
+  | { code: "PartitionFull"; topic: string; partition: number }
   | { code: "OffsetFlushRequestError"; message: string }
   | { code: "SmartModuleNotFound"; name: string }
   | { code: "SmartModuleInvalid"; error: string; name: string | null }
@@ -144,6 +151,10 @@ export function encodeErrorCode(writer: Writer, errorCode: ErrorCode): void {
     case "OffsetEvicted":
       writer.i64(errorCode.offset);
       writer.i64(errorCode.nextAvailable);
+      return;
+    case "PartitionFull":
+      writer.string(errorCode.topic);
+      writer.u32(errorCode.partition);
       return;
     case "SmartModuleNotFound":
     case "DerivedStreamNotFound":
@@ -202,6 +213,8 @@ export function decodeErrorCode(reader: Reader): ErrorCode {
     }
     case "OffsetEvicted":
       return { code, offset: reader.i64("offset"), nextAvailable: reader.i64("next available offset") };
+    case "PartitionFull":
+      return { code, topic: reader.string("full partition's topic"), partition: reader.u32("full partition") };
     case "SmartModuleNotFound":
     case "DerivedStreamNotFound":
     case "DerivedStreamInvalid":
@@ -233,6 +246,9 @@ export function decodeErrorCode(reader: Reader): ErrorCode {
       return { code };
   }
 }
+
+/** ErrorCode in a field table: an i16 tag, then its variant's fields, written by hand. */
+export const errorCode = codec<ErrorCode>(2, (writer, value) => encodeErrorCode(writer, value), (reader) => decodeErrorCode(reader));
 
 /** RecordData: a varint length, then the bytes. */
 function writeRecordData(writer: Writer, data: Uint8Array): void {

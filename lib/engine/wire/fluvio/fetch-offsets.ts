@@ -3,13 +3,13 @@
  * for each partition's start offset and last stable offset (the high watermark) before it
  * streams, to resolve offsets such as "from the beginning".
  */
-import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
-import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { errorCode, type ErrorCode } from "./error-code.ts";
+import { decoder, encoder, fixedDecoder, fixedEncoder, i64, optionString, string, struct, u32, vec } from "./fields.ts";
+import { CONSUMER_ID_SINCE, FETCH_OFFSETS_CONSUMER_ID_UNTIL } from "./versions.ts";
 
 export interface FetchOffsetsRequest {
   topics: { name: string; partitions: { partitionIndex: number }[] }[];
-  /** From version 23. */
+  /** At version 23 only. */
   consumerId: string | null;
 }
 
@@ -24,54 +24,45 @@ export interface FetchOffsetsResponse {
   topics: { name: string; partitions: FetchOffsetPartitionResponse[] }[];
 }
 
-export function encodeFetchOffsetsRequest(writer: Writer, request: FetchOffsetsRequest, version: number): void {
-  writer.vec(request.topics, (w, topic) => {
-    w.string(topic.name);
-    w.vec(topic.partitions, (x, partition) => x.u32(partition.partitionIndex));
-  });
-  if (version >= 23) writer.optionString(request.consumerId);
-}
-
-export function decodeFetchOffsetsRequest(reader: Reader, version: number): FetchOffsetsRequest {
-  const topics = reader.vec(
-    "topics",
-    (r) => ({ name: r.string("topic name"), partitions: r.vec("partitions", (x) => ({ partitionIndex: x.u32("partition index") }), 4) }),
-    6,
-  );
-  return { topics, consumerId: version >= 23 ? reader.optionString("consumer id") : null };
-}
-
-/** The response has no version-gated fields. */
-export function encodeFetchOffsetsResponse(writer: Writer, response: FetchOffsetsResponse): void {
-  writer.vec(response.topics, (w, topic) => {
-    w.string(topic.name);
-    w.vec(topic.partitions, (x, partition) => {
-      encodeErrorCode(x, partition.errorCode);
-      x.u32(partition.partitionIndex);
-      x.i64(partition.startOffset);
-      x.i64(partition.lastStableOffset);
-    });
-  });
-}
-
-export function decodeFetchOffsetsResponse(reader: Reader): FetchOffsetsResponse {
-  return {
-    topics: reader.vec(
-      "topics",
-      (r) => ({
-        name: r.string("topic name"),
-        partitions: r.vec(
-          "partitions",
-          (x) => ({
-            errorCode: decodeErrorCode(x),
-            partitionIndex: x.u32("partition index"),
-            startOffset: x.i64("start offset"),
-            lastStableOffset: x.i64("last stable offset"),
-          }),
-          22,
-        ),
-      }),
-      6,
+const REQUEST = struct<FetchOffsetsRequest>([
+  {
+    name: "topics",
+    type: vec(
+      struct<FetchOffsetsRequest["topics"][number]>([
+        { name: "name", type: string, label: "topic name" },
+        { name: "partitions", type: vec(struct<{ partitionIndex: number }>([{ name: "partitionIndex", type: u32 }])) },
+      ]),
     ),
-  };
-}
+  },
+  { name: "consumerId", type: optionString, since: CONSUMER_ID_SINCE, until: FETCH_OFFSETS_CONSUMER_ID_UNTIL, absent: null },
+]);
+
+const RESPONSE = struct<FetchOffsetsResponse>([
+  {
+    name: "topics",
+    type: vec(
+      struct<FetchOffsetsResponse["topics"][number]>([
+        { name: "name", type: string, label: "topic name" },
+        {
+          name: "partitions",
+          type: vec(
+            struct<FetchOffsetPartitionResponse>([
+              { name: "errorCode", type: errorCode },
+              { name: "partitionIndex", type: u32 },
+              { name: "startOffset", type: i64 },
+              { name: "lastStableOffset", type: i64 },
+            ]),
+          ),
+        },
+      ]),
+    ),
+  },
+]);
+
+export const FETCH_OFFSETS = { request: REQUEST, response: RESPONSE };
+
+export const encodeFetchOffsetsRequest = encoder(REQUEST);
+export const decodeFetchOffsetsRequest = decoder(REQUEST, "fetch offsets request");
+/** The response has no version-gated fields. */
+export const encodeFetchOffsetsResponse = fixedEncoder(RESPONSE);
+export const decodeFetchOffsetsResponse = fixedDecoder(RESPONSE, "fetch offsets response");

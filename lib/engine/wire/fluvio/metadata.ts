@@ -1,15 +1,28 @@
 /**
- * The specs and statuses of the SC's objects as the object API carries them, with every field
- * gated by the message version exactly as the Rust derive gates it (a field with min_version N
- * is present when version >= N; when absent, decoding gives Rust's default for it). Follows
- * fluvio-controlplane-metadata src/spu/{spec,status}.rs, src/topic/{spec,status,deduplication}.rs,
- * src/partition/{spec,status}.rs and fluvio-sc-schema src/objects/metadata.rs (Metadata).
+ * The specs and statuses of the SC's objects as the object API carries them, declared as field
+ * tables (fields.ts) with every field gated by the message version exactly as the Rust derive
+ * gates it (a field with min_version N is present when version >= N; when absent, decoding
+ * gives Rust's default for it). Follows fluvio-controlplane-metadata src/spu/{spec,status}.rs,
+ * src/topic/{spec,status,deduplication}.rs, src/partition/{spec,status}.rs and fluvio-sc-schema
+ * src/objects/metadata.rs (Metadata).
  *
  * Enum variants travel as their u8 tag, which for every enum here is the variant's index in
  * the arrays below.
  */
-import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { bool, codec, decoder, encoder, fixedDecoder, fixedEncoder, i32, i64, map, option, optionString, string, struct, u16, u32, u64, union, variant, vec, type Codec } from "./fields.ts";
+import {
+  COMPRESSION_TYPE_SINCE,
+  DEDUPLICATION_SINCE,
+  MIRROR_DIRECTION_SINCE,
+  MIRROR_SINCE,
+  OUT_OF_STORAGE_SINCE,
+  PARTITION_BASE_OFFSET_SINCE,
+  PARTITION_SIZE_SINCE,
+  SPU_LOCAL_ENDPOINT_SINCE,
+  STORAGE_SINCE,
+  SYSTEM_SINCE,
+  TOPIC_CLEANUP_POLICY_SINCE,
+} from "./versions.ts";
 
 export interface Metadata<Spec, Status> {
   name: string;
@@ -70,84 +83,8 @@ export interface SpuStatus {
 }
 
 export type SpuMetadata = Metadata<SpuSpec, SpuStatus>;
+
 export type CustomSpuMetadata = Metadata<CustomSpuSpec, SpuStatus>;
-
-export function encodeSpuSpec(writer: Writer, spec: SpuSpec, version: number): void {
-  writer.i32(spec.id);
-  writer.variant(SPU_TYPES, spec.spuType);
-  encodeIngressPort(writer, spec.publicEndpoint);
-  encodeEndpoint(writer, spec.privateEndpoint);
-  writer.optionString(spec.rack);
-  if (version >= 1) writer.option(spec.publicEndpointLocal, encodeEndpoint);
-}
-
-export function decodeSpuSpec(reader: Reader, version: number): SpuSpec {
-  return {
-    id: reader.i32("spu id"),
-    spuType: reader.variant(SPU_TYPES, "spu type"),
-    publicEndpoint: decodeIngressPort(reader),
-    privateEndpoint: decodeEndpoint(reader),
-    rack: reader.optionString("rack"),
-    publicEndpointLocal: version >= 1 ? reader.option("public local endpoint", decodeEndpoint) : null,
-  };
-}
-
-export function encodeCustomSpuSpec(writer: Writer, spec: CustomSpuSpec): void {
-  writer.i32(spec.id);
-  encodeIngressPort(writer, spec.publicEndpoint);
-  encodeEndpoint(writer, spec.privateEndpoint);
-  writer.optionString(spec.rack);
-  writer.option(spec.publicEndpointLocal, encodeEndpoint);
-}
-
-export function decodeCustomSpuSpec(reader: Reader): CustomSpuSpec {
-  return {
-    id: reader.i32("spu id"),
-    publicEndpoint: decodeIngressPort(reader),
-    privateEndpoint: decodeEndpoint(reader),
-    rack: reader.optionString("rack"),
-    publicEndpointLocal: reader.option("public local endpoint", decodeEndpoint),
-  };
-}
-
-export function encodeSpuStatus(writer: Writer, status: SpuStatus): void {
-  writer.variant(SPU_RESOLUTIONS, status.resolution);
-}
-
-export function decodeSpuStatus(reader: Reader): SpuStatus {
-  return { resolution: reader.variant(SPU_RESOLUTIONS, "spu resolution") };
-}
-
-function encodeIngressPort(writer: Writer, port: IngressPort): void {
-  writer.u16(port.port);
-  writer.vec(port.ingress, (w, address) => {
-    w.optionString(address.hostname);
-    w.optionString(address.ip);
-  });
-  writer.variant(ENCRYPTIONS, port.encryption);
-}
-
-function decodeIngressPort(reader: Reader): IngressPort {
-  return {
-    port: reader.u16("public port"),
-    ingress: reader.vec("ingress", (r) => ({ hostname: r.optionString("hostname"), ip: r.optionString("ip") }), 2),
-    encryption: reader.variant(ENCRYPTIONS, "encryption"),
-  };
-}
-
-function encodeEndpoint(writer: Writer, endpoint: Endpoint): void {
-  writer.u16(endpoint.port);
-  writer.string(endpoint.host);
-  writer.variant(ENCRYPTIONS, endpoint.encryption);
-}
-
-function decodeEndpoint(reader: Reader): Endpoint {
-  return {
-    port: reader.u16("endpoint port"),
-    host: reader.string("endpoint host"),
-    encryption: reader.variant(ENCRYPTIONS, "encryption"),
-  };
-}
 
 // ---- Shared by topics and partitions ----
 
@@ -176,82 +113,10 @@ export interface Deduplication {
 }
 
 /** Where a mirrored partition's data comes from (Remote) or goes to (Home). */
+/** Where a mirrored partition's data comes from (Remote) or goes to (Home); `target` and `source` from version 18. */
 export type PartitionMirrorConfig =
-  | { type: "Remote"; homeCluster: string; homeSpuKey: string; homeSpuId: number; homeSpuEndpoint: string }
-  | { type: "Home"; remoteCluster: string; remoteReplica: string };
-
-function encodeCleanupPolicy(writer: Writer, policy: CleanupPolicy): void {
-  writer.u8(0);
-  writer.u32(policy.timeInSeconds);
-}
-
-function decodeCleanupPolicy(reader: Reader): CleanupPolicy {
-  reader.variant(["Segment"], "cleanup policy");
-  return { type: "Segment", timeInSeconds: reader.u32("retention seconds") };
-}
-
-function encodeStorage(writer: Writer, storage: TopicStorageConfig): void {
-  writer.option(storage.segmentSize, (w, size) => w.u32(size));
-  writer.option(storage.maxPartitionSize, (w, size) => w.u64(size));
-}
-
-function decodeStorage(reader: Reader): TopicStorageConfig {
-  return {
-    segmentSize: reader.option("segment size", (r) => r.u32("segment size")),
-    maxPartitionSize: reader.option("max partition size", (r) => r.u64("max partition size")),
-  };
-}
-
-export function encodeDuration(writer: Writer, duration: Duration): void {
-  writer.u64(duration.secs);
-  writer.u32(duration.nanos);
-}
-
-export function decodeDuration(reader: Reader): Duration {
-  return { secs: reader.u64("duration seconds"), nanos: reader.u32("duration nanoseconds") };
-}
-
-function encodeDeduplication(writer: Writer, deduplication: Deduplication): void {
-  writer.u64(deduplication.bounds.count);
-  writer.option(deduplication.bounds.age, encodeDuration);
-  writer.string(deduplication.filter.transform.uses);
-  writer.map(deduplication.filter.transform.with, (w, key) => w.string(key), (w, value) => w.string(value));
-}
-
-function decodeDeduplication(reader: Reader): Deduplication {
-  const count = reader.u64("deduplication count");
-  const age = reader.option("deduplication age", decodeDuration);
-  const uses = reader.string("deduplication transform");
-  const parameters = reader.map("deduplication parameters", (r) => r.string("parameter name"), (r) => r.string("parameter value"));
-  return { bounds: { count, age }, filter: { transform: { uses, with: parameters } } };
-}
-
-export function encodePartitionMirrorConfig(writer: Writer, mirror: PartitionMirrorConfig): void {
-  if (mirror.type === "Remote") {
-    writer.u8(0);
-    writer.string(mirror.homeCluster);
-    writer.string(mirror.homeSpuKey);
-    writer.i32(mirror.homeSpuId);
-    writer.string(mirror.homeSpuEndpoint);
-  } else {
-    writer.u8(1);
-    writer.string(mirror.remoteCluster);
-    writer.string(mirror.remoteReplica);
-  }
-}
-
-export function decodePartitionMirrorConfig(reader: Reader): PartitionMirrorConfig {
-  if (reader.variant(["Remote", "Home"], "partition mirror") === "Remote") {
-    return {
-      type: "Remote",
-      homeCluster: reader.string("home cluster"),
-      homeSpuKey: reader.string("home spu key"),
-      homeSpuId: reader.i32("home spu id"),
-      homeSpuEndpoint: reader.string("home spu endpoint"),
-    };
-  }
-  return { type: "Home", remoteCluster: reader.string("remote cluster"), remoteReplica: reader.string("remote replica") };
-}
+  | { type: "Remote"; homeCluster: string; homeSpuKey: string; homeSpuId: number; homeSpuEndpoint: string; target?: boolean }
+  | { type: "Home"; remoteCluster: string; remoteReplica: string; source?: boolean };
 
 // ---- Topic ----
 
@@ -265,6 +130,8 @@ export interface PartitionMap {
 export interface HomePartitionConfig {
   remoteCluster: string;
   remoteReplica: string;
+  /** From version 18. */
+  source?: boolean;
 }
 
 export interface SpuMirrorConfig {
@@ -273,9 +140,10 @@ export interface SpuMirrorConfig {
   endpoint: string;
 }
 
+/** `target` and `source` from version 18. */
 export type MirrorConfig =
-  | { type: "Remote"; homeCluster: string; homeSpus: SpuMirrorConfig[] }
-  | { type: "Home"; partitions: HomePartitionConfig[] };
+  | { type: "Remote"; homeCluster: string; homeSpus: SpuMirrorConfig[]; target?: boolean }
+  | { type: "Home"; partitions: HomePartitionConfig[]; source?: boolean };
 
 export type ReplicaSpec =
   | { type: "Assigned"; maps: PartitionMap[] }
@@ -310,124 +178,6 @@ export interface TopicStatus {
 
 export type TopicMetadata = Metadata<TopicSpec, TopicStatus>;
 
-export function encodeTopicSpec(writer: Writer, spec: TopicSpec, version: number): void {
-  encodeReplicaSpec(writer, spec.replicas, version);
-  if (version >= 3) writer.option(spec.cleanupPolicy, encodeCleanupPolicy);
-  if (version >= 4) writer.option(spec.storage, encodeStorage);
-  if (version >= 6) writer.variant(COMPRESSION_ALGORITHMS, spec.compressionType);
-  if (version >= 12) writer.option(spec.deduplication, encodeDeduplication);
-  if (version >= 13) writer.bool(spec.system);
-}
-
-export function decodeTopicSpec(reader: Reader, version: number): TopicSpec {
-  return {
-    replicas: decodeReplicaSpec(reader, version),
-    cleanupPolicy: version >= 3 ? reader.option("cleanup policy", decodeCleanupPolicy) : null,
-    storage: version >= 4 ? reader.option("storage", decodeStorage) : null,
-    compressionType: version >= 6 ? reader.variant(COMPRESSION_ALGORITHMS, "compression type") : "Any",
-    deduplication: version >= 12 ? reader.option("deduplication", decodeDeduplication) : null,
-    system: version >= 13 ? reader.bool("system") : false,
-  };
-}
-
-function encodeReplicaSpec(writer: Writer, replicas: ReplicaSpec, version: number): void {
-  switch (replicas.type) {
-    case "Assigned":
-      writer.u8(0);
-      writer.vec(replicas.maps, (w, map) => {
-        w.u32(map.id);
-        w.vec(map.replicas, (x, spu) => x.i32(spu));
-        if (version >= 14) w.option(map.mirror, encodePartitionMirrorConfig);
-      });
-      return;
-    case "Computed":
-      writer.u8(1);
-      writer.u32(replicas.partitions);
-      writer.u32(replicas.replicationFactor);
-      writer.bool(replicas.ignoreRackAssignment);
-      return;
-    case "Mirror":
-      writer.u8(2);
-      encodeMirrorConfig(writer, replicas.mirror);
-      return;
-  }
-}
-
-function decodeReplicaSpec(reader: Reader, version: number): ReplicaSpec {
-  switch (reader.variant(["Assigned", "Computed", "Mirror"], "replica spec")) {
-    case "Assigned":
-      return {
-        type: "Assigned",
-        maps: reader.vec(
-          "partition maps",
-          (r) => ({
-            id: r.u32("partition id"),
-            replicas: r.vec("replicas", (x) => x.i32("spu id"), 4),
-            mirror: version >= 14 ? r.option("partition mirror", decodePartitionMirrorConfig) : null,
-          }),
-          8,
-        ),
-      };
-    case "Computed":
-      return {
-        type: "Computed",
-        partitions: reader.u32("partitions"),
-        replicationFactor: reader.u32("replication factor"),
-        ignoreRackAssignment: reader.bool("ignore rack assignment"),
-      };
-    case "Mirror":
-      return { type: "Mirror", mirror: decodeMirrorConfig(reader) };
-  }
-}
-
-function encodeMirrorConfig(writer: Writer, mirror: MirrorConfig): void {
-  if (mirror.type === "Remote") {
-    writer.u8(0);
-    writer.string(mirror.homeCluster);
-    writer.vec(mirror.homeSpus, (w, spu) => {
-      w.i32(spu.id);
-      w.string(spu.key);
-      w.string(spu.endpoint);
-    });
-  } else {
-    writer.u8(1);
-    writer.vec(mirror.partitions, (w, partition) => {
-      w.string(partition.remoteCluster);
-      w.string(partition.remoteReplica);
-    });
-  }
-}
-
-function decodeMirrorConfig(reader: Reader): MirrorConfig {
-  if (reader.variant(["Remote", "Home"], "mirror config") === "Remote") {
-    return {
-      type: "Remote",
-      homeCluster: reader.string("home cluster"),
-      homeSpus: reader.vec("home spus", (r) => ({ id: r.i32("spu id"), key: r.string("spu key"), endpoint: r.string("spu endpoint") }), 8),
-    };
-  }
-  return {
-    type: "Home",
-    partitions: reader.vec("home partitions", (r) => ({ remoteCluster: r.string("remote cluster"), remoteReplica: r.string("remote replica") }), 4),
-  };
-}
-
-export function encodeTopicStatus(writer: Writer, status: TopicStatus, version: number): void {
-  writer.variant(TOPIC_RESOLUTIONS, status.resolution);
-  writer.map(status.replicaMap, (w, partition) => w.u32(partition), (w, replicas) => w.vec(replicas, (x, spu) => x.i32(spu)));
-  if (version >= 14) writer.map(status.mirrorMap, (w, partition) => w.u32(partition), encodePartitionMirrorConfig);
-  writer.string(status.reason);
-}
-
-export function decodeTopicStatus(reader: Reader, version: number): TopicStatus {
-  return {
-    resolution: reader.variant(TOPIC_RESOLUTIONS, "topic resolution"),
-    replicaMap: reader.map("replica map", (r) => r.u32("partition id"), (r) => r.vec("replicas", (x) => x.i32("spu id"), 4)),
-    mirrorMap: version >= 14 ? reader.map("mirror map", (r) => r.u32("partition id"), decodePartitionMirrorConfig) : new Map(),
-    reason: reader.string("reason"),
-  };
-}
-
 // ---- Partition (named "<topic>-<index>") ----
 
 export interface PartitionSpec {
@@ -447,7 +197,8 @@ export interface PartitionSpec {
   mirror: PartitionMirrorConfig | null;
 }
 
-export const PARTITION_RESOLUTIONS = ["Offline", "Online", "LeaderOffline", "ElectionLeaderFound"] as const;
+/** OutOfStorage from version 19 (sent as Offline to older clients, which do not know it). */
+export const PARTITION_RESOLUTIONS = ["Offline", "Online", "LeaderOffline", "ElectionLeaderFound", "OutOfStorage"] as const;
 export type PartitionResolution = (typeof PARTITION_RESOLUTIONS)[number];
 
 /** A replica's progress: high watermark and log end offset. */
@@ -474,64 +225,6 @@ export const PARTITION_SIZE_NOT_SUPPORTED = -2;
 
 export type PartitionMetadata = Metadata<PartitionSpec, PartitionStatus>;
 
-export function encodePartitionSpec(writer: Writer, spec: PartitionSpec, version: number): void {
-  writer.i32(spec.leader);
-  writer.vec(spec.replicas, (w, spu) => w.i32(spu));
-  if (version >= 4) {
-    writer.option(spec.cleanupPolicy, encodeCleanupPolicy);
-    writer.option(spec.storage, encodeStorage);
-  }
-  if (version >= 6) writer.variant(COMPRESSION_ALGORITHMS, spec.compressionType);
-  if (version >= 12) writer.option(spec.deduplication, encodeDeduplication);
-  if (version >= 13) writer.bool(spec.system);
-  if (version >= 14) writer.option(spec.mirror, encodePartitionMirrorConfig);
-}
-
-export function decodePartitionSpec(reader: Reader, version: number): PartitionSpec {
-  return {
-    leader: reader.i32("leader"),
-    replicas: reader.vec("replicas", (r) => r.i32("spu id"), 4),
-    cleanupPolicy: version >= 4 ? reader.option("cleanup policy", decodeCleanupPolicy) : null,
-    storage: version >= 4 ? reader.option("storage", decodeStorage) : null,
-    compressionType: version >= 6 ? reader.variant(COMPRESSION_ALGORITHMS, "compression type") : "Any",
-    deduplication: version >= 12 ? reader.option("deduplication", decodeDeduplication) : null,
-    system: version >= 13 ? reader.bool("system") : false,
-    mirror: version >= 14 ? reader.option("partition mirror", decodePartitionMirrorConfig) : null,
-  };
-}
-
-export function encodePartitionStatus(writer: Writer, status: PartitionStatus, version: number): void {
-  writer.variant(PARTITION_RESOLUTIONS, status.resolution);
-  encodeReplicaStatus(writer, status.leader);
-  writer.u32(status.lsr);
-  writer.vec(status.replicas, encodeReplicaStatus);
-  if (version >= 5) writer.i64(status.size);
-  writer.bool(status.isBeingDeleted);
-  if (version >= 16) writer.i64(status.baseOffset);
-}
-
-export function decodePartitionStatus(reader: Reader, version: number): PartitionStatus {
-  return {
-    resolution: reader.variant(PARTITION_RESOLUTIONS, "partition resolution"),
-    leader: decodeReplicaStatus(reader),
-    lsr: reader.u32("live replicas"),
-    replicas: reader.vec("replica statuses", decodeReplicaStatus, 20),
-    size: version >= 5 ? reader.i64("partition size") : PARTITION_SIZE_NOT_SUPPORTED,
-    isBeingDeleted: reader.bool("being deleted"),
-    baseOffset: version >= 16 ? reader.i64("base offset") : 0,
-  };
-}
-
-function encodeReplicaStatus(writer: Writer, replica: ReplicaStatus): void {
-  writer.i32(replica.spu);
-  writer.i64(replica.hw);
-  writer.i64(replica.leo);
-}
-
-function decodeReplicaStatus(reader: Reader): ReplicaStatus {
-  return { spu: reader.i32("replica spu"), hw: reader.i64("high watermark"), leo: reader.i64("log end offset") };
-}
-
 // ---- The object types the object API serves ----
 
 /** Metadata of each object type, by its type label. */
@@ -550,35 +243,221 @@ export function isObjectType(label: string): label is ObjectType {
   return (OBJECT_TYPES as readonly string[]).includes(label);
 }
 
-interface MetadataCodec<M> {
-  encode(writer: Writer, metadata: M, version: number): void;
-  decode(reader: Reader, version: number): M;
+// ---- The tables ----
+
+/** Duration: u64 seconds, u32 nanoseconds. */
+export const duration = struct<Duration>([
+  { name: "secs", type: u64, label: "duration seconds" },
+  { name: "nanos", type: u32, label: "duration nanoseconds" },
+]);
+
+const encryption = variant(ENCRYPTIONS);
+
+const ENDPOINT = struct<Endpoint>([
+  { name: "port", type: u16, label: "endpoint port" },
+  { name: "host", type: string, label: "endpoint host" },
+  { name: "encryption", type: encryption },
+]);
+
+const INGRESS_PORT = struct<IngressPort>([
+  { name: "port", type: u16, label: "public port" },
+  {
+    name: "ingress",
+    type: vec(
+      struct<IngressAddr>([
+        { name: "hostname", type: optionString },
+        { name: "ip", type: optionString },
+      ]),
+    ),
+  },
+  { name: "encryption", type: encryption },
+]);
+
+const SPU_SPEC = struct<SpuSpec>([
+  { name: "id", type: i32, label: "spu id" },
+  { name: "spuType", type: variant(SPU_TYPES), label: "spu type" },
+  { name: "publicEndpoint", type: INGRESS_PORT },
+  { name: "privateEndpoint", type: ENDPOINT },
+  { name: "rack", type: optionString },
+  { name: "publicEndpointLocal", type: option(ENDPOINT), since: SPU_LOCAL_ENDPOINT_SINCE, absent: null, label: "public local endpoint" },
+]);
+
+/** A CustomSpu's spec: an SpuSpec without the type, and public_endpoint_local at every version. */
+const CUSTOM_SPU_SPEC = struct<CustomSpuSpec>([
+  { name: "id", type: i32, label: "spu id" },
+  { name: "publicEndpoint", type: INGRESS_PORT },
+  { name: "privateEndpoint", type: ENDPOINT },
+  { name: "rack", type: optionString },
+  { name: "publicEndpointLocal", type: option(ENDPOINT), label: "public local endpoint" },
+]);
+
+const SPU_STATUS = struct<SpuStatus>([{ name: "resolution", type: variant(SPU_RESOLUTIONS), label: "spu resolution" }]);
+
+/** CleanupPolicy has one variant, Segment. */
+const CLEANUP_POLICY = union<CleanupPolicy>(["Segment"], {
+  Segment: struct<Omit<CleanupPolicy, "type">>([{ name: "timeInSeconds", type: u32, label: "retention seconds" }]),
+});
+
+const STORAGE = struct<TopicStorageConfig>([
+  { name: "segmentSize", type: option(u32) },
+  { name: "maxPartitionSize", type: option(u64) },
+]);
+
+const DEDUPLICATION = struct<Deduplication>([
+  {
+    name: "bounds",
+    type: struct<Deduplication["bounds"]>([
+      { name: "count", type: u64, label: "deduplication count" },
+      { name: "age", type: option(duration), label: "deduplication age" },
+    ]),
+  },
+  {
+    name: "filter",
+    type: struct<Deduplication["filter"]>([
+      {
+        name: "transform",
+        type: struct<Deduplication["filter"]["transform"]>([
+          { name: "uses", type: string, label: "deduplication transform" },
+          { name: "with", type: map(string, string, "parameter name", "parameter value"), label: "deduplication parameters" },
+        ]),
+      },
+    ]),
+  },
+]);
+
+/** A mirror's direction flag: false when absent, as Rust's default. */
+const flag = codec<boolean | undefined>(1, (w, value) => w.bool(value ?? false), (r, _, what) => r.bool(what));
+
+const HOME_PARTITION = struct<HomePartitionConfig>([
+  { name: "remoteCluster", type: string },
+  { name: "remoteReplica", type: string },
+  { name: "source", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
+]);
+
+const PARTITION_MIRROR = union<PartitionMirrorConfig>(["Remote", "Home"], {
+  Remote: struct<Omit<Extract<PartitionMirrorConfig, { type: "Remote" }>, "type">>([
+    { name: "homeCluster", type: string },
+    { name: "homeSpuKey", type: string },
+    { name: "homeSpuId", type: i32 },
+    { name: "homeSpuEndpoint", type: string },
+    { name: "target", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
+  ]),
+  Home: HOME_PARTITION,
+});
+
+const MIRROR_CONFIG = union<MirrorConfig>(["Remote", "Home"], {
+  Remote: struct<Omit<Extract<MirrorConfig, { type: "Remote" }>, "type">>([
+    { name: "homeCluster", type: string },
+    {
+      name: "homeSpus",
+      type: vec(
+        struct<SpuMirrorConfig>([
+          { name: "id", type: i32, label: "spu id" },
+          { name: "key", type: string, label: "spu key" },
+          { name: "endpoint", type: string, label: "spu endpoint" },
+        ]),
+      ),
+    },
+    { name: "target", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
+  ]),
+  Home: struct<Omit<Extract<MirrorConfig, { type: "Home" }>, "type">>([
+    { name: "partitions", label: "home partitions", type: vec(HOME_PARTITION) },
+    { name: "source", type: flag, since: MIRROR_DIRECTION_SINCE, absent: undefined },
+  ]),
+});
+
+const SPU_IDS = vec(i32, "spu id");
+
+const REPLICA_SPEC = union<ReplicaSpec>(["Assigned", "Computed", "Mirror"], {
+  Assigned: struct<Omit<Extract<ReplicaSpec, { type: "Assigned" }>, "type">>([
+    {
+      name: "maps",
+      label: "partition maps",
+      type: vec(
+        struct<PartitionMap>([
+          { name: "id", type: u32, label: "partition id" },
+          { name: "replicas", type: SPU_IDS },
+          { name: "mirror", type: option(PARTITION_MIRROR), since: MIRROR_SINCE, absent: null, label: "partition mirror" },
+        ]),
+      ),
+    },
+  ]),
+  Computed: struct<Omit<Extract<ReplicaSpec, { type: "Computed" }>, "type">>([
+    { name: "partitions", type: u32 },
+    { name: "replicationFactor", type: u32 },
+    { name: "ignoreRackAssignment", type: bool },
+  ]),
+  Mirror: struct<Omit<Extract<ReplicaSpec, { type: "Mirror" }>, "type">>([{ name: "mirror", type: MIRROR_CONFIG, label: "mirror config" }]),
+});
+
+const compressionType = variant(COMPRESSION_ALGORITHMS);
+
+const TOPIC_SPEC = struct<TopicSpec>([
+  { name: "replicas", type: REPLICA_SPEC, label: "replica spec" },
+  { name: "cleanupPolicy", type: option(CLEANUP_POLICY), since: TOPIC_CLEANUP_POLICY_SINCE, absent: null },
+  { name: "storage", type: option(STORAGE), since: STORAGE_SINCE, absent: null },
+  { name: "compressionType", type: compressionType, since: COMPRESSION_TYPE_SINCE, absent: "Any" },
+  { name: "deduplication", type: option(DEDUPLICATION), since: DEDUPLICATION_SINCE, absent: null },
+  { name: "system", type: bool, since: SYSTEM_SINCE, absent: false },
+]);
+
+const TOPIC_STATUS = struct<TopicStatus>([
+  { name: "resolution", type: variant(TOPIC_RESOLUTIONS), label: "topic resolution" },
+  { name: "replicaMap", type: map(u32, SPU_IDS, "partition id", "replicas") },
+  { name: "mirrorMap", type: map(u32, PARTITION_MIRROR, "partition id", "partition mirror"), since: MIRROR_SINCE, absent: new Map() },
+  { name: "reason", type: string },
+]);
+
+const PARTITION_SPEC = struct<PartitionSpec>([
+  { name: "leader", type: i32 },
+  { name: "replicas", type: SPU_IDS },
+  { name: "cleanupPolicy", type: option(CLEANUP_POLICY), since: STORAGE_SINCE, absent: null },
+  { name: "storage", type: option(STORAGE), since: STORAGE_SINCE, absent: null },
+  { name: "compressionType", type: compressionType, since: COMPRESSION_TYPE_SINCE, absent: "Any" },
+  { name: "deduplication", type: option(DEDUPLICATION), since: DEDUPLICATION_SINCE, absent: null },
+  { name: "system", type: bool, since: SYSTEM_SINCE, absent: false },
+  { name: "mirror", type: option(PARTITION_MIRROR), since: MIRROR_SINCE, absent: null, label: "partition mirror" },
+]);
+
+const REPLICA_STATUS = struct<ReplicaStatus>([
+  { name: "spu", type: i32, label: "replica spu" },
+  { name: "hw", type: i64, label: "high watermark" },
+  { name: "leo", type: i64, label: "log end offset" },
+]);
+
+const PARTITION_STATUS = struct<PartitionStatus>([
+  {
+    name: "resolution",
+    type: variant(PARTITION_RESOLUTIONS, { OutOfStorage: { since: OUT_OF_STORAGE_SINCE, before: "Offline" } }),
+    label: "partition resolution",
+  },
+  { name: "leader", type: REPLICA_STATUS },
+  { name: "lsr", type: u32, label: "live replicas" },
+  { name: "replicas", type: vec(REPLICA_STATUS), label: "replica statuses" },
+  { name: "size", type: i64, since: PARTITION_SIZE_SINCE, absent: PARTITION_SIZE_NOT_SUPPORTED, label: "partition size" },
+  { name: "isBeingDeleted", type: bool, label: "being deleted" },
+  { name: "baseOffset", type: i64, since: PARTITION_BASE_OFFSET_SINCE, absent: 0 },
+]);
+
+/** Metadata<S>: name, spec, status. */
+function metadata<Spec, Status>(spec: Codec<Spec>, status: Codec<Status>): Codec<Metadata<Spec, Status>> {
+  return struct<Metadata<Spec, Status>>([
+    { name: "name", type: string },
+    { name: "spec", type: spec },
+    { name: "status", type: status },
+  ]);
 }
 
-/** Metadata<S>: name, spec, status, for each object type. */
-export const METADATA_CODECS: { [K in ObjectType]: MetadataCodec<ObjectMetadata[K]> } = {
-  Topic: metadataCodec(encodeTopicSpec, decodeTopicSpec, encodeTopicStatus, decodeTopicStatus),
-  Partition: metadataCodec(encodePartitionSpec, decodePartitionSpec, encodePartitionStatus, decodePartitionStatus),
-  SPU: metadataCodec(encodeSpuSpec, decodeSpuSpec, encodeSpuStatus, decodeSpuStatus),
-  CustomSpu: metadataCodec(encodeCustomSpuSpec, decodeCustomSpuSpec, encodeSpuStatus, decodeSpuStatus),
+/** Metadata of each object type, by its type label. */
+export const METADATA_CODECS: { [K in ObjectType]: Codec<ObjectMetadata[K]> } = {
+  Topic: metadata(TOPIC_SPEC, TOPIC_STATUS),
+  Partition: metadata(PARTITION_SPEC, PARTITION_STATUS),
+  SPU: metadata(SPU_SPEC, SPU_STATUS),
+  CustomSpu: metadata(CUSTOM_SPU_SPEC, SPU_STATUS),
 };
 
-function metadataCodec<Spec, Status>(
-  encodeSpec: (writer: Writer, spec: Spec, version: number) => void,
-  decodeSpec: (reader: Reader, version: number) => Spec,
-  encodeStatus: (writer: Writer, status: Status, version: number) => void,
-  decodeStatus: (reader: Reader, version: number) => Status,
-): MetadataCodec<Metadata<Spec, Status>> {
-  return {
-    encode(writer, metadata, version) {
-      writer.string(metadata.name);
-      encodeSpec(writer, metadata.spec, version);
-      encodeStatus(writer, metadata.status, version);
-    },
-    decode(reader, version) {
-      const name = reader.string("name");
-      const spec = decodeSpec(reader, version);
-      return { name, spec, status: decodeStatus(reader, version) };
-    },
-  };
-}
+export const encodeTopicSpec = encoder(TOPIC_SPEC);
+export const decodeTopicSpec = decoder(TOPIC_SPEC, "topic spec");
+/** A CustomSpu's spec has no version-gated fields. */
+export const encodeCustomSpuSpec = fixedEncoder(CUSTOM_SPU_SPEC);
+export const decodeCustomSpuSpec = fixedDecoder(CUSTOM_SPU_SPEC, "custom spu spec");

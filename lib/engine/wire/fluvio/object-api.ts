@@ -1,15 +1,17 @@
 /**
  * The SC's object API (fluvio-sc-schema src/objects/{metadata,list,watch,create,delete,classic}.rs,
- * src/response.rs; fluvio-controlplane-metadata src/message/msg_type.rs): Create (1001),
- * Delete (1002), List (1003) and Watch (1004).
+ * src/response.rs; fluvio-controlplane-metadata src/message/msg_type.rs, src/topic/update.rs):
+ * Create (1001), Delete (1002), List (1003), Watch (1004), Update (1006), and the answer to
+ * Mirroring (1005).
  *
  * From version 11 every request and response body is a type buffer: the object's type label
  * ("Topic", "SPU", ...), a u32 byte length, then the inner message at the same version. Below
  * version 11 ("classic") there is no length (the inner message runs to the end of the body),
  * and a Create carries its common fields first, then a u8 object kind, then the spec.
- * Create and Delete are answered with a Status.
+ * Create, Delete and Update are answered with a Status.
  */
-import { DYNAMIC_OBJECT_VERSION } from "./api-keys.ts";
+import { bool, i64, option, present, string, struct, u32, union, vec } from "./fields.ts";
+import { CREATE_TIMEOUT_SINCE, DELETE_FORCE_SINCE, DYNAMIC_OBJECT_VERSION, SUMMARY_SINCE, SYSTEM_SINCE } from "./versions.ts";
 import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "./errors.ts";
 import {
@@ -65,22 +67,20 @@ export interface ListRequest {
 
 export type ListResponse = { [K in ObjectType]: { type: K; items: ObjectMetadata[K][] } }[ObjectType];
 
+/** A ListRequest inside its type buffer (objects/list.rs; ListFilter is a struct of one name). */
+const LIST_REQUEST = struct<Omit<ListRequest, "type">>([
+  { name: "nameFilters", type: vec(string, "name filter") },
+  { name: "summary", type: bool, since: SUMMARY_SINCE, absent: false },
+  { name: "system", type: bool, since: SYSTEM_SINCE, absent: false },
+]);
+
 export function encodeListRequest(writer: Writer, request: ListRequest, version: number): void {
-  encodeTypeBuffer(writer, request.type, version, (w) => {
-    w.vec(request.nameFilters, (x, name) => x.string(name));
-    if (version >= 10) w.bool(request.summary);
-    if (version >= 13) w.bool(request.system);
-  });
+  encodeTypeBuffer(writer, request.type, version, (w) => LIST_REQUEST.encode(w, request, version));
 }
 
 export function decodeListRequest(reader: Reader, version: number): ListRequest {
   const { label, inner } = decodeTypeBuffer(reader, version);
-  return {
-    type: label,
-    nameFilters: inner.vec("name filters", (r) => r.string("name filter"), 2),
-    summary: version >= 10 ? inner.bool("summary") : false,
-    system: version >= 13 ? inner.bool("system") : false,
-  };
+  return { type: label, ...LIST_REQUEST.decode(inner, version) };
 }
 
 export function encodeListResponse(writer: Writer, response: ListResponse, version: number): void {
@@ -129,20 +129,19 @@ export type WatchResponse = {
   };
 }[ObjectType];
 
+/** A WatchRequest inside its type buffer (objects/watch.rs). */
+const WATCH_REQUEST = struct<Omit<WatchRequest, "type">>([
+  { name: "epoch", type: i64 },
+  { name: "summary", type: bool, since: SUMMARY_SINCE, absent: false },
+]);
+
 export function encodeWatchRequest(writer: Writer, request: WatchRequest, version: number): void {
-  encodeTypeBuffer(writer, request.type, version, (w) => {
-    w.i64(request.epoch);
-    if (version >= 10) w.bool(request.summary);
-  });
+  encodeTypeBuffer(writer, request.type, version, (w) => WATCH_REQUEST.encode(w, request, version));
 }
 
 export function decodeWatchRequest(reader: Reader, version: number): WatchRequest {
   const { label, inner } = decodeTypeBuffer(reader, version);
-  return {
-    type: label,
-    epoch: inner.i64("epoch"),
-    summary: version >= 10 ? inner.bool("summary") : false,
-  };
+  return { type: label, ...WATCH_REQUEST.decode(inner, version) };
 }
 
 export function encodeWatchResponse(writer: Writer, response: WatchResponse, version: number): void {
@@ -248,21 +247,25 @@ export function decodeCreateRequest(reader: Reader, version: number): CreateRequ
   return { type: "unsupported", label, common };
 }
 
+/** CommonCreateRequest (objects/create.rs). */
+const COMMON_CREATE_REQUEST = struct<CommonCreateRequest>([
+  { name: "name", type: string },
+  { name: "dryRun", type: bool },
+  { name: "timeout", type: option(u32), since: CREATE_TIMEOUT_SINCE, absent: null },
+]);
+
 function encodeCommonCreateRequest(writer: Writer, common: CommonCreateRequest, version: number): void {
-  writer.string(common.name);
-  writer.bool(common.dryRun);
-  if (version >= 7) writer.option(common.timeout, (w, timeout) => w.u32(timeout));
+  COMMON_CREATE_REQUEST.encode(writer, common, version);
 }
 
 function decodeCommonCreateRequest(reader: Reader, version: number): CommonCreateRequest {
-  return {
-    name: reader.string("name"),
-    dryRun: reader.bool("dry run"),
-    timeout: version >= 7 ? reader.option("timeout", (r) => r.u32("timeout")) : null,
-  };
+  return COMMON_CREATE_REQUEST.decode(reader, version);
 }
 
 // ---- Delete ----
+
+/** A delete's force flag; its key is written by hand (a CustomSpu's is an enum of name or id). */
+const DELETE_FORCE = { since: DELETE_FORCE_SINCE };
 
 /** A CustomSpu is deleted by name or by id; every other type by its name. */
 export type CustomSpuKey = { name: string } | { id: number };
@@ -291,7 +294,7 @@ export function encodeDeleteRequest(writer: Writer, request: DeleteRequest, vers
       w.string("Id");
       w.i32(key.id);
     }
-    if (version >= 13) w.bool(request.force);
+    if (present(DELETE_FORCE, version)) w.bool(request.force);
   });
 }
 
@@ -307,10 +310,74 @@ export function decodeDeleteRequest(reader: Reader, version: number): DeleteRequ
   } else {
     key = inner.string("object name");
   }
-  return { type: label, key, force: version >= 13 ? inner.bool("force") : false };
+  return { type: label, key, force: present(DELETE_FORCE, version) ? inner.bool("force") : false };
 }
 
-// ---- Status, the answer to Create and Delete ----
+// ---- Update (1006): `topic add-partition`, `add-mirror` ----
+
+/** What an Update asks of a topic (fluvio-controlplane-metadata src/topic/update.rs). */
+export type UpdateTopicAction = { type: "AddPartition"; count: number } | { type: "AddMirror"; remoteCluster: string; homeToMirror: boolean };
+
+/** An Update of a topic, the one object type Fluvio updates, by its name. */
+export interface UpdateRequest {
+  type: "Topic";
+  key: string;
+  action: UpdateTopicAction;
+}
+
+/** An Update of a type Fluvio's SC does not update; answer it with an error Status. */
+export interface UnsupportedUpdateRequest {
+  type: "unsupported";
+  label: string;
+}
+
+const UPDATE_TOPIC = struct<Omit<UpdateRequest, "type">>([
+  { name: "key", type: string, label: "topic name" },
+  {
+    name: "action",
+    label: "update action",
+    type: union<UpdateTopicAction>(["AddPartition", "AddMirror"], {
+      AddPartition: struct<{ count: number }>([{ name: "count", type: u32, label: "partitions to add" }]),
+      AddMirror: struct<{ remoteCluster: string; homeToMirror: boolean }>([
+        { name: "remoteCluster", type: string },
+        { name: "homeToMirror", type: bool },
+      ]),
+    }),
+  },
+]);
+
+export function encodeUpdateRequest(writer: Writer, request: UpdateRequest, version: number): void {
+  encodeTypeBuffer(writer, request.type, version, (w) => UPDATE_TOPIC.encode(w, request, version));
+}
+
+export function decodeUpdateRequest(reader: Reader, version: number): UpdateRequest | UnsupportedUpdateRequest {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  if (label !== "Topic") return { type: "unsupported", label };
+  return { type: "Topic", ...UPDATE_TOPIC.decode(inner, version) };
+}
+
+// ---- Mirroring (1005), not served ----
+
+/**
+ * The type label of an Update (1006) or Mirroring (1005) request and the name its inner message
+ * starts with (an Update's key, a mirroring connect's remote id): what an answer to a request
+ * this SC does not serve names.
+ */
+export function decodeObjectNameRequest(reader: Reader, version: number): { label: string; name: string } {
+  const { label, inner } = decodeTypeBuffer(reader, version);
+  return { label, name: inner.remaining > 0 ? inner.string("name") : "" };
+}
+
+/**
+ * The answer to a Mirroring request (fluvio-controlplane-metadata src/mirroring/mod.rs
+ * MirroringStatusResponse): a Status, then the topics mirrored (none here).
+ */
+export function encodeMirroringStatus(writer: Writer, status: Status): void {
+  encodeStatus(writer, status);
+  writer.u32(0);
+}
+
+// ---- Status, the answer to Create, Delete and Update ----
 
 export interface Status {
   name: string;

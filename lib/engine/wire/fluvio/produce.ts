@@ -3,15 +3,18 @@
  * The request is encoded by hand in Fluvio, not by the derive: transactional_id is present at
  * every version (its min_version attribute is not applied), isolation travels as an i16 acks
  * (ReadUncommitted 1, ReadCommitted -1; any negative reads as ReadCommitted), the timeout as
- * i32 milliseconds, and smartmodules from version 8. Each partition's records are a RecordSet,
+ * i32 milliseconds, and smartmodules at every version (Fluvio 0.18; 0.11 gated them at 8, which
+ * no client of either sends below). Each partition's records are a RecordSet,
  * kept here as the bytes of its batches (check them with scanBatches).
  */
-import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
+import { errorCode, type ErrorCode } from "./error-code.ts";
 import { FluvioDecodeError } from "./errors.ts";
+import { decoder, encoder, i32, i64, string, struct, u32, vec } from "./fields.ts";
 import type { Isolation } from "./isolation.ts";
 import type { Reader } from "./reader.ts";
 import { decodeRecordSetBytes, encodeRecordSet } from "./record-batch.ts";
 import { decodeSmartModuleInvocation, encodeSmartModuleInvocation, type SmartModuleInvocation } from "./smartmodule.ts";
+import { PRODUCE_LOG_APPEND_TIME_SINCE, PRODUCE_LOG_START_OFFSET_SINCE, PRODUCE_THROTTLE_SINCE } from "./versions.ts";
 import type { Writer } from "./writer.ts";
 
 export interface ProduceRequest {
@@ -26,7 +29,7 @@ export interface ProduceRequest {
       records: Uint8Array;
     }[];
   }[];
-  /** From version 8; Fluvio's producer sends none unless told to transform. */
+  /** Fluvio's producer sends none unless told to transform. */
   smartModules: SmartModuleInvocation[];
 }
 
@@ -47,8 +50,6 @@ export interface ProduceResponse {
   throttleTimeMs: number;
 }
 
-const SMART_MODULES_VERSION = 8;
-
 export function encodeProduceRequest(writer: Writer, request: ProduceRequest, version: number): void {
   writer.optionString(request.transactionalId);
   writer.i16(request.isolation === "ReadCommitted" ? -1 : 1);
@@ -60,9 +61,7 @@ export function encodeProduceRequest(writer: Writer, request: ProduceRequest, ve
       encodeRecordSet(x, partition.records);
     });
   });
-  if (version >= SMART_MODULES_VERSION) {
-    writer.vec(request.smartModules, (w, invocation) => encodeSmartModuleInvocation(w, invocation, version));
-  }
+  writer.vec(request.smartModules, (w, invocation) => encodeSmartModuleInvocation(w, invocation, version));
 }
 
 export function decodeProduceRequest(reader: Reader, version: number): ProduceRequest {
@@ -79,43 +78,37 @@ export function decodeProduceRequest(reader: Reader, version: number): ProduceRe
     }),
     6,
   );
-  const smartModules =
-    version >= SMART_MODULES_VERSION ? reader.vec("smartmodules", (r) => decodeSmartModuleInvocation(r, version), 4) : [];
+  const smartModules = reader.vec("smartmodules", (r) => decodeSmartModuleInvocation(r, version), 4);
   return { transactionalId, isolation, timeoutMs, topics, smartModules };
 }
 
-export function encodeProduceResponse(writer: Writer, response: ProduceResponse, version: number): void {
-  writer.vec(response.responses, (w, topic) => {
-    w.string(topic.name);
-    w.vec(topic.partitions, (x, partition) => {
-      x.u32(partition.partitionIndex);
-      encodeErrorCode(x, partition.errorCode);
-      x.i64(partition.baseOffset);
-      if (version >= 2) x.i64(partition.logAppendTimeMs);
-      if (version >= 5) x.i64(partition.logStartOffset);
-    });
-  });
-  if (version >= 1) writer.i32(response.throttleTimeMs);
-}
+const RESPONSE = struct<ProduceResponse>([
+  {
+    name: "responses",
+    label: "topic responses",
+    type: vec(
+      struct<ProduceResponse["responses"][number]>([
+        { name: "name", type: string, label: "topic name" },
+        {
+          name: "partitions",
+          label: "partition responses",
+          type: vec(
+            struct<PartitionProduceResponse>([
+              { name: "partitionIndex", type: u32 },
+              { name: "errorCode", type: errorCode },
+              { name: "baseOffset", type: i64 },
+              { name: "logAppendTimeMs", type: i64, since: PRODUCE_LOG_APPEND_TIME_SINCE, absent: 0, label: "log append time" },
+              { name: "logStartOffset", type: i64, since: PRODUCE_LOG_START_OFFSET_SINCE, absent: 0 },
+            ]),
+          ),
+        },
+      ]),
+    ),
+  },
+  { name: "throttleTimeMs", type: i32, since: PRODUCE_THROTTLE_SINCE, absent: 0, label: "throttle time" },
+]);
 
-export function decodeProduceResponse(reader: Reader, version: number): ProduceResponse {
-  const responses = reader.vec(
-    "topic responses",
-    (r) => ({
-      name: r.string("topic name"),
-      partitions: r.vec(
-        "partition responses",
-        (x) => ({
-          partitionIndex: x.u32("partition index"),
-          errorCode: decodeErrorCode(x),
-          baseOffset: x.i64("base offset"),
-          logAppendTimeMs: version >= 2 ? x.i64("log append time") : 0,
-          logStartOffset: version >= 5 ? x.i64("log start offset") : 0,
-        }),
-        14,
-      ),
-    }),
-    6,
-  );
-  return { responses, throttleTimeMs: version >= 1 ? reader.i32("throttle time") : 0 };
-}
+export const PRODUCE_RESPONSE = RESPONSE;
+
+export const encodeProduceResponse = encoder(RESPONSE);
+export const decodeProduceResponse = decoder(RESPONSE, "produce response");

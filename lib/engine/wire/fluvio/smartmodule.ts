@@ -5,9 +5,9 @@
  * We do not run SmartModules; these are decoded so a request that names one can be refused
  * with an error code, and so the fields after them can be read.
  */
-import { decodeDuration, encodeDuration, type Duration } from "./metadata.ts";
-import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { bytes, codec, decoder, encoder, map, option, string, struct, u64, union, type Codec } from "./fields.ts";
+import { duration, type Duration } from "./metadata.ts";
+import { LOOKBACK_AGE_SINCE, LOOKBACK_SINCE, SMARTMODULE_NAME_SINCE } from "./versions.ts";
 
 export type SmartModuleWasm = { type: "Predefined"; name: string } | { type: "AdHoc"; bytes: Uint8Array };
 
@@ -43,6 +43,8 @@ export interface SmartModuleInvocation {
   wasm: SmartModuleWasm;
   kind: SmartModuleKind;
   params: SmartModuleParams;
+  /** From version 25 (written by hand in Fluvio, with this gate). */
+  name?: string | null;
 }
 
 /** The derived stream of StreamFetch versions 16 to 18. */
@@ -51,104 +53,68 @@ export interface DerivedStreamInvocation {
   params: SmartModuleParams;
 }
 
-const KINDS = ["Filter", "Map", "ArrayMap", "Aggregate", "FilterMap", "Join", "JoinStream", "Generic"] as const;
-const CONTEXTS = ["None", "Aggregate", "Join", "JoinStream"] as const;
+const NO_FIELDS = struct<Record<never, never>>([]);
+const JOIN_STREAM = struct<{ topic: string; derivedStream: string }>([
+  { name: "topic", type: string, label: "join topic" },
+  { name: "derivedStream", type: string },
+]);
+const ACCUMULATOR = struct<{ accumulator: Uint8Array }>([{ name: "accumulator", type: bytes }]);
+const JOIN = struct<{ topic: string }>([{ name: "topic", type: string, label: "join topic" }]);
 
-export function encodeSmartModuleInvocation(writer: Writer, invocation: SmartModuleInvocation, version: number): void {
-  if (invocation.wasm.type === "Predefined") {
-    writer.u8(0);
-    writer.string(invocation.wasm.name);
-  } else {
-    writer.u8(1);
-    writer.bytes(invocation.wasm.bytes);
-  }
-  const kind = invocation.kind;
-  writer.variant(KINDS, kind.type);
-  if (kind.type === "Aggregate") writer.bytes(kind.accumulator);
-  else if (kind.type === "Join") writer.string(kind.topic);
-  else if (kind.type === "JoinStream") encodeJoinStream(writer, kind);
-  else if (kind.type === "Generic") encodeContext(writer, kind.context);
-  encodeSmartModuleParams(writer, invocation.params, version);
-}
+const CONTEXT = union<SmartModuleContext>(["None", "Aggregate", "Join", "JoinStream"], {
+  None: NO_FIELDS,
+  Aggregate: ACCUMULATOR,
+  Join: JOIN,
+  JoinStream: JOIN_STREAM,
+});
 
-export function decodeSmartModuleInvocation(reader: Reader, version: number): SmartModuleInvocation {
-  const wasm: SmartModuleWasm =
-    reader.variant(["Predefined", "AdHoc"], "SmartModule wasm") === "Predefined"
-      ? { type: "Predefined", name: reader.string("SmartModule name") }
-      : { type: "AdHoc", bytes: reader.bytesField("SmartModule wasm") };
-  const kind = decodeKind(reader);
-  return { wasm, kind, params: decodeSmartModuleParams(reader, version) };
-}
+const KIND = union<SmartModuleKind>(["Filter", "Map", "ArrayMap", "Aggregate", "FilterMap", "Join", "JoinStream", "Generic"], {
+  Filter: NO_FIELDS,
+  Map: NO_FIELDS,
+  ArrayMap: NO_FIELDS,
+  Aggregate: ACCUMULATOR,
+  FilterMap: NO_FIELDS,
+  Join: JOIN,
+  JoinStream: JOIN_STREAM,
+  Generic: struct<{ context: SmartModuleContext }>([{ name: "context", type: CONTEXT, label: "SmartModule context" }]),
+});
 
-export function encodeDerivedStreamInvocation(writer: Writer, invocation: DerivedStreamInvocation, version: number): void {
-  writer.string(invocation.stream);
-  encodeSmartModuleParams(writer, invocation.params, version);
-}
+const WASM = union<SmartModuleWasm>(["Predefined", "AdHoc"], {
+  Predefined: struct<{ name: string }>([{ name: "name", type: string, label: "SmartModule name" }]),
+  AdHoc: struct<{ bytes: Uint8Array }>([{ name: "bytes", type: bytes, label: "SmartModule wasm" }]),
+});
 
-export function decodeDerivedStreamInvocation(reader: Reader, version: number): DerivedStreamInvocation {
-  return { stream: reader.string("derived stream"), params: decodeSmartModuleParams(reader, version) };
-}
+const PARAMS = struct<SmartModuleParams>([
+  { name: "params", type: map(string, string, "param name", "param value"), label: "SmartModule params" },
+  {
+    name: "lookback",
+    type: option(
+      struct<Lookback>([
+        { name: "last", type: u64, label: "lookback last" },
+        { name: "age", type: option(duration), since: LOOKBACK_AGE_SINCE, absent: null, label: "lookback age" },
+      ]),
+    ),
+    since: LOOKBACK_SINCE,
+    absent: null,
+  },
+]);
 
-function decodeKind(reader: Reader): SmartModuleKind {
-  const type = reader.variant(KINDS, "SmartModule kind");
-  switch (type) {
-    case "Aggregate":
-      return { type, accumulator: reader.bytesField("accumulator") };
-    case "Join":
-      return { type, topic: reader.string("join topic") };
-    case "JoinStream":
-      return { type, topic: reader.string("join topic"), derivedStream: reader.string("derived stream") };
-    case "Generic":
-      return { type, context: decodeContext(reader) };
-    default:
-      return { type };
-  }
-}
+/** An invocation's name: None when not given. */
+const INVOCATION_NAME = codec<string | null | undefined>(1, (w, name) => w.optionString(name ?? null), (r, _, what) => r.optionString(what));
 
-function encodeContext(writer: Writer, context: SmartModuleContext): void {
-  writer.variant(CONTEXTS, context.type);
-  if (context.type === "Aggregate") writer.bytes(context.accumulator);
-  else if (context.type === "Join") writer.string(context.topic);
-  else if (context.type === "JoinStream") encodeJoinStream(writer, context);
-}
+/** SmartModuleInvocation (server/smartmodule.rs). */
+export const smartModuleInvocation: Codec<SmartModuleInvocation> = struct<SmartModuleInvocation>([
+  { name: "wasm", type: WASM, label: "SmartModule wasm" },
+  { name: "kind", type: KIND, label: "SmartModule kind" },
+  { name: "params", type: PARAMS },
+  { name: "name", type: INVOCATION_NAME, since: SMARTMODULE_NAME_SINCE, absent: undefined, label: "SmartModule invocation name" },
+]);
 
-function decodeContext(reader: Reader): SmartModuleContext {
-  const type = reader.variant(CONTEXTS, "SmartModule context");
-  switch (type) {
-    case "Aggregate":
-      return { type, accumulator: reader.bytesField("accumulator") };
-    case "Join":
-      return { type, topic: reader.string("join topic") };
-    case "JoinStream":
-      return { type, topic: reader.string("join topic"), derivedStream: reader.string("derived stream") };
-    default:
-      return { type };
-  }
-}
+/** DerivedStreamInvocation (server/stream_fetch.rs). */
+export const derivedStreamInvocation: Codec<DerivedStreamInvocation> = struct<DerivedStreamInvocation>([
+  { name: "stream", type: string, label: "derived stream" },
+  { name: "params", type: PARAMS },
+]);
 
-function encodeJoinStream(writer: Writer, join: { topic: string; derivedStream: string }): void {
-  writer.string(join.topic);
-  writer.string(join.derivedStream);
-}
-
-function encodeSmartModuleParams(writer: Writer, params: SmartModuleParams, version: number): void {
-  writer.map(params.params, (w, key) => w.string(key), (w, value) => w.string(value));
-  if (version >= 20) {
-    writer.option(params.lookback, (w, lookback) => {
-      w.u64(lookback.last);
-      if (version >= 21) w.option(lookback.age, encodeDuration);
-    });
-  }
-}
-
-function decodeSmartModuleParams(reader: Reader, version: number): SmartModuleParams {
-  const params = reader.map("SmartModule params", (r) => r.string("param name"), (r) => r.string("param value"));
-  const lookback =
-    version >= 20
-      ? reader.option("lookback", (r) => ({
-          last: r.u64("lookback last"),
-          age: version >= 21 ? r.option("lookback age", decodeDuration) : null,
-        }))
-      : null;
-  return { params, lookback };
-}
+export const encodeSmartModuleInvocation = encoder(smartModuleInvocation);
+export const decodeSmartModuleInvocation = decoder(smartModuleInvocation, "SmartModule invocation");

@@ -5,19 +5,19 @@
  * Versions 11 to 18 carry the legacy wasm, smartmodule and derivedstream fields; version 18
  * on a list of SmartModules; version 23 on a consumer id.
  */
-import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
+import { errorCode, type ErrorCode } from "./error-code.ts";
+import { bytes, codec, decoder, encoder, i32, i64, option, optionString, string, struct, u32, vec, variant } from "./fields.ts";
 import { ISOLATIONS, type Isolation } from "./isolation.ts";
-import type { Reader } from "./reader.ts";
 import { decodeRecordSetBytes, encodeRecordSet } from "./record-batch.ts";
+import { derivedStreamInvocation, smartModuleInvocation, type DerivedStreamInvocation, type SmartModuleInvocation } from "./smartmodule.ts";
 import {
-  decodeDerivedStreamInvocation,
-  decodeSmartModuleInvocation,
-  encodeDerivedStreamInvocation,
-  encodeSmartModuleInvocation,
-  type DerivedStreamInvocation,
-  type SmartModuleInvocation,
-} from "./smartmodule.ts";
-import type { Writer } from "./writer.ts";
+  CONSUMER_ID_SINCE,
+  NEXT_FILTER_OFFSET_SINCE,
+  STREAM_FETCH_LEGACY_SMARTMODULE_SINCE,
+  STREAM_FETCH_LEGACY_UNTIL,
+  STREAM_FETCH_SMARTMODULES_SINCE,
+  STREAM_FETCH_WASM_SINCE,
+} from "./versions.ts";
 
 export interface StreamFetchRequest {
   topic: string;
@@ -62,78 +62,63 @@ export interface StreamFetchResponse {
 
 const NO_BYTES = new Uint8Array(0);
 
-export function encodeStreamFetchRequest(writer: Writer, request: StreamFetchRequest, version: number): void {
-  writer.string(request.topic);
-  writer.u32(request.partition);
-  writer.i64(request.fetchOffset);
-  writer.i32(request.maxBytes);
-  writer.variant(ISOLATIONS, request.isolation);
-  if (version >= 11 && version <= 18) writer.bytes(request.wasmModule);
-  if (version >= 16 && version <= 18) {
-    writer.option(request.smartModule, (w, invocation) => encodeSmartModuleInvocation(w, invocation, version));
-    writer.option(request.derivedStream, (w, invocation) => encodeDerivedStreamInvocation(w, invocation, version));
-  }
-  if (version >= 18) writer.vec(request.smartModules, (w, invocation) => encodeSmartModuleInvocation(w, invocation, version));
-  if (version >= 23) writer.optionString(request.consumerId);
-}
+const REQUEST = struct<StreamFetchRequest>([
+  { name: "topic", type: string },
+  { name: "partition", type: u32 },
+  { name: "fetchOffset", type: i64 },
+  { name: "maxBytes", type: i32 },
+  { name: "isolation", type: variant(ISOLATIONS) },
+  { name: "wasmModule", type: bytes, since: STREAM_FETCH_WASM_SINCE, until: STREAM_FETCH_LEGACY_UNTIL, absent: NO_BYTES },
+  {
+    name: "smartModule",
+    type: option(smartModuleInvocation),
+    since: STREAM_FETCH_LEGACY_SMARTMODULE_SINCE,
+    until: STREAM_FETCH_LEGACY_UNTIL,
+    absent: null,
+    label: "smartmodule",
+  },
+  { name: "derivedStream", type: option(derivedStreamInvocation), since: STREAM_FETCH_LEGACY_SMARTMODULE_SINCE, until: STREAM_FETCH_LEGACY_UNTIL, absent: null },
+  { name: "smartModules", type: vec(smartModuleInvocation), since: STREAM_FETCH_SMARTMODULES_SINCE, absent: [], label: "smartmodules" },
+  { name: "consumerId", type: optionString, since: CONSUMER_ID_SINCE, absent: null },
+]);
 
-export function decodeStreamFetchRequest(reader: Reader, version: number): StreamFetchRequest {
-  const topic = reader.string("topic");
-  const partition = reader.u32("partition");
-  const fetchOffset = reader.i64("fetch offset");
-  const maxBytes = reader.i32("max bytes");
-  const isolation = reader.variant(ISOLATIONS, "isolation");
-  const wasmModule = version >= 11 && version <= 18 ? reader.bytesField("wasm module") : NO_BYTES;
-  const legacy = version >= 16 && version <= 18;
-  const smartModule = legacy ? reader.option("smartmodule", (r) => decodeSmartModuleInvocation(r, version)) : null;
-  const derivedStream = legacy ? reader.option("derived stream", (r) => decodeDerivedStreamInvocation(r, version)) : null;
-  const smartModules = version >= 18 ? reader.vec("smartmodules", (r) => decodeSmartModuleInvocation(r, version), 4) : [];
-  const consumerId = version >= 23 ? reader.optionString("consumer id") : null;
-  return { topic, partition, fetchOffset, maxBytes, isolation, wasmModule, smartModule, derivedStream, smartModules, consumerId };
-}
+/** A RecordSet: an i32 length, then the batches (hand-written in Fluvio's record module). */
+const recordSet = codec<Uint8Array>(4, (w, records) => encodeRecordSet(w, records), (r) => decodeRecordSetBytes(r));
 
-export function encodeStreamFetchResponse(writer: Writer, response: StreamFetchResponse, version: number): void {
-  writer.string(response.topic);
-  writer.u32(response.streamId);
-  encodeFetchablePartitionResponse(writer, response.partition, version);
-}
+const ABORTED = option(
+  vec(
+    struct<AbortedTransaction>([
+      { name: "producerId", type: i64 },
+      { name: "firstOffset", type: i64 },
+    ]),
+  ),
+);
 
-export function decodeStreamFetchResponse(reader: Reader, version: number): StreamFetchResponse {
-  return {
-    topic: reader.string("topic"),
-    streamId: reader.u32("stream id"),
-    partition: decodeFetchablePartitionResponse(reader, version),
-  };
-}
+/** FetchablePartitionResponse (fetch/response.rs). */
+export const fetchablePartitionResponse = struct<FetchablePartitionResponse>([
+  { name: "partitionIndex", type: u32 },
+  { name: "errorCode", type: errorCode },
+  { name: "highWatermark", type: i64 },
+  { name: "nextFilterOffset", type: i64, since: NEXT_FILTER_OFFSET_SINCE, absent: 0 },
+  { name: "logStartOffset", type: i64 },
+  { name: "aborted", type: ABORTED, label: "aborted transactions" },
+  { name: "records", type: recordSet },
+]);
 
-export function encodeFetchablePartitionResponse(writer: Writer, partition: FetchablePartitionResponse, version: number): void {
-  writer.u32(partition.partitionIndex);
-  encodeErrorCode(writer, partition.errorCode);
-  writer.i64(partition.highWatermark);
-  if (version >= 11) writer.i64(partition.nextFilterOffset);
-  writer.i64(partition.logStartOffset);
-  writer.option(partition.aborted, (w, aborted) =>
-    w.vec(aborted, (x, transaction) => {
-      x.i64(transaction.producerId);
-      x.i64(transaction.firstOffset);
-    }),
-  );
-  encodeRecordSet(writer, partition.records);
-}
+const RESPONSE = struct<StreamFetchResponse>([
+  { name: "topic", type: string },
+  { name: "streamId", type: u32 },
+  { name: "partition", type: fetchablePartitionResponse },
+]);
 
-export function decodeFetchablePartitionResponse(reader: Reader, version: number): FetchablePartitionResponse {
-  return {
-    partitionIndex: reader.u32("partition index"),
-    errorCode: decodeErrorCode(reader),
-    highWatermark: reader.i64("high watermark"),
-    nextFilterOffset: version >= 11 ? reader.i64("next filter offset") : 0,
-    logStartOffset: reader.i64("log start offset"),
-    aborted: reader.option("aborted transactions", (r) =>
-      r.vec("aborted transactions", (x) => ({ producerId: x.i64("producer id"), firstOffset: x.i64("first offset") }), 16),
-    ),
-    records: decodeRecordSetBytes(reader),
-  };
-}
+export const STREAM_FETCH = { request: REQUEST, response: RESPONSE };
+
+export const encodeStreamFetchRequest = encoder(REQUEST);
+export const decodeStreamFetchRequest = decoder(REQUEST, "stream fetch request");
+export const encodeStreamFetchResponse = encoder(RESPONSE);
+export const decodeStreamFetchResponse = decoder(RESPONSE, "stream fetch response");
+export const encodeFetchablePartitionResponse = encoder(fetchablePartitionResponse);
+export const decodeFetchablePartitionResponse = decoder(fetchablePartitionResponse, "fetchable partition response");
 
 /**
  * The frame `head` (a whole response whose last field is an empty RecordSet) with `records`

@@ -2,9 +2,8 @@
  * UpdateOffsets, SPU key 1005, version 0 (fluvio-spu-schema src/server/update_offset.rs): a
  * consumer stream reports the offset it has consumed up to, per stream session id.
  */
-import { decodeErrorCode, encodeErrorCode, type ErrorCode } from "./error-code.ts";
-import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { errorCode, type ErrorCode } from "./error-code.ts";
+import { fixedDecoder, fixedEncoder, i64, struct, u32, vec } from "./fields.ts";
 
 export interface UpdateOffsetsRequest {
   offsets: { offset: number; sessionId: number }[];
@@ -14,24 +13,34 @@ export interface UpdateOffsetsResponse {
   status: { sessionId: number; errorCode: ErrorCode }[];
 }
 
-export function encodeUpdateOffsetsRequest(writer: Writer, request: UpdateOffsetsRequest): void {
-  writer.vec(request.offsets, (w, update) => {
-    w.i64(update.offset);
-    w.u32(update.sessionId);
-  });
-}
+const REQUEST = struct<UpdateOffsetsRequest>([
+  {
+    name: "offsets",
+    type: vec(
+      struct<UpdateOffsetsRequest["offsets"][number]>([
+        { name: "offset", type: i64 },
+        { name: "sessionId", type: u32 },
+      ]),
+    ),
+  },
+]);
 
-export function decodeUpdateOffsetsRequest(reader: Reader): UpdateOffsetsRequest {
-  return { offsets: reader.vec("offsets", (r) => ({ offset: r.i64("offset"), sessionId: r.u32("session id") }), 12) };
-}
+const RESPONSE = struct<UpdateOffsetsResponse>([
+  {
+    name: "status",
+    label: "statuses",
+    type: vec(
+      struct<UpdateOffsetsResponse["status"][number]>([
+        { name: "sessionId", type: u32 },
+        { name: "errorCode", type: errorCode },
+      ]),
+    ),
+  },
+]);
 
-export function encodeUpdateOffsetsResponse(writer: Writer, response: UpdateOffsetsResponse): void {
-  writer.vec(response.status, (w, status) => {
-    w.u32(status.sessionId);
-    encodeErrorCode(w, status.errorCode);
-  });
-}
+export const UPDATE_OFFSETS = { request: REQUEST, response: RESPONSE };
 
-export function decodeUpdateOffsetsResponse(reader: Reader): UpdateOffsetsResponse {
-  return { status: reader.vec("statuses", (r) => ({ sessionId: r.u32("session id"), errorCode: decodeErrorCode(r) }), 6) };
-}
+export const encodeUpdateOffsetsRequest = fixedEncoder(REQUEST);
+export const decodeUpdateOffsetsRequest = fixedDecoder(REQUEST, "update offsets request");
+export const encodeUpdateOffsetsResponse = fixedEncoder(RESPONSE);
+export const decodeUpdateOffsetsResponse = fixedDecoder(RESPONSE, "update offsets response");

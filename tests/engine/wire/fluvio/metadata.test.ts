@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SC_API_KEY, SC_OBJECT_VERSION } from "../../../../lib/engine/wire/fluvio/api-keys.ts";
+import { SC_API_KEY } from "../../../../lib/engine/wire/fluvio/api-keys.ts";
 import { FluvioDecodeError, FluvioEncodeError } from "../../../../lib/engine/wire/fluvio/errors.ts";
 import { decodeRequest, encodeRequest } from "../../../../lib/engine/wire/fluvio/framing.ts";
 import {
@@ -40,7 +40,8 @@ import { Reader } from "../../../../lib/engine/wire/fluvio/reader.ts";
 import type { Writer } from "../../../../lib/engine/wire/fluvio/writer.ts";
 import { bytes, decodedWhole, encoded, hex } from "../../../fluvio-bytes.ts";
 
-const V = SC_OBJECT_VERSION;
+/** The version @fluvio/client 0.14.9 (Fluvio 0.11.11) sends, at which these goldens were captured. */
+const V = 16;
 
 const spu: SpuMetadata = {
   name: "5001",
