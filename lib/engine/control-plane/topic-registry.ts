@@ -19,6 +19,7 @@ import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../model/r
 import { MetadataStore, type LeaderAndIsr, type PartitionObject, type StoreChange, type TopicObject } from "./store.ts";
 import { partitionName, topicNameProblem } from "../model/topic-name.ts";
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from "../wire/fluvio/metadata.ts";
+import { storageSettingsProblem } from "../model/topic-config.ts";
 
 /** Most partitions a topic may have. */
 const MAX_PARTITIONS = 1000;
@@ -73,6 +74,18 @@ export interface StagedChange {
 /** What a commit did: every change written, or (the write failed) every change dropped and why. */
 export type CommitOutcome = { committed: StagedChange[] } | { failed: string; dropped: StagedChange[] };
 
+/** What a create asks for; every field but the name may be absent (its default) and is checked here. */
+export interface TopicRequest {
+  name: unknown;
+  partitions?: unknown;
+  replication?: unknown;
+  compressionType?: unknown;
+  retentionSeconds?: unknown;
+  segmentSize?: unknown;
+  maxPartitionSize?: unknown;
+  system?: unknown;
+}
+
 /** The answer to an in-sync set ask: staged (told once written), already the recorded set (told at once, nothing written), or refused. */
 export type IsrAnswer = { staged: true } | { recorded: true } | { refused: string };
 
@@ -121,7 +134,7 @@ export class TopicRegistry {
    * Creates `name` on the `online` SPUs, written in one metadata write (its partitions, then the
    * topic); rejects with an AdminRefusal when it cannot, or with the write's error.
    */
-  async create(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }, online: number[]): Promise<TopicObject> {
+  async create(request: TopicRequest, online: number[]): Promise<TopicObject> {
     const name = typeof request.name === "string" ? request.name : "";
     const problem = topicNameProblem(name);
     if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", problem);
@@ -138,6 +151,10 @@ export class TopicRegistry {
     if (!COMPRESSION_ALGORITHMS.includes(compressionType as CompressionAlgorithm)) {
       throw new AdminRefusal("TOPIC_INVALID", `compression type must be one of ${COMPRESSION_ALGORITHMS.join(", ")}, not '${compressionType}'`);
     }
+    const storage = { retentionSeconds: request.retentionSeconds, segmentSize: request.segmentSize, maxPartitionSize: request.maxPartitionSize } as Record<string, number | undefined>;
+    const storageProblem = storageSettingsProblem(storage);
+    if (storageProblem !== null) throw new AdminRefusal("TOPIC_INVALID", storageProblem);
+    if (request.system !== undefined && typeof request.system !== "boolean") throw new AdminRefusal("TOPIC_INVALID", `system must be true or false, not '${request.system}'`);
     if (this.#topics.has(name) || this.#creating.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
     if ((replication as number) > online.length) {
       throw new AdminRefusal(
@@ -148,7 +165,15 @@ export class TopicRegistry {
     }
     const topic: TopicObject = {
       name,
-      spec: { id: crypto.randomUUID(), partitions: partitions as number, replicationFactor: replication as number, compressionType: compressionType as CompressionAlgorithm },
+      spec: {
+        id: crypto.randomUUID(),
+        partitions: partitions as number,
+        replicationFactor: replication as number,
+        compressionType: compressionType as CompressionAlgorithm,
+        // Only what was given is stored, so a list shows a setting unset as Fluvio's SC does.
+        ...Object.fromEntries(Object.entries(storage).filter(([, value]) => value !== undefined)),
+        ...(request.system === true ? { system: true } : {}),
+      },
     };
     const placed = assignReplicas({
       spus: online,
@@ -317,14 +342,18 @@ export class TopicRegistry {
     return { committed };
   }
 
-  /** Partition `partition` as written, as SPUs are told it, with its topic's compression type. */
+  /** Partition `partition` as written, as SPUs are told it, with its topic's compression type and storage settings. */
   assignmentOf(partition: PartitionObject): ReplicaAssignmentInfo {
+    const topic = this.#topics.get(partition.spec.topic)?.spec;
     return {
       topic: partition.spec.topic,
       topicId: partition.spec.topicId,
       partition: partition.spec.partition,
       replicas: partition.spec.replicas,
-      compressionType: this.#topics.get(partition.spec.topic)?.spec.compressionType ?? "Any",
+      compressionType: topic?.compressionType ?? "Any",
+      ...(topic?.retentionSeconds !== undefined ? { retentionSeconds: topic.retentionSeconds } : {}),
+      ...(topic?.segmentSize !== undefined ? { segmentSize: topic.segmentSize } : {}),
+      ...(topic?.maxPartitionSize !== undefined ? { maxPartitionSize: topic.maxPartitionSize } : {}),
       ...partition.leaderAndIsr,
     };
   }

@@ -16,6 +16,10 @@ export interface ReplicaAssignmentInfo {
   isr: number[];
   /** The topic's compression type as Fluvio names it ("Any", "None", "Gzip", ...); absent from an SC before it was sent, meaning "Any". */
   compressionType?: string;
+  /** The topic's storage settings (topic-config.ts); each absent when the topic has the default. */
+  retentionSeconds?: number;
+  segmentSize?: number;
+  maxPartitionSize?: number;
 }
 
 /** One replica's offsets as its SPU reports them. */

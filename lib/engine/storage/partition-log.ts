@@ -65,7 +65,7 @@ export const FORMAT_FILE = "log-format";
 export const FORMAT = "batches 1";
 
 /** Largest allowed segment, so that byte positions fit the u32 index field with room for one oversized batch. */
-const MAX_SEGMENT_BYTES = 2 ** 31;
+export const MAX_SEGMENT_BYTES = 2 ** 31;
 
 /** base_offset and batch_len, which batch_len does not count. */
 const PREAMBLE_BYTES = 12;
