@@ -413,6 +413,10 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
       return new ClusterError("NOT_LEADER", `SPU ${leader.leader} does not lead partition ${leader.partition}`, { hint });
     case "OffsetOutOfRange":
       return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
+    case "OffsetEvicted":
+      return new ClusterError("OFFSET_OUT_OF_RANGE", `offset ${errorCode.offset} of partition ${leader.partition} was deleted by the topic's retention`, {
+        hint: `the oldest offset kept is ${errorCode.nextAvailable}: consume from there, or with --from-beginning`,
+      });
     case "RequestTimedOut":
       return new ClusterError("PRODUCE_TIMEOUT", `the in-sync replicas of partition ${leader.partition} did not all confirm in time`, { hint });
     case "CompressionError":

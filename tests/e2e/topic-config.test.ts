@@ -6,7 +6,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { cli, portBlocks, tempHome } from "../helpers.ts";
-import { ok } from "../cluster-data.ts";
+import { ok, partitionDir, pollUntil } from "../cluster-data.ts";
+import { readdirSync } from "node:fs";
+import { partitionLeader, RecordStream } from "../../lib/fluvio/admin.ts";
+import { locateCluster } from "../../lib/cluster/locate.ts";
+import type { ClusterError } from "../../lib/base/errors.ts";
 import { decodeList, loadFluvioClient } from "../fluvio-client.ts";
 
 const nextPortBase = portBlocks(30000);
@@ -32,6 +36,10 @@ const EVENTS = {
   compressionType: "gzip",
   system: false,
 };
+
+/** A record of about 400 bytes named `index`: two fill a segment of Fluvio's smallest size (1 KiB). */
+const record = (index: number) => `record ${index} ${"r".repeat(400)}`;
+const shown = (line: string) => line.split(" ").slice(0, 2).join(" ");
 
 describe("topic settings", () => {
   test(
@@ -105,6 +113,47 @@ describe("topic settings", () => {
       await ok(home, ["shutdown"]);
       await ok(home, ["resume"]);
       expect((await topicList(home, "--system")).map((topic) => topic.name)).toEqual(["consumer-offset"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "retention deletes a segment whose records are older than the retention time, keeps the younger ones and the active one, and a read below the new start gets Fluvio's OffsetEvicted",
+    async () => {
+      const home = await createCluster();
+      await ok(home, ["topic", "create", "short", "--retention-time", "10s", "--segment-size", "1 KiB"]);
+      // One produce is one batch: segment 0 holds records 0 and 1, and record 2 rolls a new one.
+      for (const index of [0, 1, 2, 3]) await ok(home, ["produce", "short"], `${record(index)}\n`);
+      const segments = () => readdirSync(partitionDir(home, 5001, "short")).filter((file) => file.endsWith(".log")).sort();
+      expect(segments()).toEqual(["00000000000000000000.log", "00000000000000000002.log"]);
+      // Some seconds later, records 4 and 5 roll segment 2 closed: it expires that much after segment 0.
+      await Bun.sleep(5_000);
+      for (const index of [4, 5]) await ok(home, ["produce", "short"], `${record(index)}\n`);
+      expect(segments()).toEqual(["00000000000000000000.log", "00000000000000000002.log", "00000000000000000004.log"]);
+
+      const consumed = await pollUntil(
+        "retention to delete segment 0",
+        async () => (await ok(home, ["consume", "short", "-B", "-d"])).stdout.trim().split("\n").map(shown),
+        (lines) => lines[0] !== "record 0",
+      );
+      expect(consumed).toEqual(["record 2", "record 3", "record 4", "record 5"]);
+      expect(segments()).toEqual(["00000000000000000002.log", "00000000000000000004.log"]);
+
+      const below = await cli(home, ["consume", "short", "--offset", "0", "-d"]);
+      expect(below.exitCode).not.toBe(0);
+      expect(below.stderr).toContain("offset 0 is outside partition 0 of 'short' (offsets 2 to 6)");
+      // A StreamFetch from offset 0 itself is answered with Fluvio's OffsetEvicted, which names the oldest kept.
+      const cluster = locateCluster({ home }, "run");
+      const stream = await RecordStream.open(cluster, "short", await partitionLeader(cluster, "short", 0), 0, 1 << 20);
+      const evicted = await stream.next(5_000).then(() => undefined, (error: ClusterError) => error);
+      stream.close();
+      expect(evicted?.message).toBe("offset 0 of partition 0 was deleted by the topic's retention");
+      expect(evicted?.hint).toContain("the oldest offset kept is 2");
+
+      // The younger closed segment goes in its turn; the active one, however old, stays.
+      await pollUntil("retention to delete segment 2", async () => segments(), (files) => files.length === 1);
+      expect(segments()).toEqual(["00000000000000000004.log"]);
+      expect((await ok(home, ["consume", "short", "-B", "-d"])).stdout.trim().split("\n").map(shown)).toEqual(["record 4", "record 5"]);
     },
     TEST_TIMEOUT_MS,
   );

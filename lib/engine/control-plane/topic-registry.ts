@@ -179,7 +179,8 @@ export class TopicRegistry {
       spus: online,
       partitions: topic.spec.partitions,
       replication: topic.spec.replicationFactor,
-      start: this.#partitions.size,
+      // System topics are left out of the count, so the SC's own topic does not shift where users' partitions go.
+      start: this.#placedUserPartitions(),
     });
     const objects: PartitionObject[] = placed.map(({ partition, replicas }) => ({
       name: partitionName(name, partition),
@@ -199,6 +200,12 @@ export class TopicRegistry {
     for (const object of objects) this.#add(object);
     this.#topics.set(name, topic);
     return topic;
+  }
+
+  #placedUserPartitions(): number {
+    let count = 0;
+    for (const [name, partitions] of this.#byTopic) if (!this.#topics.get(name)?.spec.system) count += partitions.length;
+    return count;
   }
 
   /**

@@ -52,7 +52,7 @@ const CHECKPOINT_FILE = "high-watermark";
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Why a replica cannot serve a request; each wire adapter maps it to its protocol's answer. */
-export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST" | "DISK_FULL";
+export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "OFFSET_EVICTED" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST" | "DISK_FULL";
 
 /** A request a replica cannot serve, with the reason in the engine's terms. */
 export class ReplicaError extends Error {
@@ -61,6 +61,18 @@ export class ReplicaError extends Error {
   constructor(code: ReplicaErrorCode, message: string) {
     super(message);
     this.code = code;
+  }
+}
+
+/** A read below the start of the log: retention deleted the records there; `nextAvailable` is the oldest kept. */
+export class OffsetEvicted extends ReplicaError {
+  readonly offset: number;
+  readonly nextAvailable: number;
+
+  constructor(message: string, offset: number, nextAvailable: number) {
+    super("OFFSET_EVICTED", message);
+    this.offset = offset;
+    this.nextAvailable = nextAvailable;
   }
 }
 
@@ -131,7 +143,7 @@ export class Replica {
 
   constructor(dir: string, assignment: ReplicaAssignmentInfo, selfId: number, hooks: ReplicaHooks) {
     this.upgrade = upgradePartitionDir(dir);
-    this.log = openPartitionLog(dir);
+    this.log = openPartitionLog(dir, { segmentBytes: assignment.segmentSize });
     // The recovered log may sit in the page cache only: make it durable before serving from it.
     this.log.sync();
     this.#selfId = selfId;
@@ -282,6 +294,10 @@ export class Replica {
     // NOTE: between the high watermark and the end is in range: a new leader's high watermark
     // may trail what its predecessor acknowledged until its followers fetch, and a consumer
     // that moved over from the old leader must wait there, not fail.
+    if (offset < this.log.startOffset && Number.isInteger(offset) && offset >= 0) {
+      const { topic, partition } = this.#assignment;
+      throw new OffsetEvicted(`offset ${offset} of partition '${topic}-${partition}' was deleted by retention; the oldest kept is ${this.log.startOffset}`, offset, this.log.startOffset);
+    }
     if (offset > this.log.endOffset || offset < this.log.startOffset) {
       throw new ReplicaError(
         "OFFSET_OUT_OF_RANGE",
