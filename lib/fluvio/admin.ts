@@ -299,6 +299,7 @@ export function partitionView(partition: PartitionMetadata): PartitionView {
     electionPending: resolution === "ElectionLeaderFound",
     endOffset: online && leaderStatus.leo >= 0 ? leaderStatus.leo : null,
     highWatermark: online && leaderStatus.hw >= 0 ? leaderStatus.hw : null,
+    sizeBytes: Math.max(partition.status.size, 0),
   };
 }
 

@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { cli, portBlocks, tempHome } from "../helpers.ts";
 import { ok, partitionDir, pollUntil } from "../cluster-data.ts";
 import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { partitionLeader, RecordStream } from "../../lib/fluvio/admin.ts";
 import { locateCluster } from "../../lib/cluster/locate.ts";
 import type { ClusterError } from "../../lib/base/errors.ts";
@@ -154,6 +155,31 @@ describe("topic settings", () => {
       await pollUntil("retention to delete segment 2", async () => segments(), (files) => files.length === 1);
       expect(segments()).toEqual(["00000000000000000004.log"]);
       expect((await ok(home, ["consume", "short", "-B", "-d"])).stdout.trim().split("\n").map(shown)).toEqual(["record 4", "record 5"]);
+      // The size the SC reports follows: only what is left on disk.
+      const left = Bun.file(join(partitionDir(home, 5001, "short"), "00000000000000000004.log")).size;
+      await pollUntil("the size after retention", async () => (await ok(home, ["status", "--json"])).json.partitions[0].sizeBytes, (size) => size === left);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "each partition's size is its leader's log bytes, in `status --json` and in Fluvio's partition status, never negative",
+    async () => {
+      const home = await createCluster(2);
+      await ok(home, ["topic", "create", "sized", "--replication", "2"]);
+      await ok(home, ["produce", "sized"], "one\ntwo\nthree\n");
+      const leader = (await ok(home, ["status", "--json"])).json.partitions[0].leader;
+      const onDisk = () =>
+        readdirSync(partitionDir(home, leader, "sized"))
+          .filter((file) => file.endsWith(".log"))
+          .reduce((total, file) => total + Bun.file(join(partitionDir(home, leader, "sized"), file)).size, 0);
+      expect(onDisk()).toBeGreaterThan(0);
+      const status = await pollUntil("the size to be reported", async () => (await ok(home, ["status", "--json"])).json, (json) => json.partitions[0].sizeBytes > 0);
+      expect(status.partitions[0].sizeBytes).toBe(onDisk());
+
+      const client = await loadFluvioClient().connect(status.endpoint);
+      const partitions = decodeList(await (await client.admin()).listPartitions()) as any[];
+      expect(partitions.map((partition) => [partition.name, partition.status.size])).toEqual([["sized-0", onDisk()]]);
     },
     TEST_TIMEOUT_MS,
   );

@@ -61,6 +61,11 @@ export interface PartitionView {
   /** The leader's end offset and high watermark as last reported; null while it is offline. */
   endOffset: number | null;
   highWatermark: number | null;
+  /**
+   * Bytes of the partition's log as its leader last reported them, kept while the leader is
+   * away (Fluvio's SC keeps the last size too); 0 until a leader has reported.
+   */
+  sizeBytes: number;
 }
 
 /** A new leader or in-sync set decided for a partition, not yet written. */
@@ -97,6 +102,8 @@ export class TopicRegistry {
   /** The partitions of each topic, in partition order. */
   readonly #byTopic = new Map<string, PartitionObject[]>();
   readonly #reports = new Map<string, ReplicaReport & { spuId: number }>();
+  /** Each partition's size as its leader last reported it. */
+  readonly #sizes = new Map<string, number>();
   /** Decided since the last commit began. */
   #staged = new Map<string, StagedChange>();
   /** Being written by the commit running now. */
@@ -222,6 +229,7 @@ export class TopicRegistry {
     for (const partition of partitions) {
       this.#partitions.delete(partition.name);
       this.#reports.delete(partition.name);
+      this.#sizes.delete(partition.name);
       this.#staged.delete(partition.name);
     }
     await this.#store.commit([
@@ -280,6 +288,7 @@ export class TopicRegistry {
       electionPending: election.kind === "elect",
       endOffset: live ? report.endOffset : null,
       highWatermark: live ? report.highWatermark : null,
+      sizeBytes: this.#sizes.get(partition.name) ?? 0,
     };
   }
 
@@ -381,7 +390,11 @@ export class TopicRegistry {
       const name = partitionName(replica.topic, replica.partition);
       const before = this.#reports.get(name);
       this.#reports.set(name, { ...replica, spuId });
+      // A report from an SPU before sizes were reported carries none: the size stays as known.
+      const sizeBefore = this.#sizes.get(name);
+      if (Number.isSafeInteger(replica.sizeBytes) && replica.sizeBytes >= 0 && this.#partitions.has(name)) this.#sizes.set(name, replica.sizeBytes);
       const same =
+        sizeBefore === this.#sizes.get(name) &&
         before?.spuId === spuId &&
         before.leaderEpoch === replica.leaderEpoch &&
         before.endOffset === replica.endOffset &&

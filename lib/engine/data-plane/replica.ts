@@ -351,6 +351,7 @@ export class Replica {
       isLeader: this.isLeader,
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
+      sizeBytes: this.log.sizeBytes(),
     };
   }
 

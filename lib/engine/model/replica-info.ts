@@ -30,6 +30,8 @@ export interface ReplicaReport {
   isLeader: boolean;
   endOffset: number;
   highWatermark: number;
+  /** Bytes of its log's segments (Fluvio's partition size). */
+  sizeBytes: number;
 }
 
 /** A leader asks the control plane to record this in-sync set (refused unless it leads at that epoch). */

@@ -11,7 +11,6 @@ import type { SpuView } from "../control-plane/controller.ts";
 import type { SpuObject, TopicObject } from "../control-plane/store.ts";
 import type { PartitionView } from "../control-plane/topic-registry.ts";
 import {
-  PARTITION_SIZE_NOT_SUPPORTED,
   type CleanupPolicy,
   type CompressionAlgorithm,
   type CustomSpuMetadata,
@@ -108,7 +107,7 @@ export function partitionMetadata(partition: PartitionView, topic: TopicObject |
       leader: { spu: partition.leader, hw: partition.highWatermark ?? -1, leo: partition.endOffset ?? -1 },
       lsr: partition.isr.length,
       replicas: followers.map((spu) => ({ spu, hw: -1, leo: -1 })),
-      size: PARTITION_SIZE_NOT_SUPPORTED,
+      size: partition.sizeBytes,
       isBeingDeleted: false,
       baseOffset: 0,
     },
