@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { partitionLeader, RecordStream } from "../../lib/fluvio/admin.ts";
 import { locateCluster } from "../../lib/cluster/locate.ts";
 import type { ClusterError } from "../../lib/base/errors.ts";
+import { FluvioConnection } from "../../lib/fluvio/fluvio-connection.ts";
+import { SC_API_KEY, SC_OBJECT_VERSION } from "../../lib/engine/wire/fluvio/api-keys.ts";
+import { decodeStatus, encodeCreateRequest, type CreateRequest } from "../../lib/engine/wire/fluvio/object-api.ts";
 import { decodeList, loadFluvioClient } from "../fluvio-client.ts";
 
 const nextPortBase = portBlocks(30000);
@@ -180,6 +183,37 @@ describe("topic settings", () => {
       const client = await loadFluvioClient().connect(status.endpoint);
       const partitions = decodeList(await (await client.admin()).listPartitions()) as any[];
       expect(partitions.map((partition) => [partition.name, partition.status.size])).toEqual([["sized-0", onDisk()]]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a create asking for deduplication is refused as Fluvio's SC refuses it without its SmartModule, and nothing is created",
+    async () => {
+      const home = await createCluster();
+      const [host, port] = (await ok(home, ["status", "--json"])).json.endpoint.split(":");
+      const connection = await FluvioConnection.open({ host, port: Number(port) }, 5_000);
+      const request: CreateRequest = {
+        type: "Topic",
+        common: { name: "deduped", dryRun: false, timeout: null },
+        spec: {
+          replicas: { type: "Computed", partitions: 1, replicationFactor: 1, ignoreRackAssignment: false },
+          cleanupPolicy: null,
+          storage: null,
+          compressionType: "Any",
+          deduplication: { bounds: { count: 5, age: { secs: 5, nanos: 0 } }, filter: { transform: { uses: "fluvio/dedup-filter@0.0.2", with: new Map() } } },
+          system: false,
+        },
+      };
+      try {
+        const body = await connection.request(SC_API_KEY.create, SC_OBJECT_VERSION, (writer) => encodeCreateRequest(writer, request, SC_OBJECT_VERSION), { timeoutMs: 5_000 });
+        const status = decodeStatus(body);
+        expect(status.errorCode).toEqual({ code: "DeduplicationSmartModuleNotLoaded" });
+        expect(status.errorMessage).toContain("deduplication needs SmartModules, which this cluster does not run");
+      } finally {
+        connection.close();
+      }
+      expect(await topicList(home)).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );
