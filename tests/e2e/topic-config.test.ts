@@ -6,8 +6,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { cli, portBlocks, tempHome } from "../helpers.ts";
-import { ok, partitionDir, pollUntil } from "../cluster-data.ts";
-import { readdirSync } from "node:fs";
+import { logValues, ok, partitionDir, pollUntil, waitForStatus } from "../cluster-data.ts";
+import { readState } from "../../lib/cluster/state.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { clusterPaths, logFileOf } from "../../lib/cluster/home.ts";
 import { join } from "node:path";
 import { partitionLeader, RecordStream } from "../../lib/fluvio/admin.ts";
 import { locateCluster } from "../../lib/cluster/locate.ts";
@@ -44,6 +46,7 @@ const EVENTS = {
 /** A record of about 400 bytes named `index`: two fill a segment of Fluvio's smallest size (1 KiB). */
 const record = (index: number) => `record ${index} ${"r".repeat(400)}`;
 const shown = (line: string) => line.split(" ").slice(0, 2).join(" ");
+const logLines = (home: string, component: string) => readFileSync(logFileOf(clusterPaths(home, "local"), component), "utf8").split("\n");
 
 describe("topic settings", () => {
   test(
@@ -214,6 +217,33 @@ describe("topic settings", () => {
         connection.close();
       }
       expect(await topicList(home)).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a follower that was down while its leader's retention deleted what it lacks starts over at the leader's start, catches up and is in sync again",
+    async () => {
+      const home = await createCluster(2);
+      await ok(home, ["topic", "create", "lagging", "--replication", "2", "--retention-time", "10s", "--segment-size", "1 KiB"]);
+      const { leader, replicas } = (await ok(home, ["status", "--json"])).json.partitions[0];
+      const follower = replicas.find((id: number) => id !== leader);
+      const entry = readState(clusterPaths(home, "local")).processes.find((recorded) => recorded.id === follower)!;
+      process.kill(entry.pid, "SIGKILL");
+      for (const index of [0, 1, 2, 3, 4, 5]) await ok(home, ["produce", "lagging"], `${record(index)}\n`);
+      await pollUntil(
+        "the leader's retention to delete segments 0 and 2",
+        async () => (await ok(home, ["consume", "lagging", "-B", "-d"])).stdout.trim().split("\n").map(shown),
+        (lines) => lines[0] === "record 4",
+      );
+
+      await ok(home, ["resume"]);
+      await waitForStatus(home, (status) => status.partitions[0]?.isr.length === 2 && status.partitions[0].online);
+      expect(logLines(home, `spu-${follower}`).some((line) => line.includes("starts over at offset 4"))).toBe(true);
+      await ok(home, ["produce", "lagging"], `${record(6)}\n`);
+      await ok(home, ["shutdown"]);
+      expect(logValues(home, follower, "lagging").map(shown)).toEqual(["record 4", "record 5", "record 6"]);
+      expect(logValues(home, leader, "lagging").map(shown)).toEqual(["record 4", "record 5", "record 6"]);
     },
     TEST_TIMEOUT_MS,
   );

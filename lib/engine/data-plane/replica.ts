@@ -244,6 +244,7 @@ export class Replica {
     const answer = (refusal?: FetchRefusal, records = EMPTY): FetchResult => ({
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
+      startOffset: this.log.startOffset,
       epochs: this.#epochs,
       records,
       ...(refusal ? { refusal } : {}),
@@ -366,6 +367,19 @@ export class Replica {
       this.#highWatermark = offset;
       this.#scheduleCheckpoint();
     }
+  }
+
+  /**
+   * Empties a follower whose log ends below its leader's start (retention there deleted the
+   * records it lacks) and starts it at that start, with the leader's history before it: what
+   * it missed is gone from the partition, so its next fetch goes on from there.
+   */
+  restartAt(offset: number, leaderEpochs: EpochEntry[]): void {
+    this.log.resetTo(offset);
+    this.#setEpochs(clampHistory(leaderEpochs, offset));
+    this.#syncedEnd = offset;
+    this.#highWatermark = offset;
+    this.#scheduleCheckpoint();
   }
 
   /**

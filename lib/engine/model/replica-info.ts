@@ -90,6 +90,8 @@ export type FetchRefusal = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE" | "DI
 export interface FetchResult {
   endOffset: number;
   highWatermark: number;
+  /** The leader's log start: with OFFSET_OUT_OF_RANGE below it, the follower starts over there. */
+  startOffset?: number;
   /** The leader's leader-epoch history. */
   epochs: EpochEntry[];
   /** Records from the fetch offset, as log frames (empty when refused or when none came in time). */

@@ -451,6 +451,33 @@ export class PartitionLog {
     return this.startOffset;
   }
 
+  /**
+   * Empties the log and starts it again at `offset`, beyond its end: for a follower whose
+   * leader no longer holds the records between (retention deleted them there). Segments go
+   * newest first and the new one comes last, so a crash part-way leaves a prefix of the old log
+   * or an empty one, which the leader's start sends back here.
+   */
+  resetTo(offset: number): void {
+    this.checkOpen();
+    if (!Number.isInteger(offset) || offset <= this.end) throw new Error(`a log is reset only past its end (${this.end}), not to ${offset}`);
+    closeSync(this.activeIndexFd);
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.fd !== null) closeSync(segment.fd);
+      unlinkSync(this.logPath(segment));
+      removeIfPresent(this.indexPath(segment));
+    }
+    this.segments.length = 0;
+    const segment = this.createSegmentFile(offset);
+    segment.fd = openSync(this.logPath(segment), constants.O_RDWR);
+    segment.index = { relOffsets: [], positions: [] };
+    this.activeIndexFd = openSync(this.indexPath(segment), constants.O_RDWR);
+    this.segments.push(segment);
+    this.end = offset;
+    this.dirDirty = true;
+    this.syncDirIfDirty();
+  }
+
   /** Fsyncs and closes every file; the log cannot be used afterwards. */
   close(): void {
     if (this.closed) return;

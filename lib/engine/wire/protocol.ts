@@ -125,6 +125,8 @@ export interface RecordsMessage {
   offset: number;
   endOffset: number;
   highWatermark: number;
+  /** The leader's log start offset (absent from a leader before retention). */
+  startOffset?: number;
   /** The leader's leader-epoch history. */
   epochs: EpochEntry[];
   error?: FetchRefusal;

@@ -93,3 +93,25 @@ describe("PartitionLog.evictSegments()", () => {
     expect(reopened.append(batchOf(["next"])).baseOffset).toBe(10);
   });
 });
+
+describe("PartitionLog.resetTo()", () => {
+  test("empties the log and starts it again at an offset past its end, there after a reopen too", () => {
+    const log = filledLog(4);
+    log.resetTo(40);
+    expect(segmentFiles()).toEqual(["00000000000000000040.log"]);
+    expect([log.startOffset, log.endOffset, log.sizeBytes()]).toEqual([40, 40, 0]);
+    expect(log.append(batchOf(["after"])).baseOffset).toBe(40);
+    log.close();
+    logs = [];
+    const reopened = openPartitionLog(join(dir, "p0"), { segmentBytes: 1024 });
+    logs.push(reopened);
+    expect([reopened.startOffset, reopened.endOffset]).toEqual([40, 41]);
+    expect(valuesOf(reopened.read(40, { maxBytes: 1024 }).bytes, 40)).toEqual(["after"]);
+  });
+
+  test("refuses an offset at or below the end, leaving the log as it was", () => {
+    const log = filledLog(4);
+    expect(() => log.resetTo(4)).toThrow(/reset only past its end \(4\)/);
+    expect([log.startOffset, log.endOffset]).toEqual([0, 4]);
+  });
+});
