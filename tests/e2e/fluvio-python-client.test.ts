@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { clusterPaths } from "../../lib/cluster/home.ts";
 import { openPartitionLog } from "../../lib/engine/storage/partition-log.ts";
 import { decodeBatches } from "../../lib/engine/wire/fluvio/record-batch.ts";
-import { ok } from "../cluster-data.ts";
+import { ok, pollUntil } from "../cluster-data.ts";
 import { cli, portBlocks, tempHome } from "../helpers.ts";
 
 const nextPortBase = portBlocks(31000);
@@ -107,6 +107,30 @@ describe.skipIf(!hasClient)("Fluvio's Python client 0.21.0", () => {
       (more as [number, number][]).forEach(([partition, offset], index) => acknowledged.push([partition, offset, `after-${index}`]));
       expect((await consumeAll(endpoint, "py-codecs", 2)).toSorted(byPlace)).toEqual(acknowledged.toSorted(byPlace));
       expect((await ok(home, ["topic", "list", "--json"])).json).toMatchObject(listed);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "after retention deleted a segment, the client's stream from the beginning starts at the oldest record kept, and one from below it fails with Fluvio's OffsetEvicted",
+    async () => {
+      const home = tempHome();
+      await ok(home, ["create", "--spus", "1", "--port-base", String(nextPortBase())]);
+      const endpoint = (await ok(home, ["status", "--json"])).json.endpoint;
+      await python(endpoint, "create", "py-short", "1", "10", "1 KiB");
+      // One run of the producer is one batch of about 400 bytes: two fill a segment.
+      for (const index of [0, 1, 2, 3]) await python(endpoint, "produce", "py-short", "none", `${index}`.padEnd(400, "."), "1");
+      await pollUntil(
+        "retention to delete segment 0",
+        async () => (await python(endpoint, "consume", "py-short", "0")).records.map(([offset]: [number]) => offset),
+        (offsets) => offsets[0] === 2,
+      );
+      expect((await python(endpoint, "consume", "py-short", "0")).records.map(([offset]: [number]) => offset)).toEqual([2, 3]);
+      const below = await python(endpoint, "consume-from", "py-short", "0", "0").then(
+        () => "",
+        (error: Error) => error.message,
+      );
+      expect(below).toContain("Offset 0 is evicted. The next available is 2");
     },
     TEST_TIMEOUT_MS,
   );
