@@ -390,9 +390,10 @@ export class TopicRegistry {
       const name = partitionName(replica.topic, replica.partition);
       const before = this.#reports.get(name);
       this.#reports.set(name, { ...replica, spuId });
-      // A report from an SPU before sizes were reported carries none: the size stays as known.
+      // Only the partition's leader tells its size; a report carrying none (an SPU before sizes were reported) leaves it as known.
       const sizeBefore = this.#sizes.get(name);
-      if (Number.isSafeInteger(replica.sizeBytes) && replica.sizeBytes >= 0 && this.#partitions.has(name)) this.#sizes.set(name, replica.sizeBytes);
+      const leads = this.#partitions.get(name)?.leaderAndIsr.leader === spuId;
+      if (leads && Number.isSafeInteger(replica.sizeBytes) && replica.sizeBytes >= 0) this.#sizes.set(name, replica.sizeBytes);
       const same =
         sizeBefore === this.#sizes.get(name) &&
         before?.spuId === spuId &&
