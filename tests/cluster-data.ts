@@ -30,12 +30,12 @@ export function partitionDir(home: string, spu: number, topic: string): string {
   return join(clusterPaths(home, "local").data, `spu-${spu}`, `${topic}-0`);
 }
 
-/** The values in the log of `topic` partition 0 on SPU `spu`; that SPU must be stopped. */
+/** The values in the log of `topic` partition 0 on SPU `spu` (those retention kept); that SPU must be stopped. */
 export function logValues(home: string, spu: number, topic: string): string[] {
   const log = openPartitionLog(partitionDir(home, spu, topic));
   try {
     const values: string[] = [];
-    for (let offset = 0; offset < log.endOffset; ) {
+    for (let offset = log.startOffset; offset < log.endOffset; ) {
       const { bytes, nextOffset } = log.read(offset, { maxBytes: 1 << 20 });
       values.push(...valuesOf(bytes, offset));
       offset = nextOffset;

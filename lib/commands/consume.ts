@@ -50,12 +50,13 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
   const partition = options.partition ?? 0;
   let leader = await partitionLeader(cluster, options.topic, partition);
   const from = options.from ?? "end";
-  let offset: number | undefined = from === "beginning" ? 0 : from === "end" ? undefined : from;
+  // The beginning is the partition's start offset, which retention moves: found with the end at the first read.
+  let offset: number | undefined = typeof from === "number" ? from : undefined;
   let end: number | undefined;
   const reader = new StreamReader(cluster, options.topic);
   try {
     while (!options.signal?.aborted) {
-      const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false };
+      const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false, fromStart: from === "beginning" };
       const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
       const answer = await withLeader(following, (current) => reader.read(current, request)).catch((error) => {
         if (options.signal?.aborted) return { value: { values: [], nextOffset: offset ?? 0, end: end ?? 0 }, leader };
@@ -88,19 +89,19 @@ class StreamReader {
   }
 
   /**
-   * The records from `offset` (the partition's end when undefined), and where the log ended when
+   * The records from `offset` (when undefined, the partition's start with `fromStart`, else its end), and where the log ended when
    * reading began (`end`): found now if not given. With `stopAtEnd` an offset beyond that end
    * is OFFSET_OUT_OF_RANGE, and reading stops there.
    */
   async read(
     leader: PartitionLeader,
-    request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean },
+    request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean; fromStart?: boolean },
   ): Promise<{ values: Uint8Array[]; nextOffset: number; end: number }> {
     let { offset, end } = request;
     if (offset === undefined || end === undefined || this.#stream?.leader !== leader) {
       const offsets = await partitionOffsets(this.#cluster, this.#topic, leader);
       end ??= offsets.highWatermark;
-      offset ??= offsets.highWatermark;
+      offset ??= request.fromStart ? offsets.start : offsets.highWatermark;
       if (offset < offsets.start || (request.stopAtEnd && offset > end)) {
         throw new ClusterError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside partition ${leader.partition} of '${this.#topic}' (offsets ${offsets.start} to ${end})`, {
           hint: `pass an --offset within that range, -B to read from the beginning, or neither to read new records only`,

@@ -15,7 +15,8 @@ import { componentName, findEntry, planComponents } from "../cluster/launch.ts";
 import { processState, type ProcessRecord } from "../base/procs.ts";
 import { expectedSpuIds, scEndpoint, type ResolvedSpec } from "../cluster/spec.ts";
 import { readSavedSpec, readState, type ClusterState, type Role } from "../cluster/state.ts";
-import { readStoredTopics, storedSpuIds } from "../engine/control-plane/mod.ts";
+import { readStoredTopics, storedSpuIds, type TopicObject } from "../engine/control-plane/mod.ts";
+import { describeSettings } from "./topic.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
 import { readToken } from "../cluster/token.ts";
 
@@ -53,7 +54,8 @@ export interface ClusterStatus {
   /** How the SC's SPUs differ from the saved spec. */
   drift: { unregistered: number[]; extra: number[]; offline: number[] };
   processes: ProcessStatus[];
-  topics: { name: string; partitions: number; replication: number }[];
+  /** The topics apart from the system ones, with their settings (null where unset: the default). */
+  topics: TopicView[];
   /** Each partition's leader, leader epoch, replicas, in-sync set and (from a live leader) end offset and high watermark. */
   partitions: (PartitionView & { leaderEpoch: number | null })[];
   /** Broken files and unanswered calls found while looking. */
@@ -251,11 +253,27 @@ async function observeTopics(spec: ResolvedSpec, status: ClusterStatus, problems
     }
   }
   if (!topics || !partitions) {
-    topics = stored.topics.map((topic) => ({ name: topic.name, partitions: topic.spec.partitions, replication: topic.spec.replicationFactor }));
-    partitions = stored.partitions.map(({ leaderEpoch: _epoch, ...view }) => view);
+    const listed = stored.topics.filter((topic) => !topic.spec.system);
+    topics = listed.map(storedTopicView);
+    partitions = stored.partitions.filter((view) => listed.some((topic) => topic.name === view.topic)).map(({ leaderEpoch: _epoch, ...view }) => view);
   }
   status.topics = topics;
   status.partitions = partitions.map((view) => ({ ...view, leaderEpoch: epochOf(view) }));
+}
+
+/** A stored topic as the SC would list it. */
+function storedTopicView(topic: TopicObject): TopicView {
+  const { spec } = topic;
+  return {
+    name: topic.name,
+    partitions: spec.partitions,
+    replication: spec.replicationFactor,
+    retentionSeconds: spec.retentionSeconds ?? null,
+    segmentSize: spec.segmentSize ?? null,
+    maxPartitionSize: spec.maxPartitionSize ?? null,
+    compressionType: (spec.compressionType ?? "Any").toLowerCase(),
+    system: spec.system ?? false,
+  };
 }
 
 /** One line per partition: leader, replicas, in-sync set, and the end offset consumers reach (the high watermark). */
@@ -305,6 +323,10 @@ export function formatStatus(status: ClusterStatus): string {
   }
   if (status.partitions.length > 0) {
     lines.push(`  topics: ${status.topics.map((topic) => `'${topic.name}'`).join(", ")}`);
+    for (const topic of status.topics) {
+      const [retention, segment, maxPartition, compression] = describeSettings(topic);
+      lines.push(`    '${topic.name}': retention ${retention}, segments ${segment}, max partition ${maxPartition}, compression ${compression}`);
+    }
     lines.push(...formatPartitions(status.partitions));
   } else if (status.topics.length === 0) {
     lines.push("  topics: none");

@@ -32,6 +32,7 @@ import {
 } from "../engine/wire/fluvio/mod.ts";
 import type { Codec } from "../engine/wire/fluvio/spu-mod.ts";
 import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/mod.ts";
+import type { TopicStorageSettings } from "../engine/model/mod.ts";
 
 /** One SPU as the SC reports it. */
 export interface SpuReport {
@@ -39,11 +40,23 @@ export interface SpuReport {
   online: boolean;
 }
 
-/** A topic as the CLI shows it. */
+/** A topic as the CLI shows it: its settings are null where the create left them unset (the default). */
 export interface TopicView {
   name: string;
   partitions: number;
   replication: number;
+  retentionSeconds: number | null;
+  segmentSize: number | null;
+  maxPartitionSize: number | null;
+  /** As Fluvio's CLI spells it: any, none, gzip, snappy, lz4, zstd. */
+  compressionType: string;
+  system: boolean;
+}
+
+/** The settings a topic is created with, beside its partitions and replication; absent means the default. */
+export interface TopicSettings extends TopicStorageSettings {
+  compressionType?: keyof typeof TOPIC_COMPRESSION_TYPES;
+  system?: boolean;
 }
 
 /**
@@ -138,11 +151,12 @@ async function scRequest<T>(target: AdminTarget, apiKey: number, writeBody: (wri
   }
 }
 
-async function listObjects<K extends keyof ObjectMetadata>(target: AdminTarget, type: K): Promise<ObjectMetadata[K][]> {
+/** Every object of `type`; of topics and partitions, those of system topics when `system` is true, else the others. */
+async function listObjects<K extends keyof ObjectMetadata>(target: AdminTarget, type: K, system = false): Promise<ObjectMetadata[K][]> {
   const response = await scRequest(
     target,
     SC_API_KEY.list,
-    (writer, version) => encodeListRequest(writer, { type, nameFilters: [], summary: false, system: false }, version),
+    (writer, version) => encodeListRequest(writer, { type, nameFilters: [], summary: false, system }, version),
     decodeListResponse,
   );
   if (response.type !== type) throw new ClusterError("ADMIN_ERROR", `the SC answered a list of '${type}' with a list of '${response.type}'`);
@@ -224,15 +238,23 @@ export async function unregisterSpu(target: AdminTarget, id: number): Promise<vo
 }
 
 function topicView(topic: TopicMetadata): TopicView {
-  const replicas = topic.spec.replicas;
-  if (replicas.type === "Computed") return { name: topic.name, partitions: replicas.partitions, replication: replicas.replicationFactor };
+  const { spec } = topic;
+  const settings = {
+    retentionSeconds: spec.cleanupPolicy?.timeInSeconds ?? null,
+    segmentSize: spec.storage?.segmentSize ?? null,
+    maxPartitionSize: spec.storage?.maxPartitionSize ?? null,
+    compressionType: spec.compressionType.toLowerCase(),
+    system: spec.system,
+  };
+  const replicas = spec.replicas;
+  if (replicas.type === "Computed") return { name: topic.name, partitions: replicas.partitions, replication: replicas.replicationFactor, ...settings };
   const maps = replicas.type === "Assigned" ? replicas.maps : [];
-  return { name: topic.name, partitions: maps.length, replication: maps[0]?.replicas.length ?? 0 };
+  return { name: topic.name, partitions: maps.length, replication: maps[0]?.replicas.length ?? 0, ...settings };
 }
 
-/** Every topic. */
-export async function listTopics(target: AdminTarget): Promise<TopicView[]> {
-  return (await listObjects(target, "Topic")).map(topicView);
+/** Every topic: the system topics when `system` is true, else the others. */
+export async function listTopics(target: AdminTarget, options: { system?: boolean } = {}): Promise<TopicView[]> {
+  return (await listObjects(target, "Topic", options.system)).map(topicView);
 }
 
 /** Fluvio's compression types by the names its CLI takes. */
@@ -241,22 +263,23 @@ const TOPIC_COMPRESSION_TYPES = { any: "Any", none: "None", gzip: "Gzip", snappy
 /** Creates a topic; the SC refuses with TOPIC_EXISTS, TOPIC_INVALID or INSUFFICIENT_SPUS. Resolves with its partitions. */
 export async function createTopic(
   target: AdminTarget,
-  topic: { name: string; partitions: number; replication: number; compressionType?: keyof typeof TOPIC_COMPRESSION_TYPES },
+  topic: { name: string; partitions: number; replication: number } & TopicSettings,
 ): Promise<PartitionView[]> {
+  const { retentionSeconds, segmentSize, maxPartitionSize } = topic;
   const request: CreateRequest = {
     type: "Topic",
     common: { name: topic.name, dryRun: false, timeout: null },
     spec: {
       replicas: { type: "Computed", partitions: topic.partitions, replicationFactor: topic.replication, ignoreRackAssignment: false },
-      cleanupPolicy: null,
-      storage: null,
+      cleanupPolicy: retentionSeconds === undefined ? null : { type: "Segment", timeInSeconds: retentionSeconds },
+      storage: segmentSize === undefined && maxPartitionSize === undefined ? null : { segmentSize: segmentSize ?? null, maxPartitionSize: maxPartitionSize ?? null },
       compressionType: TOPIC_COMPRESSION_TYPES[topic.compressionType ?? "any"],
       deduplication: null,
-      system: false,
+      system: topic.system ?? false,
     },
   };
   await changeObject(target, SC_API_KEY.create, (writer, version) => encodeCreateRequest(writer, request, version), `create topic '${topic.name}'`);
-  return listPartitions(target, topic.name);
+  return listPartitions(target, topic.name, { system: topic.system });
 }
 
 /** Deletes a topic and its partitions; the SC refuses with NO_TOPIC. */
@@ -283,12 +306,13 @@ export function partitionView(partition: PartitionMetadata): PartitionView {
     electionPending: resolution === "ElectionLeaderFound",
     endOffset: online && leaderStatus.leo >= 0 ? leaderStatus.leo : null,
     highWatermark: online && leaderStatus.hw >= 0 ? leaderStatus.hw : null,
+    sizeBytes: Math.max(partition.status.size, 0),
   };
 }
 
 /** Every partition (of `topic` when given), sorted by topic and index. */
-export async function listPartitions(target: AdminTarget, topic?: string): Promise<PartitionView[]> {
-  return (await listObjects(target, "Partition"))
+export async function listPartitions(target: AdminTarget, topic?: string, options: { system?: boolean } = {}): Promise<PartitionView[]> {
+  return (await listObjects(target, "Partition", options.system))
     .map(partitionView)
     .filter((view) => topic === undefined || view.topic === topic)
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
@@ -387,6 +411,10 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
       return new ClusterError("NOT_LEADER", `SPU ${leader.leader} does not lead partition ${leader.partition}`, { hint });
     case "OffsetOutOfRange":
       return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
+    case "OffsetEvicted":
+      return new ClusterError("OFFSET_OUT_OF_RANGE", `offset ${errorCode.offset} of partition ${leader.partition} was deleted by the topic's retention`, {
+        hint: `the oldest offset kept is ${errorCode.nextAvailable}: consume from there, or with --from-beginning`,
+      });
     case "RequestTimedOut":
       return new ClusterError("PRODUCE_TIMEOUT", `the in-sync replicas of partition ${leader.partition} did not all confirm in time`, { hint });
     case "CompressionError":

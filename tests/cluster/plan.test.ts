@@ -119,6 +119,7 @@ describe("planResume()", () => {
     electionPending: false,
     endOffset: null,
     highWatermark: null,
+    sizeBytes: 0,
   });
   const stored = (ids: number[]): ResumeObservation["registered"] => ({ by: "store", ids });
   const reported = (online: number[], offline: number[] = [], partitions: PartitionView[] = []): ResumeObservation["registered"] => ({

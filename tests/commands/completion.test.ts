@@ -45,7 +45,7 @@ describe("completeWords()", () => {
     [["cluster", "logs", "--f"], ["--follow"]],
     [["cluster", "spu", ""], ["list", "register", "unregister"]],
     [["cluster", "spu", "unregister", "--"], ["--name", "--home", "--id", "--help", "--json", "--quiet"]],
-    [["cluster", "topic", "create", "orders", "--r"], ["--replication"]],
+    [["cluster", "topic", "create", "orders", "--r"], ["--replication", "--retention-time"]],
     [["cluster", "nosuchverb", ""], []],
   ])("completeWords(%j) offers %j", (words, candidates) => {
     expect(completeWords(words, words.length - 1, SOURCES)).toEqual(candidates);

@@ -69,8 +69,10 @@ describe("cluster diagnostics", () => {
       "logs/sc.log",
       "logs/spu-5001.log",
       "logs/spu-5002.log",
+      "metadata/Partition/consumer-offset-0.yaml",
       "metadata/SPU/custom-spu-5001.yaml",
       "metadata/SPU/custom-spu-5002.yaml",
+      "metadata/Topic/consumer-offset.yaml",
       "state.yaml",
       "status.json",
     ]);
@@ -107,7 +109,9 @@ describe("cluster diagnostics", () => {
       "cluster.yaml",
       "logs/sc.log",
       "logs/spu-5001.log",
+      "metadata/Partition/consumer-offset-0.yaml",
       "metadata/SPU/custom-spu-5001.yaml",
+      "metadata/Topic/consumer-offset.yaml",
       "state.yaml",
       "status.json",
     ]);

@@ -211,7 +211,9 @@ describe("the real Fluvio client on a cluster the CLI created", () => {
     expect(await admin.createTopic("listed", { partitions: 3, replicationFactor: 3 })).toBe("listed");
 
     const status = await waitForStatus(home, (status) => status.partitions.length === 3 && status.partitions.every((partition: any) => partition.online));
-    expect(status.topics).toEqual([{ name: "listed", partitions: 3, replication: 3 }]);
+    expect(status.topics).toEqual([
+      { name: "listed", partitions: 3, replication: 3, retentionSeconds: null, segmentSize: null, maxPartitionSize: null, compressionType: "any", system: false },
+    ]);
     const topics = decodeList(await admin.listTopic()) as any[];
     expect(topics.map((topic) => topic.name)).toEqual(["listed"]);
     expect(topics[0].spec.replicas).toEqual({ computed: { partitions: 3, replicationFactor: 3, ignoreRackAssignment: false } });

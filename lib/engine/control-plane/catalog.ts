@@ -30,6 +30,8 @@ export function readStoredTopics(metadataDir: string): { topics: TopicObject[]; 
       electionPending: false,
       endOffset: null,
       highWatermark: null,
+      // Sizes are statuses, never stored: a stopped cluster's are unknown, shown as none yet reported.
+      sizeBytes: 0,
     }));
   return { topics, partitions };
 }

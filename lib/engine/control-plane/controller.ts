@@ -24,7 +24,7 @@ import { log } from "../daemon/log.ts";
 import type { AssignmentChanges, IsrChange, RemovedReplica, ReplicaReport, SpuAssignment } from "../model/replica-info.ts";
 import { partitionName } from "../model/topic-name.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type PartitionObject, type SpuObject, type TopicObject } from "./store.ts";
-import { AdminRefusal, TopicRegistry, type CommitOutcome, type PartitionView, type StagedChange } from "./topic-registry.ts";
+import { AdminRefusal, TopicRegistry, type CommitOutcome, type PartitionView, type StagedChange, type TopicRequest } from "./topic-registry.ts";
 
 /** A registered SPU with whether it holds a session now, as Fluvio's admin API lists it. */
 export type SpuView = SpuObject & { status: { resolution: "Online" | "Offline" } };
@@ -36,6 +36,27 @@ export interface ControllerHooks {
   pushChanges(id: number, changes: AssignmentChanges): void;
   /** Ends the session of SPU `id` (it was unregistered). */
   disconnect(id: number): void;
+}
+
+/**
+ * Fluvio's system topic for consumer offsets, as its SC makes it on start
+ * (fluvio-sc controllers/topics/controller.rs): one partition, one replica, 7 days' retention,
+ * 512 MB segments, at most 2 GB.
+ */
+export const CONSUMER_OFFSET_TOPIC: TopicRequest = {
+  name: "consumer-offset",
+  partitions: 1,
+  replication: 1,
+  retentionSeconds: 7 * 24 * 3600,
+  segmentSize: 512_000_000,
+  maxPartitionSize: 2_048_000_000,
+  system: true,
+};
+
+/** What a controller does beyond what it is asked. */
+export interface ControllerOptions {
+  /** Creates Fluvio's system topics once an SPU is online to hold them (the SC does; unit tests leave them out). */
+  systemTopics?: boolean;
 }
 
 /** An election the SC could not record (a full disk) is tried again this often. */
@@ -71,10 +92,13 @@ export class Controller {
   #committing = false;
   /** How many metadata writes of leaders and in-sync sets this SC made (for tests and benches). */
   commits = 0;
+  readonly #systemTopics: boolean;
+  #creatingSystemTopics = false;
 
-  constructor(store: MetadataStore, hooks: ControllerHooks) {
+  constructor(store: MetadataStore, hooks: ControllerHooks, options: ControllerOptions = {}) {
     this.#store = store;
     this.#hooks = hooks;
+    this.#systemTopics = options.systemTopics ?? false;
     this.#spus = new Map(store.listSpus().map((spu) => [spu.spec.spuId, spu]));
     this.#topics = new TopicRegistry(store);
   }
@@ -114,6 +138,16 @@ export class Controller {
     }
     this.#electLeaders(`SPU ${id} came online`);
     this.#scheduleTurn();
+    this.#ensureSystemTopics();
+  }
+
+  /** Creates the system topics missing, now that an SPU is online to hold them; a failure is logged and tried at the next SPU's arrival. */
+  #ensureSystemTopics(): void {
+    if (!this.#systemTopics || this.#creatingSystemTopics || this.#topics.getTopic(CONSUMER_OFFSET_TOPIC.name as string)) return;
+    this.#creatingSystemTopics = true;
+    this.createTopic(CONSUMER_OFFSET_TOPIC)
+      .catch((error: Error) => log(`could not create the system topic '${CONSUMER_OFFSET_TOPIC.name}': ${error.message}`))
+      .finally(() => (this.#creatingSystemTopics = false));
   }
 
   /** The session of SPU `id` ended: it is offline, and partitions it led get new leaders. */
@@ -213,7 +247,7 @@ export class Controller {
    * Creates a topic on the online SPUs, resolving once it is written; rejects with an
    * AdminRefusal for a bad name or count, a duplicate, or too few SPUs.
    */
-  async createTopic(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }): Promise<TopicObject> {
+  async createTopic(request: TopicRequest): Promise<TopicObject> {
     const topic = await this.#topics.create(request, this.#onlineRegistered());
     log(`created topic '${topic.name}': ${topic.spec.partitions} partition(s), replication ${topic.spec.replicationFactor}`);
     this.#changes.Topic.add(topic.name);

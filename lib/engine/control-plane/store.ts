@@ -67,6 +67,12 @@ export interface TopicObject {
     replicationFactor: number;
     /** Fluvio's compression type: the codec every produced batch must name ("Any" takes all; absent in topics made before it was kept). */
     compressionType?: string;
+    /** Fluvio's storage settings, each absent when the create did not give it (topic-config.ts). */
+    retentionSeconds?: number;
+    segmentSize?: number;
+    maxPartitionSize?: number;
+    /** A topic of Fluvio's own (consumer-offset), listed only when asked for. */
+    system?: boolean;
   };
 }
 

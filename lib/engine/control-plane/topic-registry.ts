@@ -19,6 +19,7 @@ import type { IsrChange, ReplicaAssignmentInfo, ReplicaReport } from "../model/r
 import { MetadataStore, type LeaderAndIsr, type PartitionObject, type StoreChange, type TopicObject } from "./store.ts";
 import { partitionName, topicNameProblem } from "../model/topic-name.ts";
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from "../wire/fluvio/metadata.ts";
+import { storageSettingsProblem } from "../model/topic-config.ts";
 
 /** Most partitions a topic may have. */
 const MAX_PARTITIONS = 1000;
@@ -60,6 +61,11 @@ export interface PartitionView {
   /** The leader's end offset and high watermark as last reported; null while it is offline. */
   endOffset: number | null;
   highWatermark: number | null;
+  /**
+   * Bytes of the partition's log as its leader last reported them, kept while the leader is
+   * away (Fluvio's SC keeps the last size too); 0 until a leader has reported.
+   */
+  sizeBytes: number;
 }
 
 /** A new leader or in-sync set decided for a partition, not yet written. */
@@ -73,6 +79,18 @@ export interface StagedChange {
 /** What a commit did: every change written, or (the write failed) every change dropped and why. */
 export type CommitOutcome = { committed: StagedChange[] } | { failed: string; dropped: StagedChange[] };
 
+/** What a create asks for; every field but the name may be absent (its default) and is checked here. */
+export interface TopicRequest {
+  name: unknown;
+  partitions?: unknown;
+  replication?: unknown;
+  compressionType?: unknown;
+  retentionSeconds?: unknown;
+  segmentSize?: unknown;
+  maxPartitionSize?: unknown;
+  system?: unknown;
+}
+
 /** The answer to an in-sync set ask: staged (told once written), already the recorded set (told at once, nothing written), or refused. */
 export type IsrAnswer = { staged: true } | { recorded: true } | { refused: string };
 
@@ -84,6 +102,8 @@ export class TopicRegistry {
   /** The partitions of each topic, in partition order. */
   readonly #byTopic = new Map<string, PartitionObject[]>();
   readonly #reports = new Map<string, ReplicaReport & { spuId: number }>();
+  /** Each partition's size as its leader last reported it. */
+  readonly #sizes = new Map<string, number>();
   /** Decided since the last commit began. */
   #staged = new Map<string, StagedChange>();
   /** Being written by the commit running now. */
@@ -121,7 +141,7 @@ export class TopicRegistry {
    * Creates `name` on the `online` SPUs, written in one metadata write (its partitions, then the
    * topic); rejects with an AdminRefusal when it cannot, or with the write's error.
    */
-  async create(request: { name: unknown; partitions?: unknown; replication?: unknown; compressionType?: unknown }, online: number[]): Promise<TopicObject> {
+  async create(request: TopicRequest, online: number[]): Promise<TopicObject> {
     const name = typeof request.name === "string" ? request.name : "";
     const problem = topicNameProblem(name);
     if (problem !== null) throw new AdminRefusal("TOPIC_INVALID", problem);
@@ -138,6 +158,10 @@ export class TopicRegistry {
     if (!COMPRESSION_ALGORITHMS.includes(compressionType as CompressionAlgorithm)) {
       throw new AdminRefusal("TOPIC_INVALID", `compression type must be one of ${COMPRESSION_ALGORITHMS.join(", ")}, not '${compressionType}'`);
     }
+    const storage = { retentionSeconds: request.retentionSeconds, segmentSize: request.segmentSize, maxPartitionSize: request.maxPartitionSize } as Record<string, number | undefined>;
+    const storageProblem = storageSettingsProblem(storage);
+    if (storageProblem !== null) throw new AdminRefusal("TOPIC_INVALID", storageProblem);
+    if (request.system !== undefined && typeof request.system !== "boolean") throw new AdminRefusal("TOPIC_INVALID", `system must be true or false, not '${request.system}'`);
     if (this.#topics.has(name) || this.#creating.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
     if ((replication as number) > online.length) {
       throw new AdminRefusal(
@@ -148,13 +172,22 @@ export class TopicRegistry {
     }
     const topic: TopicObject = {
       name,
-      spec: { id: crypto.randomUUID(), partitions: partitions as number, replicationFactor: replication as number, compressionType: compressionType as CompressionAlgorithm },
+      spec: {
+        id: crypto.randomUUID(),
+        partitions: partitions as number,
+        replicationFactor: replication as number,
+        compressionType: compressionType as CompressionAlgorithm,
+        // Only what was given is stored, so a list shows a setting unset as Fluvio's SC does.
+        ...Object.fromEntries(Object.entries(storage).filter(([, value]) => value !== undefined)),
+        ...(request.system === true ? { system: true } : {}),
+      },
     };
     const placed = assignReplicas({
       spus: online,
       partitions: topic.spec.partitions,
       replication: topic.spec.replicationFactor,
-      start: this.#partitions.size,
+      // System topics are left out of the count, so the SC's own topic does not shift where users' partitions go.
+      start: this.#placedUserPartitions(),
     });
     const objects: PartitionObject[] = placed.map(({ partition, replicas }) => ({
       name: partitionName(name, partition),
@@ -176,6 +209,12 @@ export class TopicRegistry {
     return topic;
   }
 
+  #placedUserPartitions(): number {
+    let count = 0;
+    for (const [name, partitions] of this.#byTopic) if (!this.#topics.get(name)?.spec.system) count += partitions.length;
+    return count;
+  }
+
   /**
    * Deletes topic `name` and its partitions: gone at once for every decision and list, then
    * removed from the store (the topic's file first) in one commit, after any commit before it.
@@ -190,6 +229,7 @@ export class TopicRegistry {
     for (const partition of partitions) {
       this.#partitions.delete(partition.name);
       this.#reports.delete(partition.name);
+      this.#sizes.delete(partition.name);
       this.#staged.delete(partition.name);
     }
     await this.#store.commit([
@@ -248,6 +288,7 @@ export class TopicRegistry {
       electionPending: election.kind === "elect",
       endOffset: live ? report.endOffset : null,
       highWatermark: live ? report.highWatermark : null,
+      sizeBytes: this.#sizes.get(partition.name) ?? 0,
     };
   }
 
@@ -317,14 +358,18 @@ export class TopicRegistry {
     return { committed };
   }
 
-  /** Partition `partition` as written, as SPUs are told it, with its topic's compression type. */
+  /** Partition `partition` as written, as SPUs are told it, with its topic's compression type and storage settings. */
   assignmentOf(partition: PartitionObject): ReplicaAssignmentInfo {
+    const topic = this.#topics.get(partition.spec.topic)?.spec;
     return {
       topic: partition.spec.topic,
       topicId: partition.spec.topicId,
       partition: partition.spec.partition,
       replicas: partition.spec.replicas,
-      compressionType: this.#topics.get(partition.spec.topic)?.spec.compressionType ?? "Any",
+      compressionType: topic?.compressionType ?? "Any",
+      ...(topic?.retentionSeconds !== undefined ? { retentionSeconds: topic.retentionSeconds } : {}),
+      ...(topic?.segmentSize !== undefined ? { segmentSize: topic.segmentSize } : {}),
+      ...(topic?.maxPartitionSize !== undefined ? { maxPartitionSize: topic.maxPartitionSize } : {}),
       ...partition.leaderAndIsr,
     };
   }
@@ -345,7 +390,12 @@ export class TopicRegistry {
       const name = partitionName(replica.topic, replica.partition);
       const before = this.#reports.get(name);
       this.#reports.set(name, { ...replica, spuId });
+      // Only the partition's leader tells its size; a report carrying none (an SPU before sizes were reported) leaves it as known.
+      const sizeBefore = this.#sizes.get(name);
+      const leads = this.#partitions.get(name)?.leaderAndIsr.leader === spuId;
+      if (leads && Number.isSafeInteger(replica.sizeBytes) && replica.sizeBytes >= 0) this.#sizes.set(name, replica.sizeBytes);
       const same =
+        sizeBefore === this.#sizes.get(name) &&
         before?.spuId === spuId &&
         before.leaderEpoch === replica.leaderEpoch &&
         before.endOffset === replica.endOffset &&

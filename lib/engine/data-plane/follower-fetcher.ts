@@ -108,6 +108,16 @@ export class FollowerFetcher {
       this.#fetch(socket, 0);
       return;
     }
+    if (answer.error === "OFFSET_OUT_OF_RANGE" && answer.startOffset !== undefined && answer.startOffset > this.#replica.endOffset) {
+      log(
+        `replica '${this.#name()}' starts over at offset ${answer.startOffset}, leader SPU ${this.leader}'s start: ` +
+          `retention there deleted offsets ${this.#replica.endOffset} to ${answer.startOffset - 1}, which it lacks`,
+      );
+      this.#replica.restartAt(answer.startOffset, answer.epochs ?? []);
+      this.#changed();
+      this.#fetch(socket, 0);
+      return;
+    }
     if (answer.error) {
       // The leader does not (yet) see this partition as we do: ask again shortly, or stop when the SC reassigns it.
       this.#timer = setTimeout(() => this.#fetch(socket, FETCH_WAIT_MS), REFUSED_FETCH_RETRY_MS);

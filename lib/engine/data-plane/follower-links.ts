@@ -17,8 +17,8 @@ const NOT_LEADER: FetchResult = { endOffset: 0, highWatermark: 0, epochs: [], re
 
 /** The wire form of a fetch's answer: the header, with the records as the frame's body. */
 function recordsFrame(request: FetchMessage, result: FetchResult): Uint8Array {
-  const { records, refusal, truncateTo, endOffset, highWatermark, epochs } = result;
-  const header: RecordsMessage = { type: "records", offset: request.offset, endOffset, highWatermark, epochs };
+  const { records, refusal, truncateTo, endOffset, highWatermark, startOffset, epochs } = result;
+  const header: RecordsMessage = { type: "records", offset: request.offset, endOffset, highWatermark, startOffset, epochs };
   if (refusal) header.error = refusal;
   if (truncateTo !== undefined) header.truncateTo = truncateTo;
   return encodeFrame(header, records);

@@ -14,6 +14,10 @@
  * figures changed since the last report (all of them after a whole assignment), and the
  * in-sync sets leaders ask for in one turn travel in one message.
  *
+ * Retention runs every CLEANER_INTERVAL_MS, as Fluvio's cleaner does per replica: each replica
+ * deletes its closed segments past its topic's retention time or beyond its maximum partition
+ * size (partition-log.ts evictSegments), and reports its new size.
+ *
  * A partition directory is `<data>/<topic>-<partition>` and holds `replica.json` naming the
  * topic's id: a directory left by an earlier topic of the same name (deleted while this SPU was
  * away) is removed rather than mistaken for the new one's, and one whose marker cannot be read
@@ -45,6 +49,12 @@ import { partitionName } from "../model/topic-name.ts";
 
 /** How often leaders look for followers that lag. */
 const ISR_CHECK_INTERVAL_MS = 250;
+/**
+ * How often each replica applies its topic's retention. Far below Fluvio's shortest retention
+ * (10 s), so a segment goes within a second of expiring; a pass only compares figures held in
+ * memory until a segment is due.
+ */
+const CLEANER_INTERVAL_MS = 1_000;
 /** The longest one slice of assignment work runs before the event loop gets a turn. */
 const SLICE_MS = 10;
 
@@ -66,7 +76,7 @@ async function loadReplicaCode(): Promise<ReplicaCode> {
 
 /** A report entry's figures, to tell whether they moved since last reported. */
 function figures(report: ReplicaReport): string {
-  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark}`;
+  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark} ${report.sizeBytes}`;
 }
 
 /** Every replica of this SPU, and the fetchers of those it follows. */
@@ -97,6 +107,9 @@ export class ReplicaManager {
   /** In-sync sets asked for in this turn, by replica key. */
   readonly #asks = new Map<string, IsrChange>();
   readonly #isrTimer: ReturnType<typeof setInterval>;
+  readonly #cleanerTimer: ReturnType<typeof setInterval>;
+  /** The last failure of each replica's retention, so each is logged once. */
+  readonly #cleanerFailures = new Map<string, string>();
   #code: ReplicaCode | undefined;
   #loadingCode = false;
   #closed = false;
@@ -123,6 +136,27 @@ export class ReplicaManager {
     this.#isrTimer = setInterval(() => {
       for (const replica of this.#replicas.values()) replica.checkIsr();
     }, ISR_CHECK_INTERVAL_MS);
+    this.#cleanerTimer = setInterval(() => this.#applyRetention(), CLEANER_INTERVAL_MS);
+  }
+
+  /** Deletes what each replica's retention no longer keeps, logs it, and reports the replica's new size and start. */
+  #applyRetention(): void {
+    for (const [key, replica] of this.#replicas) {
+      const { topic, partition } = replica.assignment;
+      let start: number | null;
+      try {
+        start = replica.applyRetention();
+      } catch (error) {
+        const problem = (error as Error).message;
+        if (this.#cleanerFailures.get(key) !== problem) log(`retention of '${partitionName(topic, partition)}' failed: ${problem}; tried again every ${CLEANER_INTERVAL_MS / 1000}s`);
+        this.#cleanerFailures.set(key, problem);
+        continue;
+      }
+      this.#cleanerFailures.delete(key);
+      if (start === null) continue;
+      log(`retention of '${partitionName(topic, partition)}' deleted its segments below offset ${start}`);
+      this.#changed(key);
+    }
   }
 
   get(topic: string, partition: number): Replica | undefined {
@@ -232,6 +266,7 @@ export class ReplicaManager {
   closeAll(): void {
     this.#closed = true;
     clearInterval(this.#isrTimer);
+    clearInterval(this.#cleanerTimer);
     clearTimeout(this.#reportTimer);
     for (const fetcher of this.#fetchers.values()) fetcher.stop();
     for (const replica of this.#replicas.values()) replica.close();

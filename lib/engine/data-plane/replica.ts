@@ -50,7 +50,7 @@ const CHECKPOINT_FILE = "high-watermark";
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Why a replica cannot serve a request; each wire adapter maps it to its protocol's answer. */
-export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST" | "DISK_FULL";
+export type ReplicaErrorCode = "NOT_LEADER" | "OFFSET_OUT_OF_RANGE" | "OFFSET_EVICTED" | "PRODUCE_TIMEOUT" | "SC_UNREACHABLE" | "BAD_REQUEST" | "DISK_FULL";
 
 /** A request a replica cannot serve, with the reason in the engine's terms. */
 export class ReplicaError extends Error {
@@ -59,6 +59,18 @@ export class ReplicaError extends Error {
   constructor(code: ReplicaErrorCode, message: string) {
     super(message);
     this.code = code;
+  }
+}
+
+/** A read below the start of the log: retention deleted the records there; `nextAvailable` is the oldest kept. */
+export class OffsetEvicted extends ReplicaError {
+  readonly offset: number;
+  readonly nextAvailable: number;
+
+  constructor(message: string, offset: number, nextAvailable: number) {
+    super("OFFSET_EVICTED", message);
+    this.offset = offset;
+    this.nextAvailable = nextAvailable;
   }
 }
 
@@ -132,7 +144,7 @@ export class Replica {
 
   constructor(dir: string, assignment: ReplicaAssignmentInfo, selfId: number, hooks: ReplicaHooks) {
     this.upgrade = upgradePartitionDir(dir);
-    this.log = openPartitionLog(dir);
+    this.log = openPartitionLog(dir, { segmentBytes: assignment.segmentSize });
     // The recovered log may sit in the page cache only: make it durable before serving from it.
     this.log.sync();
     this.#selfId = selfId;
@@ -253,6 +265,7 @@ export class Replica {
     const answer = (refusal?: FetchRefusal, records = EMPTY): FetchResult => ({
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
+      startOffset: this.log.startOffset,
       epochs: this.#epochs,
       records,
       ...(refusal ? { refusal } : {}),
@@ -303,6 +316,10 @@ export class Replica {
     // NOTE: between the high watermark and the end is in range: a new leader's high watermark
     // may trail what its predecessor acknowledged until its followers fetch, and a consumer
     // that moved over from the old leader must wait there, not fail.
+    if (offset < this.log.startOffset && Number.isInteger(offset) && offset >= 0) {
+      const { topic, partition } = this.#assignment;
+      throw new OffsetEvicted(`offset ${offset} of partition '${topic}-${partition}' was deleted by retention; the oldest kept is ${this.log.startOffset}`, offset, this.log.startOffset);
+    }
     if (offset > this.log.endOffset || offset < this.log.startOffset) {
       throw new ReplicaError(
         "OFFSET_OUT_OF_RANGE",
@@ -356,6 +373,7 @@ export class Replica {
       isLeader: this.isLeader,
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
+      sizeBytes: this.log.sizeBytes(),
     };
   }
 
@@ -370,6 +388,31 @@ export class Replica {
       this.#highWatermark = offset;
       this.#scheduleCheckpoint();
     }
+  }
+
+  /**
+   * Deletes the closed segments its topic's retention time or maximum size no longer keeps,
+   * never one holding records above the high watermark. Returns the new start offset, or null
+   * when nothing was deleted.
+   */
+  applyRetention(): number | null {
+    const { retentionSeconds, maxPartitionSize } = this.#assignment;
+    if (retentionSeconds === undefined && maxPartitionSize === undefined) return null;
+    const retentionMs = retentionSeconds === undefined ? undefined : retentionSeconds * 1000;
+    return this.log.evictSegments({ retentionMs, maxBytes: maxPartitionSize, upTo: this.#highWatermark }, this.#now());
+  }
+
+  /**
+   * Empties a follower whose log ends below its leader's start (retention there deleted the
+   * records it lacks) and starts it at that start, with the leader's history before it: what
+   * it missed is gone from the partition, so its next fetch goes on from there.
+   */
+  restartAt(offset: number, leaderEpochs: EpochEntry[]): void {
+    this.log.resetTo(offset);
+    this.#setEpochs(clampHistory(leaderEpochs, offset));
+    this.#syncedEnd = offset;
+    this.#highWatermark = offset;
+    this.#scheduleCheckpoint();
   }
 
   /**

@@ -19,6 +19,10 @@ export interface ReplicaAssignmentInfo {
   isr: number[];
   /** The topic's compression type as Fluvio names it ("Any", "None", "Gzip", ...); absent from an SC before it was sent, meaning "Any". */
   compressionType?: string;
+  /** The topic's storage settings (topic-config.ts); each absent when the topic has the default. */
+  retentionSeconds?: number;
+  segmentSize?: number;
+  maxPartitionSize?: number;
 }
 
 /** One replica's offsets as its SPU reports them. */
@@ -29,6 +33,8 @@ export interface ReplicaReport {
   isLeader: boolean;
   endOffset: number;
   highWatermark: number;
+  /** Bytes of its log's segments (Fluvio's partition size). */
+  sizeBytes: number;
 }
 
 /** A leader asks the control plane to record this in-sync set (refused unless it leads at that epoch). */
@@ -87,6 +93,8 @@ export type FetchRefusal = "NOT_LEADER" | "FENCED" | "OFFSET_OUT_OF_RANGE" | "DI
 export interface FetchResult {
   endOffset: number;
   highWatermark: number;
+  /** The leader's log start: with OFFSET_OUT_OF_RANGE below it, the follower starts over there. */
+  startOffset?: number;
   /** The leader's leader-epoch history. */
   epochs: EpochEntry[];
   /** Records from the fetch offset, as log frames (empty when refused or when none came in time). */

@@ -3,13 +3,15 @@
  * and watches. An SPU's ingress is its host as an IP (or a hostname when it is not one), so a
  * Fluvio client finds each partition leader's public port; a partition's status carries the
  * leader's high watermark and end offset, its in-sync followers (`replicas`, with offsets the
- * SC does not track: -1) and their count with the leader (`lsr`).
+ * SC does not track: -1) and their count with the leader (`lsr`). A topic's settings are
+ * given back as its create gave them (unset ones as null), and each of its partitions carries
+ * them as Fluvio's partition spec does.
  */
 import type { SpuView } from "../control-plane/controller.ts";
 import type { SpuObject, TopicObject } from "../control-plane/store.ts";
 import type { PartitionView } from "../control-plane/topic-registry.ts";
 import {
-  PARTITION_SIZE_NOT_SUPPORTED,
+  type CleanupPolicy,
   type CompressionAlgorithm,
   type CustomSpuMetadata,
   type IngressAddr,
@@ -17,7 +19,27 @@ import {
   type PartitionResolution,
   type SpuMetadata,
   type TopicMetadata,
+  type TopicStorageConfig,
 } from "../wire/fluvio/metadata.ts";
+
+/** A topic's settings in the fields Fluvio's topic and partition specs share. */
+function topicSettings(spec: TopicObject["spec"] | undefined): {
+  cleanupPolicy: CleanupPolicy | null;
+  storage: TopicStorageConfig | null;
+  compressionType: CompressionAlgorithm;
+  system: boolean;
+} {
+  const storage =
+    spec?.segmentSize === undefined && spec?.maxPartitionSize === undefined
+      ? null
+      : { segmentSize: spec.segmentSize ?? null, maxPartitionSize: spec.maxPartitionSize ?? null };
+  return {
+    cleanupPolicy: spec?.retentionSeconds === undefined ? null : { type: "Segment", timeInSeconds: spec.retentionSeconds },
+    storage,
+    compressionType: (spec?.compressionType ?? "Any") as CompressionAlgorithm,
+    system: spec?.system ?? false,
+  };
+}
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -49,11 +71,8 @@ export function topicMetadata(topic: TopicObject, partitions: readonly Pick<Part
     name: topic.name,
     spec: {
       replicas: { type: "Computed", partitions: topic.spec.partitions, replicationFactor: topic.spec.replicationFactor, ignoreRackAssignment: false },
-      cleanupPolicy: null,
-      storage: null,
-      compressionType: (topic.spec.compressionType ?? "Any") as CompressionAlgorithm,
+      ...topicSettings(topic.spec),
       deduplication: null,
-      system: false,
     },
     status: {
       resolution: "Provisioned",
@@ -71,18 +90,16 @@ function partitionResolution(partition: PartitionView): PartitionResolution {
   return "Offline";
 }
 
-export function partitionMetadata(partition: PartitionView): PartitionMetadata {
+/** Partition `partition` of topic `topic` (its settings; undefined only while a delete is under way). */
+export function partitionMetadata(partition: PartitionView, topic: TopicObject | undefined): PartitionMetadata {
   const followers = partition.isr.filter((id) => id !== partition.leader);
   return {
     name: `${partition.topic}-${partition.partition}`,
     spec: {
       leader: partition.leader,
       replicas: partition.replicas,
-      cleanupPolicy: null,
-      storage: null,
-      compressionType: "Any",
+      ...topicSettings(topic?.spec),
       deduplication: null,
-      system: false,
       mirror: null,
     },
     status: {
@@ -90,7 +107,7 @@ export function partitionMetadata(partition: PartitionView): PartitionMetadata {
       leader: { spu: partition.leader, hw: partition.highWatermark ?? -1, leo: partition.endOffset ?? -1 },
       lsr: partition.isr.length,
       replicas: followers.map((spu) => ({ spu, hw: -1, leo: -1 })),
-      size: PARTITION_SIZE_NOT_SUPPORTED,
+      size: partition.sizeBytes,
       isBeingDeleted: false,
       baseOffset: 0,
     },

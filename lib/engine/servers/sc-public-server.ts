@@ -44,8 +44,11 @@ import { WatchHub } from "./watch-hub.ts";
 
 const API_VERSIONS: readonly ApiVersionKey[] = [{ apiKey: API_VERSIONS_KEY, minVersion: 0, maxVersion: API_VERSIONS_VERSION }, ...SC_API_VERSIONS];
 
-/** Every object of `type`, in Fluvio's shapes. */
-function snapshot(controller: Controller, type: ObjectType): ListResponse {
+/**
+ * Every object of `type`, in Fluvio's shapes. Topics and partitions are those of system topics
+ * when `system` is true and the others when not, as Fluvio's SC lists them.
+ */
+function snapshot(controller: Controller, type: ObjectType, system: boolean): ListResponse {
   switch (type) {
     case "SPU":
       return { type, items: controller.listSpus().map(spuMetadata) };
@@ -53,10 +56,14 @@ function snapshot(controller: Controller, type: ObjectType): ListResponse {
       return { type, items: controller.listSpus().map(customSpuMetadata) };
     case "Topic": {
       const partitions = controller.listPartitions();
-      return { type, items: controller.listTopics().map((topic) => topicMetadata(topic, partitions.filter((entry) => entry.topic === topic.name))) };
+      const topics = controller.listTopics().filter((topic) => (topic.spec.system ?? false) === system);
+      return { type, items: topics.map((topic) => topicMetadata(topic, partitions.filter((entry) => entry.topic === topic.name))) };
     }
-    case "Partition":
-      return { type, items: controller.listPartitions().map(partitionMetadata) };
+    case "Partition": {
+      const topics = new Map(controller.listTopics().map((topic) => [topic.name, topic]));
+      const partitions = controller.listPartitions().filter((partition) => (topics.get(partition.topic)?.spec.system ?? false) === system);
+      return { type, items: partitions.map((partition) => partitionMetadata(partition, topics.get(partition.topic))) };
+    }
   }
 }
 
@@ -109,7 +116,7 @@ class ScPublicSession {
   #list(header: RequestHeader, body: Reader, answer: Answer): void {
     const request = decodeListRequest(body, header.apiVersion);
     if (!isObjectType(request.type)) return answer((writer) => encodeEmptyListResponse(writer, request.type, header.apiVersion));
-    const all = snapshot(this.#controller, request.type);
+    const all = snapshot(this.#controller, request.type, request.system);
     const wanted = request.nameFilters;
     const items = wanted.length === 0 ? all.items : all.items.filter((item) => wanted.includes(item.name));
     answer((writer) => encodeListResponse(writer, { type: all.type, items } as ListResponse, header.apiVersion));
@@ -130,7 +137,23 @@ class ScPublicSession {
       if (request.type === "Topic") {
         const replicas = request.spec.replicas;
         if (replicas.type !== "Computed") return { code: "InvalidCreateRequest", message: `${replicas.type.toLowerCase()} replica assignment is not supported by this SC; ask for partitions and a replication factor` };
-        return this.#controller.createTopic({ name, partitions: replicas.partitions, replication: replicas.replicationFactor, compressionType: request.spec.compressionType }).then(() => undefined);
+        const { spec } = request;
+        if (spec.deduplication !== null) {
+          // What Fluvio's SC answers when the deduplication SmartModule is not loaded: this SC runs none.
+          return { code: "DeduplicationSmartModuleNotLoaded", message: "deduplication needs SmartModules, which this cluster does not run; create the topic without deduplication" };
+        }
+        return this.#controller
+          .createTopic({
+            name,
+            partitions: replicas.partitions,
+            replication: replicas.replicationFactor,
+            compressionType: spec.compressionType,
+            retentionSeconds: spec.cleanupPolicy?.timeInSeconds,
+            segmentSize: spec.storage?.segmentSize ?? undefined,
+            maxPartitionSize: spec.storage?.maxPartitionSize ?? undefined,
+            system: spec.system,
+          })
+          .then(() => undefined);
       }
       if (request.type === "CustomSpu") {
         const { spec } = request;
@@ -149,6 +172,9 @@ class ScPublicSession {
     const name = typeof key === "string" ? key : "name" in key ? key.name : String(key.id);
     this.#status(answer, name, () => {
       if (request.type === "Topic" && typeof key === "string") {
+        if (!request.force && this.#controller.topicWithPartitions(key)?.topic.spec.system) {
+          return { code: "SystemSpecDeletionAttempt", objectKind: "topic", name: key, message: `'${key}' is a system topic; it is deleted only when forced` };
+        }
         return this.#controller.deleteTopic(key).then(() => undefined);
       }
       if (request.type === "CustomSpu" && typeof key !== "string") {
@@ -168,7 +194,7 @@ class ScPublicSession {
    */
   #status(answer: Answer, name: string, act: () => Refusal | undefined | Promise<Refusal | undefined>): void {
     const reply = (refused: Refusal | undefined) => {
-      const errorCode: ErrorCode = refused ? { code: refused.code } : NO_ERROR;
+      const errorCode: ErrorCode = refused ? (({ message: _, ...code }) => code)(refused) : NO_ERROR;
       const errorMessage = refused ? refused.message : null;
       answer((writer) => encodeStatus(writer, { name, errorCode, errorMessage }));
     };
@@ -203,7 +229,9 @@ function notServed(encode: (writer: Writer, status: Status) => void, what: strin
   };
 }
 
-type Refusal = { code: "InvalidCreateRequest" | "InvalidDeleteRequest"; message: string };
+type Refusal =
+  | { code: "InvalidCreateRequest" | "InvalidDeleteRequest" | "DeduplicationSmartModuleNotLoaded"; message: string }
+  | { code: "SystemSpecDeletionAttempt"; objectKind: string; name: string; message: string };
 
 /**
  * Serves Fluvio's SC protocol for `controller` on `address`, under the SC's public port limits

@@ -36,7 +36,7 @@ export class ScServer {
       push: (id, assignment) => sessions.push(id, assignment),
       pushChanges: (id, changes) => sessions.pushChanges(id, changes),
       disconnect: (id) => sessions.disconnect(id),
-    });
+    }, { systemTopics: true });
     const served = serveScPublic(this.controller, options.publicAddress);
     this.#public = served.listener;
     this.#publicPort = served.port;

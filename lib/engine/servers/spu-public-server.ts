@@ -23,7 +23,7 @@
  * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
  */
 import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
-import { ProduceTimedOut, ReplicaError } from "../data-plane/replica.ts";
+import { OffsetEvicted, ProduceTimedOut, ReplicaError } from "../data-plane/replica.ts";
 import type { ReplicaManager } from "../data-plane/replica-manager.ts";
 import type { Link } from "../wire/link.ts";
 import { SPU_API_KEY, SPU_API_VERSIONS } from "../wire/fluvio/api-keys.ts";
@@ -63,6 +63,7 @@ function errorCodeOf(error: unknown): ErrorCode {
   const codes: Record<ReplicaErrorCode, ErrorCode> = {
     NOT_LEADER: { code: "NotLeaderForPartition" },
     OFFSET_OUT_OF_RANGE: { code: "OffsetOutOfRange" },
+    OFFSET_EVICTED: error instanceof OffsetEvicted ? { code: "OffsetEvicted", offset: error.offset, nextAvailable: error.nextAvailable } : { code: "OffsetOutOfRange" },
     PRODUCE_TIMEOUT: { code: "RequestTimedOut", timeoutMs: 0, requestKind: "Produce" },
     // Fluvio has no code for these: the message names the CLI's (admin.ts reads it back).
     SC_UNREACHABLE: { code: "Other", message: `SC_UNREACHABLE: ${error.message}` },

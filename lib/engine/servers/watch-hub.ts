@@ -220,9 +220,9 @@ export class WatchHub {
       case "Partition": {
         const lookup = (name: string) => {
           const view = controller.partitionView(name);
-          return view && partitionMetadata(view);
+          return view && partitionMetadata(view, controller.topicWithPartitions(view.topic)?.topic);
         };
-        mirror = new Mirror(type, lookup, controller.listPartitions().map(partitionMetadata));
+        mirror = new Mirror(type, lookup, controller.listPartitions().map((view) => partitionMetadata(view, controller.topicWithPartitions(view.topic)?.topic)));
         break;
       }
     }

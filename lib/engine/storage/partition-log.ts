@@ -65,7 +65,7 @@ export const FORMAT_FILE = "log-format";
 export const FORMAT = "batches 1";
 
 /** Largest allowed segment, so that byte positions fit the u32 index field with room for one oversized batch. */
-const MAX_SEGMENT_BYTES = 2 ** 31;
+export const MAX_SEGMENT_BYTES = 2 ** 31;
 
 /** base_offset and batch_len, which batch_len does not count. */
 const PREAMBLE_BYTES = 12;
@@ -143,6 +143,8 @@ interface Segment {
   name: string;
   /** Bytes of whole batches in the .log file. */
   size: number;
+  /** When its .log was last written (ms since the epoch): a closed segment's age, for retention. */
+  writtenAt: number;
   /** Open lazily for closed segments; read-write for the active one. */
   fd: number | null;
   /** Loaded lazily for closed segments. */
@@ -212,7 +214,8 @@ export class PartitionLog {
     for (const file of readdirSync(dir)) {
       const match = SEGMENT_FILE_PATTERN.exec(file);
       if (match === null) continue;
-      this.segments.push({ baseOffset: Number(match[1]), name: match[1]!, size: statSync(join(dir, file)).size, fd: null, index: null });
+      const stat = statSync(join(dir, file));
+      this.segments.push({ baseOffset: Number(match[1]), name: match[1]!, size: stat.size, writtenAt: stat.mtimeMs, fd: null, index: null });
     }
     this.segments.sort((a, b) => a.baseOffset - b.baseOffset);
     if (this.segments.length === 0) {
@@ -242,7 +245,7 @@ export class PartitionLog {
     return this.end;
   }
 
-  /** Offset of the oldest record kept (0 until retention exists). */
+  /** Offset of the oldest record kept: the base offset of the oldest segment retention left. */
   get startOffset(): number {
     return this.segments[0]!.baseOffset;
   }
@@ -410,6 +413,71 @@ export class PartitionLog {
     return this.end;
   }
 
+  /**
+   * Retention, as Fluvio's cleaner keeps it (fluvio-storage cleaner.rs): deletes whole closed
+   * segments, oldest first, while the log holds more than `maxBytes` or while the oldest was
+   * last written more than `retentionMs` before `now`; only segments whose records all lie
+   * below `upTo` (the high watermark: nothing not yet acknowledged goes). The active segment is
+   * never deleted, so the end offset never moves. Returns the new start offset when segments
+   * were deleted, else null. A crash part-way leaves the newer segments: still a log, starting
+   * later.
+   */
+  evictSegments(policy: { retentionMs?: number; maxBytes?: number; upTo?: number }, now = Date.now()): number | null {
+    this.checkOpen();
+    const { retentionMs, maxBytes } = policy;
+    const upTo = policy.upTo ?? this.end;
+    let size = this.sizeBytes();
+    let evicted = false;
+    try {
+      while (this.segments.length > 1) {
+        const oldest = this.segments[0]!;
+        const expired = retentionMs !== undefined && now - oldest.writtenAt > retentionMs;
+        const over = maxBytes !== undefined && size > maxBytes;
+        if ((!expired && !over) || this.segments[1]!.baseOffset > upTo) break;
+        if (oldest.fd !== null) closeSync(oldest.fd);
+        oldest.fd = null;
+        unlinkSync(this.logPath(oldest));
+        // Gone with its log; an index never written (it is rebuilt on first read) is no loss.
+        removeIfPresent(this.indexPath(oldest));
+        this.segments.shift();
+        this.dirDirty = true;
+        evicted = true;
+        size -= oldest.size;
+      }
+    } finally {
+      this.syncDirIfDirty();
+    }
+    if (!evicted) return null;
+    return this.startOffset;
+  }
+
+  /**
+   * Empties the log and starts it again at `offset`, beyond its end: for a follower whose
+   * leader no longer holds the records between (retention deleted them there). Segments go
+   * newest first and the new one comes last, so a crash part-way leaves a prefix of the old log
+   * or an empty one, which the leader's start sends back here.
+   */
+  resetTo(offset: number): void {
+    this.checkOpen();
+    if (!Number.isInteger(offset) || offset <= this.end) throw new Error(`a log is reset only past its end (${this.end}), not to ${offset}`);
+    closeSync(this.activeIndexFd);
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.fd !== null) closeSync(segment.fd);
+      unlinkSync(this.logPath(segment));
+      removeIfPresent(this.indexPath(segment));
+    }
+    this.segments.length = 0;
+    const segment = this.createSegmentFile(offset);
+    segment.fd = openSync(this.logPath(segment), constants.O_RDWR);
+    segment.index = { relOffsets: [], positions: [] };
+    this.activeIndexFd = openSync(this.indexPath(segment), constants.O_RDWR);
+    this.segments.push(segment);
+    this.end = offset;
+    this.dirDirty = true;
+    this.syncDirIfDirty();
+  }
+
   /** Fsyncs and closes every file; the log cannot be used afterwards. */
   close(): void {
     if (this.closed) return;
@@ -470,6 +538,7 @@ export class PartitionLog {
     const previous = this.activeSegment();
     fsyncSync(previous.fd as number);
     fsyncSync(this.activeIndexFd);
+    previous.writtenAt = Date.now();
     // The new files first: if they cannot be made (a full disk), the active segment stays usable.
     const segment = this.createSegmentFile(this.end);
     segment.fd = openSync(this.logPath(segment), constants.O_RDWR);
@@ -490,7 +559,7 @@ export class PartitionLog {
 
   private createSegmentFile(baseOffset: number): Segment {
     const name = String(baseOffset).padStart(OFFSET_DIGITS, "0");
-    const segment: Segment = { baseOffset, name, size: 0, fd: null, index: null };
+    const segment: Segment = { baseOffset, name, size: 0, writtenAt: Date.now(), fd: null, index: null };
     for (const path of [this.logPath(segment), this.indexPath(segment)]) {
       closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, FILE_MODE));
     }
@@ -733,6 +802,14 @@ function writeFully(fd: number, bytes: Buffer, position: number): void {
   let done = 0;
   while (done < bytes.length) {
     done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
 }
 

@@ -8,14 +8,15 @@
  *   figures   the cluster token; answered `figures` with the daemon's public port figures
  *             (connections, bytes held; wire/fluvio/public-port.ts), then closed
  * SC to SPU:
- *   replicas  on connect: the full set of replicas this SPU holds, with the private endpoints
- *             of the SPUs it fetches from; a replica missing from the set is dropped with its data
+ *   replicas  on connect: the full set of replicas this SPU holds (each with its topic's
+ *             compression type and storage settings), with the private endpoints of the SPUs
+ *             it fetches from; a replica missing from the set is dropped with its data
  *   replica-changes  after that: only what changed, gathered over one turn of the SC's event
  *             loop: each changed replica's assignment as it stands, the replicas removed (their
  *             topic deleted), and the endpoints when an SPU was registered or unregistered
  * SPU to SC:
  *   heartbeat every HEARTBEAT_INTERVAL_MS, so the SC can tell a hung SPU from an idle one
- *   report    end offset and high watermark of the replicas whose figures changed: all of
+ *   report    end offset, high watermark and log bytes of the replicas whose figures changed: all of
  *             them after a full `replicas`, then at most every REPORT_INTERVAL_MS those that moved
  *   isr       a leader asks the SC to record new in-sync sets (those of one turn in one
  *             message); the SC answers each once, in a `replica-changes` holding that
@@ -30,7 +31,8 @@
  *   records   leader's answer; the body is log frames as stored, or empty after waiting
  *             up to `waitMs` for new records; with the leader's history, which the follower
  *             keeps for the records it holds. DIVERGING tells the follower to cut its log at
- *             `truncateTo` first
+ *             `truncateTo` first; OFFSET_OUT_OF_RANGE below the leader's `startOffset` (its
+ *             retention deleted what the follower lacks) has it start over there
  */
 
 import type { EpochEntry } from "../storage/leader-epochs.ts";
@@ -125,6 +127,8 @@ export interface RecordsMessage {
   offset: number;
   endOffset: number;
   highWatermark: number;
+  /** The leader's log start offset (absent from a leader before retention). */
+  startOffset?: number;
   /** The leader's leader-epoch history. */
   epochs: EpochEntry[];
   error?: FetchRefusal;

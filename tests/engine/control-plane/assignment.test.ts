@@ -114,7 +114,7 @@ describe("splitLines()", () => {
 });
 
 test("leaderlessPartitions() names each partition whose leader is not back", () => {
-  const view = { replicas: [1], isr: [1], leaderEpoch: 0, leaderless: false, electionPending: false, endOffset: null, highWatermark: null };
+  const view = { replicas: [1], isr: [1], leaderEpoch: 0, leaderless: false, electionPending: false, endOffset: null, highWatermark: null, sizeBytes: 0 };
   expect(
     leaderlessPartitions([
       { ...view, topic: "a", partition: 0, leader: 5001, online: true },

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Controller, type Changes } from "../../../lib/engine/control-plane/controller.ts";
+import { Controller, type Changes, type ControllerOptions } from "../../../lib/engine/control-plane/controller.ts";
 import { MetadataStore, type PartitionObject } from "../../../lib/engine/control-plane/store.ts";
 import { seedSpus } from "../../../lib/engine/control-plane/catalog.ts";
 import { setLogSink } from "../../../lib/engine/daemon/log.ts";
@@ -26,7 +26,7 @@ afterEach(() => {
 type Sent = { id: number; whole?: SpuAssignment; changes?: AssignmentChanges };
 
 /** A controller of 3 registered SPUs (`online` of them online) on a fresh store, and everything it sends them, its listeners and the sessions it ends. */
-function makeController(options: { online?: number[] } = {}) {
+function makeController(options: ControllerOptions & { online?: number[] } = {}) {
   logged.length = 0;
   const dir = mkdtempSync(join(tmpdir(), "cluster-controller-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,7 +38,7 @@ function makeController(options: { online?: number[] } = {}) {
     push: (id, whole) => sent.push({ id, whole }),
     pushChanges: (id, changes) => sent.push({ id, changes }),
     disconnect: (id) => disconnected.push(id),
-  });
+  }, options);
   cleanups.push(() => controller.closeElections());
   controller.onChange((changes) => watched.push(changes));
   for (const id of options.online ?? SPUS) controller.spuOnline(id);
@@ -262,5 +262,45 @@ describe("Controller", () => {
     expect(controller.isRegistered(5003)).toBe(false);
     expect(() => statSync(join(dir, "SPU", "custom-spu-5003.yaml"))).toThrow("ENOENT");
     expect(() => controller.unregisterSpu(5009)).toThrow(expect.objectContaining({ code: "NO_SPU" }));
+  });
+
+  test("a topic's settings are stored as given, kept by a new controller on the same store, and sent with each replica's assignment", async () => {
+    const { dir, controller, sent } = makeController();
+    sent.length = 0;
+    await controller.createTopic({ name: "kept", partitions: 1, replication: 3, compressionType: "Gzip", retentionSeconds: 60, segmentSize: 4096, maxPartitionSize: 8192 });
+    await settle(controller);
+    const told = changesTo(sent, 5001).flatMap((changes) => changes.replicas);
+    expect(told).toMatchObject([{ topic: "kept", compressionType: "Gzip", retentionSeconds: 60, segmentSize: 4096, maxPartitionSize: 8192 }]);
+    const again = new Controller(new MetadataStore(dir), { push: () => {}, pushChanges: () => {}, disconnect: () => {} });
+    expect(again.listTopics().map((topic) => topic.spec)).toMatchObject([{ compressionType: "Gzip", retentionSeconds: 60, segmentSize: 4096, maxPartitionSize: 8192 }]);
+    expect(again.listTopics()[0]!.spec).not.toHaveProperty("system");
+  });
+
+  test("settings Fluvio's SC refuses are refused here, naming the limit, and nothing is stored", async () => {
+    const { dir, controller } = makeController();
+    await expect(controller.createTopic({ name: "short", retentionSeconds: 5 })).rejects.toThrow("retention time must be at least 10 seconds");
+    await expect(controller.createTopic({ name: "small", segmentSize: 100 })).rejects.toThrow("segment size must be from 1024 bytes");
+    await expect(controller.createTopic({ name: "odd", system: "yes" })).rejects.toThrow("system must be true or false");
+    expect(controller.listTopics()).toEqual([]);
+    expect(new MetadataStore(dir).list("Topic")).toEqual([]);
+  });
+
+  test("with system topics, the first SPU online gets Fluvio's consumer-offset, made once, and user partitions are placed as without it", async () => {
+    const { controller } = makeController({ systemTopics: true });
+    await settle(controller);
+    await controller.createTopic({ name: "user", partitions: 3, replication: 1 });
+    await settle(controller);
+    const partitions = controller.listPartitions();
+    expect(partitions.map((partition) => [partition.topic, partition.leader])).toEqual([
+      ["consumer-offset", 5001],
+      ["user", 5001],
+      ["user", 5002],
+      ["user", 5003],
+    ]);
+    expect(controller.listTopics().find((topic) => topic.name === "consumer-offset")!.spec).toMatchObject({ partitions: 1, replicationFactor: 1, system: true, retentionSeconds: 604_800 });
+    controller.spuOffline(5002);
+    controller.spuOnline(5002);
+    await settle(controller);
+    expect(controller.listTopics().filter((topic) => topic.name === "consumer-offset")).toHaveLength(1);
   });
 });

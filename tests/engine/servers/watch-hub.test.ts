@@ -84,7 +84,12 @@ function watch(type: string, epoch = 0): Watch {
   return state;
 }
 
-const names = (items: { name: string }[]) => items.map((item) => item.name).sort();
+/** The names of `items` but Fluvio's system topic, which the SC makes on its own and a watch carries too. */
+const names = (items: { name: string }[]) =>
+  items
+    .map((item) => item.name)
+    .filter((name) => !name.startsWith("consumer-offset"))
+    .sort();
 
 describe("the SC's Watch", () => {
   test("a watcher gets every object first, then only what changed at a higher epoch (UPDATE, DELETE), as every other watcher does, byte for byte", async () => {
@@ -136,7 +141,7 @@ describe("the SC's Watch", () => {
     for (let round = 1; round <= 400 && !stalled.closed; round++) {
       sc.controller.recordReport(
         5001,
-        partitions.map((partition) => ({ topic: "wide", partition: partition.partition, leaderEpoch: partition.leaderEpoch, isLeader: true, endOffset: round, highWatermark: round })),
+        partitions.map((partition) => ({ topic: "wide", partition: partition.partition, leaderEpoch: partition.leaderEpoch, isLeader: true, endOffset: round, highWatermark: round, sizeBytes: round })),
       );
       sent = round;
       await Bun.sleep(12);
