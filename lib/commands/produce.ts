@@ -163,14 +163,26 @@ async function* chunksOf(reader: { read(): Promise<{ done: boolean; value?: Uint
 export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let carry: Buffer | undefined;
   for await (const chunk of input) {
-    const bytes = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let start = 0;
-    for (let end = bytes.indexOf(NEWLINE); end >= 0; end = bytes.indexOf(NEWLINE, start)) {
+    let end = bytes.indexOf(NEWLINE);
+    // Only a line that spans chunks is joined: the others are views into their chunk.
+    if (carry) {
+      if (end < 0) {
+        carry = Buffer.concat([carry, bytes]);
+        continue;
+      }
+      yield Buffer.concat([carry, bytes.subarray(0, end)]);
+      carry = undefined;
+      start = end + 1;
+      end = bytes.indexOf(NEWLINE, start);
+    }
+    for (; end >= 0; end = bytes.indexOf(NEWLINE, start)) {
       yield bytes.subarray(start, end);
       start = end + 1;
     }
     // Copied, because the stream may reuse the chunk's memory.
-    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : undefined;
+    if (start < bytes.length) carry = Buffer.from(bytes.subarray(start));
   }
   if (carry) yield carry;
 }

@@ -106,6 +106,8 @@ describe("splitLines()", () => {
     [["\n\n"], ["", ""]],
     [[""], []],
     [["x\r\n"], ["x\r"]],
+    [["ab", "c", "d\ne"], ["abcd", "e"]],
+    [["a", "\n", "b\n"], ["a", "b"]],
   ])("splitLines(%j) yields %j", async (parts, expected) => {
     const lines: string[] = [];
     for await (const line of splitLines(chunks(...parts))) lines.push(Buffer.from(line).toString());
