@@ -508,9 +508,17 @@ export async function partitionOffsets(cluster: RunningCluster, topic: string, l
   return { start: answer.startOffset, highWatermark: answer.lastStableOffset };
 }
 
-/** Records a stream delivered: their values, the offset after the last, and the leader's high watermark then. */
+/**
+ * Records a stream delivered, from the offset asked for (their batches are checked, CRC-32C
+ * included, on arrival; their records when read): how many, the offset after the last, and the
+ * leader's high watermark then.
+ */
 export interface StreamedRecords {
-  values: Uint8Array[];
+  count: number;
+  /** Their values, in offset order. */
+  values(): Uint8Array[];
+  /** Their values, each followed by '\n', in one buffer: what `cluster consume` prints. */
+  lines(): Uint8Array;
   nextOffset: number;
   highWatermark: number;
 }
@@ -625,14 +633,29 @@ export class RecordStream {
       const { partition } = response;
       if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
       // Whole batches from the one holding the offset asked for: the records below it were had already.
-      const values: Uint8Array[] = [];
-      let nextOffset = this.#nextOffset;
-      for (const batch of this.#codec.decodeBatches(partition.records)) {
-        for (const record of batch.records) if (batch.baseOffset + record.offsetDelta >= nextOffset) values.push(record.value);
-        nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
-      }
+      const { records } = partition;
+      const from = this.#nextOffset;
+      const batches = this.#codec.scanBatches(records);
+      let nextOffset = from;
+      for (const batch of batches) nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
+      const decoded = <T>(decode: () => T): T => {
+        try {
+          return decode();
+        } catch (error) {
+          throw malformedAnswer(this.#leader, this.#clusterName, error);
+        }
+      };
+      const values = () =>
+        decoded(() => {
+          const found: Uint8Array[] = [];
+          for (const batch of this.#codec.decodeBatches(records)) {
+            for (const record of batch.records) if (batch.baseOffset + record.offsetDelta >= from) found.push(record.value);
+          }
+          return found;
+        });
+      const lines = () => decoded(() => this.#codec.valueLines(records, from, batches).lines);
+      this.#push({ count: nextOffset - from, values, lines, nextOffset, highWatermark: partition.highWatermark });
       this.#nextOffset = nextOffset;
-      this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
       this.#unreported = nextOffset;
       this.#reportReceived();
     } catch (error) {
