@@ -514,6 +514,8 @@ export async function partitionOffsets(cluster: RunningCluster, topic: string, l
  * leader's high watermark then.
  */
 export interface StreamedRecords {
+  /** The whole batches the SPU sent, as it sent them (from the one holding the offset asked for). */
+  batches: Uint8Array;
   count: number;
   /** Their values, in offset order. */
   values(): Uint8Array[];
@@ -635,9 +637,9 @@ export class RecordStream {
       // Whole batches from the one holding the offset asked for: the records below it were had already.
       const { records } = partition;
       const from = this.#nextOffset;
-      const batches = this.#codec.scanBatches(records);
+      const scanned = this.#codec.scanBatches(records);
       let nextOffset = from;
-      for (const batch of batches) nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
+      for (const batch of scanned) nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
       const decoded = <T>(decode: () => T): T => {
         try {
           return decode();
@@ -653,8 +655,8 @@ export class RecordStream {
           }
           return found;
         });
-      const lines = () => decoded(() => this.#codec.valueLines(records, from, batches).lines);
-      this.#push({ count: nextOffset - from, values, lines, nextOffset, highWatermark: partition.highWatermark });
+      const lines = () => decoded(() => this.#codec.valueLines(records, from, scanned).lines);
+      this.#push({ batches: records, count: nextOffset - from, values, lines, nextOffset, highWatermark: partition.highWatermark });
       this.#nextOffset = nextOffset;
       this.#unreported = nextOffset;
       this.#reportReceived();
