@@ -19,6 +19,7 @@ import { withLeader } from "../fluvio/with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "../terminal/output.ts";
 import { PRODUCE_TIMEOUT_MS } from "../engine/data-plane/replica.ts";
 import { CODECS, type Codec } from "../engine/wire/fluvio/compression.ts";
+import type { ValueSpans } from "../engine/wire/fluvio/record-batch.ts";
 import { formatPartitions, reportPartitions, type AcknowledgedBatch, type PartitionReport } from "../fluvio/produce-report.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
@@ -62,7 +63,8 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   }
   const result: ProduceResult = { topic: options.topic, records: 0, batches: 0, partitions: [] };
   const acknowledged: AcknowledgedBatch[] = [];
-  const queue: Uint8Array[] = [];
+  // The lines read and not yet sent, as spans of their chunks (no view a line).
+  const queue: ValueSpans = { sources: [], starts: [], ends: [] };
   let queuedBytes = 0;
   let ended = false;
   let wakeSender: (() => void) | undefined;
@@ -71,18 +73,21 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   // One batch in flight; the next is whatever queued meanwhile, so batches grow with latency.
   const sender = (async () => {
     for (;;) {
-      if (queue.length === 0) {
+      const queued = queue.starts.length;
+      if (queued === 0) {
         if (ended) return;
         await new Promise<void>((resolve) => (wakeSender = resolve));
         continue;
       }
       let count = 0;
       let bytes = 0;
-      while (count < queue.length && (count === 0 || bytes + 4 + queue[count]!.byteLength <= MAX_BATCH_BYTES)) {
-        bytes += 4 + queue[count]!.byteLength;
+      while (count < queued) {
+        const lineBytes = 4 + queue.ends[count]! - queue.starts[count]!;
+        if (count > 0 && bytes + lineBytes > MAX_BATCH_BYTES) break;
+        bytes += lineBytes;
         count++;
       }
-      const values = queue.splice(0, count);
+      const values: ValueSpans = { sources: queue.sources.splice(0, count), starts: queue.starts.splice(0, count), ends: queue.ends.splice(0, count) };
       queuedBytes -= bytes;
       wakeReader?.();
       const index =
@@ -96,7 +101,7 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
       });
       leaders[index] = sent.leader;
       acknowledged.push(sent.batch);
-      result.records += values.length;
+      result.records += count;
     }
   })();
   const reader = options.input.getReader();
@@ -106,9 +111,13 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   sender.catch(() => reader.cancel().catch(() => {}));
 
   try {
-    for await (const value of splitLines(chunksOf(reader))) {
-      queue.push(value);
-      queuedBytes += 4 + value.byteLength;
+    for await (const lines of splitLines(chunksOf(reader))) {
+      for (let index = 0; index < lines.starts.length; index++) {
+        queue.sources.push(lines.sources[index]!);
+        queue.starts.push(lines.starts[index]!);
+        queue.ends.push(lines.ends[index]!);
+        queuedBytes += 4 + lines.ends[index]! - lines.starts[index]!;
+      }
       wakeSender?.();
       // Read ahead at most two batches; a failed send ends the wait with its error.
       if (queuedBytes >= 2 * MAX_BATCH_BYTES) await Promise.race([new Promise<void>((resolve) => (wakeReader = resolve)), sender]);
@@ -139,7 +148,7 @@ function withAcknowledged(error: unknown, topic: string, partitions: PartitionRe
 /** Sends one batch until its partition's leader acknowledges it; returns the batch as acknowledged and that leader, for the next batch. */
 async function sendBatch(
   leader: PartitionLeader,
-  values: Uint8Array[],
+  values: ValueSpans,
   context: { cluster: RunningCluster; topic: string; timeoutMs: number; compression?: Codec },
 ): Promise<{ batch: AcknowledgedBatch; leader: PartitionLeader }> {
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
@@ -159,32 +168,44 @@ async function* chunksOf(reader: { read(): Promise<{ done: boolean; value?: Uint
   }
 }
 
-/** The lines of `input` without their '\n'; a last line without one counts too. */
-export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/**
+ * The lines of `input` without their '\n' (a last line without one counts too), as spans of
+ * the chunks they lie in: for each chunk, the lines it completes (none a view of its own).
+ */
+export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenerator<ValueSpans> {
   let carry: Buffer | undefined;
   for await (const chunk of input) {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Uint8Array's indexOf: several times faster than Buffer's.
+    const search = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const lines: ValueSpans = { sources: [], starts: [], ends: [] };
     let start = 0;
-    let end = bytes.indexOf(NEWLINE);
-    // Only a line that spans chunks is joined: the others are views into their chunk.
+    let end = search.indexOf(NEWLINE);
+    // Only a line that spans chunks is joined: the others stay in their chunk.
     if (carry) {
       if (end < 0) {
         carry = Buffer.concat([carry, bytes]);
         continue;
       }
-      yield Buffer.concat([carry, bytes.subarray(0, end)]);
+      const joined = Buffer.concat([carry, bytes.subarray(0, end)]);
+      lines.sources.push(joined);
+      lines.starts.push(0);
+      lines.ends.push(joined.byteLength);
       carry = undefined;
       start = end + 1;
-      end = bytes.indexOf(NEWLINE, start);
+      end = search.indexOf(NEWLINE, start);
     }
-    for (; end >= 0; end = bytes.indexOf(NEWLINE, start)) {
-      yield bytes.subarray(start, end);
+    for (; end >= 0; end = search.indexOf(NEWLINE, start)) {
+      lines.sources.push(bytes);
+      lines.starts.push(start);
+      lines.ends.push(end);
       start = end + 1;
     }
     // Copied, because the stream may reuse the chunk's memory.
     if (start < bytes.length) carry = Buffer.from(bytes.subarray(start));
+    if (lines.starts.length > 0) yield lines;
   }
-  if (carry) yield carry;
+  if (carry) yield { sources: [carry], starts: [0], ends: [carry.byteLength] };
 }
 
 /** "produced 3 record(s) to 'orders' in 1 batch(es): partition 0 offsets 0..2" */

@@ -22,6 +22,7 @@ import {
   type DeleteRequest,
 } from "../engine/wire/fluvio/object-api.ts";
 import type { Codec } from "../engine/wire/fluvio/compression.ts";
+import type { ValueSpans } from "../engine/wire/fluvio/record-batch.ts";
 import type { Reader } from "../engine/wire/fluvio/reader.ts";
 import type { Writer } from "../engine/wire/fluvio/writer.ts";
 import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/topic-registry.ts";
@@ -419,26 +420,31 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
 const PRODUCE_ANSWER_MARGIN_MS = 1_000;
 
 /**
- * Produces `values` (no keys) as one batch to `leader`, compressed with `compression` when
- * given; resolves once every in-sync replica has them (acks=all). The SPU is given `timeoutMs`
- * to get them there.
+ * Produces `values` (no keys; given as views, or as spans of the chunks they lie in) as one
+ * batch to `leader`, compressed with `compression` when given; resolves once every in-sync
+ * replica has them (acks=all). The SPU is given `timeoutMs` to get them there.
  */
 export async function produceBatch(
   cluster: RunningCluster,
   topic: string,
   leader: PartitionLeader,
-  values: Uint8Array[],
+  values: readonly Uint8Array[] | ValueSpans,
   options: { timeoutMs: number; compression?: Codec },
 ): Promise<{ baseOffset: number; lastOffset: number }> {
   const { timeoutMs, compression } = options;
-  const [connection, { encodeRecords, compressBatch, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
+  const [connection, { encodeRecords, encodeValueSpans, compressBatch, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
     spuConnection(leader, cluster.paths.name),
     loadSpuCodec(),
   ]);
-  const batch = encodeRecords(
-    values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
-    { baseOffset: 0, firstTimestamp: Date.now() },
-  );
+  const head = { baseOffset: 0, firstTimestamp: Date.now() };
+  const count = "starts" in values ? values.starts.length : values.length;
+  const batch =
+    "starts" in values
+      ? encodeValueSpans(values, head)
+      : encodeRecords(
+          values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
+          head,
+        );
   const records = compression ? compressBatch(batch, compression) : batch;
   let body: Reader;
   try {
@@ -465,7 +471,7 @@ export async function produceBatch(
   }
   const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeProduceResponse(body, SPU_VERSION).responses[0]?.partitions[0]);
   if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);
-  return { baseOffset: answer.baseOffset, lastOffset: answer.baseOffset + values.length - 1 };
+  return { baseOffset: answer.baseOffset, lastOffset: answer.baseOffset + count - 1 };
 }
 
 /** The error for an SPU answer that does not decode (or lacks the partition asked about). */

@@ -153,20 +153,7 @@ export function encodeRecords(records: readonly BatchRecord[], options: { baseOf
   }
   const total = RECORDS_AT + 4 + recordsBytes;
   const bytes = new Uint8Array(total);
-  const view = new DataView(bytes.buffer);
-  const { baseOffset, firstTimestamp } = options;
-  setI64(view, 0, baseOffset);
-  view.setInt32(8, total - BATCH_PREAMBLE_BYTES);
-  view.setInt32(12, -1);
-  view.setInt8(MAGIC_AT, MAGIC);
-  view.setInt16(ATTRIBUTES_AT, 0);
-  view.setInt32(LAST_OFFSET_DELTA_AT, count - 1);
-  setI64(view, FIRST_TIMESTAMP_AT, firstTimestamp);
-  setI64(view, MAX_TIMESTAMP_AT, firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : firstTimestamp + maxDelta);
-  setI64(view, 43, -1);
-  view.setInt16(51, -1);
-  view.setInt32(53, -1);
-  view.setUint32(RECORDS_AT, count);
+  const view = batchHead(bytes, count, options, maxDelta);
   let position = RECORDS_AT + 4;
   for (let index = 0; index < count; index++) {
     const { attributes, timestampDelta, key, value } = records[index]!;
@@ -185,6 +172,71 @@ export function encodeRecords(records: readonly BatchRecord[], options: { baseOf
     position = writeVarint(bytes, position, value.byteLength);
     bytes.set(value, position);
     position += value.byteLength;
+    bytes[position++] = 0;
+  }
+  view.setUint32(CRC_AT, crc32c(bytes, ATTRIBUTES_AT, total));
+  return bytes;
+}
+
+/** Writes the header and record count of an uncompressed batch of `count` records filling `bytes`; returns a view of it. */
+function batchHead(bytes: Uint8Array, count: number, options: { baseOffset: number; firstTimestamp: number }, maxDelta: number): DataView {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { baseOffset, firstTimestamp } = options;
+  setI64(view, 0, baseOffset);
+  view.setInt32(8, bytes.byteLength - BATCH_PREAMBLE_BYTES);
+  view.setInt32(12, -1);
+  view.setInt8(MAGIC_AT, MAGIC);
+  view.setInt16(ATTRIBUTES_AT, 0);
+  view.setInt32(LAST_OFFSET_DELTA_AT, count - 1);
+  setI64(view, FIRST_TIMESTAMP_AT, firstTimestamp);
+  setI64(view, MAX_TIMESTAMP_AT, firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : firstTimestamp + maxDelta);
+  setI64(view, 43, -1);
+  view.setInt16(51, -1);
+  view.setInt32(53, -1);
+  view.setUint32(RECORDS_AT, count);
+  return view;
+}
+
+/**
+ * Values named by where they lie, none a view of its own: value i is bytes
+ * [starts[i], ends[i]) of sources[i] (many values share a source, as lines share a chunk).
+ */
+export interface ValueSpans {
+  sources: Buffer[];
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * One batch of the values `spans` names (no keys, attributes 0, timestamp deltas 0), the same
+ * bytes `encodeRecords` makes of them, each value copied straight from its source.
+ */
+export function encodeValueSpans(spans: ValueSpans, options: { baseOffset: number; firstTimestamp: number }): Uint8Array {
+  const { sources, starts, ends } = spans;
+  const count = starts.length;
+  if (count === 0) throw new FluvioEncodeError("a batch needs at least one record");
+  let recordsBytes = 0;
+  for (let index = 0; index < count; index++) {
+    const length = ends[index]! - starts[index]!;
+    // attributes, timestamp delta 0, offset delta, no key, value length and bytes, header count
+    const body = 2 + varintSize(index) + 1 + varintSize(length) + length + 1;
+    recordsBytes += varintSize(body) + body;
+  }
+  const total = RECORDS_AT + 4 + recordsBytes;
+  const bytes = Buffer.allocUnsafe(total);
+  const view = batchHead(bytes, count, options, 0);
+  let position = RECORDS_AT + 4;
+  for (let index = 0; index < count; index++) {
+    const start = starts[index]!;
+    const length = ends[index]! - start;
+    position = writeVarint(bytes, position, 2 + varintSize(index) + 1 + varintSize(length) + length + 1);
+    bytes[position++] = 0;
+    bytes[position++] = 0;
+    position = writeVarint(bytes, position, index);
+    bytes[position++] = 0;
+    position = writeVarint(bytes, position, length);
+    sources[index]!.copy(bytes, position, start, start + length);
+    position += length;
     bytes[position++] = 0;
   }
   view.setUint32(CRC_AT, crc32c(bytes, ATTRIBUTES_AT, total));
@@ -317,7 +369,7 @@ function decodeRecord(reader: Reader): Record {
 function dataLength(reader: Reader, what: string): number {
   const at = reader.offset;
   const length = reader.varint(`${what} length`);
-  if (length < 0) throw new FluvioDecodeError(what, at, `length ${length} is negative`);
+  if (length < 0) throw new FluvioDecodeError(`${what} length`, at, `length ${length} is negative`);
   return length;
 }
 

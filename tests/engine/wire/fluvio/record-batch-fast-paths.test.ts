@@ -1,12 +1,13 @@
 /**
- * valueLines(): the values `cluster consume` prints, made straight from the batches, agree with
- * what decodeBatches reads from them, compressed or not, keyed or not, from any offset; and
- * what decodeBatches refuses it refuses too.
+ * The data path's fast paths of record-batch.ts agree with the general ones: valueLines() (the
+ * values `cluster consume` prints, made straight from the batches) with what decodeBatches reads,
+ * compressed or not, keyed or not, from any offset, refusing what it refuses; encodeValueSpans()
+ * (`cluster produce`'s batches, made straight from the lines' chunks) with encodeRecords.
  */
 import { describe, expect, test } from "bun:test";
 import { CODECS } from "../../../../lib/engine/wire/fluvio/compression.ts";
 import { FluvioDecodeError } from "../../../../lib/engine/wire/fluvio/errors.ts";
-import { compressBatch, encodeRecords, setBatchBaseOffset, valueLines } from "../../../../lib/engine/wire/fluvio/record-batch.ts";
+import { compressBatch, encodeRecords, encodeValueSpans, setBatchBaseOffset, valueLines } from "../../../../lib/engine/wire/fluvio/record-batch.ts";
 import { batchOf, valuesOf } from "../../../batches.ts";
 
 /** Batches of 5, 1 and 7 records at offsets 10, 15 and 16, the last with keys. */
@@ -43,5 +44,28 @@ describe("valueLines()", () => {
     const batch = batchOf(["one", "two"]);
     batch[batch.byteLength - 2] ^= 1;
     expect(() => valueLines(batch, 0)).toThrow(FluvioDecodeError);
+  });
+});
+
+describe("encodeValueSpans()", () => {
+  test.each([1, 2, 63, 64, 200])("%p values given as spans of shared chunks encode as encodeRecords encodes them", (count) => {
+    const values = Array.from({ length: count }, (_, i) => Buffer.from(`value ${i} ${"v".repeat(i % 150)}`));
+    const chunks = [Buffer.from(values.slice(0, count >> 1).join("\n")), Buffer.from(values.slice(count >> 1).join("\n"))];
+    const spans = { sources: [] as Buffer[], starts: [] as number[], ends: [] as number[] };
+    for (const chunk of chunks) {
+      let start = 0;
+      for (const value of chunk.byteLength > 0 ? chunk.toString().split("\n") : []) {
+        spans.sources.push(chunk);
+        spans.starts.push(start);
+        spans.ends.push(start + Buffer.byteLength(value));
+        start += Buffer.byteLength(value) + 1;
+      }
+    }
+    const options = { baseOffset: 7, firstTimestamp: 1_700_000_000_000 };
+    const expected = encodeRecords(
+      values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
+      options,
+    );
+    expect([...encodeValueSpans(spans, options)]).toEqual([...expected]);
   });
 });
