@@ -12,7 +12,7 @@
  * say which offsets were acknowledged and which records may be stored twice (produce-report.ts).
  */
 import type { Argv } from "yargs";
-import { produceBatch, topicLeaders, type PartitionLeader, type RunningCluster } from "../fluvio/admin.ts";
+import { encodeBatch, produceBatch, topicLeaders, type EncodedBatch, type PartitionLeader, type RunningCluster } from "../fluvio/admin.ts";
 import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { withLeader } from "../fluvio/with-leader.ts";
@@ -70,38 +70,53 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   let wakeSender: (() => void) | undefined;
   let wakeReader: (() => void) | undefined;
 
+  /** Takes what is queued, up to MAX_BATCH_BYTES (at least one line), and encodes it as a batch. */
+  const nextBatch = (): Promise<EncodedBatch> => {
+    const queued = queue.starts.length;
+    let count = 0;
+    let bytes = 0;
+    while (count < queued) {
+      const lineBytes = 4 + queue.ends[count]! - queue.starts[count]!;
+      if (count > 0 && bytes + lineBytes > MAX_BATCH_BYTES) break;
+      bytes += lineBytes;
+      count++;
+    }
+    const values: ValueSpans = { sources: queue.sources.splice(0, count), starts: queue.starts.splice(0, count), ends: queue.ends.splice(0, count) };
+    queuedBytes -= bytes;
+    wakeReader?.();
+    return encodeBatch(values, { compression: options.compression });
+  };
+
   // One batch in flight; the next is whatever queued meanwhile, so batches grow with latency.
+  // It is encoded while the one before is in flight, and sent only once that one is acknowledged.
   const sender = (async () => {
+    let prepared: Promise<EncodedBatch> | undefined;
     for (;;) {
-      const queued = queue.starts.length;
-      if (queued === 0) {
+      if (!prepared && queue.starts.length === 0) {
         if (ended) return;
         await new Promise<void>((resolve) => (wakeSender = resolve));
         continue;
       }
-      let count = 0;
-      let bytes = 0;
-      while (count < queued) {
-        const lineBytes = 4 + queue.ends[count]! - queue.starts[count]!;
-        if (count > 0 && bytes + lineBytes > MAX_BATCH_BYTES) break;
-        bytes += lineBytes;
-        count++;
-      }
-      const values: ValueSpans = { sources: queue.sources.splice(0, count), starts: queue.starts.splice(0, count), ends: queue.ends.splice(0, count) };
-      queuedBytes -= bytes;
-      wakeReader?.();
+      const batch = await (prepared ?? nextBatch());
+      prepared = undefined;
       const index =
         options.partition !== undefined ? leaders.findIndex((entry) => entry.partition === options.partition) : result.batches % leaders.length;
       result.batches++;
-      const sent = await sendBatch(leaders[index]!, values, {
+      const sending = sendBatch(leaders[index]!, batch, {
         cluster,
         topic: options.topic,
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000,
-        compression: options.compression,
       });
+      if (queue.starts.length > 0) {
+        // After this batch's request is written (its sending takes a few promise steps).
+        prepared = new Promise<void>((resolve) => setImmediate(resolve)).then(nextBatch);
+        // A batch prepared behind one that fails is never sent: that one's error is the one thrown.
+        prepared.catch(() => {});
+      }
+      const sent = await sending;
       leaders[index] = sent.leader;
       acknowledged.push(sent.batch);
-      result.records += count;
+      result.records += batch.count;
     }
   })();
   const reader = options.input.getReader();
@@ -148,12 +163,12 @@ function withAcknowledged(error: unknown, topic: string, partitions: PartitionRe
 /** Sends one batch until its partition's leader acknowledges it; returns the batch as acknowledged and that leader, for the next batch. */
 async function sendBatch(
   leader: PartitionLeader,
-  values: ValueSpans,
-  context: { cluster: RunningCluster; topic: string; timeoutMs: number; compression?: Codec },
+  batch: EncodedBatch,
+  context: { cluster: RunningCluster; topic: string; timeoutMs: number },
 ): Promise<{ batch: AcknowledgedBatch; leader: PartitionLeader }> {
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
     // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
-    produceBatch(context.cluster, context.topic, current, values, { timeoutMs: PRODUCE_TIMEOUT_MS, compression: context.compression }),
+    produceBatch(context.cluster, context.topic, current, batch, { timeoutMs: PRODUCE_TIMEOUT_MS }),
   );
   const { baseOffset, lastOffset } = sent.value;
   return { batch: { partition: leader.partition, baseOffset, lastOffset, attempts: sent.attempts }, leader: sent.leader };

@@ -419,23 +419,15 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
  */
 const PRODUCE_ANSWER_MARGIN_MS = 1_000;
 
-/**
- * Produces `values` (no keys; given as views, or as spans of the chunks they lie in) as one
- * batch to `leader`, compressed with `compression` when given; resolves once every in-sync
- * replica has them (acks=all). The SPU is given `timeoutMs` to get them there.
- */
-export async function produceBatch(
-  cluster: RunningCluster,
-  topic: string,
-  leader: PartitionLeader,
-  values: readonly Uint8Array[] | ValueSpans,
-  options: { timeoutMs: number; compression?: Codec },
-): Promise<{ baseOffset: number; lastOffset: number }> {
-  const { timeoutMs, compression } = options;
-  const [connection, { encodeRecords, encodeValueSpans, compressBatch, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
-    spuConnection(leader, cluster.paths.name),
-    loadSpuCodec(),
-  ]);
+/** A batch ready to produce: its bytes (compressed when asked) and how many records it holds. */
+export interface EncodedBatch {
+  records: Uint8Array;
+  count: number;
+}
+
+/** One batch of `values` (no keys; given as views, or as spans of the chunks they lie in), compressed with `compression` when given. */
+export async function encodeBatch(values: readonly Uint8Array[] | ValueSpans, options: { compression?: Codec } = {}): Promise<EncodedBatch> {
+  const { encodeRecords, encodeValueSpans, compressBatch } = await loadSpuCodec();
   const head = { baseOffset: 0, firstTimestamp: Date.now() };
   const count = "starts" in values ? values.starts.length : values.length;
   const batch =
@@ -445,7 +437,27 @@ export async function produceBatch(
           values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
           head,
         );
-  const records = compression ? compressBatch(batch, compression) : batch;
+  return { records: options.compression ? compressBatch(batch, options.compression) : batch, count };
+}
+
+/**
+ * Produces `values` as one batch to `leader` (an EncodedBatch, or values for `encodeBatch`);
+ * resolves once every in-sync replica has them (acks=all). The SPU is given `timeoutMs` to get
+ * them there.
+ */
+export async function produceBatch(
+  cluster: RunningCluster,
+  topic: string,
+  leader: PartitionLeader,
+  values: EncodedBatch | readonly Uint8Array[] | ValueSpans,
+  options: { timeoutMs: number; compression?: Codec },
+): Promise<{ baseOffset: number; lastOffset: number }> {
+  const { timeoutMs, compression } = options;
+  const [connection, { encodeProduceRequest, decodeProduceResponse }, { records, count }] = await Promise.all([
+    spuConnection(leader, cluster.paths.name),
+    loadSpuCodec(),
+    "records" in values ? values : encodeBatch(values, { compression }),
+  ]);
   let body: Reader;
   try {
     body = await connection.request(
