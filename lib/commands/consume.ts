@@ -75,7 +75,7 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
       leader = answer.leader;
       const { records, nextOffset } = answer.value;
       end ??= answer.value.end;
-      if (records && records.count > 0) yield { offset: nextOffset - records.count, count: records.count, values: records.values, lines: records.lines };
+      if (records && records.count > 0) yield { offset: records.offset, count: records.count, values: records.values, lines: records.lines };
       offset = nextOffset;
       if (options.stopAtEnd && offset >= end) return;
     }

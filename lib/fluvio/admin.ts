@@ -534,6 +534,8 @@ export async function partitionOffsets(cluster: RunningCluster, topic: string, l
 export interface StreamedRecords {
   /** The whole batches the SPU sent, as it sent them (from the one holding the offset asked for). */
   batches: Uint8Array;
+  /** The offset of the first record. */
+  offset: number;
   count: number;
   /** Their values, in offset order. */
   values(): Uint8Array[];
@@ -657,7 +659,12 @@ export class RecordStream {
       const from = this.#nextOffset;
       const scanned = this.#codec.scanBatches(records);
       let nextOffset = from;
-      for (const batch of scanned) nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
+      let count = 0;
+      for (const batch of scanned) {
+        const end = batch.baseOffset + batch.lastOffsetDelta + 1;
+        count += Math.max(0, end - Math.max(from, batch.baseOffset));
+        nextOffset = Math.max(nextOffset, end);
+      }
       const decoded = <T>(decode: () => T): T => {
         try {
           return decode();
@@ -674,7 +681,8 @@ export class RecordStream {
           return found;
         });
       const lines = () => decoded(() => this.#codec.valueLines(records, from, scanned).lines);
-      this.#push({ batches: records, count: nextOffset - from, values, lines, nextOffset, highWatermark: partition.highWatermark });
+      const offset = Math.max(from, scanned[0]?.baseOffset ?? from);
+      this.#push({ batches: records, offset, count, values, lines, nextOffset, highWatermark: partition.highWatermark });
       this.#nextOffset = nextOffset;
       this.#unreported = nextOffset;
       this.#reportReceived();
