@@ -1,8 +1,9 @@
 /**
  * `cluster produce TOPIC`: one record per line of stdin, sent to the partition leaders in
- * batches (never a request per record). While one batch is in flight the next one fills, so
- * batches grow with the leader's latency; each request returns once every in-sync replica has
- * its batch fsynced (acks=all). Without `--partition`, batches go round-robin over partitions.
+ * batches (never a request per record). While one batch is in flight the next one fills and
+ * is encoded, so batches grow with the leader's latency and encoding takes none of it; each
+ * request returns once every in-sync replica has its batch fsynced (acks=all), and only then is
+ * the next sent. Without `--partition`, batches go round-robin over partitions.
  *
  * Delivery is at-least-once: a batch whose leader fails or steps down is sent again to the new
  * leader (withLeader), and the old leader may have passed it to the new one before it failed,
