@@ -217,8 +217,8 @@ export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenera
       lines.ends.push(end);
       start = end + 1;
     }
-    // Copied, because the stream may reuse the chunk's memory.
-    if (start < bytes.length) carry = Buffer.from(bytes.subarray(start));
+    // Like the lines, a view: Bun's stream never reuses a chunk's memory.
+    if (start < bytes.length) carry = bytes.subarray(start);
     if (lines.starts.length > 0) yield lines;
   }
   if (carry) yield { sources: [carry], starts: [0], ends: [carry.byteLength] };
