@@ -1,8 +1,11 @@
 /**
  * End-to-end benchmark of the data path: a real 3-SPU cluster in a temp home, 1,000,000
  * records of 100 bytes produced through `cluster produce` (acks=all) and read back through
- * `cluster consume -B -d`, at replication 1 and 3. Prints records/s and MB/s for each, and
- * the size of the cluster's data directory. The figures include the CLI's start-up.
+ * `cluster consume -B -d`, at replication 1 and 3, plain and then compressed with zstd
+ * (`cluster produce --compression zstd`). Prints records/s and MB/s for each, the CPU seconds
+ * the CLI and the SPUs took for it (so runs on a busy machine can still be compared), and the
+ * bytes the partitions take on disk per copy of 100 MB of record values. The figures include
+ * the CLI's start-up.
  *
  * Beside it, a real peer: Redis Streams on one redis-server with `appendonly yes` and
  * `appendfsync everysec`, fed the same records with XADD through `redis-cli --pipe` and read
@@ -11,14 +14,18 @@
  *
  * Run with `bun bench/produce-consume.ts [records]`.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, readStartTime, stopProcesses, type ProcessRecord } from "../lib/base/procs.ts";
+import { clusterPaths } from "../lib/cluster/home.ts";
+import { readState } from "../lib/cluster/state.ts";
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const VALUE_BYTES = 100;
 const REPLICATIONS = [1, 3];
+/** Plain batches, then batches compressed by `cluster produce --compression zstd`. */
+const CODECS = [undefined, "zstd"] as const;
 const SPUS = 3;
 /** A port block of the data tests' range (24000-31900) that tests leave alone. */
 const PORT_BASE = 31_000;
@@ -30,7 +37,33 @@ const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
 // Fluvio's config file in the temp home: a bench never writes a profile into the real one.
 const env = { ...process.env, CLUSTER_HOME: home, FLV_PROFILE_PATH: join(home, ".fluvio", "config") };
 
-async function run(args: string[], options: { stdin?: string } = {}): Promise<{ stdout: number; millis: number }> {
+/** What one `cluster` run took: stdout's byte count, wall time, and the CPU seconds of the CLI and of the SPUs meanwhile. */
+interface Run {
+  stdout: number;
+  millis: number;
+  cliCpu: number;
+  spuCpu: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user and system) the cluster's SPUs have used so far; 0 where /proc is not there. */
+function spuCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readState(clusterPaths(home, "local")).processes) {
+    if (entry.role !== "spu") continue;
+    try {
+      const fields = readFileSync(`/proc/${entry.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      // An SPU that is gone (or no /proc): nothing to add.
+    }
+  }
+  return total;
+}
+
+async function run(args: string[], options: { stdin?: string } = {}): Promise<Run> {
+  const spuBefore = spuCpuSeconds();
   const started = performance.now();
   const child = Bun.spawn([process.execPath, CLI, ...args], {
     env,
@@ -43,17 +76,24 @@ async function run(args: string[], options: { stdin?: string } = {}): Promise<{ 
   const code = await child.exited;
   const millis = performance.now() - started;
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
-  return { stdout, millis };
+  const usage = child.resourceUsage();
+  const cliCpu = usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
+  return { stdout, millis, cliCpu, spuCpu: spuCpuSeconds() - spuBefore };
 }
 
 /** Prints one figure and returns its records/s. */
-function report(label: string, millis: number): number {
+function report(label: string, millis: number, cpu?: { cliCpu: number; spuCpu: number }): number {
   const perSecond = (RECORDS / millis) * 1000;
   const megabytes = (perSecond * VALUE_BYTES) / 1e6;
+  const cpuText = cpu ? `  CPU s: CLI ${cpu.cliCpu.toFixed(2)}, SPUs ${cpu.spuCpu.toFixed(2)}` : "";
   console.log(
-    `${label.padEnd(34)} ${millis.toFixed(0).padStart(7)} ms  ${Math.round(perSecond).toLocaleString("en-US").padStart(10)} records/s  ${megabytes.toFixed(1).padStart(6)} MB/s`,
+    `${label.padEnd(34)} ${millis.toFixed(0).padStart(7)} ms  ${Math.round(perSecond).toLocaleString("en-US").padStart(10)} records/s  ${megabytes.toFixed(1).padStart(6)} MB/s${cpuText}`,
   );
   return perSecond;
+}
+
+function topicOf(replication: number, codec: string | undefined): string {
+  return `bench-r${replication}${codec ? `-${codec}` : ""}`;
 }
 
 /** Runs `argv` to completion, timing it; stdin from `stdinFile` if given; returns stdout's byte count. */
@@ -123,25 +163,40 @@ try {
   await run(["create", "--spus", String(SPUS), "--port-base", String(PORT_BASE)]);
   console.log(`${RECORDS.toLocaleString("en-US")} records of ${VALUE_BYTES} bytes, ${SPUS} SPUs, acks=all`);
   const ours = new Map<number, { produce: number; consume: number }>();
-  for (const replication of REPLICATIONS) {
-    const topic = `bench-r${replication}`;
-    await run(["topic", "create", topic, "--replication", String(replication)]);
-    const produced = await run(["produce", topic], { stdin: input });
-    const produce = report(`produce, replication ${replication}`, produced.millis);
-    const consumed = await run(["consume", topic, "-B", "-d"]);
-    const consume = report(`consume, replication ${replication}`, consumed.millis);
-    if (consumed.stdout !== RECORDS * (VALUE_BYTES + 1)) throw new Error(`consumed ${consumed.stdout} bytes, expected ${RECORDS * (VALUE_BYTES + 1)}`);
-    ours.set(replication, { produce, consume });
+  for (const codec of CODECS) {
+    for (const replication of REPLICATIONS) {
+      const topic = topicOf(replication, codec);
+      const what = `replication ${replication}${codec ? `, ${codec}` : ""}`;
+      await run(["topic", "create", topic, "--replication", String(replication)]);
+      const produced = await run(["produce", topic, ...(codec ? ["--compression", codec] : [])], { stdin: input });
+      const produce = report(`produce, ${what}`, produced.millis, produced);
+      const consumed = await run(["consume", topic, "-B", "-d"]);
+      const consume = report(`consume, ${what}`, consumed.millis, consumed);
+      if (consumed.stdout !== RECORDS * (VALUE_BYTES + 1)) throw new Error(`consumed ${consumed.stdout} bytes, expected ${RECORDS * (VALUE_BYTES + 1)}`);
+      if (!codec) ours.set(replication, { produce, consume });
+    }
   }
   const dataDir = join(home, "local", "data");
-  console.log(`data dir ${dataDir}: ${(directoryBytes(dataDir) / 1e6).toFixed(1)} MB (replication 1 and 3: ${1 + 3} copies of the records)`);
+  for (const codec of CODECS) {
+    // Every copy: one per replica of each topic of this codec.
+    let bytes = 0;
+    for (const spu of readdirSync(dataDir)) {
+      for (const replication of REPLICATIONS) {
+        const dir = join(dataDir, spu, `${topicOf(replication, codec)}-0`);
+        if (statSync(dir, { throwIfNoEntry: false })) bytes += directoryBytes(dir);
+      }
+    }
+    const copies = REPLICATIONS.reduce((sum, replication) => sum + replication, 0);
+    const perCopy = (bytes / copies / (RECORDS * VALUE_BYTES)) * 100;
+    console.log(`on disk${codec ? `, ${codec}` : ""}: ${(bytes / 1e6).toFixed(1)} MB for ${copies} copies, ${perCopy.toFixed(1)} MB per copy of 100 MB of record values`);
+  }
   await run(["shutdown"]);
   const peer = await redisPeer(lines);
   if (peer) {
     for (const [replication, figures] of ours) {
       console.log(
         `ours / Redis, replication ${replication}: produce ${(figures.produce / peer.produce).toFixed(2)}, consume ${(figures.consume / peer.consume).toFixed(2)}` +
-          " (Redis: one node, fsync once a second; ours: fsync before every acknowledgement)",
+          " (plain batches; Redis: one node, fsync once a second; ours: fsync before every acknowledgement)",
       );
     }
   }

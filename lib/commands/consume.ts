@@ -9,7 +9,15 @@
  * with exit 0, as it ends `cat`.
  */
 import type { Argv } from "yargs";
-import { partitionLeader, partitionOffsets, RecordStream, topicLeaders, type PartitionLeader, type RunningCluster } from "../fluvio/admin.ts";
+import {
+  partitionLeader,
+  partitionOffsets,
+  RecordStream,
+  topicLeaders,
+  type PartitionLeader,
+  type RunningCluster,
+  type StreamedRecords,
+} from "../fluvio/admin.ts";
 import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { withLeader } from "../fluvio/with-leader.ts";
@@ -38,10 +46,13 @@ export interface ConsumeOptions {
   timeoutMs?: number;
 }
 
-/** Records read in one request: their values, and the offset of the first. */
+/** Records read in one answer: the offset of the first, how many, and their values (decoded when asked for). */
 export interface ConsumedBatch {
   offset: number;
-  values: Uint8Array[];
+  count: number;
+  values(): Uint8Array[];
+  /** The values, each followed by '\n', in one buffer. */
+  lines(): Uint8Array;
 }
 
 /** Yields batches of records in offset order; ends at the end of the log with `stopAtEnd`, else when `signal` aborts. */
@@ -59,13 +70,13 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
       const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false, fromStart: from === "beginning" };
       const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
       const answer = await withLeader(following, (current) => reader.read(current, request)).catch((error) => {
-        if (options.signal?.aborted) return { value: { values: [], nextOffset: offset ?? 0, end: end ?? 0 }, leader };
+        if (options.signal?.aborted) return { value: { records: undefined, nextOffset: offset ?? 0, end: end ?? 0 }, leader };
         throw error;
       });
       leader = answer.leader;
-      const { values, nextOffset } = answer.value;
+      const { records, nextOffset } = answer.value;
       end ??= answer.value.end;
-      if (values.length > 0) yield { offset: nextOffset - values.length, values };
+      if (records && records.count > 0) yield { offset: records.offset, count: records.count, values: records.values, lines: records.lines };
       offset = nextOffset;
       if (options.stopAtEnd && offset >= end) return;
     }
@@ -96,7 +107,7 @@ class StreamReader {
   async read(
     leader: PartitionLeader,
     request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean; fromStart?: boolean },
-  ): Promise<{ values: Uint8Array[]; nextOffset: number; end: number }> {
+  ): Promise<{ records: StreamedRecords | undefined; nextOffset: number; end: number }> {
     let { offset, end } = request;
     if (offset === undefined || end === undefined || this.#stream?.leader !== leader) {
       const offsets = await partitionOffsets(this.#cluster, this.#topic, leader);
@@ -108,7 +119,7 @@ class StreamReader {
         });
       }
     }
-    if (request.stopAtEnd && offset >= end) return { values: [], nextOffset: offset, end };
+    if (request.stopAtEnd && offset >= end) return { records: undefined, nextOffset: offset, end };
     if (!this.#stream || this.#stream.leader !== leader || this.#stream.offset !== offset) {
       this.close();
       this.#stream = { leader, offset, records: await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES) };
@@ -124,10 +135,10 @@ class StreamReader {
         this.close();
         throw new ClusterError("NOT_LEADER", `SPU ${leader.leader} no longer leads partition ${leader.partition} of '${this.#topic}'`);
       }
-      return { values: [], nextOffset: offset, end };
+      return { records: undefined, nextOffset: offset, end };
     }
     this.#stream.offset = answer.nextOffset;
-    return { values: answer.values, nextOffset: answer.nextOffset, end };
+    return { records: answer, nextOffset: answer.nextOffset, end };
   }
 
   close(): void {
@@ -140,26 +151,17 @@ class StreamReader {
 export async function consumeToEnd(options: Omit<ConsumeOptions, "stopAtEnd">): Promise<{ topic: string; partition: number; records: { offset: number; value: string }[] }> {
   const records: { offset: number; value: string }[] = [];
   for await (const batch of consumeRecords({ ...options, stopAtEnd: true })) {
-    batch.values.forEach((value, index) => records.push({ offset: batch.offset + index, value: Buffer.from(value).toString("utf8") }));
+    batch.values().forEach((value, index) => records.push({ offset: batch.offset + index, value: Buffer.from(value).toString("utf8") }));
   }
   return { topic: options.topic, partition: options.partition ?? 0, records };
 }
 
 /**
- * Writes `values` as lines in one write, waiting when the pipe is full until it drains or
- * `closed` aborts (stdout failed: its reader went away, and no `drain` will ever come).
+ * Writes `lines` in one write, waiting when the pipe is full until it drains or `closed`
+ * aborts (stdout failed: its reader went away, and no `drain` will ever come).
  */
-async function writeLines(values: Uint8Array[], closed: AbortSignal): Promise<void> {
-  let total = 0;
-  for (const value of values) total += value.byteLength + 1;
-  const out = Buffer.allocUnsafe(total);
-  let position = 0;
-  for (const value of values) {
-    out.set(value, position);
-    out[position + value.byteLength] = 10;
-    position += value.byteLength + 1;
-  }
-  if (closed.aborted || process.stdout.write(out)) return;
+async function writeLines(lines: Uint8Array, closed: AbortSignal): Promise<void> {
+  if (closed.aborted || process.stdout.write(lines)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       process.stdout.off("drain", done);
@@ -230,7 +232,7 @@ export const consumeCommand = {
     process.stdout.on("error", onOutputError);
     try {
       for await (const batch of consumeRecords({ ...options, stopAtEnd: argv.disableContinuous, signal: stop.signal })) {
-        await writeLines(batch.values, closed.signal);
+        await writeLines(batch.lines(), closed.signal);
         if (closed.signal.aborted) break;
       }
     } finally {

@@ -1,8 +1,9 @@
 /**
  * `cluster produce TOPIC`: one record per line of stdin, sent to the partition leaders in
- * batches (never a request per record). While one batch is in flight the next one fills, so
- * batches grow with the leader's latency; each request returns once every in-sync replica has
- * its batch fsynced (acks=all). Without `--partition`, batches go round-robin over partitions.
+ * batches (never a request per record). While one batch is in flight the next one fills and
+ * is encoded, so batches grow with the leader's latency and encoding takes none of it; each
+ * request returns once every in-sync replica has its batch fsynced (acks=all), and only then is
+ * the next sent. Without `--partition`, batches go round-robin over partitions.
  *
  * Delivery is at-least-once: a batch whose leader fails or steps down is sent again to the new
  * leader (withLeader), and the old leader may have passed it to the new one before it failed,
@@ -12,13 +13,13 @@
  * say which offsets were acknowledged and which records may be stored twice (produce-report.ts).
  */
 import type { Argv } from "yargs";
-import { produceBatch, topicLeaders, type PartitionLeader, type RunningCluster } from "../fluvio/admin.ts";
+import { encodeBatch, produceBatch, topicLeaders, type EncodedBatch, type PartitionLeader, type RunningCluster } from "../fluvio/admin.ts";
 import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { withLeader } from "../fluvio/with-leader.ts";
 import { clusterOptions, printResult, timeoutOption, type CommonArgs } from "../terminal/output.ts";
 import { PRODUCE_TIMEOUT_MS } from "../engine/model/mod.ts";
-import { CODECS, type Codec } from "../engine/wire/fluvio/spu-mod.ts";
+import { CODECS, type Codec, type ValueSpans } from "../engine/wire/fluvio/spu-mod.ts";
 import { formatPartitions, reportPartitions, type AcknowledgedBatch, type PartitionReport } from "../fluvio/produce-report.ts";
 
 /** A batch is sent once it holds this many bytes of values (or the input ends). */
@@ -62,41 +63,60 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   }
   const result: ProduceResult = { topic: options.topic, records: 0, batches: 0, partitions: [] };
   const acknowledged: AcknowledgedBatch[] = [];
-  const queue: Uint8Array[] = [];
+  // The lines read and not yet sent, as spans of their chunks (no view a line).
+  const queue: ValueSpans = { sources: [], starts: [], ends: [] };
   let queuedBytes = 0;
   let ended = false;
   let wakeSender: (() => void) | undefined;
   let wakeReader: (() => void) | undefined;
 
+  /** Takes what is queued, up to MAX_BATCH_BYTES (at least one line), and encodes it as a batch. */
+  const nextBatch = (): Promise<EncodedBatch> => {
+    const queued = queue.starts.length;
+    let count = 0;
+    let bytes = 0;
+    while (count < queued) {
+      const lineBytes = 4 + queue.ends[count]! - queue.starts[count]!;
+      if (count > 0 && bytes + lineBytes > MAX_BATCH_BYTES) break;
+      bytes += lineBytes;
+      count++;
+    }
+    const values: ValueSpans = { sources: queue.sources.splice(0, count), starts: queue.starts.splice(0, count), ends: queue.ends.splice(0, count) };
+    queuedBytes -= bytes;
+    wakeReader?.();
+    return encodeBatch(values, { compression: options.compression });
+  };
+
   // One batch in flight; the next is whatever queued meanwhile, so batches grow with latency.
+  // It is encoded while the one before is in flight, and sent only once that one is acknowledged.
   const sender = (async () => {
+    let prepared: Promise<EncodedBatch> | undefined;
     for (;;) {
-      if (queue.length === 0) {
+      if (!prepared && queue.starts.length === 0) {
         if (ended) return;
         await new Promise<void>((resolve) => (wakeSender = resolve));
         continue;
       }
-      let count = 0;
-      let bytes = 0;
-      while (count < queue.length && (count === 0 || bytes + 4 + queue[count]!.byteLength <= MAX_BATCH_BYTES)) {
-        bytes += 4 + queue[count]!.byteLength;
-        count++;
-      }
-      const values = queue.splice(0, count);
-      queuedBytes -= bytes;
-      wakeReader?.();
+      const batch = await (prepared ?? nextBatch());
+      prepared = undefined;
       const index =
         options.partition !== undefined ? leaders.findIndex((entry) => entry.partition === options.partition) : result.batches % leaders.length;
       result.batches++;
-      const sent = await sendBatch(leaders[index]!, values, {
+      const sending = sendBatch(leaders[index]!, batch, {
         cluster,
         topic: options.topic,
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000,
-        compression: options.compression,
       });
+      if (queue.starts.length > 0) {
+        // After this batch's request is written (its sending takes a few promise steps).
+        prepared = new Promise<void>((resolve) => setImmediate(resolve)).then(nextBatch);
+        // A batch prepared behind one that fails is never sent: that one's error is the one thrown.
+        prepared.catch(() => {});
+      }
+      const sent = await sending;
       leaders[index] = sent.leader;
       acknowledged.push(sent.batch);
-      result.records += values.length;
+      result.records += batch.count;
     }
   })();
   const reader = options.input.getReader();
@@ -106,9 +126,13 @@ export async function produceRecords(options: ProduceOptions): Promise<ProduceRe
   sender.catch(() => reader.cancel().catch(() => {}));
 
   try {
-    for await (const value of splitLines(chunksOf(reader))) {
-      queue.push(value);
-      queuedBytes += 4 + value.byteLength;
+    for await (const lines of splitLines(chunksOf(reader))) {
+      for (let index = 0; index < lines.starts.length; index++) {
+        queue.sources.push(lines.sources[index]!);
+        queue.starts.push(lines.starts[index]!);
+        queue.ends.push(lines.ends[index]!);
+        queuedBytes += 4 + lines.ends[index]! - lines.starts[index]!;
+      }
       wakeSender?.();
       // Read ahead at most two batches; a failed send ends the wait with its error.
       if (queuedBytes >= 2 * MAX_BATCH_BYTES) await Promise.race([new Promise<void>((resolve) => (wakeReader = resolve)), sender]);
@@ -139,12 +163,12 @@ function withAcknowledged(error: unknown, topic: string, partitions: PartitionRe
 /** Sends one batch until its partition's leader acknowledges it; returns the batch as acknowledged and that leader, for the next batch. */
 async function sendBatch(
   leader: PartitionLeader,
-  values: Uint8Array[],
-  context: { cluster: RunningCluster; topic: string; timeoutMs: number; compression?: Codec },
+  batch: EncodedBatch,
+  context: { cluster: RunningCluster; topic: string; timeoutMs: number },
 ): Promise<{ batch: AcknowledgedBatch; leader: PartitionLeader }> {
   const sent = await withLeader({ cluster: context.cluster, topic: context.topic, leader, timeoutMs: context.timeoutMs }, (current) =>
     // The leader answers within PRODUCE_TIMEOUT_MS (PRODUCE_TIMEOUT if its followers lag); past that it is wedged.
-    produceBatch(context.cluster, context.topic, current, values, { timeoutMs: PRODUCE_TIMEOUT_MS, compression: context.compression }),
+    produceBatch(context.cluster, context.topic, current, batch, { timeoutMs: PRODUCE_TIMEOUT_MS }),
   );
   const { baseOffset, lastOffset } = sent.value;
   return { batch: { partition: leader.partition, baseOffset, lastOffset, attempts: sent.attempts }, leader: sent.leader };
@@ -159,20 +183,44 @@ async function* chunksOf(reader: { read(): Promise<{ done: boolean; value?: Uint
   }
 }
 
-/** The lines of `input` without their '\n'; a last line without one counts too. */
-export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/**
+ * The lines of `input` without their '\n' (a last line without one counts too), as spans of
+ * the chunks they lie in: for each chunk, the lines it completes (none a view of its own).
+ */
+export async function* splitLines(input: AsyncIterable<Uint8Array>): AsyncGenerator<ValueSpans> {
   let carry: Buffer | undefined;
   for await (const chunk of input) {
-    const bytes = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Uint8Array's indexOf: several times faster than Buffer's.
+    const search = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const lines: ValueSpans = { sources: [], starts: [], ends: [] };
     let start = 0;
-    for (let end = bytes.indexOf(NEWLINE); end >= 0; end = bytes.indexOf(NEWLINE, start)) {
-      yield bytes.subarray(start, end);
+    let end = search.indexOf(NEWLINE);
+    // Only a line that spans chunks is joined: the others stay in their chunk.
+    if (carry) {
+      if (end < 0) {
+        carry = Buffer.concat([carry, bytes]);
+        continue;
+      }
+      const joined = Buffer.concat([carry, bytes.subarray(0, end)]);
+      lines.sources.push(joined);
+      lines.starts.push(0);
+      lines.ends.push(joined.byteLength);
+      carry = undefined;
+      start = end + 1;
+      end = search.indexOf(NEWLINE, start);
+    }
+    for (; end >= 0; end = search.indexOf(NEWLINE, start)) {
+      lines.sources.push(bytes);
+      lines.starts.push(start);
+      lines.ends.push(end);
       start = end + 1;
     }
-    // Copied, because the stream may reuse the chunk's memory.
-    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : undefined;
+    // Like the lines, a view: Bun's stream never reuses a chunk's memory.
+    if (start < bytes.length) carry = bytes.subarray(start);
+    if (lines.starts.length > 0) yield lines;
   }
-  if (carry) yield carry;
+  if (carry) yield { sources: [carry], starts: [0], ends: [carry.byteLength] };
 }
 
 /** "produced 3 record(s) to 'orders' in 1 batch(es): partition 0 offsets 0..2" */

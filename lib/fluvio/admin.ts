@@ -30,7 +30,7 @@ import {
   type TopicMetadata,
   type Writer,
 } from "../engine/wire/fluvio/mod.ts";
-import type { Codec } from "../engine/wire/fluvio/spu-mod.ts";
+import type { Codec, ValueSpans } from "../engine/wire/fluvio/spu-mod.ts";
 import type { PartitionView as ControllerPartitionView } from "../engine/control-plane/mod.ts";
 import type { TopicStorageSettings } from "../engine/model/mod.ts";
 
@@ -443,28 +443,45 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
  */
 const PRODUCE_ANSWER_MARGIN_MS = 1_000;
 
+/** A batch ready to produce: its bytes (compressed when asked) and how many records it holds. */
+export interface EncodedBatch {
+  records: Uint8Array;
+  count: number;
+}
+
+/** One batch of `values` (no keys; given as views, or as spans of the chunks they lie in), compressed with `compression` when given. */
+export async function encodeBatch(values: readonly Uint8Array[] | ValueSpans, options: { compression?: Codec } = {}): Promise<EncodedBatch> {
+  const { encodeRecords, encodeValueSpans, compressBatch } = await loadSpuCodec();
+  const head = { baseOffset: 0, firstTimestamp: Date.now() };
+  const count = "starts" in values ? values.starts.length : values.length;
+  const batch =
+    "starts" in values
+      ? encodeValueSpans(values, head)
+      : encodeRecords(
+          values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
+          head,
+        );
+  return { records: options.compression ? compressBatch(batch, options.compression) : batch, count };
+}
+
 /**
- * Produces `values` (no keys) as one batch to `leader`, compressed with `compression` when
- * given; resolves once every in-sync replica has them (acks=all). The SPU is given `timeoutMs`
- * to get them there.
+ * Produces `values` as one batch to `leader` (an EncodedBatch, or values for `encodeBatch`);
+ * resolves once every in-sync replica has them (acks=all). The SPU is given `timeoutMs` to get
+ * them there.
  */
 export async function produceBatch(
   cluster: RunningCluster,
   topic: string,
   leader: PartitionLeader,
-  values: Uint8Array[],
+  values: EncodedBatch | readonly Uint8Array[] | ValueSpans,
   options: { timeoutMs: number; compression?: Codec },
 ): Promise<{ baseOffset: number; lastOffset: number }> {
   const { timeoutMs, compression } = options;
-  const [connection, { encodeRecords, compressBatch, encodeProduceRequest, decodeProduceResponse }] = await Promise.all([
+  const [connection, { encodeProduceRequest, decodeProduceResponse }, { records, count }] = await Promise.all([
     spuConnection(leader, cluster.paths.name),
     loadSpuCodec(),
+    "records" in values ? values : encodeBatch(values, { compression }),
   ]);
-  const batch = encodeRecords(
-    values.map((value) => ({ attributes: 0, timestampDelta: 0, key: null, value })),
-    { baseOffset: 0, firstTimestamp: Date.now() },
-  );
-  const records = compression ? compressBatch(batch, compression) : batch;
   let body: Reader;
   try {
     body = await connection.request(
@@ -490,7 +507,7 @@ export async function produceBatch(
   }
   const answer = decodeSpuAnswer(leader, cluster.paths.name, () => decodeProduceResponse(body, SPU_VERSION).responses[0]?.partitions[0]);
   if (answer.errorCode.code !== "None") throw spuError(answer.errorCode, leader, cluster.paths.name);
-  return { baseOffset: answer.baseOffset, lastOffset: answer.baseOffset + values.length - 1 };
+  return { baseOffset: answer.baseOffset, lastOffset: answer.baseOffset + count - 1 };
 }
 
 /** The error for an SPU answer that does not decode (or lacks the partition asked about). */
@@ -533,9 +550,21 @@ export async function partitionOffsets(cluster: RunningCluster, topic: string, l
   return { start: answer.startOffset, highWatermark: answer.lastStableOffset };
 }
 
-/** Records a stream delivered: their values, the offset after the last, and the leader's high watermark then. */
+/**
+ * Records a stream delivered, from the offset asked for (their batches are checked, CRC-32C
+ * included, on arrival; their records when read): how many, the offset after the last, and the
+ * leader's high watermark then.
+ */
 export interface StreamedRecords {
-  values: Uint8Array[];
+  /** The whole batches the SPU sent, as it sent them (from the one holding the offset asked for). */
+  batches: Uint8Array;
+  /** The offset of the first record. */
+  offset: number;
+  count: number;
+  /** Their values, in offset order. */
+  values(): Uint8Array[];
+  /** Their values, each followed by '\n', in one buffer: what `cluster consume` prints. */
+  lines(): Uint8Array;
   nextOffset: number;
   highWatermark: number;
 }
@@ -650,14 +679,35 @@ export class RecordStream {
       const { partition } = response;
       if (partition.errorCode.code !== "None") return this.#push(spuError(partition.errorCode, this.#leader, this.#clusterName));
       // Whole batches from the one holding the offset asked for: the records below it were had already.
-      const values: Uint8Array[] = [];
-      let nextOffset = this.#nextOffset;
-      for (const batch of this.#codec.decodeBatches(partition.records)) {
-        for (const record of batch.records) if (batch.baseOffset + record.offsetDelta >= nextOffset) values.push(record.value);
-        nextOffset = Math.max(nextOffset, batch.baseOffset + batch.lastOffsetDelta + 1);
+      const { records } = partition;
+      const from = this.#nextOffset;
+      const scanned = this.#codec.scanBatches(records);
+      let nextOffset = from;
+      let count = 0;
+      for (const batch of scanned) {
+        const end = batch.baseOffset + batch.lastOffsetDelta + 1;
+        count += Math.max(0, end - Math.max(from, batch.baseOffset));
+        nextOffset = Math.max(nextOffset, end);
       }
+      const decoded = <T>(decode: () => T): T => {
+        try {
+          return decode();
+        } catch (error) {
+          throw malformedAnswer(this.#leader, this.#clusterName, error);
+        }
+      };
+      const values = () =>
+        decoded(() => {
+          const found: Uint8Array[] = [];
+          for (const batch of this.#codec.decodeBatches(records)) {
+            for (const record of batch.records) if (batch.baseOffset + record.offsetDelta >= from) found.push(record.value);
+          }
+          return found;
+        });
+      const lines = () => decoded(() => this.#codec.valueLines(records, from, scanned).lines);
+      const offset = Math.max(from, scanned[0]?.baseOffset ?? from);
+      this.#push({ batches: records, offset, count, values, lines, nextOffset, highWatermark: partition.highWatermark });
       this.#nextOffset = nextOffset;
-      this.#push({ values, nextOffset, highWatermark: partition.highWatermark });
       this.#unreported = nextOffset;
       this.#reportReceived();
     } catch (error) {

@@ -52,7 +52,8 @@ export class FluvioConnection {
         socket: {
           data(_socket, chunk) {
             try {
-              for (const payload of splitter.push(new Uint8Array(chunk))) connection.#answer(payload);
+              // A view, not a copy: each chunk Bun hands over is a buffer of its own, never reused.
+              for (const payload of splitter.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) connection.#answer(payload);
             } catch (error) {
               connection.#fail(new FluvioConnectionError(`a malformed answer: ${(error as Error).message}`));
             }

@@ -185,7 +185,7 @@ describe("the SC killed with SIGKILL", () => {
     const stream = await RecordStream.open(cluster, "steady", leader, 0, 1 << 20);
     try {
       const read = await stream.next(10_000);
-      expect(read?.values.map((value) => Buffer.from(value).toString())).toEqual(values);
+      expect(read?.values().map((value) => Buffer.from(value).toString())).toEqual(values);
     } finally {
       stream.close();
     }

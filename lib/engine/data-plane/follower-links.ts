@@ -7,7 +7,7 @@
 import { log } from "../daemon/log.ts";
 import type { FetchResult } from "../model/replica-info.ts";
 import type { PublicPortFigures } from "../wire/protocol.ts";
-import { encodeFrame } from "../wire/frame.ts";
+import { encodeFrameHead } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import type { Link } from "../wire/link.ts";
 import { HELLO_TIMEOUT_MS, readFetch, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
@@ -15,13 +15,14 @@ import type { ReplicaManager } from "./replica-manager.ts";
 
 const NOT_LEADER: FetchResult = { endOffset: 0, highWatermark: 0, epochs: [], records: new Uint8Array(0), refusal: "NOT_LEADER" };
 
-/** The wire form of a fetch's answer: the header, with the records as the frame's body. */
-function recordsFrame(request: FetchMessage, result: FetchResult): Uint8Array {
+/** Sends a fetch's answer: the header, then the records as the frame's body, written after it uncopied. */
+function sendRecords(link: Link, request: FetchMessage, result: FetchResult): void {
   const { records, refusal, truncateTo, endOffset, highWatermark, startOffset, epochs } = result;
   const header: RecordsMessage = { type: "records", offset: request.offset, endOffset, highWatermark, startOffset, epochs };
   if (refusal) header.error = refusal;
   if (truncateTo !== undefined) header.truncateTo = truncateTo;
-  return encodeFrame(header, records);
+  link.write(encodeFrameHead(header, records.byteLength));
+  if (records.byteLength > 0) link.write(records);
 }
 
 /** Serves one follower link of this SPU's replicas (or a `figures` request, answered with `figures`). */
@@ -44,7 +45,7 @@ export function serveFollower(link: Link, token: string, replicas: ReplicaManage
         }
         const replica = replicas.get(request.topic, request.partition);
         const result = replica ? await replica.fetch(request) : NOT_LEADER;
-        if (!link.destroyed) link.write(recordsFrame(request, result));
+        if (!link.destroyed) sendRecords(link, request, result);
       }
     } catch (error) {
       const who = follower ? `SPU ${follower.id} (for '${follower.topic}-${follower.partition}')` : link.remoteAddress;

@@ -18,13 +18,25 @@ const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Encodes one frame. */
 export function encodeFrame<T extends { type: string }>(header: T, body: Uint8Array = EMPTY): Buffer {
-  const headerBytes = Buffer.from(JSON.stringify(header));
-  const frame = Buffer.allocUnsafe(8 + headerBytes.length + body.length);
-  frame.writeUInt32BE(4 + headerBytes.length + body.length, 0);
-  frame.writeUInt32BE(headerBytes.length, 4);
-  headerBytes.copy(frame, 8);
-  frame.set(body, 8 + headerBytes.length);
+  const head = encodeFrameHead(header, body.length);
+  if (body.length === 0) return head;
+  const frame = Buffer.allocUnsafe(head.length + body.length);
+  head.copy(frame, 0);
+  frame.set(body, head.length);
   return frame;
+}
+
+/**
+ * A frame's bytes before its body of `bodyLength` bytes: sent with the body after it, a
+ * frame of many megabytes of records is never copied into one buffer.
+ */
+export function encodeFrameHead<T extends { type: string }>(header: T, bodyLength: number): Buffer {
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const head = Buffer.allocUnsafe(8 + headerBytes.length);
+  head.writeUInt32BE(4 + headerBytes.length + bodyLength, 0);
+  head.writeUInt32BE(headerBytes.length, 4);
+  headerBytes.copy(head, 8);
+  return head;
 }
 
 /** Splits a byte stream into frames, whatever the chunking. */
@@ -53,8 +65,18 @@ export class FrameReader {
   }
 
   #peek(count: number): Buffer {
-    if (this.#chunks[0]!.length < count) this.#chunks = [Buffer.concat(this.#chunks)];
-    return this.#chunks[0]!;
+    const first = this.#chunks[0]!;
+    return first.length >= count ? first : this.#join(count);
+  }
+
+  /** Merges only the leading chunks that the next `count` bytes span (bytes after them are not copied). */
+  #join(count: number): Buffer {
+    let length = 0;
+    let chunkCount = 0;
+    while (length < count) length += this.#chunks[chunkCount++]!.length;
+    const joined = Buffer.concat(this.#chunks.slice(0, chunkCount), length);
+    this.#chunks.splice(0, chunkCount, joined);
+    return joined;
   }
 
   #take(count: number): Buffer {

@@ -106,9 +106,13 @@ describe("splitLines()", () => {
     [["\n\n"], ["", ""]],
     [[""], []],
     [["x\r\n"], ["x\r"]],
+    [["ab", "c", "d\ne"], ["abcd", "e"]],
+    [["a", "\n", "b\n"], ["a", "b"]],
   ])("splitLines(%j) yields %j", async (parts, expected) => {
     const lines: string[] = [];
-    for await (const line of splitLines(chunks(...parts))) lines.push(Buffer.from(line).toString());
+    for await (const completed of splitLines(chunks(...parts))) {
+      completed.starts.forEach((start, index) => lines.push(completed.sources[index]!.toString("utf8", start, completed.ends[index])));
+    }
     expect(lines).toEqual(expected);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeFrame, FrameReader } from "../../../lib/engine/wire/frame.ts";
+import { encodeFrame, encodeFrameHead, FrameReader } from "../../../lib/engine/wire/frame.ts";
 
 describe("FrameReader", () => {
   const frames = [
@@ -20,6 +20,12 @@ describe("FrameReader", () => {
     ]);
     expect([...received[1]!.body]).toEqual([1, 2, 3, 4, 5]);
     expect(received[0]!.body.length).toBe(0);
+  });
+
+  test("encodeFrameHead() then the body is the frame encodeFrame() makes", () => {
+    const body = new Uint8Array([9, 8, 7]);
+    const head = encodeFrameHead({ type: "records", offset: 3 }, body.length);
+    expect([...head, ...body]).toEqual([...encodeFrame({ type: "records", offset: 3 }, body)]);
   });
 
   test("FrameReader.push() rejects a stream that is not made of frames", () => {

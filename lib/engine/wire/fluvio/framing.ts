@@ -108,7 +108,9 @@ export class FrameSplitter {
     let length = 0;
     let chunkCount = 0;
     while (length < count) length += this.#chunks[chunkCount++]!.byteLength;
-    const joined = new Uint8Array(length);
+    // Not zero-filled first: every byte is written below.
+    const room = Buffer.allocUnsafe(length);
+    const joined = new Uint8Array(room.buffer, room.byteOffset, length);
     let position = 0;
     for (let index = 0; index < chunkCount; index++) {
       joined.set(this.#chunks[index]!, position);

@@ -153,20 +153,7 @@ export function encodeRecords(records: readonly BatchRecord[], options: { baseOf
   }
   const total = RECORDS_AT + 4 + recordsBytes;
   const bytes = new Uint8Array(total);
-  const view = new DataView(bytes.buffer);
-  const { baseOffset, firstTimestamp } = options;
-  setI64(view, 0, baseOffset);
-  view.setInt32(8, total - BATCH_PREAMBLE_BYTES);
-  view.setInt32(12, -1);
-  view.setInt8(MAGIC_AT, MAGIC);
-  view.setInt16(ATTRIBUTES_AT, 0);
-  view.setInt32(LAST_OFFSET_DELTA_AT, count - 1);
-  setI64(view, FIRST_TIMESTAMP_AT, firstTimestamp);
-  setI64(view, MAX_TIMESTAMP_AT, firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : firstTimestamp + maxDelta);
-  setI64(view, 43, -1);
-  view.setInt16(51, -1);
-  view.setInt32(53, -1);
-  view.setUint32(RECORDS_AT, count);
+  const view = batchHead(bytes, count, options, maxDelta);
   let position = RECORDS_AT + 4;
   for (let index = 0; index < count; index++) {
     const { attributes, timestampDelta, key, value } = records[index]!;
@@ -185,6 +172,71 @@ export function encodeRecords(records: readonly BatchRecord[], options: { baseOf
     position = writeVarint(bytes, position, value.byteLength);
     bytes.set(value, position);
     position += value.byteLength;
+    bytes[position++] = 0;
+  }
+  view.setUint32(CRC_AT, crc32c(bytes, ATTRIBUTES_AT, total));
+  return bytes;
+}
+
+/** Writes the header and record count of an uncompressed batch of `count` records filling `bytes`; returns a view of it. */
+function batchHead(bytes: Uint8Array, count: number, options: { baseOffset: number; firstTimestamp: number }, maxDelta: number): DataView {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { baseOffset, firstTimestamp } = options;
+  setI64(view, 0, baseOffset);
+  view.setInt32(8, bytes.byteLength - BATCH_PREAMBLE_BYTES);
+  view.setInt32(12, -1);
+  view.setInt8(MAGIC_AT, MAGIC);
+  view.setInt16(ATTRIBUTES_AT, 0);
+  view.setInt32(LAST_OFFSET_DELTA_AT, count - 1);
+  setI64(view, FIRST_TIMESTAMP_AT, firstTimestamp);
+  setI64(view, MAX_TIMESTAMP_AT, firstTimestamp === NO_TIMESTAMP ? NO_TIMESTAMP : firstTimestamp + maxDelta);
+  setI64(view, 43, -1);
+  view.setInt16(51, -1);
+  view.setInt32(53, -1);
+  view.setUint32(RECORDS_AT, count);
+  return view;
+}
+
+/**
+ * Values named by where they lie, none a view of its own: value i is bytes
+ * [starts[i], ends[i]) of sources[i] (many values share a source, as lines share a chunk).
+ */
+export interface ValueSpans {
+  sources: Buffer[];
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * One batch of the values `spans` names (no keys, attributes 0, timestamp deltas 0), the same
+ * bytes `encodeRecords` makes of them, each value copied straight from its source.
+ */
+export function encodeValueSpans(spans: ValueSpans, options: { baseOffset: number; firstTimestamp: number }): Uint8Array {
+  const { sources, starts, ends } = spans;
+  const count = starts.length;
+  if (count === 0) throw new FluvioEncodeError("a batch needs at least one record");
+  let recordsBytes = 0;
+  for (let index = 0; index < count; index++) {
+    const length = ends[index]! - starts[index]!;
+    // attributes, timestamp delta 0, offset delta, no key, value length and bytes, header count
+    const body = 2 + varintSize(index) + 1 + varintSize(length) + length + 1;
+    recordsBytes += varintSize(body) + body;
+  }
+  const total = RECORDS_AT + 4 + recordsBytes;
+  const bytes = Buffer.allocUnsafe(total);
+  const view = batchHead(bytes, count, options, 0);
+  let position = RECORDS_AT + 4;
+  for (let index = 0; index < count; index++) {
+    const start = starts[index]!;
+    const length = ends[index]! - start;
+    position = writeVarint(bytes, position, 2 + varintSize(index) + 1 + varintSize(length) + length + 1);
+    bytes[position++] = 0;
+    bytes[position++] = 0;
+    position = writeVarint(bytes, position, index);
+    bytes[position++] = 0;
+    position = writeVarint(bytes, position, length);
+    sources[index]!.copy(bytes, position, start, start + length);
+    position += length;
     bytes[position++] = 0;
   }
   view.setUint32(CRC_AT, crc32c(bytes, ATTRIBUTES_AT, total));
@@ -445,4 +497,100 @@ export function compressBatch(batch: Uint8Array, codec: Codec): Uint8Array {
   view.setInt16(ATTRIBUTES_AT, (view.getInt16(ATTRIBUTES_AT) & ~COMPRESSION_MASK) | codecBits(codec));
   view.setUint32(CRC_AT, crc32c(out, ATTRIBUTES_AT, out.byteLength));
   return out;
+}
+
+const NEWLINE = 10;
+
+/**
+ * The values of the records at `fromOffset` or later in `batches` (whole batches, as a fetch
+ * answer carries them), each followed by a newline, in one buffer, and how many they are:
+ * what `cluster consume` prints, made with one copy per value and no Record or view per
+ * record. The batches are checked as `decodeBatches` checks them: by `scanBatches` (CRC-32C
+ * included) unless `scanned` is what it said of them already, then each record.
+ */
+export function valueLines(batches: Uint8Array, fromOffset: number, scanned: readonly BatchInfo[] = scanBatches(batches)): { lines: Buffer; count: number } {
+  const regions: { bytes: Buffer; start: number; end: number; count: number; baseOffset: number }[] = [];
+  let bound = 0;
+  for (const batch of scanned) {
+    const end = batch.start + batch.byteLength;
+    const recordsAt = batch.start + RECORDS_AT + (batches[batch.start + ATTRIBUTES_AT + 1]! & SCHEMA_PRESENT ? 4 : 0);
+    // A compressed batch's records, count included, are the codec's output (fluvio-compression).
+    const bytes =
+      batch.compression === 0
+        ? Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength)
+        : asBuffer(decompress(COMPRESSIONS[batch.compression] as Codec, batches.subarray(recordsAt, end)));
+    const start = batch.compression === 0 ? recordsAt : 0;
+    const regionEnd = batch.compression === 0 ? end : bytes.byteLength;
+    const count = new Reader(bytes, start, regionEnd).count("records", MIN_RECORD_BYTES);
+    regions.push({ bytes, start: start + 4, end: regionEnd, count, baseOffset: batch.baseOffset });
+    // A value and its newline never take more bytes than its record.
+    bound += regionEnd - start;
+  }
+  const lines = Buffer.allocUnsafe(bound);
+  let written = 0;
+  let lineCount = 0;
+  for (const { bytes, start, end, count, baseOffset } of regions) {
+    const reader = new Reader(bytes, start, end);
+    // A record's varints are mostly one or two bytes: those are read here, longer ones by the reader.
+    const varint = (what: string): number => {
+      const at = reader.offset;
+      if (at + 1 < end) {
+        const first = bytes[at]!;
+        if (first < 0x80) {
+          reader.offset = at + 1;
+          return (first >>> 1) ^ -(first & 1);
+        }
+        const second = bytes[at + 1]!;
+        if (second < 0x80) {
+          const zigzag = (first & 0x7f) | (second << 7);
+          reader.offset = at + 2;
+          return (zigzag >>> 1) ^ -(zigzag & 1);
+        }
+      }
+      return reader.varint(what);
+    };
+    for (let index = 0; index < count; index++) {
+      const at = reader.offset;
+      const length = varint("record length");
+      if (length < MIN_RECORD_BYTES - 1 || length > end - reader.offset) {
+        throw new FluvioDecodeError("record", at, `length ${length} is outside ${MIN_RECORD_BYTES - 1}..${end - reader.offset}`);
+      }
+      const recordEnd = reader.offset + length;
+      // attributes (the length covers it)
+      reader.offset++;
+      varint("timestamp delta");
+      const offsetDelta = varint("offset delta");
+      if (reader.bool("record key presence")) {
+        const keyLength = fieldLength(varint, reader, "record key length", recordEnd);
+        reader.offset += keyLength;
+      }
+      const valueLength = fieldLength(varint, reader, "record value length", recordEnd);
+      if (baseOffset + offsetDelta >= fromOffset) {
+        bytes.copy(lines, written, reader.offset, reader.offset + valueLength);
+        lines[written + valueLength] = NEWLINE;
+        written += valueLength + 1;
+        lineCount++;
+      }
+      reader.offset += valueLength;
+      varint("record headers");
+      if (reader.offset !== recordEnd) {
+        throw new FluvioDecodeError("record", at, `its fields take ${reader.offset - at} byte(s), its length says ${recordEnd - at}`);
+      }
+    }
+    if (reader.remaining !== 0) throw new FluvioDecodeError("record batch", reader.offset, `${reader.remaining} byte(s) follow the last of its ${count} record(s)`);
+  }
+  return { lines: lines.subarray(0, written), count: lineCount };
+}
+
+/** A key's or value's varint length (read by `varint`), checked to fit before `limit`. */
+function fieldLength(varint: (what: string) => number, reader: Reader, what: string, limit: number): number {
+  const at = reader.offset;
+  const length = varint(what);
+  if (length < 0) throw new FluvioDecodeError(what, at, `length ${length} is negative`);
+  if (length > limit - reader.offset) throw new FluvioDecodeError(what, at, `length ${length} runs past its record`);
+  return length;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

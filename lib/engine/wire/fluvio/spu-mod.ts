@@ -10,4 +10,4 @@ export { decodeProduceResponse, encodeProduceRequest } from "./produce.ts";
 export { decodeFetchOffsetsResponse, encodeFetchOffsetsRequest } from "./fetch-offsets.ts";
 export { decodeStreamFetchResponse, encodeStreamFetchRequest } from "./stream-fetch.ts";
 export { encodeUpdateOffsetsRequest } from "./update-offsets.ts";
-export { compressBatch, decodeBatches, encodeRecords } from "./record-batch.ts";
+export { compressBatch, decodeBatches, encodeRecords, encodeValueSpans, scanBatches, valueLines, type ValueSpans } from "./record-batch.ts";
