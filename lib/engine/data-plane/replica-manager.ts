@@ -66,7 +66,7 @@ async function loadReplicaCode(): Promise<ReplicaCode> {
 
 /** A report entry's figures, to tell whether they moved since last reported. */
 function figures(report: ReplicaReport): string {
-  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark}`;
+  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark} ${report.highWatermarkKnown}`;
 }
 
 /** Every replica of this SPU, and the fetchers of those it follows. */

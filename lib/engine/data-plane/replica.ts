@@ -12,7 +12,11 @@
  *
  * Failover: a replica that becomes leader (the SC elected it from the in-sync set) adds its
  * epoch to its leader-epoch history and serves its whole log; the records in it above its
- * high watermark become acknowledged once its in-sync followers hold them. A follower's fetch
+ * high watermark become acknowledged once its in-sync followers hold them. Its own high
+ * watermark (a follower's, learnt from its old leader's answers, or a checkpoint up to a
+ * second old) may trail what was acknowledged; it is known again once it reaches the log end
+ * the replica had when it took the lead, and until then the SC does not list it as online
+ * (`highWatermarkKnown`, Kafka's KIP-207). A follower's fetch
  * counts only once its log is a prefix of the leader's (leader-epochs.ts); otherwise it is told
  * to truncate, so a returning old leader drops the tail it wrote but no one acknowledged.
  *
@@ -115,6 +119,8 @@ export class Replica {
   #assignment: ReplicaAssignmentInfo;
   /** The epoch this replica leads under, or null while it follows. */
   #ledEpoch: number | null = null;
+  /** The log end when this replica took the lead: every record acknowledged before lies below it. */
+  #leadStart = 0;
   #epochs: EpochEntry[];
   #highWatermark: number;
   #syncedEnd: number;
@@ -161,6 +167,11 @@ export class Replica {
 
   get highWatermark(): number {
     return this.#highWatermark;
+  }
+
+  /** True while it leads and its high watermark covers every record acknowledged before it took the lead. */
+  get highWatermarkKnown(): boolean {
+    return this.#ledEpoch !== null && this.#highWatermark >= this.#leadStart;
   }
 
   /** The leader-epoch history of the records this replica holds. */
@@ -356,6 +367,7 @@ export class Replica {
       isLeader: this.isLeader,
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
+      highWatermarkKnown: this.highWatermarkKnown,
     };
   }
 
@@ -505,6 +517,7 @@ export class Replica {
     // A follower's appends were fsynced before it acknowledged them; count them as synced.
     this.log.sync();
     this.#syncedEnd = this.log.endOffset;
+    this.#leadStart = this.log.endOffset;
     this.#followers.clear();
     this.#proposed = null;
     this.#setEpochs(withEpoch(this.#epochs, this.#assignment.leaderEpoch, this.log.endOffset));
