@@ -6,7 +6,7 @@
  * Processes are killed only by the pid their cluster's state.yaml records.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clusterPaths } from "../../lib/cluster/home.ts";
 import { isAlive } from "../../lib/base/procs.ts";
@@ -227,6 +227,26 @@ describe("the SC killed with SIGKILL", () => {
     await ok(home, ["resume"]);
     await ok(home, ["produce", "held"], "second\n");
     expect((await ok(home, ["consume", "held", "-B", "-d"])).stdout).toBe("first\nsecond\n");
+  });
+});
+
+describe("high watermark checkpoints behind the log", () => {
+  // A replica checkpoints its high watermark at most every second, and a follower learns it only
+  // from its leader's answers: a crash, or the SC electing a follower while SPUs stop one by one,
+  // leaves a leader whose checkpoint trails what was acknowledged. Every checkpoint is set to 0
+  // here, the furthest behind any can be, so the leader starts with a high watermark of 0.
+  test("resume returns only once every acknowledged record is readable: consume -d at once reads all 10,000", async () => {
+    const home = await createCluster(3);
+    await ok(home, ["topic", "create", "behind", "--replication", "3"]);
+    const input = `${lines(10_000, "behind").join("\n")}\n`;
+    expect((await ok(home, ["produce", "behind", "--json"], input)).json.records).toBe(10_000);
+    await ok(home, ["shutdown"]);
+    for (const spu of [5001, 5002, 5003]) writeFileSync(join(partitionDir(home, spu, "behind"), "high-watermark"), "0\n");
+
+    await ok(home, ["resume"]);
+    const status = (await ok(home, ["status", "--json"])).json;
+    expect(status.partitions[0]).toMatchObject({ topic: "behind", online: true, endOffset: 10_000, highWatermark: 10_000 });
+    expect((await ok(home, ["consume", "behind", "-B", "-d"])).stdout).toBe(input);
   });
 });
 
