@@ -98,6 +98,8 @@ interface Follower extends FollowerState {
   sessions: number;
   /** The leader's end offset when it last answered this follower. */
   lastSentEnd: number;
+  /** The high watermark the leader last told this follower. */
+  lastSentHighWatermark: number;
 }
 
 interface AckWaiter {
@@ -211,7 +213,7 @@ export class Replica {
     for (const id of assignment.replicas) {
       if (id === this.#selfId || this.#followers.has(id)) continue;
       // A follower gets MAX_LAG_MS to show up before it counts as lagging.
-      this.#followers.set(id, { endOffset: 0, caughtUpAt: now, disconnected: false, sessions: 0, lastSentEnd: 0 });
+      this.#followers.set(id, { endOffset: 0, caughtUpAt: now, disconnected: false, sessions: 0, lastSentEnd: 0, lastSentHighWatermark: 0 });
     }
     if (this.#proposed && sameIds(this.#proposed.isr, assignment.isr)) this.#proposed = null;
     else if (this.#proposed) this.#proposed.answeredAt ??= now;
@@ -275,13 +277,21 @@ export class Replica {
     if (common < request.offset) return { ...answer("DIVERGING"), truncateTo: common };
     if (request.offset < this.log.startOffset) return answer("OFFSET_OUT_OF_RANGE");
     this.#recordFetch(request.replicaId, request.offset);
-    if (request.offset === this.log.endOffset && request.waitMs > 0) {
-      await this.#waitForChange(request.waitMs, () => this.log.endOffset > request.offset);
+    // A follower waiting at the end is also answered when the high watermark passes what it was
+    // last told (Kafka's KIP-392): a follower elected later, or checkpointing on close, then
+    // holds the high watermark its records reached, not the one of the answer that brought them.
+    const told = this.#followers.get(request.replicaId)?.lastSentHighWatermark ?? Infinity;
+    const news = () => this.log.endOffset > request.offset || this.#highWatermark > told;
+    if (request.offset === this.log.endOffset && request.waitMs > 0 && !news()) {
+      await this.#waitForChange(request.waitMs, news);
       if (this.#closed || !this.isLeader) return answer("NOT_LEADER");
     }
     const read = this.log.read(request.offset, { maxBytes: request.maxBytes });
     const follower = this.#followers.get(request.replicaId);
-    if (follower) follower.lastSentEnd = this.log.endOffset;
+    if (follower) {
+      follower.lastSentEnd = this.log.endOffset;
+      follower.lastSentHighWatermark = this.#highWatermark;
+    }
     return answer(undefined, read.bytes);
   }
 

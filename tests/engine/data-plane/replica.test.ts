@@ -106,6 +106,42 @@ describe("Replica: the high watermark", () => {
   });
 });
 
+describe("Replica: telling followers the high watermark", () => {
+  /** A leader that stored a-c, follower 5002 holding them, told a high watermark of 0. */
+  async function leaderWithFollowerTold0() {
+    const made = makeReplica();
+    const produced = track(made.replica.produce(batchOf(["a", "b", "c"])));
+    await turn();
+    expect((await fetchAt(made.replica, 5002, 0)).highWatermark).toBe(0);
+    return { ...made, produced };
+  }
+
+  const waitAtEnd = (leader: Replica, id: number) =>
+    leader.fetch({ replicaId: id, leaderEpoch: 1, offset: 3, maxBytes: 1 << 20, waitMs: 60_000, epochs: [...leader.epochs] });
+
+  test("a follower waiting at the end is answered, without records, as soon as the high watermark passes what it was told", async () => {
+    const { replica: leader, produced } = await leaderWithFollowerTold0();
+    const waiting = waitAtEnd(leader, 5002);
+    await turn();
+    await fetchAt(leader, 5003, 3);
+    const answer = await waiting;
+    expect([answer.highWatermark, answer.records.length, produced.state]).toEqual([3, 0, "acked"]);
+  });
+
+  test("a follower whose own fetch moves the high watermark is answered at once with it; told it, the next fetch waits for news", async () => {
+    const { replica: leader } = await leaderWithFollowerTold0();
+    await fetchAt(leader, 5003, 3);
+    expect((await waitAtEnd(leader, 5002)).highWatermark).toBe(3);
+    const next = track(waitAtEnd(leader, 5002));
+    await turn();
+    expect(next.state).toBe("waiting");
+    const appended = track(leader.produce(batchOf(["d"])));
+    await turn();
+    await turn();
+    expect([next.state, appended.state]).toEqual(["acked", "waiting"]);
+  });
+});
+
 describe("Replica: the in-sync set", () => {
   const caughtUp = async (replica: Replica, ...ids: number[]) => {
     for (const id of ids) await fetchAt(replica, id, replica.endOffset);
@@ -271,8 +307,8 @@ describe("Replica: a follower's log that leaves its leader's", () => {
 describe("Replica: a new leader's high watermark", () => {
   /**
    * Leader 5001 with followers 5002 and 5003 acknowledged records a-c; follower 5002 in `dir`
-   * holds them with the high watermark of the answer that brought them (0): it hears of the
-   * new one only with its next fetch's answer, and its checkpoint says 0.
+   * holds them with the high watermark of the answer that brought them (0) and stops before
+   * the answer with the new one reaches it, so its checkpoint says 0.
    */
   async function followerThatMissedTheLastHighWatermark(dir: string): Promise<void> {
     const { replica: leader } = makeReplica();
