@@ -248,6 +248,29 @@ describe("high watermark checkpoints behind the log", () => {
     expect(status.partitions[0]).toMatchObject({ topic: "behind", online: true, endOffset: 10_000, highWatermark: 10_000 });
     expect((await ok(home, ["consume", "behind", "-B", "-d"])).stdout).toBe(input);
   });
+
+  test("resume waits for a leader whose in-sync follower cannot fetch, --timeout names it with LEADER_UNAVAILABLE, and once the follower leaves the in-sync set every record is readable", async () => {
+    const home = await createCluster(2);
+    await ok(home, ["topic", "create", "stuck", "--replication", "2"]);
+    const input = `${lines(1_000, "stuck").join("\n")}\n`;
+    await ok(home, ["produce", "stuck"], input);
+    const { leader, replicas } = (await ok(home, ["status", "--json"])).json.partitions[0];
+    const follower = replicas.find((id: number) => id !== leader);
+    await ok(home, ["shutdown"]);
+    for (const spu of replicas) writeFileSync(join(partitionDir(home, spu, "stuck"), "high-watermark"), "0\n");
+    // A marker that is not JSON: the follower's SPU leaves its data alone and opens no replica, so it never fetches.
+    writeFileSync(join(partitionDir(home, follower, "stuck"), "replica.json"), "not json\n");
+
+    const timedOut = await cli(home, ["resume", "--timeout", "2", "--json"]);
+    expect(timedOut.exitCode).toBe(1);
+    expect(timedOut.json.error.code).toBe("LEADER_UNAVAILABLE");
+    expect(timedOut.json.error.message).toContain(`stuck-0 (leader SPU ${leader})`);
+    // Without a fetch for 5 s the follower leaves the in-sync set; the leader alone holds every acknowledged record.
+    await ok(home, ["resume"]);
+    const status = (await ok(home, ["status", "--json"])).json;
+    expect(status.partitions[0]).toMatchObject({ leader, isr: [leader], online: true, highWatermark: 1_000 });
+    expect((await ok(home, ["consume", "stuck", "-B", "-d"])).stdout).toBe(input);
+  });
 });
 
 describe("a soak", () => {
