@@ -235,17 +235,20 @@ describe("high watermark checkpoints behind the log", () => {
   // from its leader's answers: a crash, or the SC electing a follower while SPUs stop one by one,
   // leaves a leader whose checkpoint trails what was acknowledged. Every checkpoint is set to 0
   // here, the furthest behind any can be, so the leader starts with a high watermark of 0.
-  test("resume returns only once every acknowledged record is readable: consume -d at once reads all 10,000", async () => {
+  test("resume returns only once every acknowledged record is readable: consume -d at once reads all 10,000, with the leader and in-sync set of before the shutdown", async () => {
     const home = await createCluster(3);
     await ok(home, ["topic", "create", "behind", "--replication", "3"]);
     const input = `${lines(10_000, "behind").join("\n")}\n`;
     expect((await ok(home, ["produce", "behind", "--json"], input)).json.records).toBe(10_000);
+    const { leader } = (await ok(home, ["status", "--json"])).json.partitions[0];
     await ok(home, ["shutdown"]);
+    // The SC stopped first, so it elected no one while the SPUs stopped.
+    expect(readFileSync(join(clusterPaths(home, "local").logs, "sc.log"), "utf8")).not.toContain("elected");
     for (const spu of [5001, 5002, 5003]) writeFileSync(join(partitionDir(home, spu, "behind"), "high-watermark"), "0\n");
 
     await ok(home, ["resume"]);
     const status = (await ok(home, ["status", "--json"])).json;
-    expect(status.partitions[0]).toMatchObject({ topic: "behind", online: true, endOffset: 10_000, highWatermark: 10_000 });
+    expect(status.partitions[0]).toMatchObject({ topic: "behind", leader, isr: [5001, 5002, 5003], online: true, endOffset: 10_000, highWatermark: 10_000 });
     expect((await ok(home, ["consume", "behind", "-B", "-d"])).stdout).toBe(input);
   });
 
