@@ -47,8 +47,8 @@ export function observeShutdown(paths: ClusterPaths): ShutdownObservation {
 
 /**
  * The plan of `shutdown`: record that it is stopping, stop the live processes (the SC first,
- * so no leader is elected while the SPUs stop; SIGKILL after `graceMs`), record the cluster stopped. With nothing running it only clears
- * records of processes that are gone.
+ * so no leader is elected while the SPUs stop; SIGKILL after `graceMs`), record the cluster
+ * stopped. With nothing running it only clears records of processes that are gone.
  */
 export function planShutdown(observed: ShutdownObservation, graceMs: number): Plan {
   const { paths, state } = observed;

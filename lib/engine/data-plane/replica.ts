@@ -16,9 +16,9 @@
  * watermark (a follower's, learnt from its old leader's answers, or a checkpoint up to a
  * second old) may trail what was acknowledged; it is known again once it reaches the log end
  * the replica had when it took the lead, and until then the SC does not list it as online
- * (`highWatermarkKnown`, Kafka's KIP-207). A follower's fetch
- * counts only once its log is a prefix of the leader's (leader-epochs.ts); otherwise it is told
- * to truncate, so a returning old leader drops the tail it wrote but no one acknowledged.
+ * (`highWatermarkKnown`, Kafka's KIP-207). A follower's fetch counts only once its log is a
+ * prefix of the leader's (leader-epochs.ts); otherwise it is told to truncate, so a returning
+ * old leader drops the tail it wrote but no one acknowledged.
  *
  * If the in-sync set must shrink (a follower left) while the SC is unreachable, waiting
  * produces fail at once with SC_UNREACHABLE instead of holding until PRODUCE_TIMEOUT_MS: the
