@@ -16,7 +16,7 @@
  * needs them on disk (letting go of the home's lock, telling daemons they are recorded)
  * happens after. If any of them fails, none of the group's files appears.
  *
- * Failure policy: when an action fails, apply stops every process it started (SPUs first,
+ * Failure policy: when an action fails, apply stops every process it started (the SC first,
  * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;
  * then the error goes on to the verb (a failed `create` then removes the directory it made).
  * Processes launched for a `start` not reached yet are stopped with them.

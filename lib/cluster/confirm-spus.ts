@@ -137,8 +137,10 @@ export function leaderlessPartitions(partitions: PartitionView[]): string[] {
 }
 
 /**
- * Polls the SC until every partition's leader is online and has reported its log open;
- * returns how many partitions there are. Throws LEADER_UNAVAILABLE naming those still waited for.
+ * Polls the SC until every partition is online: its leader has reported its log open and its
+ * high watermark known (every record acknowledged before it took the lead readable, so a
+ * reader after `resume` sees all of them); returns how many partitions there are. Throws
+ * LEADER_UNAVAILABLE naming those still waited for.
  */
 export async function confirmLeaders(options: {
   admin: AdminTarget;
@@ -163,8 +165,8 @@ export async function confirmLeaders(options: {
   if (count !== undefined) return count;
   throw new ClusterError(
     "LEADER_UNAVAILABLE",
-    `${waiting.length} partition(s) have no live leader after ${options.timeoutMs / 1000}s: ${waiting.join(", ")}`,
-    { hint: `see the SPU logs in '${options.logsDir}', or raise --timeout` },
+    `${waiting.length} partition(s) have no leader serving every acknowledged record after ${options.timeoutMs / 1000}s: ${waiting.join(", ")}`,
+    { hint: `see the SPU logs in '${options.logsDir}' (a new leader serves once its in-sync followers have fetched from it), or raise --timeout` },
   );
 }
 

@@ -181,9 +181,9 @@ export function componentName(entry: Pick<ProcessEntry, "role" | "id">): string 
   return entry.role === "sc" ? "sc" : `spu-${entry.id}`;
 }
 
-/** The order in which processes are stopped: SPUs first, then the SC. */
+/** The order in which processes are stopped: the SC first, then the SPUs (see `stopEntries`). */
 export function stopOrder(entries: ProcessEntry[]): ProcessEntry[] {
-  return [...entries.filter((entry) => entry.role === "spu"), ...entries.filter((entry) => entry.role === "sc")];
+  return [...entries.filter((entry) => entry.role === "sc"), ...entries.filter((entry) => entry.role === "spu")];
 }
 
 /** The entries of `entries` whose process still runs. */
@@ -192,19 +192,22 @@ export function liveEntries(entries: ProcessEntry[]): ProcessEntry[] {
 }
 
 /**
- * Stops recorded processes in Fluvio's order, SPUs first and then the SC (so SPUs never see
- * their controller vanish first). Throws STOP_FAILED if any survives SIGKILL.
+ * Stops recorded processes, the SC first and then the SPUs: Fluvio stops the SPUs first, but
+ * then its SC sees each leader leave and elects another replica while the rest stop, so the
+ * cluster would resume with leaders moved and in-sync sets shrunk. The SC stops without
+ * electing, and SPUs keep what they hold without it, so the cluster resumes as it was.
+ * Throws STOP_FAILED if any survives SIGKILL.
  */
 export async function stopEntries(entries: ProcessEntry[], options: { graceMs: number; clusterName: string }) {
-  const spus = await stopProcesses(
-    entries.filter((entry) => entry.role === "spu"),
-    options,
-  );
   const sc = await stopProcesses(
     entries.filter((entry) => entry.role === "sc"),
     options,
   );
-  const survivors = [...spus.survivors, ...sc.survivors];
+  const spus = await stopProcesses(
+    entries.filter((entry) => entry.role === "spu"),
+    options,
+  );
+  const survivors = [...sc.survivors, ...spus.survivors];
   if (survivors.length > 0) {
     throw new ClusterError(
       "STOP_FAILED",
@@ -212,5 +215,5 @@ export async function stopEntries(entries: ProcessEntry[], options: { graceMs: n
       { hint: "check them with 'ps' (a process in uninterruptible I/O exits when the I/O ends), then run the command again" },
     );
   }
-  return { killed: [...spus.killed, ...sc.killed] as ProcessEntry[] };
+  return { killed: [...sc.killed, ...spus.killed] as ProcessEntry[] };
 }

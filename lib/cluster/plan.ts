@@ -22,7 +22,7 @@ export type Action = (
   | { action: "write-state"; path: string; intent: Intent }
   | { action: "check-ports"; host: string; components: Component[] }
   | { action: "start"; component: Component }
-  /** SIGTERM, then SIGKILL after `graceMs`; a run of stops is one stop, SPUs first. */
+  /** SIGTERM, then SIGKILL after `graceMs`; a run of stops is one stop, the SC first. */
   | { action: "stop"; entry: ProcessEntry; graceMs: number }
   /** Registers an SPU through the running SC's admin API. */
   | { action: "register-spu"; endpoint: string; spu: { id: number; host: string; publicPort: number; privatePort: number } }

@@ -67,7 +67,7 @@ export function observeDelete(paths: ClusterPaths): DeleteObservation {
 }
 
 /**
- * The plan of `delete`: stop the live recorded processes (SPUs first), then remove the whole
+ * The plan of `delete`: stop the live recorded processes (the SC first), then remove the whole
  * directory. It refuses a cluster "directory" that is something else: a file a person put in
  * the home is theirs to remove, not this command's.
  */

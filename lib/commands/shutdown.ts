@@ -46,9 +46,9 @@ export function observeShutdown(paths: ClusterPaths): ShutdownObservation {
 }
 
 /**
- * The plan of `shutdown`: record that it is stopping, stop the live processes (SPUs first,
- * SIGKILL after `graceMs`), record the cluster stopped. With nothing running it only clears
- * records of processes that are gone.
+ * The plan of `shutdown`: record that it is stopping, stop the live processes (the SC first,
+ * so no leader is elected while the SPUs stop; SIGKILL after `graceMs`), record the cluster
+ * stopped. With nothing running it only clears records of processes that are gone.
  */
 export function planShutdown(observed: ShutdownObservation, graceMs: number): Plan {
   const { paths, state } = observed;
@@ -93,7 +93,7 @@ export async function shutdownCluster(options: ShutdownOptions): Promise<Shutdow
   }
 }
 
-/** What `shutdown` would do: the live recorded processes it would signal, SPUs first. */
+/** What `shutdown` would do: the live recorded processes it would signal, the SC first. */
 export function previewShutdown(options: ShutdownOptions): Promise<ShownPlan> {
   const paths = locateCluster(options, "exist");
   return previewPlan(planShutdown(observeShutdown(paths), graceMsOf(options)), paths);

@@ -162,9 +162,9 @@ describe("planResume()", () => {
     ["waits for a partition whose leader is not back", observed([sc, spu1, spu2], reported([5001, 5002], [], [view(0, false)])), confirmations],
     ["does nothing when everything runs and is confirmed", observed([sc, spu1, spu2], reported([5001, 5002], [], [view(0, true)])), []],
     [
-      "stops every process a command that died while starting left, SPUs first, then starts afresh",
+      "stops every process a command that died while starting left, the SC first, then starts afresh",
       observed([sc, spu1], stored([5001, 5002]), { interrupted: true }),
-      ["signal spu-5001", "signal sc", ...startAll, ...confirmations],
+      ["signal sc", "signal spu-5001", ...startAll, ...confirmations],
     ],
   ])("planResume() %s", (_, observation, expected) => {
     expect(briefly(planResume(observation))).toEqual(expected);
@@ -194,13 +194,13 @@ describe("planShutdown()", () => {
 
   test.each<[string, ShutdownObservation, string[], string[], string | undefined]>([
     [
-      "stops the live processes SPUs first, between two state writes",
+      "stops the live processes the SC first, between two state writes",
       observed([sc, spu1, spu2], [sc, spu1, spu2]),
-      ["write state.yaml", "signal spu-5001", "signal spu-5002", "signal sc", "write state.yaml"],
+      ["write state.yaml", "signal sc", "signal spu-5001", "signal spu-5002", "write state.yaml"],
       ["stopping", "stopped"],
       undefined,
     ],
-    ["signals only what still runs", observed([sc, spu1, spu2], [sc, spu2]), ["write state.yaml", "signal spu-5002", "signal sc", "write state.yaml"], ["stopping", "stopped"], undefined],
+    ["signals only what still runs", observed([sc, spu1, spu2], [sc, spu2]), ["write state.yaml", "signal sc", "signal spu-5002", "write state.yaml"], ["stopping", "stopped"], undefined],
     ["only clears the records of processes that are gone", observed([sc, spu1], []), ["write state.yaml"], ["stopped"], "it is already stopped"],
     ["does nothing to a cluster recorded stopped", observed([], [], "stopped"), [], [], "it is already stopped"],
   ])("planShutdown() %s", (_, observation, expected, expectedIntents, note) => {
@@ -227,7 +227,7 @@ describe("planDelete()", () => {
   });
 
   test.each<[string, DeleteObservation, string[], string | undefined]>([
-    ["stops what runs, SPUs first, then removes the directory", observed({ recorded: [sc, spu1], running: [sc, spu1] }), ["signal spu-5001", "signal sc", "remove /h/dev"], undefined],
+    ["stops what runs, the SC first, then removes the directory", observed({ recorded: [sc, spu1], running: [sc, spu1] }), ["signal sc", "signal spu-5001", "remove /h/dev"], undefined],
     ["removes a stopped cluster", observed({ recorded: [sc, spu1] }), ["remove /h/dev"], undefined],
     [
       "removes the Fluvio profile the cluster wrote, then the directory",

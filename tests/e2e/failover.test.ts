@@ -6,7 +6,7 @@
  * Processes are killed only by the pid their cluster's state.yaml records.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clusterPaths } from "../../lib/cluster/home.ts";
 import { isAlive } from "../../lib/base/procs.ts";
@@ -227,6 +227,52 @@ describe("the SC killed with SIGKILL", () => {
     await ok(home, ["resume"]);
     await ok(home, ["produce", "held"], "second\n");
     expect((await ok(home, ["consume", "held", "-B", "-d"])).stdout).toBe("first\nsecond\n");
+  });
+});
+
+describe("high watermark checkpoints behind the log", () => {
+  // A replica checkpoints its high watermark at most every second, and a follower learns it only
+  // from its leader's answers: a crash, or the SC electing a follower while SPUs stop one by one,
+  // leaves a leader whose checkpoint trails what was acknowledged. Every checkpoint is set to 0
+  // here, the furthest behind any can be, so the leader starts with a high watermark of 0.
+  test("resume returns only once every acknowledged record is readable: consume -d at once reads all 10,000, with the leader and in-sync set of before the shutdown", async () => {
+    const home = await createCluster(3);
+    await ok(home, ["topic", "create", "behind", "--replication", "3"]);
+    const input = `${lines(10_000, "behind").join("\n")}\n`;
+    expect((await ok(home, ["produce", "behind", "--json"], input)).json.records).toBe(10_000);
+    const { leader } = (await ok(home, ["status", "--json"])).json.partitions[0];
+    await ok(home, ["shutdown"]);
+    // The SC stopped first, so it elected no one while the SPUs stopped.
+    expect(readFileSync(join(clusterPaths(home, "local").logs, "sc.log"), "utf8")).not.toContain("elected");
+    for (const spu of [5001, 5002, 5003]) writeFileSync(join(partitionDir(home, spu, "behind"), "high-watermark"), "0\n");
+
+    await ok(home, ["resume"]);
+    const status = (await ok(home, ["status", "--json"])).json;
+    expect(status.partitions[0]).toMatchObject({ topic: "behind", leader, isr: [5001, 5002, 5003], online: true, endOffset: 10_000, highWatermark: 10_000 });
+    expect((await ok(home, ["consume", "behind", "-B", "-d"])).stdout).toBe(input);
+  });
+
+  test("resume waits for a leader whose in-sync follower cannot fetch, --timeout names it with LEADER_UNAVAILABLE, and once the follower leaves the in-sync set every record is readable", async () => {
+    const home = await createCluster(2);
+    await ok(home, ["topic", "create", "stuck", "--replication", "2"]);
+    const input = `${lines(1_000, "stuck").join("\n")}\n`;
+    await ok(home, ["produce", "stuck"], input);
+    const { leader, replicas } = (await ok(home, ["status", "--json"])).json.partitions[0];
+    const follower = replicas.find((id: number) => id !== leader);
+    await ok(home, ["shutdown"]);
+    for (const spu of replicas) writeFileSync(join(partitionDir(home, spu, "stuck"), "high-watermark"), "0\n");
+    // A marker that is not JSON: the follower's SPU leaves its data alone and opens no replica, so it never fetches.
+    writeFileSync(join(partitionDir(home, follower, "stuck"), "replica.json"), "not json\n");
+
+    const timedOut = await cli(home, ["resume", "--timeout", "2", "--json"]);
+    expect(timedOut.exitCode).toBe(1);
+    expect(timedOut.json.error.code).toBe("LEADER_UNAVAILABLE");
+    expect(timedOut.json.error.message).toContain(`stuck-0 (leader SPU ${leader})`);
+    // Without a fetch for 5 s the follower leaves the in-sync set; the leader alone holds every acknowledged record.
+    await ok(home, ["resume"]);
+    const status = (await ok(home, ["status", "--json"])).json;
+    expect(status.partitions[0]).toMatchObject({ leader, isr: [leader], online: true, highWatermark: 1_000 });
+    expect((await ok(home, ["consume", "stuck", "-B", "-d"])).stdout).toBe(input);
   });
 });
 

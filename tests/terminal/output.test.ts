@@ -94,8 +94,8 @@ describe("--dry-run", () => {
     const shutdown = await cli(home, ["shutdown", "--dry-run", "--json"]);
     expect(shutdown.exitCode).toBe(0);
     const signalled = shutdown.json.actions.filter((action: { action: string }) => action.action === "signal");
-    // SPUs first, then the SC.
-    expect(signalled.map((action: { component: string }) => action.component)).toEqual(["spu-5001", "spu-5002", "sc"]);
+    // The SC first, then the SPUs.
+    expect(signalled.map((action: { component: string }) => action.component)).toEqual(["sc", "spu-5001", "spu-5002"]);
     expect(signalled.map((action: { pid: number }) => action.pid).sort()).toEqual(processes.map((entry) => entry.pid).sort());
 
     const resumed = await cli(home, ["resume", "--dry-run", "--json"]);

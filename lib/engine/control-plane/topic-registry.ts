@@ -45,7 +45,11 @@ export interface PartitionView {
   replicas: number[];
   isr: number[];
   leaderEpoch: number;
-  /** The leader is connected and has reported the partition under the current epoch. */
+  /**
+   * The leader is connected, has reported the partition under the current epoch, and its high
+   * watermark is known (it covers every record acknowledged before it took the lead), so a
+   * reader sees all of them. `resume` waits for this.
+   */
   online: boolean;
   /**
    * The leader's SPU is offline and no other in-sync replica is online to take over, so no
@@ -283,7 +287,7 @@ export class TopicRegistry {
       replicas: partition.spec.replicas,
       isr,
       leaderEpoch,
-      online: live,
+      online: live && report.highWatermarkKnown,
       leaderless: election.kind === "leaderless",
       electionPending: election.kind === "elect",
       endOffset: live ? report.endOffset : null,
@@ -399,7 +403,8 @@ export class TopicRegistry {
         before?.spuId === spuId &&
         before.leaderEpoch === replica.leaderEpoch &&
         before.endOffset === replica.endOffset &&
-        before.highWatermark === replica.highWatermark;
+        before.highWatermark === replica.highWatermark &&
+        before.highWatermarkKnown === replica.highWatermarkKnown;
       if (!same) changed.push(name);
     }
     return changed;

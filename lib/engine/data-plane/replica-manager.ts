@@ -76,7 +76,7 @@ async function loadReplicaCode(): Promise<ReplicaCode> {
 
 /** A report entry's figures, to tell whether they moved since last reported. */
 function figures(report: ReplicaReport): string {
-  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark} ${report.sizeBytes}`;
+  return `${report.leaderEpoch} ${report.isLeader} ${report.endOffset} ${report.highWatermark} ${report.sizeBytes} ${report.highWatermarkKnown}`;
 }
 
 /** Every replica of this SPU, and the fetchers of those it follows. */

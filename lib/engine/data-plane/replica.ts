@@ -12,9 +12,13 @@
  *
  * Failover: a replica that becomes leader (the SC elected it from the in-sync set) adds its
  * epoch to its leader-epoch history and serves its whole log; the records in it above its
- * high watermark become acknowledged once its in-sync followers hold them. A follower's fetch
- * counts only once its log is a prefix of the leader's (leader-epochs.ts); otherwise it is told
- * to truncate, so a returning old leader drops the tail it wrote but no one acknowledged.
+ * high watermark become acknowledged once its in-sync followers hold them. Its own high
+ * watermark (a follower's, learnt from its old leader's answers, or a checkpoint up to a
+ * second old) may trail what was acknowledged; it is known again once it reaches the log end
+ * the replica had when it took the lead, and until then the SC does not list it as online
+ * (`highWatermarkKnown`, Kafka's KIP-207). A follower's fetch counts only once its log is a
+ * prefix of the leader's (leader-epochs.ts); otherwise it is told to truncate, so a returning
+ * old leader drops the tail it wrote but no one acknowledged.
  *
  * If the in-sync set must shrink (a follower left) while the SC is unreachable, waiting
  * produces fail at once with SC_UNREACHABLE instead of holding until PRODUCE_TIMEOUT_MS: the
@@ -106,6 +110,8 @@ interface Follower extends FollowerState {
   sessions: number;
   /** The leader's end offset when it last answered this follower. */
   lastSentEnd: number;
+  /** The high watermark the leader last told this follower. */
+  lastSentHighWatermark: number;
 }
 
 interface AckWaiter {
@@ -127,6 +133,8 @@ export class Replica {
   #assignment: ReplicaAssignmentInfo;
   /** The epoch this replica leads under, or null while it follows. */
   #ledEpoch: number | null = null;
+  /** The log end when this replica took the lead: every record acknowledged before lies below it. */
+  #leadStart = 0;
   #epochs: EpochEntry[];
   #highWatermark: number;
   #syncedEnd: number;
@@ -175,6 +183,11 @@ export class Replica {
     return this.#highWatermark;
   }
 
+  /** True while it leads and its high watermark covers every record acknowledged before it took the lead. */
+  get highWatermarkKnown(): boolean {
+    return this.#ledEpoch !== null && this.#highWatermark >= this.#leadStart;
+  }
+
   /** The leader-epoch history of the records this replica holds. */
   get epochs(): EpochEntry[] {
     return this.#epochs;
@@ -212,7 +225,7 @@ export class Replica {
     for (const id of assignment.replicas) {
       if (id === this.#selfId || this.#followers.has(id)) continue;
       // A follower gets MAX_LAG_MS to show up before it counts as lagging.
-      this.#followers.set(id, { endOffset: 0, caughtUpAt: now, disconnected: false, sessions: 0, lastSentEnd: 0 });
+      this.#followers.set(id, { endOffset: 0, caughtUpAt: now, disconnected: false, sessions: 0, lastSentEnd: 0, lastSentHighWatermark: 0 });
     }
     if (this.#proposed && sameIds(this.#proposed.isr, assignment.isr)) this.#proposed = null;
     else if (this.#proposed) this.#proposed.answeredAt ??= now;
@@ -277,13 +290,21 @@ export class Replica {
     if (common < request.offset) return { ...answer("DIVERGING"), truncateTo: common };
     if (request.offset < this.log.startOffset) return answer("OFFSET_OUT_OF_RANGE");
     this.#recordFetch(request.replicaId, request.offset);
-    if (request.offset === this.log.endOffset && request.waitMs > 0) {
-      await this.#waitForChange(request.waitMs, () => this.log.endOffset > request.offset);
+    // A follower waiting at the end is also answered when the high watermark passes what it was
+    // last told (Kafka's KIP-392): a follower elected later, or checkpointing on close, then
+    // holds the high watermark its records reached, not the one of the answer that brought them.
+    const told = this.#followers.get(request.replicaId)?.lastSentHighWatermark ?? Infinity;
+    const news = () => this.log.endOffset > request.offset || this.#highWatermark > told;
+    if (request.offset === this.log.endOffset && request.waitMs > 0 && !news()) {
+      await this.#waitForChange(request.waitMs, news);
       if (this.#closed || !this.isLeader) return answer("NOT_LEADER");
     }
     const read = this.log.read(request.offset, { maxBytes: request.maxBytes });
     const follower = this.#followers.get(request.replicaId);
-    if (follower) follower.lastSentEnd = this.log.endOffset;
+    if (follower) {
+      follower.lastSentEnd = this.log.endOffset;
+      follower.lastSentHighWatermark = this.#highWatermark;
+    }
     return answer(undefined, read.bytes);
   }
 
@@ -374,6 +395,7 @@ export class Replica {
       endOffset: this.log.endOffset,
       highWatermark: this.#highWatermark,
       sizeBytes: this.log.sizeBytes(),
+      highWatermarkKnown: this.highWatermarkKnown,
     };
   }
 
@@ -548,6 +570,7 @@ export class Replica {
     // A follower's appends were fsynced before it acknowledged them; count them as synced.
     this.log.sync();
     this.#syncedEnd = this.log.endOffset;
+    this.#leadStart = this.log.endOffset;
     this.#followers.clear();
     this.#proposed = null;
     this.#setEpochs(withEpoch(this.#epochs, this.#assignment.leaderEpoch, this.log.endOffset));

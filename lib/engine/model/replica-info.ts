@@ -35,6 +35,13 @@ export interface ReplicaReport {
   highWatermark: number;
   /** Bytes of its log's segments (Fluvio's partition size). */
   sizeBytes: number;
+  /**
+   * A leader's high watermark has reached its log end when it took the lead. It was in the
+   * in-sync set, so every record acknowledged before lies below that end: until then its high
+   * watermark may trail what was acknowledged (Kafka's KIP-207), and readers would see less.
+   * Always false for a follower.
+   */
+  highWatermarkKnown: boolean;
 }
 
 /** A leader asks the control plane to record this in-sync set (refused unless it leads at that epoch). */

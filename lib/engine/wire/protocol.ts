@@ -198,7 +198,7 @@ export function readSpuToSc(header: Header): SpuToScMessage {
       return header as HeartbeatMessage;
     case "report":
       expectFields(header, { replicas: "array" }, "report");
-      expectEach(header.replicas as unknown[], { topic: "string", partition: "number", leaderEpoch: "number", endOffset: "number", highWatermark: "number" }, "report entry");
+      expectEach(header.replicas as unknown[], { topic: "string", partition: "number", leaderEpoch: "number", endOffset: "number", highWatermark: "number", highWatermarkKnown: "boolean" }, "report entry");
       return header as unknown as ReportMessage;
     case "isr":
       expectFields(header, { changes: "array" }, "isr");

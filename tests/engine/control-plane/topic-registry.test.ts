@@ -139,16 +139,19 @@ describe("TopicRegistry.stageElections()", () => {
     }
   });
 
-  test("an election is taken once committed: the view names the new leader, offline until it reports, and the store holds it", async () => {
+  test("an election is taken once committed: the view names the new leader, offline until it reports its high watermark known, and the store holds it", async () => {
     const { store, registry } = await makeRegistry({ withTopic: true });
     const [leader, second] = registry.partitionsOf("t")[0]!.spec.replicas as [number, number, number];
-    registry.recordReport(leader, [{ topic: "t", partition: 0, leaderEpoch: 0, isLeader: true, endOffset: 4, highWatermark: 4, sizeBytes: 0 }]);
+    registry.recordReport(leader, [{ topic: "t", partition: 0, leaderEpoch: 0, isLeader: true, endOffset: 4, highWatermark: 4, sizeBytes: 0, highWatermarkKnown: true }]);
     expect(registry.listPartitions(allOnline, "t")[0]).toMatchObject({ leader, online: true, highWatermark: 4 });
     registry.stageElections(offline(leader));
     expect(registry.listPartitions(offline(leader), "t")[0]).toMatchObject({ leader, online: false, electionPending: true });
     await registry.commit();
     expect(registry.listPartitions(offline(leader), "t")[0]).toMatchObject({ leader: second, leaderEpoch: 1, online: false, electionPending: false, highWatermark: null });
-    registry.recordReport(second, [{ topic: "t", partition: 0, leaderEpoch: 1, isLeader: true, endOffset: 4, highWatermark: 4, sizeBytes: 0 }]);
+    // Its high watermark, a follower's, trails what its predecessor acknowledged until its followers fetch.
+    expect(registry.recordReport(second, [{ topic: "t", partition: 0, leaderEpoch: 1, isLeader: true, endOffset: 4, highWatermark: 1, sizeBytes: 0, highWatermarkKnown: false }])).toEqual(["t-0"]);
+    expect(registry.listPartitions(offline(leader), "t")[0]).toMatchObject({ leader: second, online: false, leaderless: false, electionPending: false, highWatermark: 1 });
+    expect(registry.recordReport(second, [{ topic: "t", partition: 0, leaderEpoch: 1, isLeader: true, endOffset: 4, highWatermark: 4, sizeBytes: 0, highWatermarkKnown: true }])).toEqual(["t-0"]);
     expect(registry.listPartitions(offline(leader), "t")[0]).toMatchObject({ leader: second, online: true, highWatermark: 4 });
     expect(new TopicRegistry(store).getPartition("t-0")!.leaderAndIsr.leader).toBe(second);
   });

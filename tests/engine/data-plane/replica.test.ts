@@ -106,6 +106,42 @@ describe("Replica: the high watermark", () => {
   });
 });
 
+describe("Replica: telling followers the high watermark", () => {
+  /** A leader that stored a-c, follower 5002 holding them, told a high watermark of 0. */
+  async function leaderWithFollowerTold0() {
+    const made = makeReplica();
+    const produced = track(made.replica.produce(batchOf(["a", "b", "c"])));
+    await turn();
+    expect((await fetchAt(made.replica, 5002, 0)).highWatermark).toBe(0);
+    return { ...made, produced };
+  }
+
+  const waitAtEnd = (leader: Replica, id: number) =>
+    leader.fetch({ replicaId: id, leaderEpoch: 1, offset: 3, maxBytes: 1 << 20, waitMs: 60_000, epochs: [...leader.epochs] });
+
+  test("a follower waiting at the end is answered, without records, as soon as the high watermark passes what it was told", async () => {
+    const { replica: leader, produced } = await leaderWithFollowerTold0();
+    const waiting = waitAtEnd(leader, 5002);
+    await turn();
+    await fetchAt(leader, 5003, 3);
+    const answer = await waiting;
+    expect([answer.highWatermark, answer.records.length, produced.state]).toEqual([3, 0, "acked"]);
+  });
+
+  test("a follower whose own fetch moves the high watermark is answered at once with it; told it, the next fetch waits for news", async () => {
+    const { replica: leader } = await leaderWithFollowerTold0();
+    await fetchAt(leader, 5003, 3);
+    expect((await waitAtEnd(leader, 5002)).highWatermark).toBe(3);
+    const next = track(waitAtEnd(leader, 5002));
+    await turn();
+    expect(next.state).toBe("waiting");
+    const appended = track(leader.produce(batchOf(["d"])));
+    await turn();
+    await turn();
+    expect([next.state, appended.state]).toEqual(["acked", "waiting"]);
+  });
+});
+
 describe("Replica: the in-sync set", () => {
   const caughtUp = async (replica: Replica, ...ids: number[]) => {
     for (const id of ids) await fetchAt(replica, id, replica.endOffset);
@@ -265,6 +301,74 @@ describe("Replica: a follower's log that leaves its leader's", () => {
     rmSync(blocker, { recursive: true });
     follower.appendFromLeader(sent.records, { epochs: sent.epochs, highWatermark: sent.highWatermark });
     expect([follower.endOffset, follower.highWatermark, follower.epochs]).toEqual([2, 2, [[1, 0]]]);
+  });
+});
+
+describe("Replica: a new leader's high watermark", () => {
+  /**
+   * Leader 5001 with followers 5002 and 5003 acknowledged records a-c; follower 5002 in `dir`
+   * holds them with the high watermark of the answer that brought them (0) and stops before
+   * the answer with the new one reaches it, so its checkpoint says 0.
+   */
+  async function followerThatMissedTheLastHighWatermark(dir: string): Promise<void> {
+    const { replica: leader } = makeReplica();
+    const produced = track(leader.produce(batchOf(["a", "b", "c"])));
+    await turn();
+    const sent = await fetchAt(leader, 5002, 0);
+    await fetchAt(leader, 5003, 3);
+    const { replica: follower } = makeReplica({ dir, selfId: 5002 });
+    follower.appendFromLeader(sent.records, { epochs: sent.epochs, highWatermark: sent.highWatermark });
+    await fetchAt(leader, 5002, 3);
+    await turn();
+    expect([produced.state, leader.highWatermark, follower.highWatermark]).toEqual(["acked", 3, 0]);
+    follower.close();
+    leader.close();
+  }
+
+  test("a follower elected leader with a high watermark behind what was acknowledged is not known until its followers fetch, then reads everything", async () => {
+    const dir = tempDir();
+    await followerThatMissedTheLastHighWatermark(dir);
+    const { replica } = makeReplica({ dir, selfId: 5002, assignment: assigned({ leader: 5002, leaderEpoch: 2, isr: [5002, 5003] }) });
+    // What a reader would see at once, and what the SC must not call online.
+    expect([replica.highWatermark, replica.highWatermarkKnown, await consumed(replica)]).toEqual([0, false, []]);
+    expect(replica.report()).toMatchObject({ isLeader: true, leaderEpoch: 2, endOffset: 3, highWatermark: 0, highWatermarkKnown: false });
+    await fetchAt(replica, 5003, 3);
+    expect([replica.highWatermark, replica.highWatermarkKnown, await consumed(replica)]).toEqual([3, true, ["a", "b", "c"]]);
+    expect(replica.report()).toMatchObject({ highWatermark: 3, highWatermarkKnown: true });
+  });
+
+  test.each([
+    ["it is the only in-sync replica", assigned({ leader: 5002, leaderEpoch: 2, isr: [5002] }), true],
+    ["another in-sync replica has not fetched yet", assigned({ leader: 5002, leaderEpoch: 2, isr: [5002, 5003] }), false],
+    ["it still follows", assigned(), false],
+  ] as const)("a replica that took over while running, when %s, has its high watermark known: %p", async (_, assignment, known) => {
+    const dir = tempDir();
+    await followerThatMissedTheLastHighWatermark(dir);
+    const { replica } = makeReplica({ dir, selfId: 5002 });
+    expect(replica.highWatermarkKnown).toBe(false);
+    replica.update(assignment);
+    await turn();
+    expect(replica.highWatermarkKnown).toBe(known);
+    expect(replica.report().highWatermarkKnown).toBe(known);
+  });
+
+  test("a leader that restarts on its own checkpoint, its log no longer than it, is known at once; with records above it, once its followers hold them", async () => {
+    const dir = tempDir();
+    const { replica: first } = makeReplica({ dir, assignment: assigned({ isr: [5001] }) });
+    await first.produce(batchOf(["a", "b"]));
+    first.close();
+    const { replica: clean } = makeReplica({ dir });
+    expect([clean.highWatermark, clean.highWatermarkKnown]).toEqual([2, true]);
+    const produced = track(clean.produce(batchOf(["c"])));
+    await turn();
+    clean.close();
+    await turn();
+    expect(produced.state).toBe("failed");
+    const { replica: restarted } = makeReplica({ dir });
+    expect([restarted.endOffset, restarted.highWatermark, restarted.highWatermarkKnown]).toEqual([3, 2, false]);
+    await fetchAt(restarted, 5002, 3);
+    await fetchAt(restarted, 5003, 3);
+    expect([restarted.highWatermark, restarted.highWatermarkKnown]).toEqual([3, true]);
   });
 });
 

@@ -141,7 +141,7 @@ describe("the SC's Watch", () => {
     for (let round = 1; round <= 400 && !stalled.closed; round++) {
       sc.controller.recordReport(
         5001,
-        partitions.map((partition) => ({ topic: "wide", partition: partition.partition, leaderEpoch: partition.leaderEpoch, isLeader: true, endOffset: round, highWatermark: round, sizeBytes: round })),
+        partitions.map((partition) => ({ topic: "wide", partition: partition.partition, leaderEpoch: partition.leaderEpoch, isLeader: true, endOffset: round, highWatermark: round, sizeBytes: round, highWatermarkKnown: true })),
       );
       sent = round;
       await Bun.sleep(12);
