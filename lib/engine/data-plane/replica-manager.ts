@@ -94,6 +94,7 @@ export class ReplicaManager {
   /** The assignment as the SC last told it, by replica key. */
   #target = new Map<string, ReplicaAssignmentInfo>();
   #spus: SpuAssignment["spus"] = [];
+  #consumerOffsetLeader: number | null = null;
   /** Replicas to bring to the target. */
   readonly #unapplied = new Set<string>();
   /** A whole assignment came: once it is applied, stray directories go and every replica is reported. */
@@ -163,6 +164,17 @@ export class ReplicaManager {
     return this.#replicas.get(replicaKey(topic, partition));
   }
 
+  /** The SPU leading the consumer-offset partition as the SC last said, or null when it has none. */
+  get consumerOffsetLeader(): number | null {
+    return this.#consumerOffsetLeader;
+  }
+
+  /** Where SPU `id`'s private port is, as the SC last said, or undefined for an SPU it did not name. */
+  privateEndpointOf(id: number): { host: string; port: number } | undefined {
+    const endpoint = this.#spus.find((spu) => spu.id === id);
+    return endpoint && { host: endpoint.host, port: endpoint.privatePort };
+  }
+
   /** True while replicas wait to be brought to the SC's latest assignment. */
   get applying(): boolean {
     return this.#unapplied.size > 0 || this.#wholePending;
@@ -175,6 +187,7 @@ export class ReplicaManager {
     this.#target = new Map(assignment.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
     for (const key of this.#target.keys()) this.#unapplied.add(key);
     this.#spus = assignment.spus;
+    this.#consumerOffsetLeader = assignment.consumerOffsetLeader ?? null;
     this.#wholePending = true;
     this.#work();
   }
@@ -182,6 +195,7 @@ export class ReplicaManager {
   /** Takes what changed of the assignment: each replica named is brought to it (in slices) and reported if its figures moved. */
   applyChanges(changes: AssignmentChanges): void {
     if (changes.spus) this.#spus = changes.spus;
+    if (changes.consumerOffsetLeader !== undefined) this.#consumerOffsetLeader = changes.consumerOffsetLeader;
     for (const info of changes.replicas) {
       const key = replicaKey(info.topic, info.partition);
       this.#target.set(key, info);
