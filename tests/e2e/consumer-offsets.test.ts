@@ -1,0 +1,168 @@
+/**
+ * Named consumers on a real cluster of three SPUs, so most streams are served by an SPU that
+ * does not keep the offsets (their commits are forwarded to the consumer-offset partition's
+ * leader): `consume --consumer` goes on where the last run stopped, `consumer list` and
+ * `consumer delete` show and reset it, and the offsets survive a shutdown and resume, and the
+ * kill -9 of the SPU keeping them (replication 1, as Fluvio makes the topic: it is waited for,
+ * then resumed).
+ */
+import { describe, expect, test } from "bun:test";
+import { clusterPaths } from "../../lib/cluster/home.ts";
+import { readState } from "../../lib/cluster/state.ts";
+import { formatAge, formatConsumerList } from "../../lib/commands/consumer.ts";
+import { ok, pollUntil } from "../cluster-data.ts";
+import { cli, CLI, portBlocks, tempHome } from "../helpers.ts";
+
+const nextPortBase = portBlocks(32000);
+const TEST_TIMEOUT_MS = 120_000;
+const lines = (from: number, to: number, prefix: string) => Array.from({ length: to - from }, (_, index) => `${prefix}${from + index}`);
+
+/** A cluster of three SPUs with topic `orders` of three partitions, each holding `r0`..`r4`; with the SPU that keeps the offsets. */
+async function clusterWithOrders(): Promise<{ home: string; offsetsLeader: number; leaders: number[] }> {
+  const home = tempHome();
+  await ok(home, ["create", "--spus", "3", "--port-base", String(nextPortBase())]);
+  await ok(home, ["topic", "create", "orders", "--partitions", "3"]);
+  for (const partition of [0, 1, 2]) await ok(home, ["produce", "orders", "--partition", String(partition)], `${lines(0, 5, "r").join("\n")}\n`);
+  const system = (await ok(home, ["topic", "list", "--system", "--json"])).json;
+  const offsetsLeader = system.find((topic: any) => topic.name === "consumer-offset").placement[0].leader;
+  const orders = (await ok(home, ["topic", "list", "--json"])).json.find((topic: any) => topic.name === "orders");
+  return { home, offsetsLeader, leaders: orders.placement.map((entry: any) => entry.leader) };
+}
+
+async function consumeAs(home: string, consumer: string, partition: number): Promise<string[]> {
+  const { stdout } = await ok(home, ["consume", "orders", "-B", "-d", "--partition", String(partition), "--consumer", consumer]);
+  return stdout === "" ? [] : stdout.trimEnd().split("\n");
+}
+
+async function offsetsOf(home: string): Promise<[string, string, number, number][]> {
+  return (await ok(home, ["consumer", "list", "--json"])).json.map((entry: any) => [entry.consumer, entry.topic, entry.partition, entry.offset]);
+}
+
+describe("named consumers", () => {
+  test(
+    "consume --consumer goes on where the last run stopped on every partition, whichever SPU serves it; list shows the offsets and delete starts one over",
+    async () => {
+      const { home, offsetsLeader, leaders } = await clusterWithOrders();
+      expect(leaders.some((leader) => leader !== offsetsLeader)).toBe(true);
+
+      for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual(lines(0, 5, "r"));
+      for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual([]);
+      for (const partition of [0, 1, 2]) await ok(home, ["produce", "orders", "--partition", String(partition)], "more5\nmore6\n");
+      for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual(["more5", "more6"]);
+      // Another consumer has offsets of its own; one without --consumer changes nothing.
+      expect(await consumeAs(home, "audit", 1)).toEqual([...lines(0, 5, "r"), "more5", "more6"]);
+      await ok(home, ["consume", "orders", "-B", "-d", "--partition", "2"]);
+      expect(await offsetsOf(home)).toEqual([
+        ["audit", "orders", 1, 6],
+        ["billing", "orders", 0, 6],
+        ["billing", "orders", 1, 6],
+        ["billing", "orders", 2, 6],
+      ]);
+      const table = (await ok(home, ["consumer", "list"])).stdout;
+      expect(table.split("\n")[0]).toMatch(/^CONSUMER\s+TOPIC\s+PARTITION\s+OFFSET\s+LAST SEEN$/);
+      expect(table).toMatch(/billing\s+orders\s+2\s+6\s+\d+s ago/);
+
+      expect((await ok(home, ["consumer", "delete", "billing", "--topic", "orders", "--partition", "0", "--json"])).json.deleted).toMatchObject([{ consumer: "billing", partition: 0, offset: 6 }]);
+      expect(await consumeAs(home, "billing", 0)).toEqual([...lines(0, 5, "r"), "more5", "more6"]);
+      await ok(home, ["consumer", "delete", "audit"]);
+      expect((await offsetsOf(home)).map(([consumer]) => consumer)).toEqual(["billing", "billing", "billing"]);
+      const missing = await cli(home, ["consumer", "delete", "audit", "--json"]);
+      expect({ exitCode: missing.exitCode, code: missing.json.error.code, hint: missing.json.error.hint }).toEqual({
+        exitCode: 1,
+        code: "NO_CONSUMER",
+        hint: "'cluster consumer list --name local' shows the consumers and their offsets",
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a continuous consume --consumer commits each answer it printed, so one stopped by SIGINT is gone on from by the next",
+    async () => {
+      const { home } = await clusterWithOrders();
+      const consumer = Bun.spawn([process.execPath, CLI, "consume", "orders", "-B", "--partition", "1", "--consumer", "tail"], {
+        env: { ...process.env, CLUSTER_HOME: home },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      try {
+        const printed: string[] = [];
+        const reader = consumer.stdout.getReader();
+        while (printed.length < 5) printed.push(...Buffer.from((await reader.read()).value!).toString().trimEnd().split("\n"));
+        expect(printed).toEqual(lines(0, 5, "r"));
+        await pollUntil("the consumer to commit offset 4", () => offsetsOf(home), (offsets) => offsets.some(([name, , , offset]) => name === "tail" && offset === 4));
+        consumer.kill("SIGINT");
+        expect(await consumer.exited).toBe(0);
+      } finally {
+        consumer.kill("SIGKILL");
+      }
+      await ok(home, ["produce", "orders", "--partition", "1"], "later\n");
+      expect(await consumeAs(home, "tail", 1)).toEqual(["later"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "the offsets are kept across a shutdown and resume, and across the kill -9 of the SPU keeping them, which is waited for and resumed",
+    async () => {
+      const { home, offsetsLeader, leaders } = await clusterWithOrders();
+      for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual(lines(0, 5, "r"));
+      const kept = await offsetsOf(home);
+      expect(kept).toEqual([0, 1, 2].map((partition) => ["billing", "orders", partition, 4]));
+
+      await ok(home, ["shutdown"]);
+      await ok(home, ["resume"]);
+      expect(await offsetsOf(home)).toEqual(kept);
+      for (const partition of [0, 1, 2]) await ok(home, ["produce", "orders", "--partition", String(partition)], "after-resume\n");
+      for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual(["after-resume"]);
+
+      const { pid } = readState(clusterPaths(home, "local")).processes.find((entry) => entry.role === "spu" && entry.id === offsetsLeader)!;
+      process.kill(pid, "SIGKILL");
+      // One replica, as Fluvio makes the topic: no other SPU holds the offsets, so they wait for it.
+      const away = await pollUntil(
+        "the commit to fail while the SPU keeping the offsets is down",
+        () => cli(home, ["consume", "orders", "-B", "-d", "--partition", String(leaders.findIndex((leader) => leader !== offsetsLeader)), "--consumer", "billing", "--json"]),
+        (result) => result.exitCode !== 0,
+      );
+      expect(away.json.error.hint).toContain("cluster resume --name local");
+      await ok(home, ["resume"]);
+      expect(await offsetsOf(home)).toEqual([0, 1, 2].map((partition) => ["billing", "orders", partition, 5]));
+      for (const partition of [0, 1, 2]) await ok(home, ["produce", "orders", "--partition", String(partition)], "after-kill\n");
+      for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual(["after-kill"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("formatConsumerList()", () => {
+  test("formatConsumerList() prints one row per offset with how long ago it was committed", () => {
+    const now = 1_000_000;
+    expect(
+      formatConsumerList(
+        [
+          { consumer: "billing", topic: "orders", partition: 0, offset: 41, modifiedTime: now - 5 },
+          { consumer: "audit-long-name", topic: "o", partition: 12, offset: 7, modifiedTime: now - 3_725 },
+        ],
+        now,
+      ),
+    ).toBe(
+      [
+        "CONSUMER         TOPIC   PARTITION  OFFSET  LAST SEEN",
+        "billing          orders  0          41      5s ago",
+        "audit-long-name  o       12         7       1h 2m ago",
+      ].join("\n"),
+    );
+    expect(formatConsumerList([])).toBe("no consumers");
+  });
+
+  test.each([
+    [0, "0s"],
+    [59, "59s"],
+    [60, "1m"],
+    [61, "1m 1s"],
+    [3_600, "1h"],
+    [90_061, "1d 1h"],
+  ])("formatAge() of %p seconds ago is %p", (ago, shown) => {
+    expect(formatAge(1_000_000 - ago, 1_000_000)).toBe(shown);
+  });
+});
