@@ -166,14 +166,17 @@ class OffsetTable {
   }
 }
 
+/** What the offsets need of an SPU's replicas (replica-manager.ts). */
+export type OffsetReplicas = Pick<ReplicaManager, "get" | "consumerOffsetLeader" | "privateEndpointOf">;
+
 /** One SPU's way to the consumer offsets: its own table while it leads their partition, its peer's otherwise. */
 export class ConsumerOffsets {
-  readonly #replicas: ReplicaManager;
+  readonly #replicas: OffsetReplicas;
   readonly #selfId: number;
   readonly #token: string;
   #table: Promise<OffsetTable> | undefined;
 
-  constructor(replicas: ReplicaManager, options: { selfId: number; token: string }) {
+  constructor(replicas: OffsetReplicas, options: { selfId: number; token: string }) {
     this.#replicas = replicas;
     this.#selfId = options.selfId;
     this.#token = options.token;

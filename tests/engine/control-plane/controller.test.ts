@@ -303,4 +303,24 @@ describe("Controller", () => {
     await settle(controller);
     expect(controller.listTopics().filter((topic) => topic.name === "consumer-offset")).toHaveLength(1);
   });
+
+  test("every SPU is told which SPU leads consumer-offset-0, holding a replica of it or not: in its whole assignment and once the partition is made", async () => {
+    const { controller, sent } = makeController({ systemTopics: true, online: [5001] });
+    while (!controller.listTopics().some((topic) => topic.name === "consumer-offset")) await settle(controller);
+    await settle(controller);
+    // 5001 came online before the topic was made: it hears of the leader as a change.
+    expect(changesTo(sent, 5001).some((changes) => changes.consumerOffsetLeader === 5001)).toBe(true);
+    controller.spuOnline(5002);
+    controller.spuOnline(5003);
+    await settle(controller);
+    for (const id of [5002, 5003]) {
+      const whole = sent.filter((entry) => entry.id === id && entry.whole).at(-1)!.whole!;
+      expect({ id, leader: whole.consumerOffsetLeader, holds: whole.replicas.some((replica) => replica.topic === "consumer-offset") }).toEqual({ id, leader: 5001, holds: false });
+    }
+    // A change to another topic's partitions does not repeat it.
+    const before = sent.length;
+    await controller.createTopic({ name: "user", partitions: 1, replication: 1 });
+    await settle(controller);
+    expect(sent.slice(before).some((entry) => entry.changes?.consumerOffsetLeader !== undefined)).toBe(false);
+  });
 });
