@@ -10,7 +10,14 @@ import { describe, expect, test } from "bun:test";
 import { clusterPaths } from "../../lib/cluster/home.ts";
 import { readState } from "../../lib/cluster/state.ts";
 import { formatAge, formatConsumerList } from "../../lib/commands/consumer.ts";
+import { portLayout } from "../../lib/cluster/spec.ts";
+import { SPU_API_KEY } from "../../lib/engine/wire/fluvio/api-keys.ts";
+import { decodeDeleteConsumerOffsetResponse, decodeFetchConsumerOffsetsResponse, encodeDeleteConsumerOffsetRequest, encodeFetchConsumerOffsetsRequest } from "../../lib/engine/wire/fluvio/consumer-offsets.ts";
+import { decodeFetchOffsetsResponse, encodeFetchOffsetsRequest } from "../../lib/engine/wire/fluvio/fetch-offsets.ts";
+import { encodeRequest } from "../../lib/engine/wire/fluvio/framing.ts";
+import type { Writer } from "../../lib/engine/wire/fluvio/writer.ts";
 import { ok, pollUntil } from "../cluster-data.ts";
+import { apiVersionsRequest, openRaw } from "../fluvio-raw.ts";
 import { cli, CLI, portBlocks, tempHome } from "../helpers.ts";
 
 const nextPortBase = portBlocks(32000);
@@ -18,15 +25,16 @@ const TEST_TIMEOUT_MS = 120_000;
 const lines = (from: number, to: number, prefix: string) => Array.from({ length: to - from }, (_, index) => `${prefix}${from + index}`);
 
 /** A cluster of three SPUs with topic `orders` of three partitions, each holding `r0`..`r4`; with the SPU that keeps the offsets. */
-async function clusterWithOrders(): Promise<{ home: string; offsetsLeader: number; leaders: number[] }> {
+async function clusterWithOrders(): Promise<{ home: string; portBase: number; offsetsLeader: number; leaders: number[] }> {
   const home = tempHome();
-  await ok(home, ["create", "--spus", "3", "--port-base", String(nextPortBase())]);
+  const portBase = nextPortBase();
+  await ok(home, ["create", "--spus", "3", "--port-base", String(portBase)]);
   await ok(home, ["topic", "create", "orders", "--partitions", "3"]);
   for (const partition of [0, 1, 2]) await ok(home, ["produce", "orders", "--partition", String(partition)], `${lines(0, 5, "r").join("\n")}\n`);
   const system = (await ok(home, ["topic", "list", "--system", "--json"])).json;
   const offsetsLeader = system.find((topic: any) => topic.name === "consumer-offset").placement[0].leader;
   const orders = (await ok(home, ["topic", "list", "--json"])).json.find((topic: any) => topic.name === "orders");
-  return { home, offsetsLeader, leaders: orders.placement.map((entry: any) => entry.leader) };
+  return { home, portBase, offsetsLeader, leaders: orders.placement.map((entry: any) => entry.leader) };
 }
 
 async function consumeAs(home: string, consumer: string, partition: number): Promise<string[]> {
@@ -129,6 +137,50 @@ describe("named consumers", () => {
       expect(await offsetsOf(home)).toEqual([0, 1, 2].map((partition) => ["billing", "orders", partition, 5]));
       for (const partition of [0, 1, 2]) await ok(home, ["produce", "orders", "--partition", String(partition)], "after-kill\n");
       for (const partition of [0, 1, 2]) expect(await consumeAs(home, "billing", partition)).toEqual(["after-kill"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("the consumer-offset keys on the wire", () => {
+  test(
+    "FetchOffsets v23 with a consumer id starts one past its committed offset (as Fluvio 0.11.11's SPU answers, on any SPU), and an SPU not keeping the offsets answers list and delete with PartitionNotLeader",
+    async () => {
+      const { home, portBase, offsetsLeader, leaders } = await clusterWithOrders();
+      for (const partition of [0, 1, 2]) await consumeAs(home, "billing", partition);
+      await ok(home, ["produce", "orders", "--partition", "0"], "r5\nr6\n");
+      const layout = portLayout(portBase, 3);
+      const publicPortOf = (spu: number) => layout.spus[spu - 5001]!.publicPort;
+      const request = (apiKey: number, apiVersion: number, correlationId: number, write: (writer: Writer) => void) =>
+        encodeRequest({ apiKey, apiVersion, correlationId, clientId: "offsets" }, write);
+
+      for (const partition of [0, 1, 2]) {
+        const connection = await openRaw(publicPortOf(leaders[partition]!));
+        connection.write(apiVersionsRequest(1, "offsets"));
+        const fetch = (correlationId: number, consumerId: string | null) =>
+          request(SPU_API_KEY.fetchOffsets, 23, correlationId, (w) => encodeFetchOffsetsRequest(w, { topics: [{ name: "orders", partitions: [{ partitionIndex: partition }] }], consumerId }, 23));
+        connection.write(fetch(2, "billing"));
+        connection.write(fetch(3, "nobody"));
+        for (const id of [2, 3]) expect(await connection.settle(id)).toEqual({ answered: true, closed: false });
+        const answerTo = (id: number) => decodeFetchOffsetsResponse(connection.answers.get(id)!).topics[0]!.partitions[0];
+        expect({ partition, billing: answerTo(2), nobody: answerTo(3) }).toMatchObject({
+          partition,
+          billing: { errorCode: { code: "None" }, startOffset: 5, lastStableOffset: partition === 0 ? 7 : 5 },
+          nobody: { errorCode: { code: "None" }, startOffset: 0 },
+        });
+        connection.end();
+      }
+
+      const elsewhere = [5001, 5002, 5003].find((spu) => spu !== offsetsLeader)!;
+      const connection = await openRaw(publicPortOf(elsewhere));
+      connection.write(apiVersionsRequest(1, "offsets"));
+      connection.write(request(SPU_API_KEY.fetchConsumerOffsets, 25, 2, (w) => encodeFetchConsumerOffsetsRequest(w, { filters: null }, 25)));
+      connection.write(request(SPU_API_KEY.deleteConsumerOffset, 25, 3, (w) => encodeDeleteConsumerOffsetRequest(w, { replica: { topic: "orders", partition: 0 }, consumerId: "billing" })));
+      for (const id of [2, 3]) expect(await connection.settle(id)).toEqual({ answered: true, closed: false });
+      expect(decodeFetchConsumerOffsetsResponse(connection.answers.get(2)!)).toEqual({ errorCode: { code: "PartitionNotLeader" }, consumers: [] });
+      expect(decodeDeleteConsumerOffsetResponse(connection.answers.get(3)!)).toEqual({ errorCode: { code: "PartitionNotLeader" } });
+      connection.end();
+      expect((await offsetsOf(home)).length).toBe(3);
     },
     TEST_TIMEOUT_MS,
   );
