@@ -107,6 +107,11 @@ class OffsetTable {
     return unreadable;
   }
 
+  /** Resolves once every write asked of this table so far is done (or failed). */
+  settled(): Promise<void> {
+    return this.#writes.then(() => {});
+  }
+
   get(key: ConsumerOffsetKey): StoredConsumerOffset | undefined {
     return this.#entries.get(keyOf(key.replica, key.consumerId))?.value;
   }
@@ -174,7 +179,8 @@ export class ConsumerOffsets {
   readonly #replicas: OffsetReplicas;
   readonly #selfId: number;
   readonly #token: string;
-  #table: Promise<OffsetTable> | undefined;
+  /** The table of the current leadership, being read back or ready. */
+  #table: { replica: Replica; epoch: number; ready: Promise<OffsetTable>; settled(): Promise<void> } | undefined;
 
   constructor(replicas: OffsetReplicas, options: { selfId: number; token: string }) {
     this.#replicas = replicas;
@@ -243,24 +249,25 @@ export class ConsumerOffsets {
     const { topic, partition } = CONSUMER_OFFSET_PARTITION;
     const replica = this.#replicas.get(topic, partition);
     if (!replica?.isLeader) return Promise.reject(new ConsumerOffsetError("NOT_LEADER", this.#notLeader()));
+    const epoch = replica.assignment.leaderEpoch;
     const current = this.#table;
-    if (current) {
-      const built = current.then((table) => table.replica === replica && table.epoch === replica.assignment.leaderEpoch, () => false);
-      return built.then((same) => (same ? current : this.#rebuild(replica)));
-    }
-    return this.#rebuild(replica);
-  }
-
-  #rebuild(replica: Replica): Promise<OffsetTable> {
+    if (current?.replica === replica && current.epoch === epoch) return current.ready;
     const table = new OffsetTable(replica);
-    const name = partitionName(replica.assignment.topic, replica.assignment.partition);
-    this.#table = table.rebuild().then((unreadable) => {
-      log(`consumer offsets: ${table.list().length} read back from '${name}' (leader epoch ${table.epoch})` + (unreadable > 0 ? `; ${unreadable} record(s) there hold no offset and were skipped` : ""));
+    const name = partitionName(topic, partition);
+    // Decided now, not once read, so every request of this leadership gets the same table; it
+    // reads the log once the writes of the table before it are in.
+    const ready = (current?.settled() ?? Promise.resolve()).then(async () => {
+      const unreadable = await table.rebuild();
+      log(`consumer offsets: ${table.list().length} read back from '${name}' (leader epoch ${epoch})` + (unreadable > 0 ? `; ${unreadable} record(s) there hold no offset and were skipped` : ""));
       return table;
     });
+    const entry = { replica, epoch, ready, settled: () => ready.then((built) => built.settled(), () => {}) };
+    this.#table = entry;
     // A failed rebuild is not kept: the next request tries again.
-    this.#table.catch(() => (this.#table = undefined));
-    return this.#table;
+    ready.catch(() => {
+      if (this.#table === entry) this.#table = undefined;
+    });
+    return ready;
   }
 
   /** Sends `request` to the consumer-offset leader's private port and returns its answer; throws ConsumerOffsetError. */
