@@ -80,6 +80,13 @@ describe("named consumers", () => {
         code: "NO_CONSUMER",
         hint: "'cluster consumer list --name local' shows the consumers and their offsets",
       });
+
+      // As in Fluvio, a deleted topic's offsets go with it: a topic made again under its name starts fresh.
+      await ok(home, ["topic", "delete", "orders"]);
+      await pollUntil("the offsets of 'orders' to go", () => offsetsOf(home), (offsets) => offsets.length === 0);
+      await ok(home, ["topic", "create", "orders"]);
+      await ok(home, ["produce", "orders"], "new0\n");
+      expect(await consumeAs(home, "billing", 0)).toEqual(["new0"]);
     },
     TEST_TIMEOUT_MS,
   );

@@ -272,6 +272,9 @@ export class Controller {
         outgoing?.partitions.delete(partition.name);
         outgoing?.removed.set(partition.name, removed);
       }
+      // As Fluvio's SPUs hear of every deletion: the SPU keeping the consumer offsets drops the partition's.
+      const offsetsLeader = this.#consumerOffsetLeader();
+      if (offsetsLeader !== null && !partition.spec.replicas.includes(offsetsLeader)) this.#outgoingOf(offsetsLeader)?.removed.set(partition.name, removed);
     }
     this.#scheduleTurn();
   }

@@ -133,6 +133,15 @@ class OffsetTable {
     });
   }
 
+  /** Deletes every offset kept on the partitions `replicas` (in one batch); resolves to how many. */
+  deleteReplicas(replicas: ReplicaKey[]): Promise<number> {
+    return this.#serial(async () => {
+      const gone = this.list().filter(({ key }) => replicas.some((replica) => replica.topic === key.replica.topic && replica.partition === key.replica.partition));
+      if (gone.length > 0) await this.#append(gone.map(({ key }) => ({ type: "deleted" as const, key })));
+      return gone.length;
+    });
+  }
+
   #write(entry: ConsumerOffsetEntry): Promise<void> {
     return this.#serial(() => this.#append([entry]));
   }
@@ -217,6 +226,15 @@ export class ConsumerOffsets {
   /** Deletes the offset of `consumerId` on `replica`; only on the leader. Resolves false when there was none. */
   async delete(replica: ReplicaKey, consumerId: string): Promise<boolean> {
     return (await this.#local()).delete({ replica, consumerId });
+  }
+
+  /**
+   * Drops the offsets kept on `partitions`, whose topic was deleted, as Fluvio's SPU does
+   * (global_context.rs `delete_consumers_offset`); nothing where this SPU does not keep them.
+   */
+  async forgetPartitions(partitions: ReplicaKey[]): Promise<number> {
+    if (!this.#leads()) return 0;
+    return (await this.#local()).deleteReplicas(partitions);
   }
 
   /** Serves a peer SPU's request on the private port: never rejects, a failure is its answer. */

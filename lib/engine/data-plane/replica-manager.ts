@@ -38,6 +38,7 @@ import {
   replicaKey,
   type AssignmentChanges,
   type IsrChange,
+  type RemovedReplica,
   type ReplicaAssignmentInfo,
   type ReplicaReport,
   type SpuAssignment,
@@ -87,6 +88,7 @@ export class ReplicaManager {
   readonly #report: (replicas: ReplicaReport[]) => void;
   readonly #proposeIsr: (changes: IsrChange[]) => void;
   readonly #scConnected: () => boolean;
+  readonly #partitionsDeleted: ((removed: RemovedReplica[]) => void) | undefined;
   readonly #replicas = new Map<string, Replica>();
   readonly #fetchers = new Map<string, FollowerFetcher>();
   /** Replicas not opened because their marker is unusable, with the problem last logged. */
@@ -118,7 +120,8 @@ export class ReplicaManager {
   /**
    * `report` and `proposeIsr` tell the SC (dropped while it is away: the next assignment
    * resynchronises); `scConnected` says whether they would be delivered. `token` opens the
-   * connections to the leaders this SPU follows.
+   * connections to the leaders this SPU follows. `partitionsDeleted` hears of the partitions
+   * the SC says were deleted (the consumer-offset leader hears of every one, to drop their offsets).
    */
   constructor(options: {
     dataDir: string;
@@ -127,8 +130,10 @@ export class ReplicaManager {
     report: (replicas: ReplicaReport[]) => void;
     proposeIsr: (changes: IsrChange[]) => void;
     scConnected: () => boolean;
+    partitionsDeleted?: (removed: RemovedReplica[]) => void;
   }) {
     this.#dataDir = options.dataDir;
+    this.#partitionsDeleted = options.partitionsDeleted;
     this.#selfId = options.selfId;
     this.#token = options.token;
     this.#report = options.report;
@@ -201,6 +206,7 @@ export class ReplicaManager {
       this.#target.set(key, info);
       this.#unapplied.add(key);
     }
+    if (changes.removed.length > 0) this.#partitionsDeleted?.(changes.removed);
     for (const removed of changes.removed) {
       const key = replicaKey(removed.topic, removed.partition);
       if (this.#target.get(key)?.topicId !== removed.topicId) continue;

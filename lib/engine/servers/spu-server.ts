@@ -31,6 +31,7 @@ import {
 import type { ConsumerOffsets } from "../data-plane/consumer-offsets.ts";
 import { serveFollower } from "../data-plane/follower-links.ts";
 import { ReplicaManager } from "../data-plane/replica-manager.ts";
+import { CONSUMER_OFFSET_PARTITION } from "../model/replica-info.ts";
 
 export interface SpuServerOptions {
   id: number;
@@ -79,6 +80,15 @@ export class SpuServer {
       report: (replicas) => toSc({ type: "report", replicas }),
       proposeIsr: (changes) => toSc({ type: "isr", changes }),
       scConnected: () => this.#accepted,
+      partitionsDeleted: (removed) => {
+        if (!this.replicas.get(CONSUMER_OFFSET_PARTITION.topic, CONSUMER_OFFSET_PARTITION.partition)?.isLeader) return;
+        this.consumerOffsets()
+          .then((offsets) => offsets.forgetPartitions(removed))
+          .then(
+            (count) => count > 0 && log(`consumer offsets: dropped ${count} of deleted partition(s) ${removed.map((entry) => `'${entry.topic}-${entry.partition}'`).join(", ")}`),
+            (error: Error) => log(`consumer offsets: could not drop those of deleted partitions: ${error.message}`),
+          );
+      },
     });
     const scName = `${options.scAddress.host}:${options.scAddress.port}`;
     const pub = options.publicAddress;

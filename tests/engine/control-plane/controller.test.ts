@@ -323,4 +323,18 @@ describe("Controller", () => {
     await settle(controller);
     expect(sent.slice(before).some((entry) => entry.changes?.consumerOffsetLeader !== undefined)).toBe(false);
   });
+
+  test("a deleted topic's partitions are told to the consumer-offset leader too, held there or not, so their offsets go", async () => {
+    const { controller, sent } = makeController({ systemTopics: true });
+    while (!controller.listTopics().some((topic) => topic.name === "consumer-offset")) await settle(controller);
+    await controller.createTopic({ name: "user", partitions: 3, replication: 1 });
+    await settle(controller);
+    const leader = controller.listPartitions().find((partition) => partition.topic === "consumer-offset")!.leader;
+    const before = sent.length;
+    await controller.deleteTopic("user");
+    await settle(controller);
+    const removedTo = (id: number) => sent.slice(before).filter((entry) => entry.id === id).flatMap((entry) => entry.changes?.removed ?? []).map((removed) => removed.partition).sort();
+    expect(removedTo(leader)).toEqual([0, 1, 2]);
+    for (const other of [5001, 5002, 5003].filter((id) => id !== leader)) expect(removedTo(other)).toHaveLength(1);
+  });
 });

@@ -123,6 +123,19 @@ describe("ConsumerOffsets", () => {
     ]);
   });
 
+  test("ConsumerOffsets.forgetPartitions() drops every consumer's offset on deleted partitions in one batch, and keeps the rest", async () => {
+    const dir = tempDir();
+    const first = open(dir);
+    await first.offsets.commit(ORDERS_0, "billing", 4);
+    await first.offsets.commit(ORDERS_0, "audit", 2);
+    await first.offsets.commit(ORDERS_1, "billing", 9);
+    expect(await first.offsets.forgetPartitions([ORDERS_0, { topic: "other", partition: 0 }])).toBe(2);
+    first.replica.close();
+    const second = open(dir, { leaderEpoch: 1 });
+    cleanups.push(() => second.replica.close());
+    expect((await second.offsets.list(null)).map((entry) => [entry.consumerId, entry.replica.partition])).toEqual([["billing", 1]]);
+  });
+
   test("a follower of the consumer-offset partition refuses to list or delete with NOT_LEADER, naming the leader", async () => {
     const { replica, offsets } = open(tempDir(), { leader: 5002, replicas: [5002, SELF], isr: [5002, SELF] });
     cleanups.push(() => replica.close());
