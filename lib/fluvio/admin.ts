@@ -738,12 +738,18 @@ async function consumerOffsetLeader(cluster: RunningCluster): Promise<PartitionL
 /** A request to the consumer-offset leader; an SPU that does not answer is SPU_UNREACHABLE. */
 async function offsetsRequest(cluster: RunningCluster, apiKey: number, write: (writer: Writer) => void): Promise<{ leader: PartitionLeader; body: Reader; codec: SpuCodec }> {
   const leader = await consumerOffsetLeader(cluster);
-  const [connection, codec] = await Promise.all([spuConnection(leader, cluster.paths.name), loadSpuCodec()]);
+  const name = cluster.paths.name;
+  const unreachable = (why: string) => (cause: unknown) =>
+    new ClusterError("SPU_UNREACHABLE", `SPU ${leader.leader}, which keeps the consumer offsets (it leads '${CONSUMER_OFFSET_TOPIC}-0'), ${why} at ${leader.address.host}:${leader.address.port}`, {
+      hint: `check 'cluster status --name ${name}'; 'cluster resume --name ${name}' restarts a stopped SPU (the offsets have one replica, as in Fluvio, and wait for it)`,
+      cause,
+    });
+  const [connection, codec] = await Promise.all([spuConnection(leader, name).catch((error) => Promise.reject(unreachable("does not answer")(error))), loadSpuCodec()]);
   try {
     return { leader, codec, body: await connection.request(apiKey, SPU_VERSION, write, { timeoutMs: CONSUMER_OFFSET_TIMEOUT_MS }) };
   } catch (error) {
     forgetSpuConnection(leader, connection);
-    throw spuUnreachable(leader, cluster.paths.name, `did not answer within ${CONSUMER_OFFSET_TIMEOUT_MS / 1000}s`)(error);
+    throw unreachable(`did not answer within ${CONSUMER_OFFSET_TIMEOUT_MS / 1000}s`)(error);
   }
 }
 

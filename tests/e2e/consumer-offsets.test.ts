@@ -139,6 +139,7 @@ describe("named consumers", () => {
         () => cli(home, ["consume", "orders", "-B", "-d", "--partition", String(leaders.findIndex((leader) => leader !== offsetsLeader)), "--consumer", "billing", "--json"]),
         (result) => result.exitCode !== 0,
       );
+      expect(away.json.error).toMatchObject({ code: "SPU_UNREACHABLE", message: expect.stringContaining(`SPU ${offsetsLeader}, which keeps the consumer offsets`) });
       expect(away.json.error.hint).toContain("cluster resume --name local");
       await ok(home, ["resume"]);
       expect(await offsetsOf(home)).toEqual([0, 1, 2].map((partition) => ["billing", "orders", partition, 5]));
