@@ -189,6 +189,14 @@ describe("the consumer-offset keys on the wire", () => {
       expect(decodeDeleteConsumerOffsetResponse(connection.answers.get(3)!)).toEqual({ errorCode: { code: "PartitionNotLeader" } });
       connection.end();
       expect((await offsetsOf(home)).length).toBe(3);
+
+      // A body cut short closes that connection alone, as Fluvio's SPU does; the SPU serves on.
+      for (const apiKey of [SPU_API_KEY.updateConsumerOffset, SPU_API_KEY.deleteConsumerOffset, SPU_API_KEY.fetchOffsets, SPU_API_KEY.produce]) {
+        const broken = await openRaw(publicPortOf(offsetsLeader));
+        broken.write(request(apiKey, 25, 1, (w) => w.u8(1)));
+        expect({ apiKey, closed: await broken.closedWithin(5_000) }).toEqual({ apiKey, closed: true });
+      }
+      expect((await offsetsOf(home)).length).toBe(3);
     },
     TEST_TIMEOUT_MS,
   );

@@ -25,6 +25,7 @@
  *
  * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
  */
+import { log } from "../daemon/log.ts";
 import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
 import { OffsetEvicted, ProduceTimedOut, ReplicaError } from "../data-plane/replica.ts";
 import type { ReplicaManager } from "../data-plane/replica-manager.ts";
@@ -143,14 +144,21 @@ export class SpuPublicServer {
   }
 
   #handlers(link: Link): Map<number, FluvioHandler> {
+    // What an asynchronous handler throws (a body that does not decode) closes its connection,
+    // as a synchronous handler's throw does in PublicPort, instead of escaping the daemon.
+    const guarded = (work: Promise<void>) =>
+      void work.catch((error: Error) => {
+        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${error.message}`);
+        link.destroy();
+      });
     return new Map<number, FluvioHandler>([
-      [SPU_API_KEY.produce, (header, body, answer) => void this.#produce(header, body, answer)],
-      [SPU_API_KEY.fetchOffsets, (header, body, answer) => void this.#fetchOffsets(header, body, answer)],
+      [SPU_API_KEY.produce, (header, body, answer) => guarded(this.#produce(header, body, answer))],
+      [SPU_API_KEY.fetchOffsets, (header, body, answer) => guarded(this.#fetchOffsets(header, body, answer))],
       [SPU_API_KEY.streamFetch, (header, body) => void this.#streamFetch(link, header, decodeStreamFetchRequest(body, header.apiVersion))],
       [SPU_API_KEY.updateOffsets, (_header, body, answer) => this.#updateOffsets(body, answer)],
-      [SPU_API_KEY.updateConsumerOffset, (_header, body, answer) => void this.#updateConsumerOffset(body, answer)],
-      [SPU_API_KEY.deleteConsumerOffset, (_header, body, answer) => void this.#deleteConsumerOffset(body, answer)],
-      [SPU_API_KEY.fetchConsumerOffsets, (header, body, answer) => void this.#fetchConsumerOffsets(header, body, answer)],
+      [SPU_API_KEY.updateConsumerOffset, (_header, body, answer) => guarded(this.#updateConsumerOffset(body, answer))],
+      [SPU_API_KEY.deleteConsumerOffset, (_header, body, answer) => guarded(this.#deleteConsumerOffset(body, answer))],
+      [SPU_API_KEY.fetchConsumerOffsets, (header, body, answer) => guarded(this.#fetchConsumerOffsets(header, body, answer))],
     ]);
   }
 
@@ -168,7 +176,7 @@ export class SpuPublicServer {
 
   /**
    * A consumer's commit, for the stream `sessionId` names (Fluvio 0.17.2 on: the client sends it
-   * on the stream's own connection). Never rejects. As Fluvio's SPU answers: an unknown stream is
+   * on the stream's own connection). Rejects only on a body that does not decode. As Fluvio's SPU answers: an unknown stream is
    * FetchSessionNotFound, one without a consumer id Other.
    */
   async #updateConsumerOffset(body: Reader, answer: Answer): Promise<void> {
@@ -188,7 +196,7 @@ export class SpuPublicServer {
     answer((writer) => encodeUpdateConsumerOffsetResponse(writer, { offset: errorCode === NO_ERROR ? request.offset : 0, errorCode }));
   }
 
-  /** Never rejects. Deleting an offset that is not kept succeeds, as in Fluvio's SPU. */
+  /** Rejects only on a body that does not decode. Deleting an offset that is not kept succeeds, as in Fluvio's SPU. */
   async #deleteConsumerOffset(body: Reader, answer: Answer): Promise<void> {
     const request = decodeDeleteConsumerOffsetRequest(body);
     let errorCode: ErrorCode = NO_ERROR;
@@ -200,7 +208,7 @@ export class SpuPublicServer {
     answer((writer) => encodeDeleteConsumerOffsetResponse(writer, { errorCode }));
   }
 
-  /** Never rejects. */
+  /** Rejects only on a body that does not decode. */
   async #fetchConsumerOffsets(header: RequestHeader, body: Reader, answer: Answer): Promise<void> {
     const request = decodeFetchConsumerOffsetsRequest(body, header.apiVersion);
     let response: FetchConsumerOffsetsResponse;
@@ -250,7 +258,7 @@ export class SpuPublicServer {
   }
 
   /**
-   * Never rejects. With a consumer id (version 23, clients before Fluvio 0.17.2), the start
+   * Rejects only on a body that does not decode. With a consumer id (version 23, clients before Fluvio 0.17.2), the start
    * offset is where that consumer goes on: one past the offset it committed, as Fluvio 0.11.11's
    * SPU answers (offset_request.rs).
    */
