@@ -28,6 +28,7 @@ const COMMANDS: { verb: string; load: () => Promise<CommandModule> }[] = [
   { verb: "topic", load: async () => (await import("./commands/topic.ts")).topicCommand },
   { verb: "produce", load: async () => (await import("./commands/produce.ts")).produceCommand },
   { verb: "consume", load: async () => (await import("./commands/consume.ts")).consumeCommand },
+  { verb: "consumer", load: async () => (await import("./commands/consumer.ts")).consumerCommand },
   { verb: "logs", load: async () => (await import("./commands/logs.ts")).logsCommand },
   { verb: "diagnostics", load: async () => (await import("./commands/diagnostics.ts")).diagnosticsCommand },
   { verb: "completion", load: async () => (await import("./commands/completion.ts")).completionCommand },

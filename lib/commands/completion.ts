@@ -40,7 +40,11 @@ export const COMPLETION_TABLE: Record<string, VerbFlags> = {
     delete: CLUSTER_FLAGS,
   },
   produce: [...CLUSTER_FLAGS, "--partition", "--compression", "--timeout"],
-  consume: [...CLUSTER_FLAGS, "--from-beginning", "--offset", "--disable-continuous", "--partition", "--timeout"],
+  consume: [...CLUSTER_FLAGS, "--from-beginning", "--offset", "--disable-continuous", "--partition", "--consumer", "--timeout"],
+  consumer: {
+    list: CLUSTER_FLAGS,
+    delete: [...CLUSTER_FLAGS, "--topic", "--partition"],
+  },
   logs: [...CLUSTER_FLAGS, "--follow", "--lines"],
   diagnostics: [...CLUSTER_FLAGS, "--output"],
   completion: [],
@@ -71,6 +75,8 @@ const VALUE_FLAGS: Record<string, "cluster" | "dir" | "file" | "none"> = {
   "--segment-size": "none",
   "--max-partition-size": "none",
   "--offset": "none",
+  "--consumer": "none",
+  "--topic": "none",
   "--lines": "none",
   "-n": "none",
 };

@@ -7,9 +7,15 @@
  * while the SC names another leader (a hung one), reading goes on from the next offset at the
  * partition's new leader (withLeader). A reader that goes away (`consume T | head -1`) ends it
  * with exit 0, as it ends `cat`.
+ *
+ * `--consumer NAME` reads as Fluvio's consumer of that name (Fluvio 0.17.2 on): it starts one
+ * past the offset NAME last committed on the partition (else where -B or the default says; an
+ * `--offset` wins, as an absolute offset does in Fluvio), and commits the last offset of each
+ * answer once it is printed, so a later run goes on from there.
  */
 import type { Argv } from "yargs";
 import {
+  listConsumerOffsets,
   partitionLeader,
   partitionOffsets,
   RecordStream,
@@ -27,6 +33,8 @@ import { clusterOptions, timeoutOption, type CommonArgs } from "../terminal/outp
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
 /** How long a stream may send nothing before the SC is asked whether its leader still leads. */
 const QUIET_STREAM_MS = 6_000;
+/** The longest consumer name taken (Fluvio sets none but its string's; a name is a label, not a document). */
+const MAX_CONSUMER_NAME = 255;
 /** How long a read may wait for its partition's leader by default. */
 const DEFAULT_TIMEOUT_S = 30;
 
@@ -44,6 +52,8 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /** How long a read keeps retrying while the partition's leader is unreachable or moving (default 30 s). */
   timeoutMs?: number;
+  /** Read as this consumer: from one past its committed offset (unless `from` is a number), committing each batch once the caller takes the next. */
+  consumer?: string;
 }
 
 /** Records read in one answer: the offset of the first, how many, and their values (decoded when asked for). */
@@ -63,11 +73,17 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
   const from = options.from ?? "end";
   // The beginning is the partition's start offset, which retention moves: found with the end at the first read.
   let offset: number | undefined = typeof from === "number" ? from : undefined;
+  // As Fluvio's consumer: one past the committed offset, brought within the log (retention may have moved its start).
+  let withinLog = false;
+  if (options.consumer !== undefined && typeof from !== "number") {
+    const [kept] = await listConsumerOffsets(cluster, { consumer: options.consumer, replica: { topic: options.topic, partition } });
+    if (kept) [offset, withinLog] = [kept.offset + 1, true];
+  }
   let end: number | undefined;
-  const reader = new StreamReader(cluster, options.topic);
+  const reader = new StreamReader(cluster, options.topic, options.consumer);
   try {
     while (!options.signal?.aborted) {
-      const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false, fromStart: from === "beginning" };
+      const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false, fromStart: from === "beginning", withinLog };
       const following = { cluster, topic: options.topic, leader, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_S * 1000, signal: options.signal };
       const answer = await withLeader(following, (current) => reader.read(current, request)).catch((error) => {
         if (options.signal?.aborted) return { value: { records: undefined, nextOffset: offset ?? 0, end: end ?? 0 }, leader };
@@ -76,7 +92,12 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
       leader = answer.leader;
       const { records, nextOffset } = answer.value;
       end ??= answer.value.end;
-      if (records && records.count > 0) yield { offset: records.offset, count: records.count, values: records.values, lines: records.lines };
+      withinLog = false;
+      if (records && records.count > 0) {
+        yield { offset: records.offset, count: records.count, values: records.values, lines: records.lines };
+        // The caller asked for more, so it has used these.
+        if (options.consumer !== undefined) await reader.commit(nextOffset - 1);
+      }
       offset = nextOffset;
       if (options.stopAtEnd && offset >= end) return;
     }
@@ -92,27 +113,37 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
 class StreamReader {
   readonly #cluster: RunningCluster;
   readonly #topic: string;
+  readonly #consumer: string | undefined;
   #stream: { leader: PartitionLeader; offset: number; records: RecordStream } | undefined;
 
-  constructor(cluster: RunningCluster, topic: string) {
+  /** Streams are `consumer`'s when given. */
+  constructor(cluster: RunningCluster, topic: string, consumer?: string) {
     this.#cluster = cluster;
     this.#topic = topic;
+    this.#consumer = consumer;
+  }
+
+  /** Commits `offset` as the consumer's, through the stream that delivered it. */
+  async commit(offset: number): Promise<void> {
+    await this.#stream?.records.commit(offset);
   }
 
   /**
    * The records from `offset` (when undefined, the partition's start with `fromStart`, else its end), and where the log ended when
    * reading began (`end`): found now if not given. With `stopAtEnd` an offset beyond that end
-   * is OFFSET_OUT_OF_RANGE, and reading stops there.
+   * is OFFSET_OUT_OF_RANGE, and reading stops there. With `withinLog` the offset is first
+   * brought within the partition's offsets.
    */
   async read(
     leader: PartitionLeader,
-    request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean; fromStart?: boolean },
+    request: { offset: number | undefined; end: number | undefined; stopAtEnd: boolean; fromStart?: boolean; withinLog?: boolean },
   ): Promise<{ records: StreamedRecords | undefined; nextOffset: number; end: number }> {
     let { offset, end } = request;
     if (offset === undefined || end === undefined || this.#stream?.leader !== leader) {
       const offsets = await partitionOffsets(this.#cluster, this.#topic, leader);
       end ??= offsets.highWatermark;
       offset ??= request.fromStart ? offsets.start : offsets.highWatermark;
+      if (request.withinLog) offset = Math.min(Math.max(offset, offsets.start), offsets.highWatermark);
       if (offset < offsets.start || (request.stopAtEnd && offset > end)) {
         throw new ClusterError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside partition ${leader.partition} of '${this.#topic}' (offsets ${offsets.start} to ${end})`, {
           hint: `pass an --offset within that range, -B to read from the beginning, or neither to read new records only`,
@@ -122,7 +153,8 @@ class StreamReader {
     if (request.stopAtEnd && offset >= end) return { records: undefined, nextOffset: offset, end };
     if (!this.#stream || this.#stream.leader !== leader || this.#stream.offset !== offset) {
       this.close();
-      this.#stream = { leader, offset, records: await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES) };
+      const records = await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES, this.#consumer === undefined ? {} : { consumerId: this.#consumer });
+      this.#stream = { leader, offset, records };
     }
     const answer = await this.#stream.records.next(QUIET_STREAM_MS).catch((error) => {
       this.close();
@@ -179,6 +211,7 @@ interface ConsumeArgs extends CommonArgs {
   fromBeginning?: boolean;
   offset?: number;
   disableContinuous?: boolean;
+  consumer?: string;
   timeout: number;
 }
 
@@ -193,6 +226,7 @@ export const consumeCommand = {
       .option("offset", { type: "number", describe: "Start at this offset" })
       .option("disable-continuous", { alias: "d", type: "boolean", describe: "Exit at the end of the log instead of waiting for records" })
       .option("partition", { type: "number", default: 0, describe: "Partition to read" })
+      .option("consumer", { type: "string", describe: "Read as this named consumer: go on after the offset it committed, and commit what is printed" })
       .conflicts("from-beginning", "offset")
       .check((argv) => {
         for (const flag of ["offset", "partition"] as const) {
@@ -202,9 +236,13 @@ export const consumeCommand = {
           }
         }
         if (argv.json && !argv.disableContinuous) throw new UsageError("--json prints one document, so it needs -d (stop at the end of the log)");
+        if (argv.consumer !== undefined && (argv.consumer.length === 0 || argv.consumer.length > MAX_CONSUMER_NAME)) {
+          throw new UsageError(`--consumer needs a name of 1 to ${MAX_CONSUMER_NAME} characters, not '${argv.consumer}'`);
+        }
         return true;
       })
-      .example("$0 consume orders -B -d", "every record of 'orders' partition 0, then exit"),
+      .example("$0 consume orders -B -d", "every record of 'orders' partition 0, then exit")
+      .example("$0 consume orders -B -d --consumer billing", "the records 'billing' has not read yet (all of them the first time), then exit"),
   handler: async (argv: ConsumeArgs): Promise<number> => {
     const options: ConsumeOptions = {
       home: argv.home,
@@ -213,6 +251,7 @@ export const consumeCommand = {
       partition: argv.partition,
       from: argv.offset ?? (argv.fromBeginning ? "beginning" : "end"),
       timeoutMs: argv.timeout * 1000,
+      ...(argv.consumer === undefined ? {} : { consumer: argv.consumer }),
     };
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(await consumeToEnd(options), null, 2)}\n`);

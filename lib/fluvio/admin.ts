@@ -1,7 +1,7 @@
 /**
  * The CLI's client of a cluster's public ports, in Fluvio's own protocol (fluvio-connection.ts):
  * the SC's object API for SPUs, topics and partitions, and each SPU's Produce, FetchOffsets and
- * StreamFetch. Because it is Fluvio's protocol, this client would serve a real Fluvio SC too.
+ * StreamFetch, and the consumer offsets the consumer-offset partition's leader keeps. Because it is Fluvio's protocol, this client would serve a real Fluvio SC too.
  *
  * Refusals keep the CLI's error codes where Fluvio's error code says the same thing (a topic
  * that exists, an SPU registered twice, ...); a port that does not answer is SC_UNREACHABLE or
@@ -325,9 +325,9 @@ export interface PartitionLeader {
   address: { host: string; port: number };
 }
 
-/** The leader of every partition of `topic`, by partition number; throws NO_TOPIC when there is no such topic. */
-export async function topicLeaders(cluster: RunningCluster, topic: string): Promise<PartitionLeader[]> {
-  const [partitions, spus] = await Promise.all([listPartitions(cluster.admin, topic), listObjects(cluster.admin, "SPU")]);
+/** The leader of every partition of `topic` (a system topic with `system`), by partition number; throws NO_TOPIC when there is no such topic. */
+export async function topicLeaders(cluster: RunningCluster, topic: string, options: { system?: boolean } = {}): Promise<PartitionLeader[]> {
+  const [partitions, spus] = await Promise.all([listPartitions(cluster.admin, topic, options), listObjects(cluster.admin, "SPU")]);
   const name = cluster.paths.name;
   if (partitions.length === 0) {
     throw new ClusterError("NO_TOPIC", `topic '${topic}' does not exist in cluster '${name}'`, {
@@ -408,6 +408,7 @@ function spuError(errorCode: FluvioErrorCode, leader: PartitionLeader, clusterNa
   const hint = `'cluster status --name ${clusterName}' shows each partition's leader and in-sync replicas`;
   switch (errorCode.code) {
     case "NotLeaderForPartition":
+    case "PartitionNotLeader":
       return new ClusterError("NOT_LEADER", `SPU ${leader.leader} does not lead partition ${leader.partition}`, { hint });
     case "OffsetOutOfRange":
       return new ClusterError("OFFSET_OUT_OF_RANGE", `the offset is outside partition ${leader.partition}`, { hint });
@@ -599,7 +600,8 @@ export class RecordStream {
     this.#cancel = () => {};
   }
 
-  static async open(cluster: RunningCluster, topic: string, leader: PartitionLeader, offset: number, maxBytes: number): Promise<RecordStream> {
+  /** With `consumerId`, the stream is that consumer's, and `commit` keeps its offsets. */
+  static async open(cluster: RunningCluster, topic: string, leader: PartitionLeader, offset: number, maxBytes: number, options: { consumerId?: string } = {}): Promise<RecordStream> {
     // A stream of its own connection: closing it is how a Fluvio stream ends.
     const [connection, codec] = await Promise.all([
       FluvioConnection.open(leader.address, REQUEST_TIMEOUT_MS).catch((error) => {
@@ -624,7 +626,7 @@ export class RecordStream {
             smartModule: null,
             derivedStream: null,
             smartModules: [],
-            consumerId: null,
+            consumerId: options.consumerId ?? null,
           },
           SPU_VERSION,
         ),
@@ -665,6 +667,30 @@ export class RecordStream {
     this.#unreported = undefined;
     // The SPU's acknowledgement of an offset update carries nothing the stream needs.
     this.#connection.request(SPU_API_KEY.updateOffsets, UPDATE_OFFSETS_VERSION, (writer) => this.#codec.encodeUpdateOffsetsRequest(writer, update), { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+  }
+
+  /**
+   * Commits `offset` (the last record read) as the stream's consumer's, on the stream's own
+   * connection as Fluvio's consumer does (UpdateConsumerOffset names the stream); resolves once
+   * the SPU keeping the offsets has it on disk.
+   */
+  async commit(offset: number): Promise<void> {
+    const leader = this.#leader;
+    if (this.#streamId === undefined) throw new ClusterError("SPU_ERROR", `SPU ${leader.leader} has not opened the stream of partition ${leader.partition} yet`);
+    const sessionId = this.#streamId;
+    let body: Reader;
+    try {
+      body = await this.#connection.request(
+        SPU_API_KEY.updateConsumerOffset,
+        SPU_VERSION,
+        (writer) => this.#codec.encodeUpdateConsumerOffsetRequest(writer, { offset, sessionId }),
+        { timeoutMs: CONSUMER_OFFSET_TIMEOUT_MS },
+      );
+    } catch (error) {
+      throw spuUnreachable(leader, this.#clusterName, `did not answer a commit within ${CONSUMER_OFFSET_TIMEOUT_MS / 1000}s`)(error);
+    }
+    const answer = decodeSpuAnswer(leader, this.#clusterName, () => this.#codec.decodeUpdateConsumerOffsetResponse(body));
+    if (answer.errorCode.code !== "None") throw consumerOffsetError(answer.errorCode, this.#clusterName, `committing offset ${offset}`);
   }
 
   close(): void {
@@ -719,4 +745,86 @@ export class RecordStream {
     this.#answers.push(answer);
     this.#waiter?.();
   }
+}
+
+// ---- Consumer offsets ----
+
+/** Fluvio's system topic whose one partition's leader keeps the consumer offsets (fluvio-types defaults.rs). */
+const CONSUMER_OFFSET_TOPIC = "consumer-offset";
+/** A commit or list waits on the offsets leader's fsync, and on its forward from another SPU. */
+const CONSUMER_OFFSET_TIMEOUT_MS = 10_000;
+
+/** The offset a consumer committed on one partition, as `consumer list` shows it. */
+export interface ConsumerOffsetView {
+  consumer: string;
+  topic: string;
+  partition: number;
+  /** The last offset the consumer read: it goes on at the next. */
+  offset: number;
+  /** When it was committed, seconds since the epoch. */
+  modifiedTime: number;
+}
+
+/** The CLI's error for a consumer-offset answer that is not None, `doing` what. */
+function consumerOffsetError(errorCode: FluvioErrorCode, clusterName: string, doing: string): ClusterError {
+  const message = errorCode.code === "Other" ? errorCode.message : errorCode.code;
+  return new ClusterError("OFFSETS_UNAVAILABLE", `the cluster could not serve consumer offsets (${doing}): ${message}`, {
+    hint: `'cluster status --name ${clusterName}' shows whether the leader of '${CONSUMER_OFFSET_TOPIC}-0' runs; 'cluster resume --name ${clusterName}' restarts it`,
+  });
+}
+
+/** The SPU leading the consumer-offset partition; throws OFFSETS_UNAVAILABLE before the SC has made it. */
+async function consumerOffsetLeader(cluster: RunningCluster): Promise<PartitionLeader> {
+  const name = cluster.paths.name;
+  const leaders = await topicLeaders(cluster, CONSUMER_OFFSET_TOPIC, { system: true }).catch((error) => {
+    if (!(error instanceof ClusterError) || error.code !== "NO_TOPIC") throw error;
+    throw new ClusterError("OFFSETS_UNAVAILABLE", `cluster '${name}' has no '${CONSUMER_OFFSET_TOPIC}' topic yet: its SC makes it once an SPU is online`, {
+      hint: `wait for an SPU to come online ('cluster status --name ${name}'), then run the command again`,
+    });
+  });
+  return leaders[0]!;
+}
+
+/** A request to the consumer-offset leader; an SPU that does not answer is SPU_UNREACHABLE. */
+async function offsetsRequest(cluster: RunningCluster, apiKey: number, write: (writer: Writer) => void): Promise<{ leader: PartitionLeader; body: Reader; codec: SpuCodec }> {
+  const leader = await consumerOffsetLeader(cluster);
+  const name = cluster.paths.name;
+  const unreachable = (why: string) => (cause: unknown) =>
+    new ClusterError("SPU_UNREACHABLE", `SPU ${leader.leader}, which keeps the consumer offsets (it leads '${CONSUMER_OFFSET_TOPIC}-0'), ${why} at ${leader.address.host}:${leader.address.port}`, {
+      hint: `check 'cluster status --name ${name}'; 'cluster resume --name ${name}' restarts a stopped SPU (the offsets have one replica, as in Fluvio, and wait for it)`,
+      cause,
+    });
+  const [connection, codec] = await Promise.all([spuConnection(leader, name).catch((error) => Promise.reject(unreachable("does not answer")(error))), loadSpuCodec()]);
+  try {
+    return { leader, codec, body: await connection.request(apiKey, SPU_VERSION, write, { timeoutMs: CONSUMER_OFFSET_TIMEOUT_MS }) };
+  } catch (error) {
+    forgetSpuConnection(leader, connection);
+    throw unreachable(`did not answer within ${CONSUMER_OFFSET_TIMEOUT_MS / 1000}s`)(error);
+  }
+}
+
+/** Every consumer offset kept (of `consumer` and partition `replica` when given), sorted by consumer, topic and partition. */
+export async function listConsumerOffsets(
+  cluster: RunningCluster,
+  filters: { consumer?: string; replica?: { topic: string; partition: number } } = {},
+): Promise<ConsumerOffsetView[]> {
+  const codec = await loadSpuCodec();
+  const { leader, body } = await offsetsRequest(cluster, SPU_API_KEY.fetchConsumerOffsets, (writer) =>
+    codec.encodeFetchConsumerOffsetsRequest(writer, { filters: { replica: filters.replica ?? null, consumerId: filters.consumer ?? null } }, SPU_VERSION),
+  );
+  const answer = decodeSpuAnswer(leader, cluster.paths.name, () => codec.decodeFetchConsumerOffsetsResponse(body));
+  if (answer.errorCode.code !== "None") throw consumerOffsetError(answer.errorCode, cluster.paths.name, "listing them");
+  return answer.consumers
+    .map((entry) => ({ consumer: entry.consumerId, topic: entry.replica.topic, partition: entry.replica.partition, offset: entry.offset, modifiedTime: entry.modifiedTime }))
+    .sort((a, b) => a.consumer.localeCompare(b.consumer) || a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** Deletes the offset `consumer` committed on partition `replica` (nothing happens when there is none, as in Fluvio). */
+export async function deleteConsumerOffset(cluster: RunningCluster, consumer: string, replica: { topic: string; partition: number }): Promise<void> {
+  const codec = await loadSpuCodec();
+  const { leader, body } = await offsetsRequest(cluster, SPU_API_KEY.deleteConsumerOffset, (writer) =>
+    codec.encodeDeleteConsumerOffsetRequest(writer, { replica, consumerId: consumer }),
+  );
+  const answer = decodeSpuAnswer(leader, cluster.paths.name, () => codec.decodeDeleteConsumerOffsetResponse(body));
+  if (answer.errorCode.code !== "None") throw consumerOffsetError(answer.errorCode, cluster.paths.name, `deleting the offset of '${consumer}'`);
 }

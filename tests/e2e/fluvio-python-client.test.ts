@@ -3,7 +3,8 @@
  * CLI made, each step a small script of tests/python/ run by the checkout's virtual
  * environment: topics created with settings, records produced with each compression the client
  * offers and consumed back, topics and partitions listed, and all of it again after a shutdown
- * and resume, with nothing acknowledged lost. `.ci/run` makes the environment; without it these
+ * and resume, with nothing acknowledged lost; a named consumer going on from its committed
+ * offset across a restart, its offsets listed and deleted. `.ci/run` makes the environment; without it these
  * tests are skipped, saying so.
  */
 import { describe, expect, test } from "bun:test";
@@ -131,6 +132,35 @@ describe.skipIf(!hasClient)("Fluvio's Python client 0.21.0", () => {
         (error: Error) => error.message,
       );
       expect(below).toContain("Offset 0 is evicted. The next available is 2");
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a named consumer goes on from the offset it committed, across a shutdown and resume; its offsets are listed and deleted as the client asks",
+    async () => {
+      const home = tempHome();
+      await ok(home, ["create", "--spus", "3", "--port-base", String(nextPortBase())]);
+      const endpoint = (await ok(home, ["status", "--json"])).json.endpoint;
+      await python(endpoint, "create", "py-offsets", "3");
+      // Over three partitions of three SPUs, at least two streams are served by an SPU that does not keep the offsets.
+      for (const partition of [0, 1, 2]) await ok(home, ["produce", "py-offsets", "--partition", String(partition)], "r0\nr1\nr2\nr3\nr4\nr5\n");
+      const read = async (partition: number, count: number) =>
+        ((await python(endpoint, "offset-consume", "py-offsets", String(partition), "py-reader", String(count))).records as [number, string][]).map(([offset]) => offset);
+
+      for (const partition of [0, 1, 2]) expect(await read(partition, 2)).toEqual([0, 1]);
+      for (const partition of [0, 1, 2]) expect(await read(partition, 2)).toEqual([2, 3]);
+      const listed = (await python(endpoint, "consumer-offsets")).offsets as [string, string, number, number, number][];
+      expect(listed.map(([consumer, topic, partition, offset]) => [consumer, topic, partition, offset])).toEqual([0, 1, 2].map((partition) => ["py-reader", "py-offsets", partition, 3]));
+      for (const [, , , , modified] of listed) expect(Math.abs(modified - Date.now() / 1000)).toBeLessThan(120);
+
+      await ok(home, ["shutdown"]);
+      await ok(home, ["resume"]);
+      for (const partition of [0, 1, 2]) expect(await read(partition, 2)).toEqual([4, 5]);
+
+      await python(endpoint, "delete-consumer-offset", "py-reader", "py-offsets", "1");
+      expect(((await python(endpoint, "consumer-offsets")).offsets as unknown[][]).map(([, , partition, offset]) => [partition, offset])).toEqual([[0, 5], [2, 5]]);
+      expect(await read(1, 1)).toEqual([0]);
     },
     TEST_TIMEOUT_MS,
   );

@@ -8,6 +8,9 @@ failure exits non-zero with the client's error on stderr.
     fluvio_client.py ENDPOINT consume TOPIC PARTITION
     fluvio_client.py ENDPOINT consume-from TOPIC PARTITION OFFSET
     fluvio_client.py ENDPOINT list
+    fluvio_client.py ENDPOINT offset-consume TOPIC PARTITION CONSUMER COUNT
+    fluvio_client.py ENDPOINT consumer-offsets
+    fluvio_client.py ENDPOINT delete-consumer-offset CONSUMER TOPIC PARTITION
 """
 import json
 import sys
@@ -15,10 +18,12 @@ import sys
 from fluvio import (
     Compression,
     ConsumerConfig,
+    ConsumerConfigExtBuilder,
     Fluvio,
     FluvioAdmin,
     FluvioConfig,
     Offset,
+    OffsetManagementStrategy,
     TopicProducerConfigBuilder,
     TopicSpec,
 )
@@ -82,12 +87,44 @@ def listing(endpoint):
     }
 
 
+def offset_consume(endpoint, topic, partition, consumer, count):
+    """Reads COUNT records as CONSUMER (from its committed offset, else the beginning), then commits and flushes."""
+    fluvio = Fluvio.connect_with_config(config(endpoint))
+    builder = ConsumerConfigExtBuilder(topic)
+    builder.partition(int(partition))
+    builder.offset_start(Offset.beginning())
+    builder.offset_consumer(consumer)
+    builder.offset_strategy(OffsetManagementStrategy.MANUAL)
+    stream = fluvio.consumer_with_config(builder.build())
+    records = []
+    for _ in range(int(count)):
+        record = next(stream)
+        records.append([record.offset(), record.value_string()])
+    stream.offset_commit()
+    stream.offset_flush()
+    return {"records": records}
+
+
+def consumer_offsets(endpoint):
+    fluvio = Fluvio.connect_with_config(config(endpoint))
+    offsets = [[entry.consumer_id, entry.topic, entry.partition, entry.offset, entry.modified_time] for entry in fluvio.consumer_offsets()]
+    return {"offsets": sorted(offsets)}
+
+
+def delete_consumer_offset(endpoint, consumer, topic, partition):
+    Fluvio.connect_with_config(config(endpoint)).delete_consumer_offset(consumer, topic, int(partition))
+    return {"deleted": consumer}
+
+
 STEPS = {
     "create": create,
     "produce": produce,
     "consume": consume,
     "consume-from": consume,
     "list": listing,
+    "offset-consume": offset_consume,
+    "consumer-offsets": consumer_offsets,
+    "delete-consumer-offset": delete_consumer_offset,
 }
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@
  * assignment as it stands when it asks for the set already recorded or is refused.
  */
 import { log } from "../daemon/log.ts";
-import type { AssignmentChanges, IsrChange, RemovedReplica, ReplicaReport, SpuAssignment } from "../model/replica-info.ts";
+import { CONSUMER_OFFSET_PARTITION, type AssignmentChanges, type IsrChange, type RemovedReplica, type ReplicaReport, type SpuAssignment } from "../model/replica-info.ts";
 import { partitionName } from "../model/topic-name.ts";
 import { makeSpuObject, MetadataStore, spuObjectName, type PartitionObject, type SpuObject, type TopicObject } from "./store.ts";
 import { AdminRefusal, TopicRegistry, type CommitOutcome, type PartitionView, type StagedChange, type TopicRequest } from "./topic-registry.ts";
@@ -44,7 +44,7 @@ export interface ControllerHooks {
  * 512 MB segments, at most 2 GB.
  */
 export const CONSUMER_OFFSET_TOPIC: TopicRequest = {
-  name: "consumer-offset",
+  name: CONSUMER_OFFSET_PARTITION.topic,
   partitions: 1,
   replication: 1,
   retentionSeconds: 7 * 24 * 3600,
@@ -58,6 +58,8 @@ export interface ControllerOptions {
   /** Creates Fluvio's system topics once an SPU is online to hold them (the SC does; unit tests leave them out). */
   systemTopics?: boolean;
 }
+
+const CONSUMER_OFFSET_PARTITION_NAME = partitionName(CONSUMER_OFFSET_PARTITION.topic, CONSUMER_OFFSET_PARTITION.partition);
 
 /** An election the SC could not record (a full disk) is tried again this often. */
 const ELECTION_RETRY_MS = 1_000;
@@ -73,6 +75,7 @@ interface Outgoing {
   partitions: Set<string>;
   removed: Map<string, RemovedReplica>;
   spus: boolean;
+  consumerOffsetLeader: boolean;
 }
 
 export class Controller {
@@ -131,7 +134,7 @@ export class Controller {
     log(`SPU ${id} online`);
     this.#spuChanged(id);
     this.#outgoing.delete(id);
-    this.#hooks.push(id, { spus: this.#endpoints(), replicas: this.#topics.assignmentsFor(id) });
+    this.#hooks.push(id, { spus: this.#endpoints(), replicas: this.#topics.assignmentsFor(id), consumerOffsetLeader: this.#consumerOffsetLeader() });
     if (!this.#electionsOpen && [...this.#spus.keys()].every((registered) => this.#online.has(registered))) {
       this.#electionsOpen = true;
       log("every registered SPU is online: leader elections are on");
@@ -269,6 +272,9 @@ export class Controller {
         outgoing?.partitions.delete(partition.name);
         outgoing?.removed.set(partition.name, removed);
       }
+      // As Fluvio's SPUs hear of every deletion: the SPU keeping the consumer offsets drops the partition's.
+      const offsetsLeader = this.#consumerOffsetLeader();
+      if (offsetsLeader !== null && !partition.spec.replicas.includes(offsetsLeader)) this.#outgoingOf(offsetsLeader)?.removed.set(partition.name, removed);
     }
     this.#scheduleTurn();
   }
@@ -294,7 +300,7 @@ export class Controller {
   #outgoingOf(id: number): Outgoing | undefined {
     if (!this.#online.has(id)) return undefined;
     let outgoing = this.#outgoing.get(id);
-    if (!outgoing) this.#outgoing.set(id, (outgoing = { partitions: new Set(), removed: new Map(), spus: false }));
+    if (!outgoing) this.#outgoing.set(id, (outgoing = { partitions: new Set(), removed: new Map(), spus: false, consumerOffsetLeader: false }));
     return outgoing;
   }
 
@@ -306,6 +312,17 @@ export class Controller {
   #partitionChanged(partition: PartitionObject): void {
     this.#changes.Partition.add(partition.name);
     for (const id of partition.spec.replicas) this.#tell(id, partition.name);
+    if (partition.name !== CONSUMER_OFFSET_PARTITION_NAME) return;
+    // Every SPU forwards its consumers' commits to this partition's leader.
+    for (const id of this.#online) {
+      const outgoing = this.#outgoingOf(id);
+      if (outgoing) outgoing.consumerOffsetLeader = true;
+    }
+  }
+
+  /** The SPU leading the consumer-offset partition as written, or null before it exists. */
+  #consumerOffsetLeader(): number | null {
+    return this.#topics.getPartition(CONSUMER_OFFSET_PARTITION_NAME)?.leaderAndIsr.leader ?? null;
   }
 
   #endpointsChanged(): void {
@@ -344,8 +361,13 @@ export class Controller {
           return partition ? [this.#topics.assignmentOf(partition)] : [];
         });
       const removed = [...outgoing.removed.values()];
-      if (replicas.length === 0 && removed.length === 0 && !outgoing.spus) continue;
-      this.#hooks.pushChanges(id, { ...(outgoing.spus ? { spus: this.#endpoints() } : {}), replicas, removed });
+      if (replicas.length === 0 && removed.length === 0 && !outgoing.spus && !outgoing.consumerOffsetLeader) continue;
+      this.#hooks.pushChanges(id, {
+        ...(outgoing.spus ? { spus: this.#endpoints() } : {}),
+        ...(outgoing.consumerOffsetLeader ? { consumerOffsetLeader: this.#consumerOffsetLeader() } : {}),
+        replicas,
+        removed,
+      });
     }
     this.#outgoing.clear();
     const changes = this.#changes;

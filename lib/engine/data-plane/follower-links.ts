@@ -3,14 +3,19 @@
  * a hello carrying the cluster token (wire/handshake.ts), then sends fetches for one
  * partition, answered in order, one at a time (replica.ts `fetch`). A fetch that fails drops
  * the link; the follower reconnects and asks again.
+ *
+ * A peer SPU may instead send one `consumer-offset` request (a consumer's commit or read for a
+ * stream it serves, when this SPU leads the consumer-offset partition): answered, then closed
+ * (consumer-offsets.ts).
  */
 import { log } from "../daemon/log.ts";
 import type { FetchResult } from "../model/replica-info.ts";
 import type { PublicPortFigures } from "../wire/protocol.ts";
-import { encodeFrameHead } from "../wire/frame.ts";
+import { encodeFrame, encodeFrameHead } from "../wire/frame.ts";
 import { acceptHello } from "../wire/handshake.ts";
 import type { Link } from "../wire/link.ts";
-import { HELLO_TIMEOUT_MS, readFetch, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
+import { HELLO_TIMEOUT_MS, readConsumerOffsetRequest, readFetch, type FetchMessage, type RecordsMessage } from "../wire/protocol.ts";
+import type { ConsumerOffsets } from "./consumer-offsets.ts";
 import type { ReplicaManager } from "./replica-manager.ts";
 
 const NOT_LEADER: FetchResult = { endOffset: 0, highWatermark: 0, epochs: [], records: new Uint8Array(0), refusal: "NOT_LEADER" };
@@ -25,8 +30,18 @@ function sendRecords(link: Link, request: FetchMessage, result: FetchResult): vo
   if (records.byteLength > 0) link.write(records);
 }
 
-/** Serves one follower link of this SPU's replicas (or a `figures` request, answered with `figures`). */
-export function serveFollower(link: Link, token: string, replicas: ReplicaManager, figures: () => PublicPortFigures): void {
+/** What a follower link is served from. */
+export interface FollowerLinkOptions {
+  token: string;
+  replicas: ReplicaManager;
+  figures: () => PublicPortFigures;
+  /** This SPU's consumer offsets, loaded on first use. */
+  consumerOffsets: () => Promise<ConsumerOffsets>;
+}
+
+/** Serves one follower link of this SPU's replicas (or a `figures` request, answered with `figures`, or a peer's `consumer-offset` request). */
+export function serveFollower(link: Link, options: FollowerLinkOptions): void {
+  const { token, replicas, figures } = options;
   const queue: FetchMessage[] = [];
   let follower: { id: number; topic: string; partition: number } | undefined;
   let busy = false;
@@ -73,6 +88,14 @@ export function serveFollower(link: Link, token: string, replicas: ReplicaManage
     accepted: () => {
       link.setTimeout(0);
       return (frame) => {
+        if (frame.header.type === "consumer-offset") {
+          const request = readConsumerOffsetRequest(frame.header);
+          options.consumerOffsets().then(
+            (offsets) => offsets.servePeer(request).then((answer) => link.end(encodeFrame(answer))),
+            (error: Error) => link.end(encodeFrame({ type: "consumer-offset", offset: null, error: error.message })),
+          );
+          return;
+        }
         queue.push(readFetch(frame.header));
         void next();
       };

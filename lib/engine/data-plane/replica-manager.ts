@@ -38,6 +38,7 @@ import {
   replicaKey,
   type AssignmentChanges,
   type IsrChange,
+  type RemovedReplica,
   type ReplicaAssignmentInfo,
   type ReplicaReport,
   type SpuAssignment,
@@ -87,6 +88,7 @@ export class ReplicaManager {
   readonly #report: (replicas: ReplicaReport[]) => void;
   readonly #proposeIsr: (changes: IsrChange[]) => void;
   readonly #scConnected: () => boolean;
+  readonly #partitionsDeleted: ((removed: RemovedReplica[]) => void) | undefined;
   readonly #replicas = new Map<string, Replica>();
   readonly #fetchers = new Map<string, FollowerFetcher>();
   /** Replicas not opened because their marker is unusable, with the problem last logged. */
@@ -94,6 +96,7 @@ export class ReplicaManager {
   /** The assignment as the SC last told it, by replica key. */
   #target = new Map<string, ReplicaAssignmentInfo>();
   #spus: SpuAssignment["spus"] = [];
+  #consumerOffsetLeader: number | null = null;
   /** Replicas to bring to the target. */
   readonly #unapplied = new Set<string>();
   /** A whole assignment came: once it is applied, stray directories go and every replica is reported. */
@@ -117,7 +120,8 @@ export class ReplicaManager {
   /**
    * `report` and `proposeIsr` tell the SC (dropped while it is away: the next assignment
    * resynchronises); `scConnected` says whether they would be delivered. `token` opens the
-   * connections to the leaders this SPU follows.
+   * connections to the leaders this SPU follows. `partitionsDeleted` hears of the partitions
+   * the SC says were deleted (the consumer-offset leader hears of every one, to drop their offsets).
    */
   constructor(options: {
     dataDir: string;
@@ -126,8 +130,10 @@ export class ReplicaManager {
     report: (replicas: ReplicaReport[]) => void;
     proposeIsr: (changes: IsrChange[]) => void;
     scConnected: () => boolean;
+    partitionsDeleted?: (removed: RemovedReplica[]) => void;
   }) {
     this.#dataDir = options.dataDir;
+    this.#partitionsDeleted = options.partitionsDeleted;
     this.#selfId = options.selfId;
     this.#token = options.token;
     this.#report = options.report;
@@ -163,6 +169,17 @@ export class ReplicaManager {
     return this.#replicas.get(replicaKey(topic, partition));
   }
 
+  /** The SPU leading the consumer-offset partition as the SC last said, or null when it has none. */
+  get consumerOffsetLeader(): number | null {
+    return this.#consumerOffsetLeader;
+  }
+
+  /** Where SPU `id`'s private port is, as the SC last said, or undefined for an SPU it did not name. */
+  privateEndpointOf(id: number): { host: string; port: number } | undefined {
+    const endpoint = this.#spus.find((spu) => spu.id === id);
+    return endpoint && { host: endpoint.host, port: endpoint.privatePort };
+  }
+
   /** True while replicas wait to be brought to the SC's latest assignment. */
   get applying(): boolean {
     return this.#unapplied.size > 0 || this.#wholePending;
@@ -175,6 +192,7 @@ export class ReplicaManager {
     this.#target = new Map(assignment.replicas.map((info) => [replicaKey(info.topic, info.partition), info]));
     for (const key of this.#target.keys()) this.#unapplied.add(key);
     this.#spus = assignment.spus;
+    this.#consumerOffsetLeader = assignment.consumerOffsetLeader ?? null;
     this.#wholePending = true;
     this.#work();
   }
@@ -182,11 +200,13 @@ export class ReplicaManager {
   /** Takes what changed of the assignment: each replica named is brought to it (in slices) and reported if its figures moved. */
   applyChanges(changes: AssignmentChanges): void {
     if (changes.spus) this.#spus = changes.spus;
+    if (changes.consumerOffsetLeader !== undefined) this.#consumerOffsetLeader = changes.consumerOffsetLeader;
     for (const info of changes.replicas) {
       const key = replicaKey(info.topic, info.partition);
       this.#target.set(key, info);
       this.#unapplied.add(key);
     }
+    if (changes.removed.length > 0) this.#partitionsDeleted?.(changes.removed);
     for (const removed of changes.removed) {
       const key = replicaKey(removed.topic, removed.partition);
       if (this.#target.get(key)?.topicId !== removed.topicId) continue;

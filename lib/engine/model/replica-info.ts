@@ -5,6 +5,9 @@
  */
 import type { EpochEntry } from "../storage/leader-epochs.ts";
 
+/** Fluvio's partition of consumer offsets (fluvio-types defaults.rs CONSUMER_REPLICA_KEY): its leader keeps them. */
+export const CONSUMER_OFFSET_PARTITION = { topic: "consumer-offset", partition: 0 } as const;
+
 /** A produce that names no timeout fails if the in-sync replicas do not all have its batch by then. */
 export const PRODUCE_TIMEOUT_MS = 30_000;
 
@@ -59,10 +62,16 @@ export interface SpuPrivateEndpoint {
   privatePort: number;
 }
 
-/** Everything one SPU holds: each replica's assignment, and every SPU's private endpoint (to reach leaders). */
+/**
+ * Everything one SPU holds: each replica's assignment, every SPU's private endpoint (to reach
+ * leaders), and which SPU leads the consumer-offset partition (null while it has none), so a
+ * consumer's commit on any SPU reaches the one that keeps the offsets, as every Fluvio SPU knows
+ * every partition's leader.
+ */
 export interface SpuAssignment {
   spus: SpuPrivateEndpoint[];
   replicas: ReplicaAssignmentInfo[];
+  consumerOffsetLeader?: number | null;
 }
 
 /** A replica an SPU no longer holds (its topic was deleted). */
@@ -74,10 +83,13 @@ export interface RemovedReplica {
 
 /**
  * What changed of one SPU's replicas since it was last told: each replica whose assignment
- * changed (as it stands now), those removed, and every SPU's private endpoint when those changed.
+ * changed (as it stands now), those removed, every SPU's private endpoint when those changed,
+ * and the consumer-offset partition's leader when it changed.
  */
 export interface AssignmentChanges {
   spus?: SpuPrivateEndpoint[];
+  /** Present when the consumer-offset partition's leader changed. */
+  consumerOffsetLeader?: number | null;
   replicas: ReplicaAssignmentInfo[];
   removed: RemovedReplica[];
 }

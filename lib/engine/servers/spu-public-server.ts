@@ -13,8 +13,11 @@
  * records, a wait for the consumer's UpdateOffsets (which may arrive on another connection,
  * so streams are known by id across this SPU's connections) before reading on.
  *
- * The consumer-offset keys (1006-1008), which Fluvio's SPU serves, are answered with Fluvio's
- * errors for an SPU that cannot serve them. Requests are decoded at the header's version, as
+ * Consumer offsets (1006-1008, and FetchOffsets' consumer id at version 23), as Fluvio's SPU
+ * serves them (consumer_handler.rs, offset_request.rs): a commit names a stream of this SPU,
+ * whose topic, partition and consumer id say whose offset it is, and goes to the SPU leading the
+ * consumer-offset partition (data-plane/consumer-offsets.ts); lists and deletes are served only
+ * there, PartitionNotLeader elsewhere, as Fluvio's SPU answers. Requests are decoded at the header's version, as
  * Fluvio's SPU does (fluvio-dispatch.ts). Bad input (an unknown API key, a frame that does not
  * decode, a size prefix out of bounds) closes that one connection; a bad batch is refused in
  * its partition's answer. Nothing else is disturbed. Connections, frame sizes, frames that do not complete and
@@ -22,9 +25,11 @@
  *
  * The SPU (servers/spu-server.ts) listens on the port and hands each connection here.
  */
+import { log } from "../daemon/log.ts";
 import type { Replica, ReplicaErrorCode } from "../data-plane/replica.ts";
 import { OffsetEvicted, ProduceTimedOut, ReplicaError } from "../data-plane/replica.ts";
 import type { ReplicaManager } from "../data-plane/replica-manager.ts";
+import { ConsumerOffsetError, type ConsumerOffsets } from "../data-plane/consumer-offsets.ts";
 import type { Link } from "../wire/link.ts";
 import { SPU_API_KEY, SPU_API_VERSIONS } from "../wire/fluvio/api-keys.ts";
 import {
@@ -34,6 +39,7 @@ import {
   encodeDeleteConsumerOffsetResponse,
   encodeFetchConsumerOffsetsResponse,
   encodeUpdateConsumerOffsetResponse,
+  type FetchConsumerOffsetsResponse,
 } from "../wire/fluvio/consumer-offsets.ts";
 import { NO_ERROR, type ErrorCode } from "../wire/fluvio/error-code.ts";
 import { FluvioDecodeError } from "../wire/fluvio/errors.ts";
@@ -52,8 +58,6 @@ import { decodeUpdateOffsetsRequest, encodeUpdateOffsetsResponse } from "../wire
 const MAX_STREAM_BYTES = 4 * 1024 * 1024;
 /** How long one read of a stream waits for new records before it looks again (the stream itself never ends by time). */
 const STREAM_POLL_MS = 1_000;
-/** What Fluvio's SPU answers a request on consumer offsets when it does not lead the consumer-offset partition (consumer_handler.rs). */
-const NOT_CONSUMER_OFFSET_LEADER: ErrorCode = { code: "PartitionNotLeader" };
 const NO_RECORDS = new Uint8Array(0);
 
 /** The Fluvio error code for a replica error. */
@@ -73,6 +77,18 @@ function errorCodeOf(error: unknown): ErrorCode {
   return codes[error.code];
 }
 
+/** What Fluvio's SPU answers a consumer-offset request it cannot serve (consumer_handler.rs, services/public/mod.rs). */
+function consumerOffsetErrorCode(error: unknown): ErrorCode {
+  if (!(error instanceof ConsumerOffsetError)) return { code: "Other", message: (error as Error).message };
+  const codes: Record<ConsumerOffsetError["code"], ErrorCode> = {
+    NOT_LEADER: { code: "PartitionNotLeader" },
+    NO_PARTITION: { code: "TopicNotFound" },
+    NO_SPU: { code: "SpuNotFound" },
+    FAILED: { code: "Other", message: error.message },
+  };
+  return codes[error.code];
+}
+
 /** Fluvio's compression types, indexed by the codec bits of a batch's attributes (0 none, 1 gzip, ...). */
 const CODEC_TYPES = ["None", "Gzip", "Snappy", "Lz4", "Zstd"];
 
@@ -88,6 +104,8 @@ function timedOutAnswer(error: ProduceTimedOut): Pick<PartitionProduceResponse, 
 
 /** A consumer's stream: where it has read to, and who waits for it to say so. */
 interface StreamState {
+  topic: string;
+  partition: number;
   consumed: number;
   /** The consumer whose offsets the stream's reads commit (StreamFetch from version 23). */
   consumerId: string | null;
@@ -98,13 +116,16 @@ interface StreamState {
 export class SpuPublicServer {
   readonly #replicas: ReplicaManager;
   readonly #spuId: number;
+  readonly #consumerOffsets: () => Promise<ConsumerOffsets>;
   readonly #streams = new Map<number, StreamState>();
   readonly #port = new PublicPort(SPU_PUBLIC_LIMITS);
   #nextStreamId = 1;
 
-  constructor(replicas: ReplicaManager, options: { spuId: number }) {
+  /** `consumerOffsets` are this SPU's way to the consumer offsets, loaded on first use. */
+  constructor(replicas: ReplicaManager, options: { spuId: number; consumerOffsets: () => Promise<ConsumerOffsets> }) {
     this.#replicas = replicas;
     this.#spuId = options.spuId;
+    this.#consumerOffsets = options.consumerOffsets;
   }
 
   /** Wakes every stream, to end with its connection (the port has stopped). */
@@ -123,26 +144,21 @@ export class SpuPublicServer {
   }
 
   #handlers(link: Link): Map<number, FluvioHandler> {
+    // What an asynchronous handler throws (a body that does not decode) closes its connection,
+    // as a synchronous handler's throw does in PublicPort, instead of escaping the daemon.
+    const guarded = (work: Promise<void>) =>
+      void work.catch((error: Error) => {
+        log(`closed a Fluvio client connection from ${link.remoteAddress}: ${error.message}`);
+        link.destroy();
+      });
     return new Map<number, FluvioHandler>([
-      [SPU_API_KEY.produce, (header, body, answer) => void this.#produce(header, body, answer)],
-      [SPU_API_KEY.fetchOffsets, (header, body, answer) => this.#fetchOffsets(header, body, answer)],
+      [SPU_API_KEY.produce, (header, body, answer) => guarded(this.#produce(header, body, answer))],
+      [SPU_API_KEY.fetchOffsets, (header, body, answer) => guarded(this.#fetchOffsets(header, body, answer))],
       [SPU_API_KEY.streamFetch, (header, body) => void this.#streamFetch(link, header, decodeStreamFetchRequest(body, header.apiVersion))],
       [SPU_API_KEY.updateOffsets, (_header, body, answer) => this.#updateOffsets(body, answer)],
-      [SPU_API_KEY.updateConsumerOffset, (_header, body, answer) => this.#updateConsumerOffset(body, answer)],
-      [
-        SPU_API_KEY.deleteConsumerOffset,
-        (_header, body, answer) => {
-          decodeDeleteConsumerOffsetRequest(body);
-          answer((writer) => encodeDeleteConsumerOffsetResponse(writer, { errorCode: NOT_CONSUMER_OFFSET_LEADER }));
-        },
-      ],
-      [
-        SPU_API_KEY.fetchConsumerOffsets,
-        (header, body, answer) => {
-          decodeFetchConsumerOffsetsRequest(body, header.apiVersion);
-          answer((writer) => encodeFetchConsumerOffsetsResponse(writer, { errorCode: NOT_CONSUMER_OFFSET_LEADER, consumers: [] }));
-        },
-      ],
+      [SPU_API_KEY.updateConsumerOffset, (_header, body, answer) => guarded(this.#updateConsumerOffset(body, answer))],
+      [SPU_API_KEY.deleteConsumerOffset, (_header, body, answer) => guarded(this.#deleteConsumerOffset(body, answer))],
+      [SPU_API_KEY.fetchConsumerOffsets, (header, body, answer) => guarded(this.#fetchConsumerOffsets(header, body, answer))],
     ]);
   }
 
@@ -159,19 +175,49 @@ export class SpuPublicServer {
   }
 
   /**
-   * As Fluvio's SPU answers a commit it cannot make (consumer_handler.rs): an unknown stream, a
-   * stream without a consumer id, and (this SPU keeping no consumer offsets) no replica of the
-   * consumer-offset topic to send it to.
+   * A consumer's commit, for the stream `sessionId` names (Fluvio 0.17.2 on: the client sends it
+   * on the stream's own connection). Rejects only on a body that does not decode. As Fluvio's SPU answers: an unknown stream is
+   * FetchSessionNotFound, one without a consumer id Other.
    */
-  #updateConsumerOffset(body: Reader, answer: Answer): void {
+  async #updateConsumerOffset(body: Reader, answer: Answer): Promise<void> {
     const request = decodeUpdateConsumerOffsetRequest(body);
     const stream = this.#streams.get(request.sessionId);
-    const errorCode: ErrorCode = !stream
-      ? { code: "FetchSessionNotFound" }
-      : stream.consumerId === null
-        ? { code: "Other", message: "stream without consumer id" }
-        : { code: "TopicNotFound" };
-    answer((writer) => encodeUpdateConsumerOffsetResponse(writer, { offset: 0, errorCode }));
+    let errorCode: ErrorCode = NO_ERROR;
+    if (!stream) errorCode = { code: "FetchSessionNotFound" };
+    else if (stream.consumerId === null) errorCode = { code: "Other", message: "stream without consumer id" };
+    else {
+      try {
+        const offsets = await this.#consumerOffsets();
+        await offsets.commit({ topic: stream.topic, partition: stream.partition }, stream.consumerId, request.offset);
+      } catch (error) {
+        errorCode = consumerOffsetErrorCode(error);
+      }
+    }
+    answer((writer) => encodeUpdateConsumerOffsetResponse(writer, { offset: errorCode === NO_ERROR ? request.offset : 0, errorCode }));
+  }
+
+  /** Rejects only on a body that does not decode. Deleting an offset that is not kept succeeds, as in Fluvio's SPU. */
+  async #deleteConsumerOffset(body: Reader, answer: Answer): Promise<void> {
+    const request = decodeDeleteConsumerOffsetRequest(body);
+    let errorCode: ErrorCode = NO_ERROR;
+    try {
+      await (await this.#consumerOffsets()).delete(request.replica, request.consumerId);
+    } catch (error) {
+      errorCode = consumerOffsetErrorCode(error);
+    }
+    answer((writer) => encodeDeleteConsumerOffsetResponse(writer, { errorCode }));
+  }
+
+  /** Rejects only on a body that does not decode. */
+  async #fetchConsumerOffsets(header: RequestHeader, body: Reader, answer: Answer): Promise<void> {
+    const request = decodeFetchConsumerOffsetsRequest(body, header.apiVersion);
+    let response: FetchConsumerOffsetsResponse;
+    try {
+      response = { errorCode: NO_ERROR, consumers: await (await this.#consumerOffsets()).list(request.filters) };
+    } catch (error) {
+      response = { errorCode: consumerOffsetErrorCode(error), consumers: [] };
+    }
+    answer((writer) => encodeFetchConsumerOffsetsResponse(writer, response));
   }
 
   #leaderOf(topic: string, partition: number): Replica {
@@ -211,26 +257,43 @@ export class SpuPublicServer {
     answer((writer) => encodeProduceResponse(writer, { responses, throttleTimeMs: 0 }, header.apiVersion));
   }
 
-  #fetchOffsets(header: RequestHeader, body: Reader, answer: Answer): void {
+  /**
+   * Rejects only on a body that does not decode. With a consumer id (version 23, clients before Fluvio 0.17.2), the start
+   * offset is where that consumer goes on: one past the offset it committed, as Fluvio 0.11.11's
+   * SPU answers (offset_request.rs).
+   */
+  async #fetchOffsets(header: RequestHeader, body: Reader, answer: Answer): Promise<void> {
     const request = decodeFetchOffsetsRequest(body, header.apiVersion);
-    const topics = request.topics.map((topic) => ({
-      name: topic.name,
-      partitions: topic.partitions.map(({ partitionIndex }): FetchOffsetPartitionResponse => {
-        try {
-          const replica = this.#leaderOf(topic.name, partitionIndex);
-          return { errorCode: NO_ERROR, partitionIndex, startOffset: replica.startOffset, lastStableOffset: replica.highWatermark };
-        } catch (error) {
-          return { errorCode: errorCodeOf(error), partitionIndex, startOffset: -1, lastStableOffset: -1 };
-        }
-      }),
-    }));
+    const topics = await Promise.all(
+      request.topics.map(async (topic) => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async ({ partitionIndex }): Promise<FetchOffsetPartitionResponse> => {
+            let replica: Replica;
+            try {
+              replica = this.#leaderOf(topic.name, partitionIndex);
+            } catch (error) {
+              return { errorCode: errorCodeOf(error), partitionIndex, startOffset: -1, lastStableOffset: -1 };
+            }
+            const answered = { errorCode: NO_ERROR, partitionIndex, startOffset: replica.startOffset, lastStableOffset: replica.highWatermark };
+            if (request.consumerId === null) return answered;
+            try {
+              const committed = await (await this.#consumerOffsets()).committed({ topic: topic.name, partition: partitionIndex }, request.consumerId);
+              return committed === null ? answered : { ...answered, startOffset: committed + 1 };
+            } catch (error) {
+              return { ...answered, errorCode: consumerOffsetErrorCode(error) };
+            }
+          }),
+        ),
+      })),
+    );
     answer((writer) => encodeFetchOffsetsResponse(writer, { topics }));
   }
 
   /** Streams records until the link closes or the replica stops leading (answered with the error, then the stream ends). */
   async #streamFetch(link: Link, header: RequestHeader, request: StreamFetchRequest): Promise<void> {
     const streamId = this.#nextStreamId++;
-    const stream: StreamState = { consumed: request.fetchOffset, consumerId: request.consumerId, wake: undefined };
+    const stream: StreamState = { topic: request.topic, partition: request.partition, consumed: request.fetchOffset, consumerId: request.consumerId, wake: undefined };
     this.#streams.set(streamId, stream);
     const maxBytes = Math.min(Math.max(request.maxBytes, 1), MAX_STREAM_BYTES);
     // An answer without its records' bytes: they follow it, read from the log into the room left before them.

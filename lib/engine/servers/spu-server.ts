@@ -28,8 +28,10 @@ import {
   type IsrMessage,
   type ReportMessage,
 } from "../wire/protocol.ts";
+import type { ConsumerOffsets } from "../data-plane/consumer-offsets.ts";
 import { serveFollower } from "../data-plane/follower-links.ts";
 import { ReplicaManager } from "../data-plane/replica-manager.ts";
+import { CONSUMER_OFFSET_PARTITION } from "../model/replica-info.ts";
 
 export interface SpuServerOptions {
   id: number;
@@ -43,6 +45,7 @@ export interface SpuServerOptions {
 export class SpuServer {
   readonly id: number;
   readonly replicas: ReplicaManager;
+  readonly #token: string;
   readonly #sc: HelloClient;
   /** The SC accepted this SPU's hello on the current link. */
   #accepted = false;
@@ -51,12 +54,15 @@ export class SpuServer {
   #publicServer: Promise<SpuPublicServer> | undefined;
   #publicServerLoaded: SpuPublicServer | undefined;
   readonly #peers: TCPSocketListener<Link>;
+  /** The consumer offsets this SPU keeps or forwards, loaded with their first request. */
+  #consumerOffsets: Promise<ConsumerOffsets> | undefined;
   readonly #heartbeat: ReturnType<typeof setInterval>;
 
   /** Opens the data directory, listens on both addresses and dials the SC; throws if an address cannot be bound. */
   constructor(options: SpuServerOptions) {
     const { id, token } = options;
     this.id = id;
+    this.#token = token;
     // Not recursive: the CLI makes the cluster's data directory, and an SPU whose cluster was
     // deleted under it must not make it again.
     try {
@@ -74,6 +80,15 @@ export class SpuServer {
       report: (replicas) => toSc({ type: "report", replicas }),
       proposeIsr: (changes) => toSc({ type: "isr", changes }),
       scConnected: () => this.#accepted,
+      partitionsDeleted: (removed) => {
+        if (!this.replicas.get(CONSUMER_OFFSET_PARTITION.topic, CONSUMER_OFFSET_PARTITION.partition)?.isLeader) return;
+        this.consumerOffsets()
+          .then((offsets) => offsets.forgetPartitions(removed))
+          .then(
+            (count) => count > 0 && log(`consumer offsets: dropped ${count} of deleted partition(s) ${removed.map((entry) => `'${entry.topic}-${entry.partition}'`).join(", ")}`),
+            (error: Error) => log(`consumer offsets: could not drop those of deleted partitions: ${error.message}`),
+          );
+      },
     });
     const scName = `${options.scAddress.host}:${options.scAddress.port}`;
     const pub = options.publicAddress;
@@ -86,7 +101,9 @@ export class SpuServer {
       throw error;
     }
     try {
-      this.#peers = listenLinks(priv, (link) => serveFollower(link, token, this.replicas, () => this.publicFigures));
+      this.#peers = listenLinks(priv, (link) =>
+        serveFollower(link, { token, replicas: this.replicas, figures: () => this.publicFigures, consumerOffsets: () => this.consumerOffsets() }),
+      );
     } catch (error) {
       this.#public.stop(true);
       this.replicas.closeAll();
@@ -119,6 +136,16 @@ export class SpuServer {
     this.#heartbeat = setInterval(() => toSc({ type: "heartbeat" }), HEARTBEAT_INTERVAL_MS);
   }
 
+  /** The consumer offsets this SPU keeps while it leads their partition, and forwards otherwise (loaded on first use). */
+  consumerOffsets(): Promise<ConsumerOffsets> {
+    if (this.#consumerOffsets) return this.#consumerOffsets;
+    const loading = import("../data-plane/consumer-offsets.ts").then(({ ConsumerOffsets }) => new ConsumerOffsets(this.replicas, { selfId: this.id, token: this.#token }));
+    // Not kept when it fails: the next request tries again.
+    loading.catch(() => (this.#consumerOffsets = undefined));
+    this.#consumerOffsets = loading;
+    return loading;
+  }
+
   /** What the public port holds now (none before its first client loads Fluvio's protocol). */
   get publicFigures(): PublicPortFigures {
     return this.#publicServerLoaded?.figures() ?? { connections: 0, heldBytes: 0, pendingBytes: 0, closedPastDeadline: 0, closedOverPendingBytes: 0, refusedConnections: 0 };
@@ -142,7 +169,7 @@ export class SpuServer {
   /** Hands a client of the public port to Fluvio's protocol, loading it for the first client. */
   #servePublic(link: Link): void {
     this.#publicServer ??= import("./spu-public-server.ts").then(({ SpuPublicServer }) => {
-      this.#publicServerLoaded = new SpuPublicServer(this.replicas, { spuId: this.id });
+      this.#publicServerLoaded = new SpuPublicServer(this.replicas, { spuId: this.id, consumerOffsets: () => this.consumerOffsets() });
       return this.#publicServerLoaded;
     });
     this.#publicServer.then(

@@ -10,10 +10,12 @@
  * SC to SPU:
  *   replicas  on connect: the full set of replicas this SPU holds (each with its topic's
  *             compression type and storage settings), with the private endpoints of the SPUs
- *             it fetches from; a replica missing from the set is dropped with its data
+ *             it fetches from and the consumer-offset partition's leader; a replica missing
+ *             from the set is dropped with its data
  *   replica-changes  after that: only what changed, gathered over one turn of the SC's event
  *             loop: each changed replica's assignment as it stands, the replicas removed (their
- *             topic deleted), and the endpoints when an SPU was registered or unregistered
+ *             topic deleted), the endpoints when an SPU was registered or unregistered, and
+ *             the consumer-offset partition's leader when it changed
  * SPU to SC:
  *   heartbeat every HEARTBEAT_INTERVAL_MS, so the SC can tell a hung SPU from an idle one
  *   report    end offset, high watermark and log bytes of the replicas whose figures changed: all of
@@ -33,6 +35,11 @@
  *             keeps for the records it holds. DIVERGING tells the follower to cut its log at
  *             `truncateTo` first; OFFSET_OUT_OF_RANGE below the leader's `startOffset` (its
  *             retention deleted what the follower lacks) has it start over there
+ * Any SPU to the consumer-offset partition's leader, on its private port, one connection per request:
+ *   consumer-offset  commit a consumer's offset, or read it, for a consumer whose stream is
+ *             on the asking SPU (Fluvio's SPUs do the same on their private port:
+ *             fluvio-spu services/internal); answered `consumer-offset` with the offset kept
+ *             (null for none), or the refusal, then closed
  */
 
 import type { EpochEntry } from "../storage/leader-epochs.ts";
@@ -136,6 +143,24 @@ export interface RecordsMessage {
   truncateTo?: number;
 }
 
+/** Any SPU to the consumer-offset leader: commit (`offset` given) or read the offset of `consumerId` on a partition. */
+export interface ConsumerOffsetRequestMessage {
+  type: "consumer-offset";
+  topic: string;
+  partition: number;
+  consumerId: string;
+  /** The offset to commit; absent to read the one kept. */
+  offset?: number;
+}
+
+/** The leader's answer: the offset kept after the request (null for none), or why it was refused. */
+export interface ConsumerOffsetAnswerMessage {
+  type: "consumer-offset";
+  offset: number | null;
+  /** NOT_LEADER when the asked SPU does not lead the consumer-offset partition; else a failure's message. */
+  error?: string;
+}
+
 /** SC to SPU: the hello is accepted; the SPU is online from now on. */
 export interface AcceptedMessage {
   type: "accepted";
@@ -209,6 +234,12 @@ export function readSpuToSc(header: Header): SpuToScMessage {
   }
 }
 
+/** Throws unless the consumer-offset leader, when there, is an SPU id or null. */
+function expectConsumerOffsetLeader(header: Header): void {
+  const leader = header.consumerOffsetLeader;
+  if (leader !== undefined && leader !== null && typeof leader !== "number") throw new Error("malformed assignment: 'consumerOffsetLeader' is not a number");
+}
+
 /** A frame header the SC sent an SPU; throws on an unknown type or a malformed message. */
 export function readScToSpu(header: Header): ScToSpuMessage {
   switch (header.type) {
@@ -218,6 +249,7 @@ export function readScToSpu(header: Header): ScToSpuMessage {
       expectFields(header, { spus: "array", replicas: "array" }, "replicas");
       expectEach(header.spus as unknown[], { id: "number", host: "string", privatePort: "number" }, "replicas' SPU");
       expectEach(header.replicas as unknown[], ASSIGNMENT_FIELDS, "replica assignment");
+      expectConsumerOffsetLeader(header);
       return header as unknown as ReplicasMessage;
     case "replica-changes":
       expectFields(header, { replicas: "array", removed: "array" }, "replica changes");
@@ -226,6 +258,7 @@ export function readScToSpu(header: Header): ScToSpuMessage {
         expectEach(header.spus as unknown[], { id: "number", host: "string", privatePort: "number" }, "replica changes' SPU");
       }
       expectEach(header.replicas as unknown[], ASSIGNMENT_FIELDS, "replica assignment");
+      expectConsumerOffsetLeader(header);
       expectEach(header.removed as unknown[], { topic: "string", topicId: "string", partition: "number" }, "removed replica");
       return header as unknown as ReplicaChangesMessage;
     default:
@@ -249,4 +282,18 @@ export function readRecords(header: Header): RecordsMessage {
   if (header.type !== "records") throw new Error(`unexpected message '${header.type}' from a leader`);
   expectFields(header, { offset: "number", endOffset: "number", highWatermark: "number", epochs: "array" }, "records");
   return header as unknown as RecordsMessage;
+}
+
+/** A `consumer-offset` request from a peer SPU; throws on a malformed one. */
+export function readConsumerOffsetRequest(header: Header): ConsumerOffsetRequestMessage {
+  expectFields(header, { topic: "string", partition: "number", consumerId: "string" }, "consumer-offset request");
+  if (header.offset !== undefined && typeof header.offset !== "number") throw new Error("malformed consumer-offset request: 'offset' is not a number");
+  return header as unknown as ConsumerOffsetRequestMessage;
+}
+
+/** The consumer-offset leader's answer; throws on anything else. */
+export function readConsumerOffsetAnswer(header: Header): ConsumerOffsetAnswerMessage {
+  if (header.type !== "consumer-offset") throw new Error(`unexpected message '${header.type}' from the consumer-offset leader`);
+  if (header.offset !== null && typeof header.offset !== "number") throw new Error("malformed consumer-offset answer: 'offset' is not a number");
+  return header as unknown as ConsumerOffsetAnswerMessage;
 }

@@ -303,4 +303,38 @@ describe("Controller", () => {
     await settle(controller);
     expect(controller.listTopics().filter((topic) => topic.name === "consumer-offset")).toHaveLength(1);
   });
+
+  test("every SPU is told which SPU leads consumer-offset-0, holding a replica of it or not: in its whole assignment and once the partition is made", async () => {
+    const { controller, sent } = makeController({ systemTopics: true, online: [5001] });
+    while (!controller.listTopics().some((topic) => topic.name === "consumer-offset")) await settle(controller);
+    await settle(controller);
+    // 5001 came online before the topic was made: it hears of the leader as a change.
+    expect(changesTo(sent, 5001).some((changes) => changes.consumerOffsetLeader === 5001)).toBe(true);
+    controller.spuOnline(5002);
+    controller.spuOnline(5003);
+    await settle(controller);
+    for (const id of [5002, 5003]) {
+      const whole = sent.filter((entry) => entry.id === id && entry.whole).at(-1)!.whole!;
+      expect({ id, leader: whole.consumerOffsetLeader, holds: whole.replicas.some((replica) => replica.topic === "consumer-offset") }).toEqual({ id, leader: 5001, holds: false });
+    }
+    // A change to another topic's partitions does not repeat it.
+    const before = sent.length;
+    await controller.createTopic({ name: "user", partitions: 1, replication: 1 });
+    await settle(controller);
+    expect(sent.slice(before).some((entry) => entry.changes?.consumerOffsetLeader !== undefined)).toBe(false);
+  });
+
+  test("a deleted topic's partitions are told to the consumer-offset leader too, held there or not, so their offsets go", async () => {
+    const { controller, sent } = makeController({ systemTopics: true });
+    while (!controller.listTopics().some((topic) => topic.name === "consumer-offset")) await settle(controller);
+    await controller.createTopic({ name: "user", partitions: 3, replication: 1 });
+    await settle(controller);
+    const leader = controller.listPartitions().find((partition) => partition.topic === "consumer-offset")!.leader;
+    const before = sent.length;
+    await controller.deleteTopic("user");
+    await settle(controller);
+    const removedTo = (id: number) => sent.slice(before).filter((entry) => entry.id === id).flatMap((entry) => entry.changes?.removed ?? []).map((removed) => removed.partition).sort();
+    expect(removedTo(leader)).toEqual([0, 1, 2]);
+    for (const other of [5001, 5002, 5003].filter((id) => id !== leader)) expect(removedTo(other)).toHaveLength(1);
+  });
 });

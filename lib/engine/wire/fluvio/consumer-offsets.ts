@@ -3,9 +3,20 @@
  * FetchConsumerOffsets (fluvio-spu-schema src/server/consumer_offset.rs, Fluvio 0.17.2 on): a
  * consumer named by its stream's consumer id commits the offset it has read to, and the
  * offsets kept are listed and deleted. FetchConsumerOffsets carries filters from version 24.
+ *
+ * Also the records of the consumer-offset partition, as Fluvio's SPU writes them
+ * (fluvio-kv-storage src/log.rs `Entry`, fluvio-spu src/kv/consumer.rs): each record's value is
+ * one entry, a u8 tag then its fields: 0 updated {key, value}, 1 deleted {key}, 2 checkpoint.
+ * Key and value are themselves encoded and carried as byte vectors (u32 length): the key
+ * {partition {topic, partition u32}, consumer id}, the value {offset i64, modified time u64
+ * in seconds}. A checkpoint opens a batch that then holds every offset kept, so the state is
+ * the entries after the last checkpoint.
  */
 import { errorCode, type ErrorCode } from "./error-code.ts";
-import { decoder, encoder, fixedDecoder, fixedEncoder, i64, option, optionString, string, struct, u32, u64, vec } from "./fields.ts";
+import { FluvioDecodeError } from "./errors.ts";
+import { bytes, decoder, encoder, fixedDecoder, fixedEncoder, i64, option, optionString, string, struct, u32, u64, vec } from "./fields.ts";
+import { Reader } from "./reader.ts";
+import { Writer } from "./writer.ts";
 import { CONSUMER_OFFSET_FILTERS_SINCE } from "./versions.ts";
 
 /** A partition, as Fluvio names one in a message (fluvio-protocol src/record/replica.rs). */
@@ -48,7 +59,7 @@ export interface ConsumerOffset {
   consumerId: string;
   replica: ReplicaKey;
   offset: number;
-  /** Milliseconds since the epoch. */
+  /** Seconds since the epoch, as Fluvio's SPU keeps it (kv/consumer.rs TimestampSecs). */
   modifiedTime: number;
 }
 
@@ -124,3 +135,78 @@ export const encodeFetchConsumerOffsetsRequest = encoder(FETCH_REQUEST);
 export const decodeFetchConsumerOffsetsRequest = decoder(FETCH_REQUEST, "fetch consumer offsets request");
 export const encodeFetchConsumerOffsetsResponse = fixedEncoder(FETCH_RESPONSE);
 export const decodeFetchConsumerOffsetsResponse = fixedDecoder(FETCH_RESPONSE, "fetch consumer offsets response");
+
+/** Whose offset a record of the consumer-offset partition names. */
+export interface ConsumerOffsetKey {
+  replica: ReplicaKey;
+  consumerId: string;
+}
+
+/** What is kept for a key: the last offset the consumer read, and when it said so (seconds since the epoch). */
+export interface StoredConsumerOffset {
+  offset: number;
+  modifiedTime: number;
+}
+
+/** One record's value in the consumer-offset partition. */
+export type ConsumerOffsetEntry =
+  | { type: "updated"; key: ConsumerOffsetKey; value: StoredConsumerOffset }
+  | { type: "deleted"; key: ConsumerOffsetKey }
+  | { type: "checkpoint" };
+
+const ENTRY_KEY = struct<ConsumerOffsetKey>([
+  { name: "replica", type: REPLICA_KEY },
+  { name: "consumerId", type: string },
+]);
+
+const ENTRY_VALUE = struct<StoredConsumerOffset>([
+  { name: "offset", type: i64 },
+  { name: "modifiedTime", type: u64 },
+]);
+
+const ENTRY_TAGS = ["updated", "deleted", "checkpoint"] as const;
+const encodeEntryKey = fixedEncoder(ENTRY_KEY);
+const encodeEntryValue = fixedEncoder(ENTRY_VALUE);
+const decodeEntryKey = fixedDecoder(ENTRY_KEY, "consumer offset key");
+const decodeEntryValue = fixedDecoder(ENTRY_VALUE, "consumer offset value");
+const encodeByteVector = fixedEncoder(bytes);
+const decodeByteVector = fixedDecoder(bytes, "consumer offset entry field");
+
+/** `write`'s bytes, copied out of their writer. */
+function written(write: (writer: Writer) => void): Uint8Array {
+  const writer = new Writer(64);
+  write(writer);
+  return writer.finish().slice();
+}
+
+/** `decode` of the whole of `field`: bytes left over are malformed. */
+function whole<T>(field: Uint8Array, decode: (reader: Reader) => T, what: string): T {
+  const reader = new Reader(field);
+  const value = decode(reader);
+  if (reader.remaining > 0) throw new FluvioDecodeError(what, reader.offset, `${reader.remaining} byte(s) left over`);
+  return value;
+}
+
+/** The record value of `entry`, as Fluvio's SPU writes it. */
+export function encodeConsumerOffsetEntry(entry: ConsumerOffsetEntry): Uint8Array {
+  return written((writer) => {
+    writer.variant(ENTRY_TAGS, entry.type);
+    if (entry.type !== "checkpoint") encodeByteVector(writer, written((inner) => encodeEntryKey(inner, entry.key)));
+    if (entry.type === "updated") encodeByteVector(writer, written((inner) => encodeEntryValue(inner, entry.value)));
+  });
+}
+
+/** The entry a record value of the consumer-offset partition holds; throws FluvioDecodeError on anything else. */
+export function decodeConsumerOffsetEntry(value: Uint8Array): ConsumerOffsetEntry {
+  return whole(
+    value,
+    (reader): ConsumerOffsetEntry => {
+      const type = reader.variant(ENTRY_TAGS, "consumer offset entry");
+      if (type === "checkpoint") return { type };
+      const key = whole(decodeByteVector(reader), decodeEntryKey, "consumer offset key");
+      if (type === "deleted") return { type, key };
+      return { type, key, value: whole(decodeByteVector(reader), decodeEntryValue, "consumer offset value") };
+    },
+    "consumer offset entry",
+  );
+}
