@@ -80,7 +80,7 @@ export async function* consumeRecords(options: ConsumeOptions): AsyncGenerator<C
     if (kept) [offset, withinLog] = [kept.offset + 1, true];
   }
   let end: number | undefined;
-  const reader = new StreamReader(cluster, options.topic, options.consumer);
+  const reader = new StreamReader(cluster, options.topic, { consumer: options.consumer, signal: options.signal });
   try {
     while (!options.signal?.aborted) {
       const request = { offset, end, stopAtEnd: options.stopAtEnd ?? false, fromStart: from === "beginning", withinLog };
@@ -114,13 +114,15 @@ class StreamReader {
   readonly #cluster: RunningCluster;
   readonly #topic: string;
   readonly #consumer: string | undefined;
+  readonly #signal: AbortSignal | undefined;
   #stream: { leader: PartitionLeader; offset: number; records: RecordStream } | undefined;
 
-  /** Streams are `consumer`'s when given. */
-  constructor(cluster: RunningCluster, topic: string, consumer?: string) {
+  /** Streams are `consumer`'s when given; a wait for the next answer ends when `signal` aborts (a Ctrl-C is not kept waiting). */
+  constructor(cluster: RunningCluster, topic: string, options: { consumer?: string; signal?: AbortSignal } = {}) {
     this.#cluster = cluster;
     this.#topic = topic;
-    this.#consumer = consumer;
+    this.#consumer = options.consumer;
+    this.#signal = options.signal;
   }
 
   /** Commits `offset` as the consumer's, through the stream that delivered it. */
@@ -156,10 +158,11 @@ class StreamReader {
       const records = await RecordStream.open(this.#cluster, this.#topic, leader, offset, CONSUME_MAX_BYTES, this.#consumer === undefined ? {} : { consumerId: this.#consumer });
       this.#stream = { leader, offset, records };
     }
-    const answer = await this.#stream.records.next(QUIET_STREAM_MS).catch((error) => {
+    const answer = await this.#stream.records.next(QUIET_STREAM_MS, this.#signal).catch((error) => {
       this.close();
       throw error;
     });
+    if (!answer && this.#signal?.aborted) return { records: undefined, nextOffset: offset, end };
     if (!answer) {
       // A leader that sends nothing may be one the SC has replaced (a hung SPU): ask where it is now.
       const now = (await topicLeaders(this.#cluster, this.#topic)).find((entry) => entry.partition === leader.partition);

@@ -639,15 +639,18 @@ export class RecordStream {
     return stream;
   }
 
-  /** The next records, or undefined when none came within `waitMs`. */
-  async next(waitMs: number): Promise<StreamedRecords | undefined> {
-    if (this.#answers.length === 0) {
+  /** The next records, or undefined when none came within `waitMs` or `signal` aborted first. */
+  async next(waitMs: number, signal?: AbortSignal): Promise<StreamedRecords | undefined> {
+    if (this.#answers.length === 0 && !signal?.aborted) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
-        this.#waiter = () => {
+        const done = () => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", done);
           resolve();
         };
+        const timer = setTimeout(done, waitMs);
+        signal?.addEventListener("abort", done);
+        this.#waiter = done;
       });
       this.#waiter = undefined;
     }

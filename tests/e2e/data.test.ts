@@ -90,6 +90,23 @@ describe("produce and consume", () => {
     expect(past.json.error.message).toContain("offsets 0 to 1");
     expect((await ok(home, ["consume", "short", "--offset", "1", "-d"])).stdout).toBe("");
   });
+  test("a continuous consume stopped by SIGINT while it waits for new records exits at once, not after its wait for the stream", async () => {
+    const home = await createCluster(1);
+    await ok(home, ["topic", "create", "idle"]);
+    await ok(home, ["produce", "idle"], "first\n");
+    const consumer = Bun.spawn([process.execPath, CLI, "consume", "idle", "-B"], { env: { ...process.env, CLUSTER_HOME: home }, stdout: "pipe", stderr: "pipe" });
+    try {
+      const reader = consumer.stdout.getReader();
+      expect(Buffer.from((await reader.read()).value!).toString()).toBe("first\n");
+      // Printed, it now waits for the stream's next answer, up to 6 s (QUIET_STREAM_MS) before it asks the SC anything.
+      const stoppedAt = Date.now();
+      consumer.kill("SIGINT");
+      expect(await consumer.exited).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(3_000);
+    } finally {
+      consumer.kill("SIGKILL");
+    }
+  });
 });
 
 describe("topics", () => {
