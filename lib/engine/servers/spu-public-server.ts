@@ -226,7 +226,7 @@ export class SpuPublicServer {
     return replica;
   }
 
-  /** Never rejects: every partition gets its own answer, errors included. */
+  /** Rejects only on a body that does not decode: every partition gets its own answer, errors included. */
   async #produce(header: RequestHeader, body: Reader, answer: Answer): Promise<void> {
     const request = decodeProduceRequest(body, header.apiVersion);
     const responses = await Promise.all(
