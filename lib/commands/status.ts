@@ -295,6 +295,8 @@ export function formatLeader(partition: PartitionView): string {
   if (partition.online) return String(partition.leader);
   if (partition.leaderless) return `none (${partition.leader} offline, no in-sync replica to elect)`;
   if (partition.electionPending) return `${partition.leader} (offline, election pending)`;
+  // Reporting, but not readable yet: until its followers fetch, a new leader's high watermark may trail what was acknowledged.
+  if (partition.highWatermark !== null) return `${partition.leader} (high watermark catching up)`;
   return `${partition.leader} (offline)`;
 }
 

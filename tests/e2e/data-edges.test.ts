@@ -400,25 +400,35 @@ describe("partition directory markers", () => {
 });
 
 describe("a partition whose leader is offline", () => {
-  /** The view of a topic at replication 3 on SPUs 5001-5003 (leader 5001) while `online` are connected. */
-  async function viewWhile(online: number[]): Promise<PartitionView> {
+  /** The view of a topic at replication 3 on SPUs 5001-5003 (leader 5001) while `online` are connected, after the leader's `report` if any. */
+  async function viewWhile(online: number[], report?: { highWatermarkKnown: boolean }): Promise<PartitionView> {
     const dir = mkdtempSync(join(tmpdir(), "cluster-registry-"));
     try {
       const registry = new TopicRegistry(new MetadataStore(dir));
       await registry.create({ name: "led", replication: 3 }, [5001, 5002, 5003]);
+      if (report) {
+        registry.recordReport(5001, [{ topic: "led", partition: 0, leaderEpoch: 0, isLeader: true, endOffset: 7, highWatermark: 2, sizeBytes: 0, ...report }]);
+      }
       return registry.listPartitions((id) => online.includes(id))[0]!;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const cases: [string, number[], Pick<PartitionView, "leaderless" | "electionPending">, string][] = [
+  const cases: [string, number[], Pick<PartitionView, "leaderless" | "electionPending">, string, { highWatermarkKnown: boolean }?][] = [
     ["is pending an election while another in-sync replica is online", [5002], { leaderless: false, electionPending: true }, "5001 (offline, election pending)"],
     ["is leaderless only when no in-sync replica is online", [], { leaderless: true, electionPending: false }, "none (5001 offline, no in-sync replica to elect)"],
     ["is neither while its leader is online (not yet reported)", [5001], { leaderless: false, electionPending: false }, "5001 (offline)"],
+    [
+      "is not yet readable while its leader's high watermark is not known",
+      [5001, 5002, 5003],
+      { leaderless: false, electionPending: false },
+      "5001 (high watermark catching up)",
+      { highWatermarkKnown: false },
+    ],
   ];
-  for (const [what, online, flags, shown] of cases) {
+  for (const [what, online, flags, shown, report] of cases) {
     test(`TopicRegistry.listPartitions() and formatLeader(): a partition ${what}`, async () => {
-      const view = await viewWhile(online);
+      const view = await viewWhile(online, report);
       expect(view).toMatchObject({ leader: 5001, online: false, ...flags });
       expect(formatLeader(view)).toBe(shown);
     });
