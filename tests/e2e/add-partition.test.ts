@@ -8,15 +8,20 @@ import { describe, expect, test } from "bun:test";
 import { cli, portBlocks, tempHome } from "../helpers.ts";
 import { ok, waitForStatus } from "../cluster-data.ts";
 import { decodeList, loadFluvioClient, type FluvioClient } from "../fluvio-client.ts";
+import { apiVersionsRequest, openRaw } from "../fluvio-raw.ts";
+import { portLayout } from "../../lib/cluster/spec.ts";
+import { SC_API_KEY, SC_OBJECT_VERSION } from "../../lib/engine/wire/fluvio/api-keys.ts";
+import { encodeRequest } from "../../lib/engine/wire/fluvio/framing.ts";
+import { decodeStatus, encodeTypeBuffer, encodeUpdateRequest, type UpdateRequest } from "../../lib/engine/wire/fluvio/object-api.ts";
 
 const nextPortBase = portBlocks(32200);
 const TEST_TIMEOUT_MS = 60_000;
 /** How long the real client's stream may take to deliver a record before the test names a hang. */
 const RECORD_DEADLINE_MS = 15_000;
 
-async function createCluster(spus: number): Promise<string> {
+async function createCluster(spus: number, portBase = nextPortBase()): Promise<string> {
   const home = tempHome();
-  await ok(home, ["create", "--spus", String(spus), "--port-base", String(nextPortBase())]);
+  await ok(home, ["create", "--spus", String(spus), "--port-base", String(portBase)]);
   return home;
 }
 
@@ -121,6 +126,40 @@ describe("topic add-partition", () => {
       const grown = await ok(home, ["topic", "add-partition", "mine", "--json"]);
       expect(grown.json).toMatchObject({ name: "mine", partitions: 2, added: [{ partition: 1, leader: 5001, replicas: [5001] }] });
       expect((await ok(home, ["topic", "list", "--json"])).json).toMatchObject([{ name: "mine", partitions: 2 }]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "on the wire, the SC answers an Update as Fluvio's SC does: a system topic with SystemSpecUpdatingAttempt, AddMirror with MirrorNotFound, another object type with 'unknown admin object type', a count of 0 with success and no change",
+    async () => {
+      const portBase = nextPortBase();
+      const home = await createCluster(1, portBase);
+      await ok(home, ["topic", "create", "mine"]);
+      const connection = await openRaw(portLayout(portBase, 1).sc.publicPort);
+      connection.write(apiVersionsRequest(1, "add-partition"));
+      const update = (correlationId: number, request: UpdateRequest) =>
+        encodeRequest({ apiKey: SC_API_KEY.update, apiVersion: SC_OBJECT_VERSION, correlationId, clientId: "add-partition" }, (w) => encodeUpdateRequest(w, request, SC_OBJECT_VERSION));
+      connection.write(update(2, { type: "Topic", key: "consumer-offset", action: { type: "AddPartition", count: 1 } }));
+      connection.write(update(3, { type: "Topic", key: "mine", action: { type: "AddMirror", remoteCluster: "edge", homeToMirror: false } }));
+      connection.write(
+        encodeRequest({ apiKey: SC_API_KEY.update, apiVersion: SC_OBJECT_VERSION, correlationId: 4, clientId: "add-partition" }, (w) =>
+          encodeTypeBuffer(w, "SmartModule", SC_OBJECT_VERSION, (x) => x.string("sm")),
+        ),
+      );
+      connection.write(update(5, { type: "Topic", key: "mine", action: { type: "AddPartition", count: 0 } }));
+      for (const correlationId of [1, 2, 3, 4, 5]) expect(await connection.settle(correlationId)).toEqual({ answered: true, closed: false });
+      expect(decodeStatus(connection.answers.get(2)!)).toEqual({
+        name: "consumer-offset",
+        errorCode: { code: "SystemSpecUpdatingAttempt", objectKind: "topic", name: "consumer-offset" },
+        errorMessage: null,
+      });
+      expect(decodeStatus(connection.answers.get(3)!)).toMatchObject({ name: "mine", errorCode: { code: "MirrorNotFound" }, errorMessage: expect.stringContaining("mirrors are not supported") });
+      expect(decodeStatus(connection.answers.get(4)!)).toEqual({ name: "update error", errorCode: { code: "Other", message: "unknown admin object type" }, errorMessage: null });
+      expect(decodeStatus(connection.answers.get(5)!)).toEqual({ name: "mine", errorCode: { code: "None" }, errorMessage: null });
+      connection.end();
+      expect((await ok(home, ["topic", "list", "--json"])).json).toMatchObject([{ name: "mine", partitions: 1 }]);
+      expect((await ok(home, ["topic", "list", "--system", "--json"])).json).toMatchObject([{ name: "consumer-offset", partitions: 1 }]);
     },
     TEST_TIMEOUT_MS,
   );
