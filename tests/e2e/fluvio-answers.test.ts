@@ -1,10 +1,11 @@
 /**
  * What the public ports answer that Fluvio's newer clients send, end to end with real processes
  * and raw TCP: the keys Fluvio's servers serve and ours do not (SC 1005 Mirroring; SPU
- * 1006-1008, the consumer offsets) and an Update (SC 1006) it refuses get Fluvio's error-shaped answers, and requests
- * above the advertised ranges are served at their own version, as Fluvio's servers do. Each is
- * sent on a connection that already carries a stream (a Watch to the SC, a StreamFetch to the
- * SPU), and the stream must go on delivering on that same connection.
+ * 1006-1008, the consumer offsets) and an Update (SC 1006) the SC refuses get Fluvio's
+ * error-shaped answers, and requests above the advertised ranges are served at their own
+ * version, as Fluvio's servers do. Each is sent on a connection that already carries a stream
+ * (a Watch to the SC, a StreamFetch to the SPU), and the stream must go on delivering on that
+ * same connection.
  */
 import { describe, expect, test } from "bun:test";
 import { portLayout } from "../../lib/cluster/spec.ts";
