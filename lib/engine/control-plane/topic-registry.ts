@@ -1,5 +1,5 @@
 /**
- * The SC's topics and partitions: created, deleted and re-led only here, persisted in the
+ * The SC's topics and partitions: created, grown, deleted and re-led only here, persisted in the
  * metadata store before anyone is told, and joined with what leaders last reported.
  *
  * Group commit: a new leader or in-sync set is first staged, a decision later decisions build
