@@ -36,6 +36,7 @@ export type ErrorCode =
   | "TOPIC_EXISTS"
   | "NO_TOPIC"
   | "TOPIC_INVALID"
+  | "SYSTEM_TOPIC"
   | "INSUFFICIENT_SPUS"
   | "NO_PARTITION"
   | "OFFSET_OUT_OF_RANGE"

@@ -38,6 +38,7 @@ export const COMPLETION_TABLE: Record<string, VerbFlags> = {
     create: [...CLUSTER_FLAGS, "--partitions", "--replication", "--compression-type", "--retention-time", "--segment-size", "--max-partition-size"],
     list: [...CLUSTER_FLAGS, "--system"],
     delete: CLUSTER_FLAGS,
+    "add-partition": [...CLUSTER_FLAGS, "--count"],
   },
   produce: [...CLUSTER_FLAGS, "--partition", "--compression", "--timeout"],
   consume: [...CLUSTER_FLAGS, "--from-beginning", "--offset", "--disable-continuous", "--partition", "--consumer", "--timeout"],
@@ -77,6 +78,8 @@ const VALUE_FLAGS: Record<string, "cluster" | "dir" | "file" | "none"> = {
   "--offset": "none",
   "--consumer": "none",
   "--topic": "none",
+  "--count": "none",
+  "-c": "none",
   "--lines": "none",
   "-n": "none",
 };

@@ -1,5 +1,5 @@
 /**
- * `cluster topic create|list|delete`: topics through the SC's admin API. The SC places the
+ * `cluster topic create|list|delete|add-partition`: topics through the SC's admin API. The SC places the
  * replicas and refuses what it cannot honour (a replication beyond the online SPUs, a name
  * Kafka would refuse, a retention shorter than Fluvio's minimum); this verb adds the command
  * that fixes it to each refusal. The storage flags are spelled as Fluvio's `topic create`
@@ -7,7 +7,7 @@
  * as `2048`, `1 KB` or `10 MiB` (bytesize).
  */
 import type { Argv } from "yargs";
-import { createTopic, deleteTopic, listPartitions, listTopics, type PartitionView, type TopicSettings, type TopicView } from "../fluvio/admin.ts";
+import { addPartitions, createTopic, deleteTopic, listPartitions, listTopics, type PartitionView, type TopicSettings, type TopicView } from "../fluvio/admin.ts";
 import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { clusterOptions, printResult, type CommonArgs } from "../terminal/output.ts";
@@ -71,6 +71,45 @@ export async function deleteClusterTopic(options: { home?: string; name?: string
     });
   }
   return { deleted: options.topic };
+}
+
+/** A topic after partitions were added to it, and the partitions added. */
+export interface GrownTopic extends TopicSummary {
+  added: TopicSummary["placement"];
+}
+
+/**
+ * Adds `count` partitions (default 1) to topic `topic`, placed as a create places them, with the
+ * topic's replication and settings; its other partitions and their records are untouched.
+ */
+export async function addTopicPartitions(options: { home?: string; name?: string; topic: string; count?: number }): Promise<GrownTopic> {
+  const cluster = locateCluster(options, "run");
+  const name = cluster.paths.name;
+  const count = options.count ?? 1;
+  try {
+    const placed = await addPartitions(cluster.admin, options.topic, count);
+    const view = (await listTopics(cluster.admin)).find((entry) => entry.name === options.topic);
+    if (!view) throw new ClusterError("ADMIN_ERROR", `the SC added partitions to topic '${options.topic}' but does not list it`);
+    const placement = placementOf(placed);
+    // The SC numbers added partitions after the last, so they are the last `count` listed.
+    return { ...view, placement, added: placement.slice(Math.max(placement.length - count, 0)) };
+  } catch (error) {
+    if (!(error instanceof ClusterError)) throw error;
+    const refusals: Partial<Record<string, { message?: string; hint: string }>> = {
+      NO_TOPIC: {
+        message: `topic '${options.topic}' does not exist`,
+        hint: `'cluster topic list --name ${name}' shows the topics; 'cluster topic create ${options.topic} --name ${name}' makes it`,
+      },
+      SYSTEM_TOPIC: {
+        message: `'${options.topic}' is a system topic: its partitions are Fluvio's to set`,
+        hint: `add partitions to a topic of your own; 'cluster topic list --name ${name}' shows them`,
+      },
+      INSUFFICIENT_SPUS: { hint: `the topic's replication needs that many SPUs online: 'cluster status --name ${name}' shows which are down, 'cluster resume --name ${name}' starts them` },
+      TOPIC_INVALID: { hint: "give a smaller --count" },
+    };
+    const refusal = refusals[error.code];
+    throw new ClusterError(error.code, refusal?.message ?? error.message, { hint: refusal?.hint ?? error.hint, cause: error });
+  }
 }
 
 function placementOf(views: PartitionView[]): TopicSummary["placement"] {
@@ -174,6 +213,14 @@ function formatCreated(topic: TopicSummary): string {
   );
 }
 
+function formatGrown(topic: GrownTopic): string {
+  const rows = topic.added.map((partition) => [String(partition.partition), String(partition.leader), partition.replicas.join(",")]);
+  const header = ["PARTITION", "LEADER", "REPLICAS"];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const table = [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
+  return [`added ${topic.added.length} partition(s) to topic '${topic.name}': now ${topic.partitions} partition(s), replication ${topic.replication}`, ...table].join("\n");
+}
+
 interface TopicArgs extends CommonArgs {
   topic: string;
   partitions?: number;
@@ -218,7 +265,7 @@ function topicArgument<T>(yargs: Argv<T>) {
 /** The `topic` command module with its create, list and delete subcommands. */
 export const topicCommand = {
   command: "topic <command>",
-  describe: "Create, list and delete topics",
+  describe: "Create, list, delete and add partitions to topics",
   builder: (yargs: Argv) =>
     yargs
       .command({
@@ -261,7 +308,17 @@ export const topicCommand = {
         handler: async (argv: TopicArgs) =>
           printResult(argv, await deleteClusterTopic(argv), (result) => `topic '${result.deleted}' deleted`),
       })
-      .demandCommand(1, "name a subcommand: create, list or delete")
+      .command({
+        command: "add-partition <topic>",
+        describe: "Add partitions to a topic, placed as a create places them; the others keep their records",
+        builder: (inner: Argv) =>
+          topicArgument(inner)
+            .option("count", { alias: "c", type: "number", default: 1, describe: "Number of partitions to add" })
+            .check((argv) => ensureCount("count", argv.count))
+            .example("$0 topic add-partition orders --count 2", "2 more partitions, with the topic's replication"),
+        handler: async (argv: TopicArgs & { count: number }) => printResult(argv, await addTopicPartitions({ home: argv.home, name: argv.name, topic: argv.topic, count: argv.count }), formatGrown),
+      })
+      .demandCommand(1, "name a subcommand: create, list, delete or add-partition")
       .example("$0 topic create repltopic --replication 3", "one partition on three SPUs"),
   handler: () => {},
 };

@@ -15,6 +15,7 @@ import {
   encodeCreateRequest,
   encodeDeleteRequest,
   encodeListRequest,
+  encodeUpdateRequest,
   SC_API_KEY,
   SC_OBJECT_VERSION,
   SPU_API_KEY,
@@ -22,6 +23,7 @@ import {
   UPDATE_OFFSETS_VERSION,
   type CreateRequest,
   type DeleteRequest,
+  type UpdateRequest,
   type ErrorCode as FluvioErrorCode,
   type ObjectMetadata,
   type PartitionMetadata,
@@ -173,6 +175,7 @@ const SC_REFUSALS: Partial<Record<FluvioErrorCode["code"], ErrorCode>> = {
   TopicError: "INSUFFICIENT_SPUS",
   SpuAlreadyExists: "SPU_EXISTS",
   SpuNotFound: "NO_SPU",
+  SystemSpecUpdatingAttempt: "SYSTEM_TOPIC",
 };
 
 /** Sends a Create or Delete and throws the refusal its Status carries. */
@@ -286,6 +289,17 @@ export async function createTopic(
 export async function deleteTopic(target: AdminTarget, name: string): Promise<void> {
   const request: DeleteRequest = { type: "Topic", key: name, force: false };
   await changeObject(target, SC_API_KEY.delete, (writer, version) => encodeDeleteRequest(writer, request, version), `delete topic '${name}'`);
+}
+
+/**
+ * Adds `count` partitions to topic `name` (Fluvio's `topic add-partition`); the SC refuses with
+ * NO_TOPIC, SYSTEM_TOPIC, TOPIC_INVALID or INSUFFICIENT_SPUS. Resolves with the topic's
+ * partitions, the added ones last.
+ */
+export async function addPartitions(target: AdminTarget, name: string, count: number): Promise<PartitionView[]> {
+  const request: UpdateRequest = { type: "Topic", key: name, action: { type: "AddPartition", count } };
+  await changeObject(target, SC_API_KEY.update, (writer, version) => encodeUpdateRequest(writer, request, version), `add partitions to topic '${name}'`);
+  return listPartitions(target, name);
 }
 
 /** A partition as the SC describes it (its name is `<topic>-<index>`). */

@@ -1,10 +1,11 @@
 /**
  * What the public ports answer that Fluvio's newer clients send, end to end with real processes
- * and raw TCP: the keys Fluvio's servers serve and ours do not (SC 1005 Mirroring and 1006
- * Update) get Fluvio's error-shaped answers, SPU 1006-1008 (the consumer offsets) Fluvio's answers, and requests
- * above the advertised ranges are served at their own version, as Fluvio's servers do. Each is
- * sent on a connection that already carries a stream (a Watch to the SC, a StreamFetch to the
- * SPU), and the stream must go on delivering on that same connection.
+ * and raw TCP: the keys Fluvio's servers serve and ours do not (SC 1005 Mirroring; SPU
+ * 1006-1008, the consumer offsets) and an Update (SC 1006) the SC refuses get Fluvio's
+ * error-shaped answers, and requests above the advertised ranges are served at their own
+ * version, as Fluvio's servers do. Each is sent on a connection that already carries a stream
+ * (a Watch to the SC, a StreamFetch to the SPU), and the stream must go on delivering on that
+ * same connection.
  */
 import { describe, expect, test } from "bun:test";
 import { portLayout } from "../../lib/cluster/spec.ts";
@@ -49,7 +50,7 @@ async function cluster() {
 }
 
 describe("keys and versions Fluvio's servers answer", () => {
-  test("the SC answers Mirroring and Update with an error Status and a List and a Watch above its range at their version, and a Watch on the same connection goes on", async () => {
+  test("the SC answers Mirroring and an Update of a missing topic with an error Status and a List and a Watch above its range at their version, and a Watch on the same connection goes on", async () => {
     const { home, layout } = await cluster();
     const connection = await openRaw(layout.sc.publicPort);
     connection.write(apiVersionsRequest(1, CLIENT_ID));
@@ -57,11 +58,11 @@ describe("keys and versions Fluvio's servers answer", () => {
     expect(await connection.settle(2)).toEqual({ answered: true, closed: false });
 
     connection.write(request(SC_API_KEY.mirroring, SC_OBJECT_VERSION, 3, (w) => encodeTypeBuffer(w, "MirrorConnect", SC_OBJECT_VERSION, (x) => x.string("edge-1"))));
-    // Fluvio's `topic add-partition`: the topic's name, then AddPartition (tag 0) of 2.
+    // Fluvio's `topic add-partition` of a topic that does not exist: its name, then AddPartition (tag 0) of 2.
     connection.write(
       request(SC_API_KEY.update, SC_OBJECT_VERSION, 4, (w) =>
         encodeTypeBuffer(w, "Topic", SC_OBJECT_VERSION, (x) => {
-          x.string(TOPIC);
+          x.string("absent");
           x.u8(0);
           x.u32(2);
         }),
@@ -75,7 +76,7 @@ describe("keys and versions Fluvio's servers answer", () => {
     expect(mirroring).toMatchObject({ name: "edge-1", errorCode: { code: "Other" } });
     expect(mirroring.errorMessage).toContain("not supported");
     const update = decodeStatus(connection.answers.get(4)!);
-    expect(update).toMatchObject({ name: TOPIC, errorCode: { code: "Other" } });
+    expect(update).toEqual({ name: "absent", errorCode: { code: "TopicNotFound" }, errorMessage: "not found" });
     expect(decodeListResponse(connection.answers.get(5)!, FUTURE_VERSION)).toMatchObject({ type: "SPU", items: [{ spec: { id: 5001 } }] });
     // Fluvio's Watch carries system topics too (services/public_api/watch.rs filters none): clients find consumer-offset there.
     expect(decodeWatchResponse(connection.answers.get(6)!, FUTURE_VERSION).all.map((item) => item.name).sort()).toEqual(["consumer-offset", TOPIC]);

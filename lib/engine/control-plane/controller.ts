@@ -259,6 +259,23 @@ export class Controller {
     return topic;
   }
 
+  /**
+   * Adds `count` partitions to topic `name` on the online SPUs, resolving once they are written
+   * with the partitions added; their replicas hear of them at the end of the turn, as a new
+   * topic's do. Rejects with an AdminRefusal (no such topic, a system topic, a bad count, too
+   * few SPUs) or the write's error.
+   */
+  async addPartitions(name: string, count: number): Promise<PartitionObject[]> {
+    const added = await this.#topics.addPartitions(name, count, this.#onlineRegistered());
+    if (added.length === 0) return added;
+    const topic = this.#topics.getTopic(name);
+    log(`added ${added.length} partition(s) to topic '${name}': now ${topic?.spec.partitions} partition(s), replication ${topic?.spec.replicationFactor}`);
+    this.#changes.Topic.add(name);
+    for (const partition of added) this.#partitionChanged(partition);
+    this.#scheduleTurn();
+    return added;
+  }
+
   /** Deletes a topic and its partitions, resolving once they are removed; rejects with NO_TOPIC when there is none. */
   async deleteTopic(name: string): Promise<void> {
     const partitions = await this.#topics.delete(name);

@@ -57,7 +57,7 @@ export function makeSpuObject(id: number, host: string, ports: { publicPort: num
   };
 }
 
-/** A topic: its partitions are placed once, when it is created. */
+/** A topic: each partition is placed once, when the topic is created or the partition added. */
 export interface TopicObject {
   name: string;
   spec: {

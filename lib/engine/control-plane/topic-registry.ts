@@ -1,5 +1,5 @@
 /**
- * The SC's topics and partitions: created, deleted and re-led only here, persisted in the
+ * The SC's topics and partitions: created, grown, deleted and re-led only here, persisted in the
  * metadata store before anyone is told, and joined with what leaders last reported.
  *
  * Group commit: a new leader or in-sync set is first staged, a decision later decisions build
@@ -8,9 +8,11 @@
  * disk), every change staged or being written is dropped, the partitions stay as written, and
  * the caller hears which changes were dropped and why.
  *
- * A topic's Topic object is its commit point: `create` writes the Partition objects and the
- * Topic last in one write, `delete` removes the Topic first, and on start Partition objects
- * without their Topic (a create or delete cut short) are removed.
+ * A topic's Topic object is its commit point: `create` and `addPartitions` write the Partition
+ * objects and the Topic last in one write, `delete` removes the Topic first, and on start
+ * Partition objects without their Topic, or beyond its partition count (a create, an add or a
+ * delete cut short), are removed. Adds and deletes of one topic run one after another, so a
+ * delete never misses partitions an add is writing.
  */
 import { assignReplicas } from "./assignment.ts";
 import { describeDiskFull, isDiskFull } from "../storage/disk-full.ts";
@@ -25,7 +27,7 @@ import { storageSettingsProblem } from "../model/topic-config.ts";
 const MAX_PARTITIONS = 1000;
 
 /** Why the control plane refuses an admin request, in the engine's terms; each wire adapter maps it to its protocol's answer. */
-export type AdminRefusalCode = "TOPIC_INVALID" | "TOPIC_EXISTS" | "INSUFFICIENT_SPUS" | "NO_TOPIC" | "SPU_EXISTS" | "NO_SPU";
+export type AdminRefusalCode = "TOPIC_INVALID" | "TOPIC_EXISTS" | "INSUFFICIENT_SPUS" | "NO_TOPIC" | "SYSTEM_TOPIC" | "SPU_EXISTS" | "NO_SPU";
 
 /** A refused admin request; `code` is also one of the CLI's error codes. */
 export class AdminRefusal extends Error {
@@ -114,13 +116,15 @@ export class TopicRegistry {
   #writing = new Map<string, StagedChange>();
   /** Topic names whose create is being written. */
   readonly #creating = new Set<string>();
+  /** The add or delete of each topic running now; the next one of that topic waits for it. */
+  readonly #topicWork = new Map<string, Promise<unknown>>();
 
   constructor(store: MetadataStore) {
     this.#store = store;
     for (const topic of store.list<TopicObject>("Topic")) this.#topics.set(topic.name, topic);
     for (const partition of store.list<PartitionObject>("Partition")) {
       const topic = this.#topics.get(partition.spec.topic);
-      if (topic?.spec.id === partition.spec.topicId) this.#add(partition);
+      if (topic?.spec.id === partition.spec.topicId && partition.spec.partition < topic.spec.partitions) this.#add(partition);
       else store.remove("Partition", partition.name);
     }
     for (const partitions of this.#byTopic.values()) partitions.sort((a, b) => a.spec.partition - b.spec.partition);
@@ -167,13 +171,7 @@ export class TopicRegistry {
     if (storageProblem !== null) throw new AdminRefusal("TOPIC_INVALID", storageProblem);
     if (request.system !== undefined && typeof request.system !== "boolean") throw new AdminRefusal("TOPIC_INVALID", `system must be true or false, not '${request.system}'`);
     if (this.#topics.has(name) || this.#creating.has(name)) throw new AdminRefusal("TOPIC_EXISTS", `topic '${name}' already exists`);
-    if ((replication as number) > online.length) {
-      throw new AdminRefusal(
-        "INSUFFICIENT_SPUS",
-        `replication ${replication} needs ${replication} online SPUs; ${online.length} ${online.length === 1 ? "is" : "are"} online` +
-          (online.length > 0 ? ` (${online.join(", ")})` : ""),
-      );
-    }
+    if ((replication as number) > online.length) throw insufficientSpus(replication as number, online);
     const topic: TopicObject = {
       name,
       spec: {
@@ -186,19 +184,7 @@ export class TopicRegistry {
         ...(request.system === true ? { system: true } : {}),
       },
     };
-    const placed = assignReplicas({
-      spus: online,
-      partitions: topic.spec.partitions,
-      replication: topic.spec.replicationFactor,
-      // System topics are left out of the count, so the SC's own topic does not shift where users' partitions go.
-      start: this.#placedUserPartitions(),
-    });
-    const objects: PartitionObject[] = placed.map(({ partition, replicas }) => ({
-      name: partitionName(name, partition),
-      spec: { topic: name, topicId: topic.spec.id, partition, replicas },
-      // Every replica of a new, empty partition holds every record it has.
-      leaderAndIsr: { leader: replicas[0]!, leaderEpoch: 0, isr: [...replicas] },
-    }));
+    const objects = this.#placeNew(topic, 0, topic.spec.partitions, online);
     this.#creating.add(name);
     try {
       await this.#store.commit([
@@ -213,6 +199,77 @@ export class TopicRegistry {
     return topic;
   }
 
+  /**
+   * Partitions `first` to `first + count - 1` of `topic`, placed on `online` as a create places
+   * them, each led by its first replica at epoch 0 with every replica in sync (a new, empty
+   * partition's replicas all hold every record it has).
+   */
+  #placeNew(topic: TopicObject, first: number, count: number, online: number[]): PartitionObject[] {
+    const placed = assignReplicas({
+      spus: online,
+      partitions: count,
+      replication: topic.spec.replicationFactor,
+      // System topics are left out of the count, so the SC's own topic does not shift where users' partitions go.
+      start: this.#placedUserPartitions(),
+    });
+    return placed.map(({ partition: index, replicas }) => {
+      const partition = first + index;
+      return {
+        name: partitionName(topic.name, partition),
+        spec: { topic: topic.name, topicId: topic.spec.id, partition, replicas },
+        leaderAndIsr: { leader: replicas[0]!, leaderEpoch: 0, isr: [...replicas] },
+      };
+    });
+  }
+
+  /**
+   * Runs `work` once the add or delete of topic `name` running now (if any) is done, so each
+   * sees the topic as the one before it left it; with none running, `work` starts at once.
+   */
+  #afterTopicWork<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#topicWork.get(name);
+    const run = before ? before.then(work) : work();
+    const settled = run.catch(() => {});
+    this.#topicWork.set(name, settled);
+    void settled.then(() => {
+      if (this.#topicWork.get(name) === settled) this.#topicWork.delete(name);
+    });
+    return run;
+  }
+
+  /**
+   * Adds `count` partitions to topic `name`, numbered after its last, placed on the `online`
+   * SPUs with its replication factor, and written in one metadata write (the partitions, then
+   * the topic with its new count); its other partitions are untouched. Rejects with NO_TOPIC,
+   * SYSTEM_TOPIC, TOPIC_INVALID (a count that is not a whole number, more partitions than a
+   * topic may have), INSUFFICIENT_SPUS, or the write's error. Resolves with the partitions
+   * added (none for a count of 0, which writes nothing).
+   */
+  addPartitions(name: string, count: number, online: number[]): Promise<PartitionObject[]> {
+    return this.#afterTopicWork(name, async () => {
+      const topic = this.#topics.get(name);
+      if (!topic) throw new AdminRefusal("NO_TOPIC", `topic '${name}' does not exist`);
+      if (topic.spec.system) throw new AdminRefusal("SYSTEM_TOPIC", `'${name}' is a system topic; its partitions are Fluvio's to set`);
+      if (!Number.isInteger(count) || count < 0) throw new AdminRefusal("TOPIC_INVALID", `the partitions to add must be a whole number, not '${count}'`);
+      if (count === 0) return [];
+      const existing = topic.spec.partitions;
+      if (existing + count > MAX_PARTITIONS) {
+        throw new AdminRefusal("TOPIC_INVALID", `topic '${name}' has ${existing} partition(s); adding ${count} would pass the most a topic may have, ${MAX_PARTITIONS}`);
+      }
+      const replication = topic.spec.replicationFactor;
+      if (replication > online.length) throw insufficientSpus(replication, online);
+      const objects = this.#placeNew(topic, existing, count, online);
+      const grown: TopicObject = { ...topic, spec: { ...topic.spec, partitions: existing + count } };
+      await this.#store.commit([
+        ...objects.map((object): StoreChange => ({ kind: "Partition", name: object.name, object })),
+        { kind: "Topic", name, object: grown },
+      ]);
+      for (const object of objects) this.#add(object);
+      this.#topics.set(name, grown);
+      return objects;
+    });
+  }
+
   #placedUserPartitions(): number {
     let count = 0;
     for (const [name, partitions] of this.#byTopic) if (!this.#topics.get(name)?.spec.system) count += partitions.length;
@@ -224,7 +281,11 @@ export class TopicRegistry {
    * removed from the store (the topic's file first) in one commit, after any commit before it.
    * Rejects with NO_TOPIC when there is none. Returns the partitions deleted.
    */
-  async delete(name: string): Promise<PartitionObject[]> {
+  delete(name: string): Promise<PartitionObject[]> {
+    return this.#afterTopicWork(name, () => this.#delete(name));
+  }
+
+  async #delete(name: string): Promise<PartitionObject[]> {
     const topic = this.#topics.get(name);
     if (!topic) throw new AdminRefusal("NO_TOPIC", `topic '${name}' does not exist`);
     const partitions = this.#byTopic.get(name) ?? [];
@@ -437,4 +498,11 @@ export class TopicRegistry {
     this.#staged.set(partition.name, { partition, next: { ...current, isr: next }, cause: { kind: "isr", asker: spuId } });
     return { staged: true };
   }
+}
+
+function insufficientSpus(replication: number, online: number[]): AdminRefusal {
+  return new AdminRefusal(
+    "INSUFFICIENT_SPUS",
+    `replication ${replication} needs ${replication} online SPUs; ${online.length} ${online.length === 1 ? "is" : "are"} online` + (online.length > 0 ? ` (${online.join(", ")})` : ""),
+  );
 }

@@ -4,8 +4,11 @@
  * is answered at once with every object of its type, and then with what changed, under its
  * correlation id (watch-hub.ts). A Create or Delete is answered once the change is written.
  *
- * Update (1006) and Mirroring (1005), which Fluvio's SC serves, are answered with an error
- * Status. Requests are decoded at the header's version, as Fluvio's SC does (fluvio-dispatch.ts).
+ * An Update (1006) of a topic adds partitions as Fluvio's SC does (fluvio-sc
+ * services/public_api/topic/update/), answering what it refuses with the Status Fluvio's SC
+ * gives; an AddMirror is refused, as this cluster runs no mirrors. Mirroring (1005) is answered
+ * with an error Status. Requests are decoded at the header's version, as Fluvio's SC does
+ * (fluvio-dispatch.ts).
  * Bad input (an unknown API key, a frame that does not decode, a size prefix out of bounds)
  * closes that one connection: a request we cannot read has no answer of a known shape.
  * Nothing else is disturbed. Connections, frame sizes, frames
@@ -26,6 +29,7 @@ import {
   decodeDeleteRequest,
   decodeListRequest,
   decodeObjectNameRequest,
+  decodeUpdateRequest,
   decodeWatchRequest,
   encodeEmptyListResponse,
   encodeEmptyWatchResponse,
@@ -79,6 +83,8 @@ function refusalCode(error: AdminRefusal, name: string): ErrorCode {
       return { code: "TopicError" };
     case "NO_TOPIC":
       return { code: "TopicNotFound" };
+    case "SYSTEM_TOPIC":
+      return { code: "SystemSpecUpdatingAttempt", objectKind: "topic", name };
     case "SPU_EXISTS":
       return { code: "SpuAlreadyExists" };
     case "NO_SPU":
@@ -108,7 +114,7 @@ class ScPublicSession {
       [SC_API_KEY.watch, (header, body, answer) => this.#watch(header, body, answer)],
       [SC_API_KEY.create, (header, body, answer) => this.#create(header, body, answer)],
       [SC_API_KEY.delete, (header, body, answer) => this.#delete(header, body, answer)],
-      [SC_API_KEY.update, notServed(encodeStatus, "updating")],
+      [SC_API_KEY.update, (header, body, answer) => this.#update(header, body, answer)],
       [SC_API_KEY.mirroring, notServed(encodeMirroringStatus, "mirroring")],
     ]);
   }
@@ -188,6 +194,30 @@ class ScPublicSession {
   }
 
   /**
+   * An Update: a topic's AddPartition adds partitions; what Fluvio's SC refuses (no such topic,
+   * a system topic) is refused with its code and message, and a count of 0 changes nothing, as
+   * there. An AddMirror is refused with Fluvio's answer for a remote cluster it does not know.
+   */
+  #update(header: RequestHeader, body: Reader, answer: Answer): void {
+    const request = decodeUpdateRequest(body, header.apiVersion);
+    if (request.type === "unsupported") {
+      // Fluvio's SC updates only topics, and answers any other type so.
+      const errorCode: ErrorCode = { code: "Other", message: "unknown admin object type" };
+      return answer((writer) => encodeStatus(writer, { name: "update error", errorCode, errorMessage: null }));
+    }
+    const { key: name, action } = request;
+    this.#status(answer, name, () => {
+      const topic = this.#controller.topicWithPartitions(name)?.topic;
+      if (!topic) return { code: "TopicNotFound", message: "not found" };
+      if (action.type === "AddMirror") {
+        return { code: "MirrorNotFound", message: `mirrors are not supported by this SC, so remote cluster '${action.remoteCluster}' is not found` };
+      }
+      if (topic.spec.system) return { code: "SystemSpecUpdatingAttempt", objectKind: "topic", name, message: null };
+      return this.#controller.addPartitions(name, action.count).then(() => undefined);
+    });
+  }
+
+  /**
    * Answers with a Status once `act` is done: it returns (or resolves to) undefined on success,
    * else an error; a controller refusal is mapped. Anything else it throws or rejects with is
    * a bug or a failed write: logged, and the connection closed, since no Status would be true.
@@ -230,8 +260,9 @@ function notServed(encode: (writer: Writer, status: Status) => void, what: strin
 }
 
 type Refusal =
-  | { code: "InvalidCreateRequest" | "InvalidDeleteRequest" | "DeduplicationSmartModuleNotLoaded"; message: string }
-  | { code: "SystemSpecDeletionAttempt"; objectKind: string; name: string; message: string };
+  | { code: "InvalidCreateRequest" | "InvalidDeleteRequest" | "DeduplicationSmartModuleNotLoaded" | "TopicNotFound" | "MirrorNotFound"; message: string }
+  | { code: "SystemSpecDeletionAttempt"; objectKind: string; name: string; message: string }
+  | { code: "SystemSpecUpdatingAttempt"; objectKind: string; name: string; message: null };
 
 /**
  * Serves Fluvio's SC protocol for `controller` on `address`, under the SC's public port limits

@@ -139,7 +139,6 @@ describe("Controller", () => {
     controller.changeIsr(5001, [same]);
     controller.changeIsr(5001, [same]);
     await settle(controller);
-    expect(controller.commits).toBe(0);
     expect(statSync(file).mtimeMs).toBe(before);
     expect(sent.map((entry) => [entry.id, entry.changes?.replicas.map((replica) => replica.partition)])).toEqual([[5001, [partition.partition]]]);
   });
@@ -197,6 +196,27 @@ describe("Controller", () => {
     for (const partition of led) expect(stored(dir, `t-${partition.partition}`).leaderAndIsr).toMatchObject({ leaderEpoch: 1, isr: partition.isr.filter((id) => id !== 5003) });
     for (const id of [5001, 5002]) expect(changesTo(sent, id)).toHaveLength(1);
     expect(changesTo(sent, 5003)).toEqual([]);
+  });
+
+  test("partitions added to a topic reach only their replicas, as one message of changes each, and watchers hear of the topic and them", async () => {
+    const { controller, sent, watched } = makeController();
+    await controller.createTopic({ name: "t", partitions: 1, replication: 2 });
+    await settle(controller);
+    sent.length = 0;
+    watched.length = 0;
+    const added = await controller.addPartitions("t", 2);
+    await settle(controller);
+    expect(added.map((partition) => partition.spec.replicas)).toEqual([
+      [5002, 5003],
+      [5003, 5001],
+    ]);
+    expect(SPUS.map((id) => changesTo(sent, id).map((message) => message.replicas.map((replica) => `${replica.partition}@${replica.leader}`).sort()))).toEqual([
+      [["2@5003"]],
+      [["1@5002"]],
+      [["1@5002", "2@5003"]],
+    ]);
+    expect(watched.map((changes) => [[...changes.Topic], [...changes.Partition].sort()])).toEqual([[["t"], ["t-1", "t-2"]]]);
+    expect(controller.topicWithPartitions("t")!.topic.spec.partitions).toBe(3);
   });
 
   test("a deleted topic reaches each replica as removals in one message", async () => {

@@ -76,6 +76,100 @@ describe("TopicRegistry.create()", () => {
   });
 });
 
+describe("TopicRegistry.addPartitions()", () => {
+  test.each([
+    ["a topic that does not exist", "NO_TOPIC", "topic 'absent' does not exist", "absent", 1, SPUS],
+    ["a system topic", "SYSTEM_TOPIC", "'sys' is a system topic", "sys", 1, SPUS],
+    ["a negative count", "TOPIC_INVALID", "must be a whole number, not '-1'", "t", -1, SPUS],
+    ["a count that is not whole", "TOPIC_INVALID", "not '1.5'", "t", 1.5, SPUS],
+    ["a count that would pass 1000 partitions", "TOPIC_INVALID", "has 1 partition(s); adding 1000 would pass the most a topic may have, 1000", "t", 1000, SPUS],
+    ["replication 3 with two SPUs online", "INSUFFICIENT_SPUS", "2 are online (5001, 5002)", "t", 1, [5001, 5002]],
+  ])("refuses %s with %s (%s) and writes nothing", async (_, code, message, topic, count, online) => {
+    const { store, registry } = await makeRegistry({ withTopic: true });
+    await registry.create({ name: "sys", system: true }, SPUS);
+    const refused = await registry.addPartitions(topic, count, online).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AdminRefusal);
+    expect(refused).toMatchObject({ code });
+    expect((refused as AdminRefusal).message).toContain(message);
+    expect(store.list<{ name: string; spec: { partitions: number } }>("Topic").map((entry) => [entry.name, entry.spec.partitions])).toEqual([["sys", 1], ["t", 1]]);
+    expect(store.list("Partition")).toHaveLength(2);
+  });
+
+  test.each([
+    // [partitions at create, replication, added, online SPUs, replicas of each added partition]
+    [1, 1, 2, SPUS, [[5002], [5003]]],
+    [1, 2, 2, SPUS, [[5002, 5003], [5003, 5001]]],
+    [2, 3, 1, SPUS, [[5003, 5001, 5002]]],
+    [3, 1, 4, SPUS, [[5001], [5002], [5003], [5001]]],
+    [1, 2, 2, [5001, 5003], [[5003, 5001], [5001, 5003]]],
+  ])(
+    "to %p partition(s) of replication %p, adds %p numbered after them on %j at %j, led by their first replica at epoch 0 with all in sync, as a create of them all would",
+    async (partitions, replication, count, online, replicas) => {
+      const { store, registry } = await makeRegistry();
+      await registry.create({ name: "grow", partitions, replication }, SPUS);
+      const before = registry.partitionsOf("grow").map((partition) => structuredClone(partition));
+      const added = await registry.addPartitions("grow", count, online);
+      expect(added.map((partition) => [partition.name, partition.spec.replicas])).toEqual(replicas.map((ids, index) => [`grow-${partitions + index}`, ids]));
+      for (const { spec, leaderAndIsr } of added) expect(leaderAndIsr).toEqual({ leader: spec.replicas[0]!, leaderEpoch: 0, isr: spec.replicas });
+      expect(registry.partitionsOf("grow").slice(0, partitions)).toEqual(before);
+      expect(registry.getTopic("grow")!.spec.partitions).toBe(partitions + count);
+      if (online === SPUS) {
+        const { registry: fresh } = await makeRegistry();
+        await fresh.create({ name: "grow", partitions: partitions + count, replication }, SPUS);
+        expect(fresh.partitionsOf("grow").map((partition) => partition.spec.replicas)).toEqual(registry.partitionsOf("grow").map((partition) => partition.spec.replicas));
+      }
+      const reread = new TopicRegistry(store);
+      expect(reread.getTopic("grow")!.spec).toEqual(registry.getTopic("grow")!.spec);
+      expect(reread.partitionsOf("grow")).toEqual(registry.partitionsOf("grow"));
+    },
+  );
+
+  test("the added partitions carry the topic's id and settings to their SPUs, and the partitions before keep their leaders, in-sync sets and reports", async () => {
+    const { registry } = await makeRegistry();
+    await registry.create({ name: "kept", partitions: 1, replication: 3, compressionType: "Gzip", retentionSeconds: 3600, segmentSize: 4096, maxPartitionSize: 8192 }, SPUS);
+    const [leader, , third] = registry.partitionsOf("kept")[0]!.spec.replicas as [number, number, number];
+    registry.stageIsr(leader, { topic: "kept", partition: 0, leaderEpoch: 0, isr: [leader, third] });
+    await registry.commit();
+    registry.recordReport(leader, [{ topic: "kept", partition: 0, leaderEpoch: 0, isLeader: true, endOffset: 7, highWatermark: 7, sizeBytes: 700, highWatermarkKnown: true }]);
+    const [added] = await registry.addPartitions("kept", 1, SPUS);
+    const topicId = registry.getTopic("kept")!.spec.id;
+    expect(registry.assignmentOf(added!)).toEqual({
+      topic: "kept",
+      topicId,
+      partition: 1,
+      replicas: added!.spec.replicas,
+      compressionType: "Gzip",
+      retentionSeconds: 3600,
+      segmentSize: 4096,
+      maxPartitionSize: 8192,
+      leader: added!.spec.replicas[0]!,
+      leaderEpoch: 0,
+      isr: added!.spec.replicas,
+    });
+    expect(registry.listPartitions(allOnline, "kept")[0]).toMatchObject({ leader, isr: [leader, third], online: true, endOffset: 7, sizeBytes: 700 });
+    expect(registry.listPartitions(allOnline, "kept")[1]).toMatchObject({ partition: 1, online: false, sizeBytes: 0 });
+  });
+
+  test("a count of 0 adds nothing and writes nothing", async () => {
+    const { dir, registry } = await makeRegistry({ withTopic: true });
+    expect(await registry.addPartitions("t", 0, SPUS)).toEqual([]);
+    expect(registry.getTopic("t")!.spec.partitions).toBe(1);
+    expect(existsSync(join(dir, "Partition", "t-1.yaml"))).toBe(false);
+  });
+
+  test("two adds at once each build on the other, and a delete made while an add is written removes the partitions it added too", async () => {
+    const { store, registry } = await makeRegistry({ withTopic: true });
+    const [first, second] = await Promise.all([registry.addPartitions("t", 1, SPUS), registry.addPartitions("t", 2, SPUS)]);
+    expect([first!.map((partition) => partition.name), second!.map((partition) => partition.name)]).toEqual([["t-1"], ["t-2", "t-3"]]);
+    expect(registry.getTopic("t")!.spec.partitions).toBe(4);
+    const adding = registry.addPartitions("t", 1, SPUS);
+    const deleted = await registry.delete("t");
+    expect((await adding).map((partition) => partition.name)).toEqual(["t-4"]);
+    expect(deleted.map((partition) => partition.name)).toEqual(["t-0", "t-1", "t-2", "t-3", "t-4"]);
+    expect([store.list("Topic"), store.list("Partition")]).toEqual([[], []]);
+  });
+});
+
 describe("TopicRegistry.stageIsr()", () => {
   /** An ask by `spuId` for in-sync set `isr` of t-0 at epoch 0, unless `other` says otherwise. */
   const ask = (spuId: number, isr: number[], other: { leaderEpoch?: number; partition?: number } = {}) => ({ spuId, change: { topic: "t", partition: 0, leaderEpoch: 0, isr, ...other } });
@@ -167,13 +261,14 @@ describe("TopicRegistry on a store", () => {
     await expect(registry.delete("t")).rejects.toMatchObject({ code: "NO_TOPIC" });
   });
 
-  test("opening a store removes the partitions whose topic is gone or is another of the same name (a create or delete cut short)", async () => {
+  test("opening a store removes the partitions whose topic is gone, is another of the same name, or counts fewer partitions (a create, add or delete cut short)", async () => {
     const { dir, store, registry } = await makeRegistry({ withTopic: true });
     const kept = registry.getPartition("t-0")!;
     store.put("Partition", "gone-0", { ...kept, name: "gone-0", spec: { ...kept.spec, topic: "gone" } });
     store.put("Partition", "t-1", { ...kept, name: "t-1", spec: { ...kept.spec, partition: 1, topicId: "an-earlier-t" } });
+    store.put("Partition", "t-2", { ...kept, name: "t-2", spec: { ...kept.spec, partition: 2 } });
     const reopened = new TopicRegistry(store);
     expect(reopened.listPartitions(allOnline).map((view) => `${view.topic}-${view.partition}`)).toEqual(["t-0"]);
-    expect([existsSync(join(dir, "Partition", "gone-0.yaml")), existsSync(join(dir, "Partition", "t-1.yaml"))]).toEqual([false, false]);
+    expect(["gone-0", "t-1", "t-2"].map((name) => existsSync(join(dir, "Partition", `${name}.yaml`)))).toEqual([false, false, false]);
   });
 });

@@ -9,6 +9,6 @@ export { decodeApiVersionsResponse, encodeApiVersionsRequest } from "./api-versi
 export { decodeResponse, encodeRequest, FrameSplitter, MIN_RESPONSE_BYTES } from "./framing.ts";
 export type { ErrorCode } from "./error-code.ts";
 export type { ObjectMetadata, PartitionMetadata, SpuMetadata, TopicMetadata } from "./metadata.ts";
-export { decodeListResponse, decodeStatus, encodeCreateRequest, encodeDeleteRequest, encodeListRequest, type CreateRequest, type DeleteRequest } from "./object-api.ts";
+export { decodeListResponse, decodeStatus, encodeCreateRequest, encodeDeleteRequest, encodeListRequest, encodeUpdateRequest, type CreateRequest, type DeleteRequest, type UpdateRequest } from "./object-api.ts";
 export type { Reader } from "./reader.ts";
 export type { Writer } from "./writer.ts";
