@@ -4,9 +4,11 @@
  * when it matches the sources, else from the sources at once: a stale or broken cache starts a
  * detached rebuild for the commands after this one, which this one never waits for.
  *
- * NOTE: this file imports nothing else: whatever it imported would be compiled anew on every run.
+ * NOTE: this file imports only the freshness check: whatever it imports is compiled anew on
+ * every run, so the build's own code (lib/startup/bytecode-cache.ts) is loaded only to start a
+ * rebuild.
  */
-import { runMode, startRebuild, type RunMode } from "./lib/startup/bytecode-cache.ts";
+import { runMode, type RunMode } from "./lib/startup/run-mode.ts";
 
 type Cli = typeof import("./lib/cli.ts");
 
@@ -21,7 +23,10 @@ async function loadCli(): Promise<{ cli: Cli; mode: RunMode }> {
       mode = { mode: "sources", reason: `the bytecode cache's '${mode.files.cli}' does not load (${message})`, rebuild: true, broken: true };
     }
   }
-  if (mode.rebuild && startRebuild()) mode.reason += "; a rebuild was started";
+  if (mode.rebuild) {
+    const { startRebuild } = await import("./lib/startup/bytecode-cache.ts");
+    if (startRebuild()) mode.reason += "; a rebuild was started";
+  }
   // One line: a cache missing a file is worth saying, a stale one (after any edit) is not.
   if (mode.broken) console.error(`warning: ${mode.reason}; running the sources`);
   return { cli: await import("./lib/cli.ts"), mode };

@@ -9,7 +9,7 @@
  * with positionals or subcommands.
  */
 import packageJson from "../package.json" with { type: "json" };
-import { recordRunMode, type RunMode } from "./startup/bytecode-cache.ts";
+import { recordRunMode, type RunMode } from "./startup/run-mode.ts";
 import { ClusterError, UsageError } from "./base/errors.ts";
 import { fastArgv, type CommandModule, type ParsedArgv } from "./startup/fast-argv.ts";
 import { GLOBAL_OPTIONS } from "./terminal/output.ts";

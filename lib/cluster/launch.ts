@@ -3,7 +3,7 @@
  * and log file), which of them are missing, and the one function that starts them.
  * `create` and `resume` share it: a resume relaunches exactly the saved spec.
  */
-import { currentRunMode, type RunMode } from "../startup/bytecode-cache.ts";
+import { currentRunMode, type RunMode } from "../startup/run-mode.ts";
 import { ClusterError } from "../base/errors.ts";
 import { logFileOf, type ClusterPaths } from "./home.ts";
 import { ensureDir } from "../base/files.ts";

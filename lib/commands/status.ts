@@ -7,7 +7,7 @@ import type { Argv } from "yargs";
 import { adminTarget, listPartitions, listSpus, listTopics, type AdminTarget, type PartitionView, type TopicView } from "../fluvio/admin.ts";
 import { compareSpuSets, formatIds, type SpuSets } from "../cluster/confirm-spus.ts";
 import { askFigures, type PublicPortFigures } from "../cluster/daemon-figures.ts";
-import { currentRunMode, runsFromCache } from "../startup/bytecode-cache.ts";
+import { currentRunMode, runsFromCache } from "../startup/run-mode.ts";
 import { asStateCorrupt, ClusterError } from "../base/errors.ts";
 import { clusterExists, type ClusterPaths } from "../cluster/home.ts";
 import { locateCluster } from "../cluster/locate.ts";

@@ -36,36 +36,21 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import type { HeldLock } from "../base/lock.ts";
+import {
+  BUILD_NAME,
+  CLI_ENTRY,
+  CLI_OUTPUT,
+  DAEMON_ENTRY,
+  DAEMON_OUTPUT,
+  ENTRIES,
+  resolveOptions,
+  runMode,
+  STAMP_FORMAT,
+  statFile,
+  type BytecodeCacheOptions,
+  type BytecodeStamp,
+} from "./run-mode.ts";
 
-/** What the cache compiles: the CLI (run by `cluster.ts`) and the daemons' one entry. */
-export const CLI_ENTRY = "lib/cli.ts";
-export const DAEMON_ENTRY = "lib/engine/daemon.ts";
-const ENTRIES = [CLI_ENTRY, DAEMON_ENTRY];
-const CLI_OUTPUT = "lib/cli.js";
-const DAEMON_OUTPUT = "cluster-daemon";
-
-/** The files a fresh build runs. */
-export interface CompiledFiles {
-  /** The CLI's bundle, to `require` (its bytecode and source map beside it). */
-  cli: string;
-  /** The daemons' executable. */
-  daemon: string;
-}
-
-/** How this process runs the CLI and starts daemons, and why. */
-export type RunMode =
-  | { mode: "compiled"; reason: string; build: string; files: CompiledFiles }
-  | {
-      mode: "sources";
-      reason: string;
-      /** A build would make the cache usable (false with CLUSTER_BYTECODE=off). */
-      rebuild: boolean;
-      /** The cache is broken, not merely stale or absent: worth a warning. */
-      broken?: boolean;
-    };
-
-/** Changed whenever what a build holds changes shape, so an older cache is never used. */
-const STAMP_FORMAT = 3;
 /** A build takes 1 to 3 s; another build, or `npm ci` while one runs, waits this long for it. */
 const BUILD_LOCK_TIMEOUT_MS = 60_000;
 /**
@@ -76,94 +61,9 @@ const BUILD_LOCK_TIMEOUT_MS = 60_000;
 const REBUILD_LEASE_MS = 60_000;
 /** Space a build must leave free on its disk, which may hold the clusters' data too. */
 const MIN_FREE_AFTER_BUILD = 1024 ** 3;
-/** A build's directory name: when it was made (base 36), by which process, and its number in that process. */
-const BUILD_NAME = /^([0-9a-z]+)-[0-9]+-[0-9]+$/;
 let buildsMade = 0;
 /** How far before a build's start a source saved then may have been saved during it. */
 const MTIME_MARGIN_MS = 20;
-
-/** The project's directory (where cluster.ts is, two above this file), without node:path, whose loading costs every process 2 ms. */
-const PROJECT_ROOT = import.meta.dir.slice(0, import.meta.dir.lastIndexOf("/", import.meta.dir.lastIndexOf("/") - 1));
-
-export interface BytecodeCacheOptions {
-  /** The project whose entries are built (default: this one). */
-  root?: string;
-  /** Where builds go (default: `<root>/node_modules/.cache/cluster-bytecode`). */
-  cacheDir?: string;
-  /** The environment read for CLUSTER_BYTECODE (default: process.env). */
-  env?: Record<string, string | undefined>;
-}
-
-/** current.json: the build to use and what it was made from. */
-export interface BytecodeStamp {
-  format: number;
-  /** Bun.revision of the Bun that built it: bytecode is only good for the engine that wrote it. */
-  bun: string;
-  /** The project directory: the bundles and their source maps hold its absolute paths. */
-  root: string;
-  entries: string[];
-  /** The build's directory name under the cache directory. */
-  build: string;
-  /** Every file bundled, relative to root, with its size and modification time then. */
-  inputs: [path: string, size: number, mtimeMs: number][];
-}
-
-/** A file's size and modification time, or undefined when it is gone. */
-export type StatOf = (path: string) => { size: number; mtimeMs: number } | undefined;
-
-/**
- * Why `stamp` cannot be used, or undefined when it can: it must be of this format, from this
- * Bun, for this project and these entries, and each input must have its recorded size and time.
- */
-export function staleReason(stamp: unknown, expected: { bun: string; root: string }, statOf: StatOf): string | undefined {
-  if (!isStamp(stamp)) return "its current.json is not a build's";
-  if (stamp.format !== STAMP_FORMAT) return `it is of format ${stamp.format}, not ${STAMP_FORMAT}`;
-  if (stamp.bun !== expected.bun) return `it was built by Bun ${stamp.bun}, not ${expected.bun}`;
-  if (stamp.root !== expected.root) return `it was built for '${stamp.root}', not '${expected.root}'`;
-  if (stamp.entries.join(" ") !== ENTRIES.join(" ")) return `it was built for the entries ${stamp.entries.join(", ")}`;
-  for (const [path, size, mtimeMs] of stamp.inputs) {
-    const now = statOf(`${expected.root}/${path}`);
-    if (now === undefined) return `'${path}' is gone`;
-    if (now.size !== size || now.mtimeMs !== mtimeMs) return `'${path}' changed`;
-  }
-  return undefined;
-}
-
-/**
- * How a command runs now: from the cache when it is fresh and whole, else from the sources, with
- * the reason either way. Reads current.json and stats every input and output (about 100 files).
- */
-export function runMode(options: BytecodeCacheOptions = {}): RunMode {
-  const { root, cacheDir, env } = resolveOptions(options);
-  if (env.CLUSTER_BYTECODE === "off") return { mode: "sources", reason: "CLUSTER_BYTECODE=off", rebuild: false };
-  const stamp = readStamp(cacheDir);
-  if (stamp === undefined) return { mode: "sources", reason: "no bytecode cache is built ('bun run build' builds it)", rebuild: true };
-  const stale = staleReason(stamp, { bun: Bun.revision, root }, statFile);
-  if (stale !== undefined) return { mode: "sources", reason: `the bytecode cache is stale: ${stale}${lastRebuildFailure(cacheDir)}`, rebuild: true };
-  const { build } = stamp as BytecodeStamp;
-  const files = { cli: `${cacheDir}/${build}/${CLI_OUTPUT}`, daemon: `${cacheDir}/${build}/${DAEMON_OUTPUT}` };
-  const missing = [files.cli, `${files.cli}.jsc`, `${files.cli}.map`, files.daemon].find((output) => statFile(output) === undefined);
-  if (missing !== undefined) return { mode: "sources", reason: `the bytecode cache's '${missing}' is missing`, rebuild: true, broken: true };
-  return { mode: "compiled", reason: "the bytecode cache matches every source", build, files };
-}
-
-let recordedRunMode: RunMode | undefined;
-
-/** Records how this process runs (cluster.ts decides it once, before the CLI loads). */
-export function recordRunMode(mode: RunMode): void {
-  recordedRunMode = mode;
-}
-
-/** How this process runs: as recorded, or as `runMode()` finds it now (a caller in-process, a test). */
-export function currentRunMode(): RunMode {
-  return recordedRunMode ?? runMode();
-}
-
-/** Whether a daemon recorded with `argv` runs from the bytecode cache of this project. */
-export function runsFromCache(argv: string[], options: BytecodeCacheOptions = {}): boolean {
-  const { cacheDir } = resolveOptions(options);
-  return argv.some((arg) => arg.startsWith(`${cacheDir}/`));
-}
 
 /**
  * Starts one detached, low-priority rebuild of a stale or broken cache, unless one was started
@@ -215,16 +115,6 @@ function claimLease(lease: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** `; its last rebuild failed: ...` when the lease records a failure, else nothing. */
-function lastRebuildFailure(cacheDir: string): string {
-  try {
-    const failure = readFileSync(`${cacheDir}/rebuild`, "utf8").trim();
-    return failure === "" ? "" : `; its last rebuild failed: ${failure}`;
-  } catch {
-    return "";
   }
 }
 
@@ -383,47 +273,6 @@ export function leavesRoom(freeBytes: number, buildBytes: number): boolean {
 function hasRoomForBuild(cacheDir: string): boolean {
   const { bavail, bsize } = statfsSync(cacheDir);
   return leavesRoom(Number(bavail) * Number(bsize), statSync(process.execPath).size);
-}
-
-function resolveOptions(options: BytecodeCacheOptions): Required<BytecodeCacheOptions> {
-  const root = options.root ?? PROJECT_ROOT;
-  return { root, cacheDir: options.cacheDir ?? `${root}/node_modules/.cache/cluster-bytecode`, env: options.env ?? process.env };
-}
-
-function readStamp(cacheDir: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(`${cacheDir}/current.json`, "utf8");
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-function statFile(path: string): { size: number; mtimeMs: number } | undefined {
-  try {
-    const stats = statSync(path);
-    return { size: stats.size, mtimeMs: stats.mtimeMs };
-  } catch {
-    return undefined;
-  }
-}
-
-function isStamp(value: unknown): value is BytecodeStamp {
-  const stamp = value as BytecodeStamp | undefined;
-  return (
-    typeof stamp === "object" &&
-    stamp !== null &&
-    typeof stamp.build === "string" &&
-    BUILD_NAME.test(stamp.build) &&
-    Array.isArray(stamp.entries) &&
-    Array.isArray(stamp.inputs) &&
-    stamp.inputs.every((input) => Array.isArray(input) && typeof input[0] === "string" && typeof input[1] === "number" && typeof input[2] === "number")
-  );
 }
 
 /** Removes every build but `current`: the one before it, and any a killed build left half made. */

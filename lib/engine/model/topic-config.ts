@@ -5,7 +5,7 @@
  * this cluster's default, which README's Fluvio section names: segments of
  * DEFAULT_SEGMENT_BYTES, and no retention or size limit (records are kept until deleted).
  */
-import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from "../storage/partition-log.ts";
+import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from "../storage/segment-size.ts";
 
 /** Fluvio's shortest retention time. */
 export const MIN_RETENTION_SECONDS = 10;

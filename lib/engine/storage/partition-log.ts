@@ -53,9 +53,7 @@ import {
 import { join } from "node:path";
 import { writeFileAtomic } from "../../base/files.ts";
 import { crc32c } from "../wire/fluvio/crc32c.ts";
-
-/** Default size past which the active segment is rolled: 64 MiB. */
-export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from "./segment-size.ts";
 
 /** Default number of log bytes between two sparse index entries. */
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4096;
@@ -63,9 +61,6 @@ export const DEFAULT_INDEX_INTERVAL_BYTES = 4096;
 /** The file naming the format of a partition directory's segments, and what it holds for this one. */
 export const FORMAT_FILE = "log-format";
 export const FORMAT = "batches 1";
-
-/** Largest allowed segment, so that byte positions fit the u32 index field with room for one oversized batch. */
-export const MAX_SEGMENT_BYTES = 2 ** 31;
 
 /** base_offset and batch_len, which batch_len does not count. */
 const PREAMBLE_BYTES = 12;

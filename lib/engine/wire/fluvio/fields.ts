@@ -145,20 +145,28 @@ export function present(field: { since?: number; until?: number }, version: numb
   return version >= (field.since ?? -Infinity) && version <= (field.until ?? Infinity);
 }
 
+function isGated(field: { since?: number; until?: number }): boolean {
+  return field.since !== undefined || field.until !== undefined;
+}
+
 /** A struct: its fields, in order, each present at its versions. */
 export function struct<T>(fields: readonly Field<T>[]): Codec<T> {
-  const table = fields.map((field) => {
-    const gated = field.since !== undefined || field.until !== undefined;
-    if (gated && !("absent" in field)) throw new FluvioEncodeError(`field '${String(field.name)}' is gated by version but has no absent value`);
-    return { ...field, gated, label: field.label ?? String(field.name).replace(/[A-Z]/g, (letter) => ` ${letter.toLowerCase()}`) };
-  });
-  const minBytes = table.reduce((sum, field) => sum + (field.gated ? 0 : field.type.minBytes), 0);
-  // The fields on the wire and those absent at each version seen, so a walk tests no gate.
-  const byVersion = new Map<number, { onWire: typeof table; absent: typeof table }>();
+  let minBytes = 0;
+  for (const field of fields) {
+    if (!isGated(field)) minBytes += field.type.minBytes;
+    else if (!("absent" in field)) throw new FluvioEncodeError(`field '${String(field.name)}' is gated by version but has no absent value`);
+  }
+  // NOTE: the fields on the wire and those absent at each version, made at the first walk of
+  // that version, so a walk tests no gate; a table declared but never used (most of them, in
+  // a CLI command) costs a start nothing but the checks above.
+  type Table = (Field<T> & { label: string })[];
+  const byVersion = new Map<number, { onWire: Table; absent: Table }>();
+  let table: Table | undefined;
   const at = (version: number) => {
     let split = byVersion.get(version);
     if (!split) {
-      split = { onWire: table.filter((field) => !field.gated || present(field, version)), absent: table.filter((field) => field.gated && !present(field, version)) };
+      table ??= fields.map((field) => ({ ...field, label: field.label ?? String(field.name).replace(/[A-Z]/g, (letter) => ` ${letter.toLowerCase()}`) }));
+      split = { onWire: table.filter((field) => !isGated(field) || present(field, version)), absent: table.filter((field) => isGated(field) && !present(field, version)) };
       byVersion.set(version, split);
     }
     return split;
