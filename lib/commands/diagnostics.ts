@@ -52,7 +52,7 @@ export async function writeDiagnostics(options: DiagnosticsOptions): Promise<Dia
     const root = join(staging, top);
     ensureDir(root);
     stageClusterFiles(paths, root);
-    writeFileSync(join(root, "status.json"), `${JSON.stringify(await observeCluster(paths), null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(join(root, "status.json"), `${JSON.stringify(await observeCluster(paths, { figures: true }), null, 2)}\n`, { mode: 0o600 });
     await createArchive(output, staging, top);
     return { name: paths.name, path: output, files: listFiles(root).map((file) => relative(root, file)).sort() };
   } finally {

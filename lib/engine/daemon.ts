@@ -6,7 +6,8 @@
  *   cluster-daemon spu [the options of spu.ts]
  *
  * NOTE: one executable, not one per daemon: each holds a copy of the Bun runtime (about
- * 110 MB). The role's module is imported only once it is chosen, so an SPU loads no SC code.
+ * 110 MB). The role's module is imported only once it is chosen, and the build puts each role
+ * in its own chunk, so an SPU neither loads nor compiles SC code.
  */
 const ROLES = {
   sc: () => import("./sc.ts"),
