@@ -11,7 +11,7 @@
  * before `write-token`.
  *
  * Consecutive actions that only write files or account for a launched process (write-spec,
- * write-token, seed-spu, write-state, start) are performed as one group whose files are made
+ * write-token, seed-spu, write-profile, write-state, start) are performed as one group whose files are made
  * durable together (lib/base/files.ts `writeFilesTogether`, whose syncs share journal commits); what
  * needs them on disk (letting go of the home's lock, telling daemons they are recorded)
  * happens after. If any of them fails, none of the group's files appears.
@@ -29,6 +29,7 @@ import type { AdminTarget } from "../fluvio/admin.ts";
 import type { SpuSets } from "./confirm-spus.ts";
 import { type ClusterPaths } from "./home.ts";
 import { removePath, writeFilesTogether } from "../base/files.ts";
+import type { StagedFluvioProfile } from "./fluvio-profile.ts";
 import { ensurePortsFree, liveEntries, startComponents, stopEntries } from "./launch.ts";
 import type { HeldLock } from "../base/lock.ts";
 import { showPlan, type Action, type Plan, type ShownPlan } from "./plan.ts";
@@ -68,8 +69,8 @@ type Launched = ReturnType<typeof startComponents>;
 type StopAction = Extract<Action, { action: "stop" }>;
 
 /** The actions that only write files or account for a process launched ahead: performed in groups. */
-type FileAction = Extract<Action, { action: "write-spec" | "write-token" | "seed-spu" | "write-state" | "start" }>;
-const FILE_ACTIONS: ReadonlySet<Action["action"]> = new Set(["write-spec", "write-token", "seed-spu", "write-state", "start"]);
+type FileAction = Extract<Action, { action: "write-spec" | "write-token" | "seed-spu" | "write-profile" | "write-state" | "start" }>;
+const FILE_ACTIONS: ReadonlySet<Action["action"]> = new Set(["write-spec", "write-token", "seed-spu", "write-profile", "write-state", "start"]);
 
 function isFileAction(action: Action | undefined): action is FileAction {
   return action !== undefined && FILE_ACTIONS.has(action.action);
@@ -92,7 +93,8 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
       } else if (isFileAction(action)) {
         const group = [action];
         while (isFileAction(actions[index + 1])) group.push(actions[++index] as FileAction);
-        run.writeTogether(group);
+        const profiles = group.some((member) => member.action === "write-profile") ? await import("./fluvio-profile.ts") : undefined;
+        run.writeTogether(group, profiles);
         for (const written of group.slice(0, -1)) if (written.progress !== undefined) context.onProgress?.(written.progress);
         done = group.at(-1)!;
       } else {
@@ -136,39 +138,55 @@ class PlanRun {
     }
   }
 
-  /** Performs `group` with its files written together; then lets go of the home's lock and tells the processes its states record that they are. */
-  writeTogether(group: FileAction[]): void {
+  /**
+   * Performs `group` with its files written together; then lets go of the home's lock and tells
+   * the processes its states record that they are. `profiles` is fluvio-profile.ts, loaded by
+   * the caller when the group writes a profile.
+   */
+  writeTogether(group: FileAction[], profiles?: typeof import("./fluvio-profile.ts")): void {
     const { paths } = this.#context;
     let recorded = 0;
-    writeFilesTogether((writer) => {
-      for (const action of group) {
-        switch (action.action) {
-          case "write-spec":
-            writeSavedSpec(paths, action.spec, { writer });
-            break;
-          case "write-token":
-            ensureToken(paths, { writer });
-            break;
-          case "seed-spu":
-            seedSpus(action.metadataDir, { host: action.host, spus: [action.spu], writer });
-            break;
-          case "write-state":
-            // A stopped cluster records no processes: whatever is left of the list has exited.
-            writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes }, { writer });
-            recorded = this.#unrecorded.length;
-            break;
-          case "start": {
-            // Launched as the plan began (launchAhead); from here on it is started, and undone as such.
-            const launched = this.#launched.get(action)!;
-            this.#launched.delete(action);
-            this.applied.started.push(...launched.entries);
-            this.applied.processes.push(...launched.entries);
-            this.#unrecorded.push(launched.confirmRecorded);
-            break;
+    // Each profile's config file stays locked until the group's files are durable.
+    const staged: StagedFluvioProfile[] = [];
+    try {
+      writeFilesTogether((writer) => {
+        for (const action of group) {
+          switch (action.action) {
+            case "write-spec":
+              writeSavedSpec(paths, action.spec, { writer });
+              break;
+            case "write-token":
+              ensureToken(paths, { writer });
+              break;
+            case "seed-spu":
+              seedSpus(action.metadataDir, { host: action.host, spus: [action.spu], writer });
+              break;
+            case "write-profile": {
+              const profile = profiles!.stageFluvioProfile(paths, { name: action.name, endpoint: action.endpoint }, { configPath: action.path });
+              staged.push(profile);
+              profile.write(writer);
+              break;
+            }
+            case "write-state":
+              // A stopped cluster records no processes: whatever is left of the list has exited.
+              writeState(paths, { intent: action.intent, processes: action.intent === "stopped" ? [] : this.applied.processes }, { writer });
+              recorded = this.#unrecorded.length;
+              break;
+            case "start": {
+              // Launched as the plan began (launchAhead); from here on it is started, and undone as such.
+              const launched = this.#launched.get(action)!;
+              this.#launched.delete(action);
+              this.applied.started.push(...launched.entries);
+              this.applied.processes.push(...launched.entries);
+              this.#unrecorded.push(launched.confirmRecorded);
+              break;
+            }
           }
         }
-      }
-    });
+      });
+    } finally {
+      for (const profile of staged) profile.done();
+    }
     // The saved spec is the claim on its port block: another create may choose once it is on disk.
     if (group.some((action) => action.action === "write-spec")) this.#context.claim?.release();
     for (const confirmRecorded of this.#unrecorded.splice(0, recorded)) confirmRecorded();
@@ -204,11 +222,6 @@ class PlanRun {
       case "remove":
         removePath(action.path);
         return;
-      case "write-profile": {
-        const { writeFluvioProfile } = await import("./fluvio-profile.ts");
-        writeFluvioProfile(paths, { name: action.name, endpoint: action.endpoint }, { configPath: action.path });
-        return;
-      }
       case "remove-profile": {
         const { removeFluvioProfile } = await import("./fluvio-profile.ts");
         removeFluvioProfile(paths);

@@ -21,7 +21,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { asStateCorrupt, ClusterError, UsageError } from "../base/errors.ts";
 import { type ClusterPaths } from "./home.ts";
-import { ensureDir, pathExists, readYamlFile, removePath, writeFileAtomic, writeYamlAtomic } from "../base/files.ts";
+import { ensureDir, pathExists, readYamlFile, removePath, writeFileAtomic, writeFilesTogether, writeYamlAtomic, type FileWriter } from "../base/files.ts";
 import { acquireLock } from "../base/lock.ts";
 
 /** Fluvio's own variable for its config file's path (fluvio/src/config/config.rs). */
@@ -207,6 +207,36 @@ export function writeFluvioProfile(
   entry: FluvioProfileEntry,
   options: { configPath?: string; env?: Record<string, string | undefined> } = {},
 ): FluvioProfileRecord & { changed: boolean } {
+  const staged = stageFluvioProfile(paths, entry, options);
+  try {
+    let written: (FluvioProfileRecord & { changed: boolean }) | undefined;
+    writeFilesTogether((writer) => {
+      written = staged.write(writer);
+    });
+    return written!;
+  } finally {
+    staged.done();
+  }
+}
+
+/** A profile write made ready under the config file's lock: its files written through a group's writer, then `done`. */
+export interface StagedFluvioProfile {
+  /** Writes the record, then the config file if it changes, through `writer` (renamed in that order). */
+  write(writer: FileWriter): FluvioProfileRecord & { changed: boolean };
+  /** Gives a rewritten config file back its mode and lets go of the lock: once the group's files are durable, or it failed. */
+  done(): void;
+}
+
+/**
+ * What `writeFluvioProfile` does, with its writes left to a group of files written together
+ * (lib/base/files.ts), so a verb's last files (`create` and `resume`: the profile and the state
+ * recording the cluster running) share their syncs. Holds the config file's lock until `done`.
+ */
+export function stageFluvioProfile(
+  paths: ClusterPaths,
+  entry: FluvioProfileEntry,
+  options: { configPath?: string; env?: Record<string, string | undefined> } = {},
+): StagedFluvioProfile {
   const configPath = editablePath(options.configPath ?? fluvioConfigPath(options.env));
   const record = readFluvioProfileRecord(paths);
   const owned = ownedEntry(record, configPath, entry.name);
@@ -217,14 +247,27 @@ export function writeFluvioProfile(
     const text = readConfigText(configPath) ?? "";
     const { text: edited, ownership } = addProfile(text, entry, owned, configPath);
     const written: FluvioProfileRecord = { configPath, ...ownership };
-    // The record first: a crash between the two writes leaves a record of an entry that is
-    // not there (harmless), never an entry of ours that no record claims.
-    writeYamlAtomic(recordPath(paths), written, { header: RECORD_HEADER });
     const changed = edited !== text;
-    if (changed) writeConfigText(configPath, edited);
-    return { ...written, changed };
-  } finally {
+    const mode = changed ? modeOf(configPath) : undefined;
+    return {
+      write(writer) {
+        // The record first: a crash between the two renames leaves a record of an entry that
+        // is not there (harmless), never an entry of ours that no record claims.
+        writeYamlAtomic(recordPath(paths), written, { header: RECORD_HEADER, writer });
+        if (changed) writer.write(configPath, edited);
+        return { ...written, changed };
+      },
+      done() {
+        try {
+          if (mode !== undefined && modeOf(configPath) !== mode) chmodSync(configPath, mode);
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (error) {
     lock.release();
+    throw error;
   }
 }
 
@@ -512,12 +555,16 @@ function readConfigText(path: string): string | undefined {
 
 /** Atomic, and keeps the mode of a file that was there (a new one is 0600). */
 function writeConfigText(path: string, text: string): void {
-  let mode: number | undefined;
-  try {
-    mode = statSync(path).mode & 0o7777;
-  } catch {
-    mode = undefined;
-  }
+  const mode = modeOf(path);
   writeFileAtomic(path, text);
   if (mode !== undefined) chmodSync(path, mode);
+}
+
+/** The permission bits of the file at `path`, or undefined when there is none. */
+function modeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mode & 0o7777;
+  } catch {
+    return undefined;
+  }
 }
