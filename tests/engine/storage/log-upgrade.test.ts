@@ -6,7 +6,7 @@
  * batch edges, a torn old tail dropped as the old log would, and finishes after a crash at any
  * of its steps.
  */
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,9 +23,17 @@ const ORIGINAL_HOME = "/tmp/i17/oldhome";
 /** What `cluster consume legacy -B -d` printed on the old code. */
 const EXPECTED = readFileSync(join(FIXTURE, "expected.txt"), "utf8").split("\n").slice(0, -1);
 
+/** The temp directories the copies below are in, removed after each test. */
+const madeDirs: string[] = [];
+afterEach(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A copy of SPU `spu`'s old partition directory in a fresh temp directory. */
 function oldPartitionCopy(spu = 5001): string {
-  const dir = join(mkdtempSync(join(tmpdir(), "log-upgrade-test-")), "legacy-0");
+  const parent = mkdtempSync(join(tmpdir(), "log-upgrade-test-"));
+  madeDirs.push(parent);
+  const dir = join(parent, "legacy-0");
   cpSync(join(FIXTURE, "local", "data", `spu-${spu}`, "legacy-0"), dir, { recursive: true });
   return dir;
 }
