@@ -7,9 +7,11 @@ import { createParser } from "../../lib/cli.ts";
 import { fastArgv, type CommandModule, type ParsedArgv } from "../../lib/startup/fast-argv.ts";
 import { GLOBAL_OPTIONS } from "../../lib/terminal/output.ts";
 import { completeCommand } from "../../lib/commands/completion.ts";
+import { consumeCommand } from "../../lib/commands/consume.ts";
 import { createCommand } from "../../lib/commands/create.ts";
 import { diagnosticsCommand } from "../../lib/commands/diagnostics.ts";
 import { logsCommand } from "../../lib/commands/logs.ts";
+import { produceCommand } from "../../lib/commands/produce.ts";
 import { resumeCommand } from "../../lib/commands/resume.ts";
 import { shutdownCommand } from "../../lib/commands/shutdown.ts";
 import { statusCommand } from "../../lib/commands/status.ts";
@@ -23,6 +25,8 @@ const MODULES: Record<string, CommandModule> = {
   shutdown: shutdownCommand,
   logs: logsCommand,
   topic: topicCommand,
+  produce: produceCommand,
+  consume: consumeCommand,
   diagnostics: diagnosticsCommand,
   __complete: completeCommand,
 };
@@ -56,6 +60,13 @@ describe("fastArgv()", () => {
     [["delete", "--dry-run", "--home", "/tmp/h"]],
     [["list", "--home", "/tmp/h", "--json"]],
     [["completion"]],
+    [["produce", "orders"]],
+    [["produce", "orders", "--compression", "zstd", "--partition", "2", "--name", "dev"]],
+    [["produce", "--timeout", "3", "123"]],
+    [["consume", "orders", "-B", "-d"]],
+    [["consume", "-d", "orders", "--from-beginning"]],
+    [["consume", "orders", "--offset", "5", "--disable-continuous", "--partition", "1", "--json"]],
+    [["consume", "orders", "-B", "-d", "--consumer", "billing", "--home", "/tmp/h"]],
   ])("fastArgv(%j) builds the argv yargs builds", async (args) => {
     const viaYargs = await parseWithYargs(args);
     expect(fastArgv(args, viaYargs.command, GLOBAL_OPTIONS, "cluster")).toEqual(viaYargs.argv);
@@ -84,6 +95,19 @@ describe("fastArgv()", () => {
     [["logs", "sc"]],
     [["topic", "list"]],
     [["diagnostics", "-o", "report.tar.gz"]],
+    [["produce"]],
+    [["produce", "a", "b"]],
+    [["produce", "orders", "--compression", "brotli"]],
+    [["produce", "orders", "--compression"]],
+    [["produce", "orders", "-p", "1"]],
+    [["consume", "orders", "-Bd"]],
+    [["consume", "orders", "-B", "-B"]],
+    [["consume", "orders", "-B", "--from-beginning"]],
+    [["consume", "orders", "-B", "--offset", "3"]],
+    [["consume", "orders", "--json"]],
+    [["consume", "orders", "-x"]],
+    [["consume", "-1"]],
+    [["consume", "orders", "--", "-B"]],
     [["__complete", "1", "--", "cluster", "st"]],
   ])("fastArgv(%j) leaves the command line to yargs", (args) => {
     expect(fastArgv(args, MODULES[args[0]!]!, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
@@ -101,7 +125,9 @@ describe("fastArgv()", () => {
   });
 
   test("fastArgv() leaves a verb to yargs when its builder declares what the fast path does not read", () => {
-    const aliased: CommandModule = { ...statusCommand, builder: (yargs) => yargs.option("name", { type: "string", alias: "n" }) };
-    expect(fastArgv(["status", "--name", "dev"], aliased, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
+    const coerced: CommandModule = { ...statusCommand, builder: (yargs) => yargs.option("name", { type: "string", coerce: (name: string) => name.trim() }) };
+    expect(fastArgv(["status", "--name", "dev"], coerced, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
+    const optional: CommandModule = { ...logsCommand };
+    expect(fastArgv(["logs"], optional, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
   });
 });
