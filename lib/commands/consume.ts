@@ -28,9 +28,11 @@ import { ClusterError, UsageError } from "../base/errors.ts";
 import { locateCluster } from "../cluster/locate.ts";
 import { withLeader } from "../fluvio/with-leader.ts";
 import { clusterOptions, timeoutOption, type CommonArgs } from "../terminal/output.ts";
+import { pipeGrower } from "../terminal/pipe-capacity.ts";
 
 /** Most bytes of records the leader sends in one stream answer. */
 const CONSUME_MAX_BYTES = 4 * 1024 * 1024;
+const STDOUT_FD = 1;
 /** How long a stream may send nothing before the SC is asked whether its leader still leads. */
 const QUIET_STREAM_MS = 6_000;
 /** The longest consumer name taken (Fluvio sets none but its string's; a name is a label, not a document). */
@@ -195,8 +197,10 @@ export async function consumeToEnd(options: Omit<ConsumeOptions, "stopAtEnd">): 
  * Writes `lines` in one write, waiting when the pipe is full until it drains or `closed`
  * aborts (stdout failed: its reader went away, and no `drain` will ever come).
  */
-async function writeLines(lines: Uint8Array, closed: AbortSignal): Promise<void> {
-  if (closed.aborted || process.stdout.write(lines)) return;
+async function writeLines(lines: Uint8Array, closed: AbortSignal, growPipe: (bytes: number) => void): Promise<void> {
+  if (closed.aborted) return;
+  growPipe(lines.byteLength);
+  if (process.stdout.write(lines)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       process.stdout.off("drain", done);
@@ -273,8 +277,9 @@ export const consumeCommand = {
     process.once("SIGTERM", onSignal);
     process.stdout.on("error", onOutputError);
     try {
+      const growPipe = pipeGrower(STDOUT_FD);
       for await (const batch of consumeRecords({ ...options, stopAtEnd: argv.disableContinuous, signal: stop.signal })) {
-        await writeLines(batch.lines(), closed.signal);
+        await writeLines(batch.lines(), closed.signal, growPipe);
         if (closed.signal.aborted) break;
       }
     } finally {
