@@ -7,9 +7,10 @@
  *   with `stream` (a callback per record); its figures include connecting to the SC;
  * - `cluster produce` from a file on stdin and `cluster consume -B -d` (as bench/produce-consume.ts
  *   takes them); its figures include the CLI's start-up.
- * Prints records/s and MB/s for each, the ratio real client / CLI, and last the real client's
- * stream consume against `cluster consume` beside the target (at least 0.9). Every record read
- * is checked, so a lost or reordered record stops the bench.
+ * Prints records/s and MB/s for each, the ratio real client / CLI, the CPU seconds each reader
+ * and the SPUs took (so a reader waiting on the cluster tells from a reader the cluster waits
+ * on), and last the real client's stream consume against `cluster consume` beside the target
+ * (at least 0.9). Every record read is checked, so a lost or reordered record stops the bench.
  *
  * Run with `bun bench/fluvio-client.ts [records] [chunk]` (default 200,000 records, chunks of 10,000).
  */
@@ -17,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadFluvioClient } from "../tests/fluvio-client.ts";
+import { spuCpuSeconds } from "./spu-cpu.ts";
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const CHUNK = Number(process.argv[3] ?? 10_000);
@@ -31,8 +33,15 @@ const home = mkdtempSync(join(tmpdir(), "cluster-bench-"));
 // Fluvio's config file in the temp home: the bench never writes a profile into the real one.
 const env = { ...process.env, CLUSTER_HOME: home, FLV_PROFILE_PATH: join(home, ".fluvio", "config") };
 
+/** CPU seconds a reader took and the SPUs took meanwhile. */
+interface Cpu {
+  reader: number;
+  spus: number;
+}
+
 /** Runs `cluster ...args` (stdin from `stdinFile`), timing it; returns stdout's byte count. */
-async function run(args: string[], stdinFile?: string): Promise<{ stdout: number; millis: number }> {
+async function run(args: string[], stdinFile?: string): Promise<{ stdout: number; millis: number; cpu: Cpu }> {
+  const spusBefore = spuCpuSeconds(home);
   const started = performance.now();
   const child = Bun.spawn([process.execPath, CLI, ...args], { env, stdin: stdinFile ? Bun.file(stdinFile) : "ignore", stdout: "pipe", stderr: "pipe" });
   let stdout = 0;
@@ -40,13 +49,24 @@ async function run(args: string[], stdinFile?: string): Promise<{ stdout: number
   const code = await child.exited;
   const millis = performance.now() - started;
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
-  return { stdout, millis };
+  const usage = child.resourceUsage();
+  const reader = usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
+  return { stdout, millis, cpu: { reader, spus: spuCpuSeconds(home) - spusBefore } };
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<{ value: T; millis: number }> {
+/** Times `work` in this process, with this process's CPU (every thread of the real client's native module) and the SPUs'. */
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; millis: number; cpu: Cpu }> {
+  const spusBefore = spuCpuSeconds(home);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const value = await work();
-  return { value, millis: performance.now() - started };
+  const millis = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpuBefore);
+  return { value, millis, cpu: { reader: (user + system) / 1e6, spus: spuCpuSeconds(home) - spusBefore } };
+}
+
+function cpuText(cpu: Cpu): string {
+  return `reader ${cpu.reader.toFixed(2)} s, SPUs ${cpu.spus.toFixed(2)} s`;
 }
 
 const perSecond = (millis: number) => (RECORDS / millis) * 1000;
@@ -119,6 +139,7 @@ try {
   console.log(row(["produce (sendAll, flush)", figure(produced.millis), figure(cliProduce.millis), ratio(produced.millis, cliProduce.millis)], widths));
   console.log(row(["consume (createStream)", figure(consumed.millis), figure(cliConsume.millis), ratio(consumed.millis, cliConsume.millis)], widths));
   console.log(row(["consume (stream callback)", figure(streamed.millis), figure(cliConsume.millis), ratio(streamed.millis, cliConsume.millis)], widths));
+  console.log(`CPU: real client createStream ${cpuText(consumed.cpu)}; stream callback ${cpuText(streamed.cpu)}; cluster consume ${cpuText(cliConsume.cpu)}`);
   const best = Math.min(consumed.millis, streamed.millis);
   const streamRatio = perSecond(best) / perSecond(cliConsume.millis);
   console.log(

@@ -14,12 +14,11 @@
  *
  * Run with `bun bench/produce-consume.ts [records]`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, readStartTime, stopProcesses, type ProcessRecord } from "../lib/base/procs.ts";
-import { clusterPaths } from "../lib/cluster/home.ts";
-import { readState } from "../lib/cluster/state.ts";
+import { spuCpuSeconds } from "./spu-cpu.ts";
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const VALUE_BYTES = 100;
@@ -45,25 +44,8 @@ interface Run {
   spuCpu: number;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU seconds (user and system) the cluster's SPUs have used so far; 0 where /proc is not there. */
-function spuCpuSeconds(): number {
-  let total = 0;
-  for (const entry of readState(clusterPaths(home, "local")).processes) {
-    if (entry.role !== "spu") continue;
-    try {
-      const fields = readFileSync(`/proc/${entry.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    } catch {
-      // An SPU that is gone (or no /proc): nothing to add.
-    }
-  }
-  return total;
-}
-
 async function run(args: string[], options: { stdin?: string } = {}): Promise<Run> {
-  const spuBefore = spuCpuSeconds();
+  const spuBefore = spuCpuSeconds(home);
   const started = performance.now();
   const child = Bun.spawn([process.execPath, CLI, ...args], {
     env,
@@ -78,7 +60,7 @@ async function run(args: string[], options: { stdin?: string } = {}): Promise<Ru
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
   const usage = child.resourceUsage();
   const cliCpu = usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
-  return { stdout, millis, cliCpu, spuCpu: spuCpuSeconds() - spuBefore };
+  return { stdout, millis, cliCpu, spuCpu: spuCpuSeconds(home) - spuBefore };
 }
 
 /** Prints one figure and returns its records/s. */
