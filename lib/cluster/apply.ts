@@ -11,10 +11,10 @@
  * before `write-token`.
  *
  * Consecutive actions that only write files or account for a launched process (write-spec,
- * write-token, seed-spu, write-profile, write-state, start) are performed as one group whose files are made
- * durable together (lib/base/files.ts `writeFilesTogether`, whose syncs share journal commits); what
- * needs them on disk (letting go of the home's lock, telling daemons they are recorded)
- * happens after. If any of them fails, none of the group's files appears.
+ * write-token, seed-spu, write-profile, write-state, start) are performed as one group whose
+ * files are made durable together (lib/base/files.ts `writeFilesTogether`, whose syncs share
+ * journal commits); what needs them on disk (letting go of the home's lock, telling daemons
+ * they are recorded) happens after. If any of them fails, none of the group's files appears.
  *
  * Failure policy: when an action fails, apply stops every process it started (the SC first,
  * SIGKILL after 2 s) and, if it started any, records in state.yaml those that still run;

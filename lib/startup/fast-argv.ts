@@ -80,7 +80,7 @@ export function fastArgv(
   if (!surface || Object.keys(globals).some((name) => surface.options.has(name))) return undefined;
   // Each `<name>` of the usage declared, in order, and nothing else (`[name]` is yargs').
   const declared = usage.map((word) => REQUIRED_POSITIONAL.exec(word)?.[1]);
-  if (declared.join(" ") !== surface.positionals.join(" ")) return undefined;
+  if (declared.includes(undefined) || declared.join(" ") !== surface.positionals.join(" ")) return undefined;
   const rules = new Map([...Object.entries(globals), ...surface.options]);
   const byAlias = new Map([...rules].filter(([, rule]) => rule.alias !== undefined).map(([name, rule]) => [rule.alias!, name]));
   const argv: ParsedArgv = { _: [verb!], $0: scriptName };

@@ -127,7 +127,7 @@ describe("fastArgv()", () => {
   test("fastArgv() leaves a verb to yargs when its builder declares what the fast path does not read", () => {
     const coerced: CommandModule = { ...statusCommand, builder: (yargs) => yargs.option("name", { type: "string", coerce: (name: string) => name.trim() }) };
     expect(fastArgv(["status", "--name", "dev"], coerced, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
-    const optional: CommandModule = { ...logsCommand };
-    expect(fastArgv(["logs"], optional, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
+    const optional: CommandModule = { ...statusCommand, command: "status [name]", builder: (yargs) => yargs.option("verbose", { type: "boolean" }) };
+    expect(fastArgv(["status"], optional, GLOBAL_OPTIONS, "cluster")).toBeUndefined();
   });
 });
