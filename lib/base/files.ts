@@ -49,12 +49,16 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array): vo
  * renamed in the order written, then each directory synced once) and appear at once. If
  * `write` throws, none of its files appears. The writer refuses writes once the group is over.
  *
+ * With `onVisible`, for files that are all new (no older version a crash could leave torn), the
+ * files appear first, then `onVisible` runs, then they are synced: whoever waits for them to
+ * appear goes on during the syncs, and the call still returns only once they are durable.
+ *
  * NOTE: why. A sync waits for the filesystem's journal to commit, and a commit carries whatever
  * was written before it, so syncs made after all the writes share commits where syncs made one
  * file at a time cannot. Measured here with both cores busy (as they are while a `create`'s
  * daemons load): seven small files took 10 to 13 ms one by one, 5 to 7 ms together.
  */
-export function writeFilesTogether(write: (writer: FileWriter) => void): void {
+export function writeFilesTogether(write: (writer: FileWriter) => void, options: { onVisible?: () => void } = {}): void {
   const writes: { temp: string; path: string }[] = [];
   let open = true;
   const heldWriter: FileWriter = {
@@ -79,19 +83,28 @@ export function writeFilesTogether(write: (writer: FileWriter) => void): void {
   } finally {
     open = false;
   }
-  try {
-    for (const { temp } of writes) fsyncPath(temp);
-  } catch (error) {
-    removeTemps(writes);
-    throw error;
-  }
-  for (const [index, { temp, path }] of writes.entries()) {
+  const renameAll = () => {
+    for (const [index, { temp, path }] of writes.entries()) {
+      try {
+        renameSync(temp, path);
+      } catch (error) {
+        removeTemps(writes.slice(index));
+        throw error;
+      }
+    }
+  };
+  if (options.onVisible) {
+    renameAll();
+    options.onVisible();
+    for (const { path } of writes) fsyncPath(path);
+  } else {
     try {
-      renameSync(temp, path);
+      for (const { temp } of writes) fsyncPath(temp);
     } catch (error) {
-      removeTemps(writes.slice(index));
+      removeTemps(writes);
       throw error;
     }
+    renameAll();
   }
   for (const dir of new Set(writes.map((held) => dirname(held.path)))) fsyncPath(dir);
 }

@@ -140,14 +140,23 @@ class PlanRun {
 
   /**
    * Performs `group` with its files written together; then lets go of the home's lock and tells
-   * the processes its states record that they are. `profiles` is fluvio-profile.ts, loaded by
-   * the caller when the group writes a profile.
+   * the processes its states record that they are (a new cluster's, once its files are there,
+   * during their syncs). `profiles` is fluvio-profile.ts, loaded by the caller when the group
+   * writes a profile.
    */
   writeTogether(group: FileAction[], profiles?: typeof import("./fluvio-profile.ts")): void {
     const { paths } = this.#context;
     let recorded = 0;
     // Each profile's config file stays locked until the group's files are durable.
     const staged: StagedFluvioProfile[] = [];
+    // Only `create` writes the spec, and its first group only files new in a directory it made:
+    // its daemons may go on once they are recorded, while the files are synced (lib/base/files.ts).
+    const newCluster = group.some((action) => action.action === "write-spec");
+    const release = () => {
+      // The saved spec is the claim on its port block: another create may choose once it is there.
+      if (newCluster) this.#context.claim?.release();
+      for (const confirmRecorded of this.#unrecorded.splice(0, recorded)) confirmRecorded();
+    };
     try {
       writeFilesTogether((writer) => {
         for (const action of group) {
@@ -183,13 +192,11 @@ class PlanRun {
             }
           }
         }
-      });
+      }, newCluster ? { onVisible: release } : {});
     } finally {
       for (const profile of staged) profile.done();
     }
-    // The saved spec is the claim on its port block: another create may choose once it is on disk.
-    if (group.some((action) => action.action === "write-spec")) this.#context.claim?.release();
-    for (const confirmRecorded of this.#unrecorded.splice(0, recorded)) confirmRecorded();
+    if (!newCluster) release();
   }
 
   async perform(action: Exclude<Action, StopAction | FileAction>): Promise<void> {

@@ -56,6 +56,30 @@ describe("writeFilesTogether()", () => {
     expect(readdirSync(dir)).toEqual(["old"]);
   });
 
+  test("writeFilesTogether() with onVisible runs it once every file is in place, before it returns, and not when its function throws", () => {
+    const dir = tempDir();
+    const seen: string[][] = [];
+    writeFilesTogether(
+      (writer) => {
+        writer.write(join(dir, "spec"), "a");
+        writer.write(join(dir, "state"), "b");
+      },
+      { onVisible: () => seen.push(readdirSync(dir).sort()) },
+    );
+    expect(seen).toEqual([["spec", "state"]]);
+    expect(() =>
+      writeFilesTogether(
+        (writer) => {
+          writer.write(join(dir, "token"), "c");
+          throw new Error("seeding failed");
+        },
+        { onVisible: () => seen.push(["called"]) },
+      ),
+    ).toThrow("seeding failed");
+    expect(seen).toHaveLength(1);
+    expect(readdirSync(dir).sort()).toEqual(["spec", "state"]);
+  });
+
   test("writeFilesTogether() holds only what goes through its writer, and its writer refuses writes after the group", () => {
     const dir = tempDir();
     let kept: FileWriter | undefined;
