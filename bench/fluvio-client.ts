@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadFluvioClient } from "../tests/fluvio-client.ts";
-import { spuCpuSeconds } from "./spu-cpu.ts";
+import { childCpuSeconds, spuCpuSeconds } from "./cpu.ts";
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const CHUNK = Number(process.argv[3] ?? 10_000);
@@ -49,8 +49,7 @@ async function run(args: string[], stdinFile?: string): Promise<{ stdout: number
   const code = await child.exited;
   const millis = performance.now() - started;
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
-  const usage = child.resourceUsage();
-  const reader = usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
+  const reader = childCpuSeconds(child);
   return { stdout, millis, cpu: { reader, spus: spuCpuSeconds(home) - spusBefore } };
 }
 

@@ -18,7 +18,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, readStartTime, stopProcesses, type ProcessRecord } from "../lib/base/procs.ts";
-import { spuCpuSeconds } from "./spu-cpu.ts";
+import { childCpuSeconds, spuCpuSeconds } from "./cpu.ts";
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const VALUE_BYTES = 100;
@@ -58,8 +58,7 @@ async function run(args: string[], options: { stdin?: string } = {}): Promise<Ru
   const code = await child.exited;
   const millis = performance.now() - started;
   if (code !== 0) throw new Error(`cluster ${args.join(" ")} exited ${code}: ${await new Response(child.stderr).text()}`);
-  const usage = child.resourceUsage();
-  const cliCpu = usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
+  const cliCpu = childCpuSeconds(child);
   return { stdout, millis, cliCpu, spuCpu: spuCpuSeconds(home) - spuBefore };
 }
 

@@ -1,6 +1,6 @@
 /**
- * What the benches measure a cluster's SPUs by: the CPU seconds their processes have used, so
- * a figure taken on a busy machine still says where the time went.
+ * The CPU seconds the benches report beside each figure (a `cluster` command's, the SPUs' while
+ * it ran), so a figure taken on a busy machine still says where the time went.
  */
 import { readFileSync } from "node:fs";
 import { clusterPaths } from "../lib/cluster/home.ts";
@@ -22,4 +22,10 @@ export function spuCpuSeconds(home: string): number {
     }
   }
   return total;
+}
+
+/** CPU seconds (user and system) an exited child took; 0 where Bun cannot tell. */
+export function childCpuSeconds(child: Bun.Subprocess): number {
+  const usage = child.resourceUsage();
+  return usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
 }
